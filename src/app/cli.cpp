@@ -1,0 +1,42 @@
+#include "app/cli.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+
+namespace uoe {
+namespace {
+const std::vector<std::string> kCommands = {"pretrain", "info"};
+}
+
+std::string usage_text() {
+  return "usage: uoe <command> <config.yaml> [dotted.key=value ...]\n"
+         "commands:\n"
+         "  pretrain   train the model in the config from scratch (AdamW)\n"
+         "  info       print the resolved config, layout and parameter counts\n"
+         "example:\n"
+         "  mpirun -np 2 build/uoe pretrain configs/tiny/pretrain.yaml max_steps=50 "
+         "parallel.ep_size=2";
+}
+
+CommandLine parse_command_line(int argc, char** argv) {
+  CommandLine cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    cli.command = "help";
+    return cli;
+  }
+  cli.command = args[0];
+  UOE_CHECK(std::find(kCommands.begin(), kCommands.end(), cli.command) != kCommands.end(),
+            "unknown command '", cli.command, "'\n", usage_text());
+  UOE_CHECK(args.size() >= 2, "missing <config.yaml> after '", cli.command, "'\n", usage_text());
+  cli.config_path = args[1];
+  for (size_t i = 2; i < args.size(); ++i) {
+    UOE_CHECK(args[i].find('=') != std::string::npos, "unexpected argument '", args[i],
+              "': overrides look like dotted.key=value\n", usage_text());
+    cli.overrides.push_back(args[i]);
+  }
+  return cli;
+}
+
+}  // namespace uoe

@@ -1,0 +1,29 @@
+// uoe: expert-parallel SEUF unlearning for Mixture-of-Experts language models.
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "common/check.h"
+#include "common/log.h"
+#include "parallel/mpi_communicator.h"
+
+int main(int argc, char** argv) {
+  uoe::MpiRuntime mpi(&argc, &argv);
+  int code = 0;
+  try {
+    const uoe::CommandLine cli = uoe::parse_command_line(argc, argv);
+    if (cli.command == "help") {
+      uoe::log0(uoe::usage_text());
+      return 0;
+    }
+    code = uoe::run_command(cli);
+  } catch (const uoe::InputError& e) {
+    std::fprintf(stderr, "%s error: %s\n", uoe::rank_tag().c_str(), e.what());
+    uoe::MpiRuntime::abort(2);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s error: %s\n", uoe::rank_tag().c_str(), e.what());
+    uoe::MpiRuntime::abort(1);
+  }
+  return code;
+}

@@ -1,0 +1,37 @@
+#pragma once
+// Error checks. UOE_CHECK guards user input (config keys, files, data, arguments) and throws
+// InputError, which the top level turns into exit code 2. UOE_ASSERT guards internal invariants and
+// throws InternalError (exit code 1). Messages are built with c10::str from all arguments.
+#include <c10/util/StringUtil.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace uoe {
+
+// Bad input the user can fix: exit code 2.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A broken invariant inside uoe: exit code 1.
+class InternalError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+[[noreturn]] void throw_internal_error(const char* file, int line, const char* cond,
+                                       const std::string& message);
+
+}  // namespace uoe
+
+#define UOE_CHECK(cond, ...)                                          \
+  do {                                                                \
+    if (!(cond)) throw ::uoe::InputError(::c10::str(__VA_ARGS__));    \
+  } while (0)
+
+#define UOE_ASSERT(cond, ...)                                                             \
+  do {                                                                                    \
+    if (!(cond)) ::uoe::throw_internal_error(__FILE__, __LINE__, #cond, ::c10::str(__VA_ARGS__)); \
+  } while (0)

@@ -1,0 +1,52 @@
+#include "common/files.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "common/check.h"
+
+namespace uoe {
+
+void write_text_atomic(const std::string& path, const std::string& content) {
+  const std::string tmp = c10::str(path, ".tmp.", ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    UOE_CHECK(out.good(), "cannot write ", tmp, ": ", std::strerror(errno));
+    out << content;
+    out.flush();
+    UOE_CHECK(out.good(), "failed writing ", tmp, ": ", std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(tmp.c_str());
+    UOE_CHECK(false, "cannot rename ", tmp, " to ", path, ": ", reason);
+  }
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::json& value) {
+  write_text_atomic(path, value.dump(2) + "\n");
+}
+
+void make_directories(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  UOE_CHECK(!ec, "cannot create ", what, " '", path, "': ", ec.message());
+}
+
+JsonLinesWriter::JsonLinesWriter(const std::string& path) : path_(path) {
+  out_.open(path, std::ios::out | std::ios::trunc);
+  UOE_CHECK(out_.good(), "cannot open ", path, " for writing: ", std::strerror(errno));
+}
+
+void JsonLinesWriter::write(const nlohmann::json& record) {
+  if (!out_.is_open()) return;
+  out_ << record.dump() << '\n';
+  out_.flush();
+  UOE_CHECK(out_.good(), "failed writing ", path_);
+}
+
+}  // namespace uoe

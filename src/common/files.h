@@ -1,0 +1,28 @@
+#pragma once
+// File output that never leaves a half-written result: write to "<path>.tmp.<pid>", then rename.
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <string>
+
+namespace uoe {
+
+void write_text_atomic(const std::string& path, const std::string& content);
+void write_json_atomic(const std::string& path, const nlohmann::json& value);
+// Creates the directory and its parents; throws InputError naming the path on failure.
+void make_directories(const std::string& path, const std::string& what);
+
+// Appends one JSON object per line (metrics.jsonl). Each line is flushed when written.
+class JsonLinesWriter {
+ public:
+  JsonLinesWriter() = default;
+  explicit JsonLinesWriter(const std::string& path);
+  void write(const nlohmann::json& record);
+  bool is_open() const { return out_.is_open(); }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+}  // namespace uoe

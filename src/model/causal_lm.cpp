@@ -1,0 +1,122 @@
+#include "model/causal_lm.h"
+
+#include "common/check.h"
+
+namespace uoe {
+namespace {
+
+uint64_t fnv1a(const std::string& text, uint64_t seed) {
+  uint64_t hash = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, CommunicatorPtr ep) : config_(config) {
+  config.validate("model");
+  embed_tokens = register_module(
+      "embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+    decoder_layers_.push_back(DecoderLayer(config, l, ep));
+    layers->push_back(decoder_layers_.back());
+  }
+  norm = register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  if (!config.tie_word_embeddings) {
+    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(
+                                             config.hidden_size, config.vocab_size).bias(false)));
+  }
+}
+
+CausalLMOutput CausalLMImpl::forward(const torch::Tensor& input_ids) {
+  const int64_t seq = input_ids.size(1);
+  UOE_CHECK(seq <= config_.max_position_embeddings, "sequence length ", seq,
+            " exceeds model.max_position_embeddings=", config_.max_position_embeddings);
+  auto rotary = make_rotary_tables(seq, config_.resolved_head_dim(), config_.rope_theta,
+                                   input_ids.device());
+  CausalLMOutput out;
+  auto hidden = embed_tokens(input_ids);  // [B, S, H]
+  for (size_t l = 0; l < decoder_layers_.size(); ++l) {
+    auto layer_out = decoder_layers_[l]->forward(hidden, rotary);
+    hidden = layer_out.hidden;
+    if (layer_out.moe) out.moe.emplace(static_cast<int64_t>(l), std::move(*layer_out.moe));
+  }
+  hidden = norm(hidden);
+  auto head = lm_head ? lm_head->weight : embed_tokens->weight;  // [V, H]
+  out.logits = torch::matmul(hidden, head.t()).to(torch::kFloat32);  // [B, S, V]
+  return out;
+}
+
+bool CausalLMImpl::is_expert_parameter(const std::string& name) {
+  return name.find(".mlp.experts.") != std::string::npos;
+}
+
+std::vector<torch::Tensor> CausalLMImpl::dense_parameters() const {
+  std::vector<torch::Tensor> params;
+  for (const auto& item : named_parameters()) {
+    if (!is_expert_parameter(item.key())) params.push_back(item.value());
+  }
+  return params;
+}
+
+std::vector<torch::Tensor> CausalLMImpl::expert_parameters() const {
+  std::vector<torch::Tensor> params;
+  for (const auto& item : named_parameters()) {
+    if (is_expert_parameter(item.key())) params.push_back(item.value());
+  }
+  return params;
+}
+
+void CausalLMImpl::initialize(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    auto& p = item.value();
+    if (ends_with(name, "norm.weight")) {
+      p.fill_(1.0);
+    } else if (ends_with(name, ".bias")) {
+      p.zero_();
+    } else {
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(fnv1a(name, seed));
+      auto values = torch::empty(p.sizes(), torch::kFloat32);
+      values.normal_(0.0, config_.initializer_range, gen);
+      p.copy_(values);
+    }
+  }
+}
+
+void CausalLMImpl::set_all_trainable() {
+  for (auto& p : parameters()) p.set_requires_grad(true);
+  for (auto& moe : moe_layers()) {
+    std::vector<int64_t> all(config_.num_experts);
+    for (int64_t e = 0; e < config_.num_experts; ++e) all[e] = e;
+    moe->experts->set_trainable_experts(all);
+  }
+}
+
+std::vector<MoELayer> CausalLMImpl::moe_layers() const {
+  std::vector<MoELayer> result;
+  for (const auto& layer : decoder_layers_) {
+    if (layer->is_moe()) result.push_back(layer->moe_mlp);
+  }
+  return result;
+}
+
+torch::Tensor token_nll_sum(const torch::Tensor& logits, const torch::Tensor& labels,
+                            const torch::Tensor& mask) {
+  const int64_t vocab = logits.size(-1);
+  auto nll = torch::nn::functional::cross_entropy(
+      logits.reshape({-1, vocab}), labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [B*S]
+  return (nll * mask.reshape({-1}).to(nll.scalar_type())).sum();
+}
+
+}  // namespace uoe

@@ -1,0 +1,60 @@
+#pragma once
+// Decoder-only causal language model with MoE feed-forward layers and expert parallelism.
+// Notation: B batch, S sequence, H hidden, V vocabulary, L layers, E experts, K top-k, T = B*S.
+//
+// Parameter names: embed_tokens.weight, layers.<l>.{input_layernorm,self_attn.{q,k,v,o}_proj,
+// post_attention_layernorm,mlp...}, norm.weight, lm_head.weight (absent when tied). Routed experts
+// are layers.<l>.mlp.experts.<global id>.*, so names do not depend on ep_size.
+#include <torch/torch.h>
+
+#include <map>
+
+#include "model/decoder_layer.h"
+#include "model/model_config.h"
+
+namespace uoe {
+
+struct CausalLMOutput {
+  torch::Tensor logits;                // [B, S, V] fp32
+  std::map<int64_t, MoEOutput> moe;    // layer index -> routing of that MoE layer
+};
+
+class CausalLMImpl : public torch::nn::Module {
+ public:
+  CausalLMImpl(const ModelConfig& config, CommunicatorPtr ep);
+
+  // input_ids [B, S] int64 -> logits and routing. Collective over the EP group.
+  CausalLMOutput forward(const torch::Tensor& input_ids);
+
+  // Parameters split for gradient synchronisation; same order on every rank of each group.
+  std::vector<torch::Tensor> dense_parameters() const;
+  std::vector<torch::Tensor> expert_parameters() const;
+  static bool is_expert_parameter(const std::string& name);
+
+  // Deterministic initialisation that does not depend on the layout: each parameter is drawn from
+  // its own generator seeded by (seed, parameter name). Norm weights 1, biases 0.
+  void initialize(uint64_t seed);
+
+  // Makes all parameters trainable (pretraining) on every rank.
+  void set_all_trainable();
+
+  const ModelConfig& config() const { return config_; }
+  std::vector<MoELayer> moe_layers() const;
+
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
+
+ private:
+  ModelConfig config_;
+  std::vector<DecoderLayer> decoder_layers_;
+};
+TORCH_MODULE(CausalLM);
+
+// Sum of next-token cross-entropy over positions with loss_mask = 1.
+// logits [B, S, V], labels [B, S] int64 (predicting labels[b, s] from position s), mask [B, S].
+torch::Tensor token_nll_sum(const torch::Tensor& logits, const torch::Tensor& labels,
+                            const torch::Tensor& mask);
+
+}  // namespace uoe

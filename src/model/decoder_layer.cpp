@@ -1,0 +1,38 @@
+#include "model/decoder_layer.h"
+
+namespace uoe {
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer_index,
+                                   CommunicatorPtr ep) {
+  input_layernorm =
+      register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  self_attn = register_module("self_attn", Attention(config));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  if (config.is_moe_layer(layer_index)) {
+    MoELayerOptions moe;
+    moe.router = config.router_options();
+    moe.expert_intermediate_size = config.moe_intermediate_size;
+    moe.shared_intermediate_size = config.shared_expert_intermediate_size;
+    moe.shared_expert_gate = config.shared_expert_gate;
+    moe_mlp = register_module("mlp", MoELayer(moe, std::move(ep)));
+  } else {
+    dense_mlp = register_module("mlp", SwiGLU(config.hidden_size, config.intermediate_size));
+  }
+}
+
+DecoderOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary) {
+  DecoderOutput out;
+  auto h = x + self_attn->forward(input_layernorm(x), rotary);  // [B, S, H]
+  auto normed = post_attention_layernorm(h);
+  auto tokens = normed.reshape({-1, normed.size(-1)});  // [T, H]
+  if (is_moe()) {
+    out.moe = moe_mlp->forward(tokens);
+    out.hidden = h + out.moe->hidden.view_as(h);
+  } else {
+    out.hidden = h + dense_mlp->forward(tokens).view_as(h);
+  }
+  return out;
+}
+
+}  // namespace uoe

@@ -1,0 +1,34 @@
+#pragma once
+// Pre-norm decoder block: x + attn(norm(x)), then + ffn(norm(.)), where ffn is an MoE layer or a
+// dense SwiGLU block. Notation: B batch, S sequence, H hidden, T = B*S tokens.
+#include <torch/torch.h>
+
+#include <optional>
+
+#include "model/attention.h"
+#include "model/rms_norm.h"
+#include "moe/moe_layer.h"
+
+namespace uoe {
+
+struct DecoderOutput {
+  torch::Tensor hidden;            // [B, S, H]
+  std::optional<MoEOutput> moe;    // routing of this layer when it is an MoE layer
+};
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, CommunicatorPtr ep);
+  DecoderOutput forward(const torch::Tensor& x, const RotaryTables& rotary);
+
+  bool is_moe() const { return !moe_mlp.is_empty(); }
+
+  RMSNorm input_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  RMSNorm post_attention_layernorm{nullptr};
+  MoELayer moe_mlp{nullptr};  // registered as "mlp" on MoE layers
+  SwiGLU dense_mlp{nullptr};  // registered as "mlp" on dense layers
+};
+TORCH_MODULE(DecoderLayer);
+
+}  // namespace uoe

@@ -1,0 +1,18 @@
+#pragma once
+#include <torch/torch.h>
+
+namespace uoe {
+
+// RMSNorm computed in fp32: x / sqrt(mean(x^2) + eps) * weight. x [..., H] -> [..., H].
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t hidden_size, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;  // [H]
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+}  // namespace uoe

@@ -1,0 +1,56 @@
+#include "moe/expert_bank.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+
+namespace uoe {
+
+ExpertBankImpl::ExpertBankImpl(const ExpertBankOptions& options) : options_(options) {
+  for (int64_t e = 0; e < options.num_local_experts; ++e) {
+    const int64_t global_id = options.first_expert + e;
+    experts_.push_back(register_module(
+        std::to_string(global_id), SwiGLU(options.hidden_size, options.intermediate_size)));
+  }
+}
+
+bool ExpertBankImpl::owns(int64_t global_id) const {
+  return global_id >= options_.first_expert &&
+         global_id < options_.first_expert + options_.num_local_experts;
+}
+
+SwiGLU& ExpertBankImpl::expert(int64_t global_id) {
+  UOE_ASSERT(owns(global_id), "expert ", global_id, " is not on this rank (it holds [",
+             options_.first_expert, ", ", options_.first_expert + options_.num_local_experts, "))");
+  return experts_[global_id - options_.first_expert];
+}
+
+torch::Tensor ExpertBankImpl::forward(const torch::Tensor& rows,
+                                      const std::vector<int64_t>& rows_per_expert) {
+  UOE_ASSERT(static_cast<int64_t>(rows_per_expert.size()) == options_.num_local_experts,
+             "expected ", options_.num_local_experts, " row counts, got ", rows_per_expert.size());
+  std::vector<torch::Tensor> outputs;
+  int64_t offset = 0;
+  for (int64_t e = 0; e < options_.num_local_experts; ++e) {
+    const int64_t n = rows_per_expert[e];
+    if (n > 0) outputs.push_back(experts_[e]->forward(rows.narrow(0, offset, n)));  // [n, H]
+    offset += n;
+  }
+  UOE_ASSERT(offset == rows.size(0), "row counts sum to ", offset, ", got ", rows.size(0), " rows");
+  // No rows at all: return an empty result that still depends on `rows`, so that the backward
+  // pass reaches the dispatch all-to-all on this rank as it does on the others.
+  if (outputs.empty()) return rows * 0;
+  return outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 0);  // [R, H]
+}
+
+void ExpertBankImpl::set_trainable_experts(const std::vector<int64_t>& global_ids) {
+  any_trainable_ = !global_ids.empty();
+  for (int64_t e = 0; e < options_.num_local_experts; ++e) {
+    const int64_t global_id = options_.first_expert + e;
+    const bool trainable =
+        std::find(global_ids.begin(), global_ids.end(), global_id) != global_ids.end();
+    for (auto& p : experts_[e]->parameters()) p.set_requires_grad(trainable);
+  }
+}
+
+}  // namespace uoe

@@ -1,0 +1,41 @@
+#include "moe/moe_layer.h"
+
+namespace uoe {
+
+MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, CommunicatorPtr ep)
+    : options_(options), dispatcher_(std::move(ep), options.router.num_experts) {
+  const int64_t hidden_size = options.router.hidden_size;
+  gate = register_module("gate", Router(options.router));
+  ExpertBankOptions bank;
+  bank.hidden_size = hidden_size;
+  bank.intermediate_size = options.expert_intermediate_size;
+  bank.first_expert = dispatcher_.first_local_expert();
+  bank.num_local_experts = dispatcher_.num_local_experts();
+  experts = register_module("experts", ExpertBank(bank));
+  if (options.shared_intermediate_size > 0) {
+    shared_experts =
+        register_module("shared_experts", SwiGLU(hidden_size, options.shared_intermediate_size));
+    if (options.shared_expert_gate) {
+      shared_expert_gate = register_module(
+          "shared_expert_gate", torch::nn::Linear(torch::nn::LinearOptions(hidden_size, 1).bias(false)));
+    }
+  }
+}
+
+MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
+  MoEOutput out;
+  out.routing = gate->forward(hidden);
+  auto [expert_input, plan] = dispatcher_.dispatch(hidden, out.routing.topk_ids);  // [R, H]
+  auto expert_output = experts->forward(expert_input, plan.rows_per_local_expert);  // [R, H]
+  const bool differentiable = hidden.requires_grad() || experts->any_expert_trainable();
+  out.hidden = dispatcher_.combine(expert_output, plan, out.routing.topk_weights, differentiable);
+  out.tokens_per_expert = plan.tokens_per_expert;
+  if (shared_experts) {
+    auto shared = shared_experts->forward(hidden);  // [T, H]
+    if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(hidden)) * shared;
+    out.hidden = out.hidden + shared;
+  }
+  return out;
+}
+
+}  // namespace uoe

@@ -1,0 +1,60 @@
+#pragma once
+// All-to-all token dispatcher for expert parallelism (dropless).
+//
+// Notation: T tokens on this rank, K experts per token, E routed experts, P = ep_size ranks in the
+// EP group, El = E / P experts per rank, H hidden size, R rows this rank receives.
+//
+//   dispatch: [T, H] --gather by stable sort of expert ids--> [T*K, H] (ordered by global expert)
+//             --count exchange [P, El]--> --all-to-all-v--> [R, H] ordered (source rank, expert)
+//             --regroup--> [R, H] ordered (local expert, source rank)
+//   combine : [R, H] --un-regroup--> --reverse all-to-all-v--> [T*K, H] --unsort--> [T, K, H]
+//             --weighted sum over K (fp32)--> [T, H]
+//
+// Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "parallel/communicator.h"
+
+namespace uoe {
+
+struct DispatchPlan {
+  torch::Tensor sort_order;          // [T*K] int64: sorted position -> flat (token, k) index
+  torch::Tensor unsort_order;        // [T*K] int64: flat (token, k) index -> sorted position
+  torch::Tensor regroup_order;       // [R] int64: expert-major position -> received position
+  torch::Tensor ungroup_order;       // [R] int64: received position -> expert-major position
+  std::vector<int64_t> send_splits;  // [P] rows sent to each rank of the EP group
+  std::vector<int64_t> recv_splits;  // [P] rows received from each rank
+  std::vector<int64_t> rows_per_local_expert;  // [El]
+  torch::Tensor tokens_per_expert;   // [E] int64: this rank's assignments per global expert
+  int64_t num_tokens = 0;
+  int64_t top_k = 0;
+};
+
+class TokenDispatcher {
+ public:
+  // `ep` may be null or of size 1: then everything stays local and no collective is issued.
+  TokenDispatcher(CommunicatorPtr ep, int64_t num_experts);
+
+  // hidden [T, H], topk_ids [T, K] -> (expert input [R, H], plan). Collective over the EP group.
+  std::pair<torch::Tensor, DispatchPlan> dispatch(const torch::Tensor& hidden,
+                                                  const torch::Tensor& topk_ids);
+
+  // expert_output [R, H], topk_weights [T, K] -> [T, H] in the dtype of expert_output.
+  // `differentiable` must be the same on every rank of the EP group (see all_to_all.h).
+  torch::Tensor combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
+                        const torch::Tensor& topk_weights, bool differentiable);
+
+  int64_t num_local_experts() const { return num_local_experts_; }
+  int64_t first_local_expert() const { return first_local_expert_; }
+
+ private:
+  CommunicatorPtr ep_;
+  int64_t num_experts_;
+  int64_t ep_size_;
+  int64_t num_local_experts_;
+  int64_t first_local_expert_;
+};
+
+}  // namespace uoe

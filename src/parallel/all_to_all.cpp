@@ -1,0 +1,70 @@
+#include "parallel/all_to_all.h"
+
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
+
+#include <numeric>
+
+namespace uoe {
+namespace {
+
+torch::Tensor exchange(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+                       const std::vector<int64_t>& input_splits, Communicator& comm) {
+  const int64_t rows = std::accumulate(output_splits.begin(), output_splits.end(), int64_t{0});
+  std::vector<int64_t> shape = input.sizes().vec();
+  shape[0] = rows;
+  auto output = torch::empty(shape, input.options());
+  auto contiguous = input.contiguous();
+  comm.all_to_all_single(output, contiguous, output_splits, input_splits);
+  return output;
+}
+
+// Backward of all_to_all: sends each gradient row back to the rank its forward row came from.
+class AllToAllBackward : public torch::autograd::Node {
+ public:
+  AllToAllBackward(CommunicatorPtr comm, std::vector<int64_t> output_splits,
+                   std::vector<int64_t> input_splits, const torch::Tensor& output)
+      : comm_(std::move(comm)),
+        output_splits_(std::move(output_splits)),
+        input_splits_(std::move(input_splits)),
+        output_shape_(output.sizes().vec()),
+        output_options_(output.options()) {}
+
+  std::string name() const override { return "uoe::AllToAllBackward"; }
+
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    // An unused output still takes part in the exchange, with zeros, so that no rank waits.
+    torch::Tensor grad = grads[0].defined() ? grads[0] : torch::zeros(output_shape_, output_options_);
+    torch::Tensor grad_input = exchange(grad, input_splits_, output_splits_, *comm_);
+    return {should_compute_output(0) ? grad_input : torch::Tensor()};
+  }
+
+ private:
+  CommunicatorPtr comm_;
+  std::vector<int64_t> output_splits_;
+  std::vector<int64_t> input_splits_;
+  std::vector<int64_t> output_shape_;
+  torch::TensorOptions output_options_;
+};
+
+}  // namespace
+
+torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+                         const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
+                         bool differentiable) {
+  torch::Tensor output;
+  {
+    torch::NoGradGuard no_grad;
+    output = exchange(input, output_splits, input_splits, *comm);
+  }
+  if (differentiable && torch::GradMode::is_enabled()) {
+    auto node = std::shared_ptr<AllToAllBackward>(
+        new AllToAllBackward(comm, output_splits, input_splits, output),
+        torch::autograd::deleteNode);
+    node->set_next_edges(torch::autograd::collect_next_edges(input));
+    torch::autograd::set_history(output, node);
+  }
+  return output;
+}
+
+}  // namespace uoe

@@ -1,0 +1,51 @@
+#pragma once
+// Communicator: the collectives uoe needs, independent of the transport. Modelled on c10d's
+// Backend: tensors in, tensors out, split sizes in rows (dim 0). Implementations: MPI (CPU
+// tensors, always built) and NCCL (CUDA tensors, built when CUDA and NCCL are found).
+//
+// Every call is collective over the communicator: all ranks must make the same calls in the same
+// order, also ranks that send or receive zero rows. Failures throw with backend, rank and host.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace uoe {
+
+enum class ReduceOp { kSum, kMax, kMin };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend_name() const = 0;
+
+  // In place over all ranks. bf16/f16 are reduced in fp32 where the transport cannot.
+  virtual void all_reduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::kSum) = 0;
+
+  // Rows (dim 0) of `input` go to ranks in order: input_splits[r] rows to rank r; output receives
+  // output_splits[r] rows from rank r. Empty split vectors mean equal splits. Both tensors must be
+  // contiguous with the same trailing shape; `output` must already have sum(output_splits) rows.
+  virtual void all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
+                                 const std::vector<int64_t>& output_splits,
+                                 const std::vector<int64_t>& input_splits) = 0;
+
+  // output = concatenation of every rank's `input` along dim 0 (rank order): [size * N, ...].
+  virtual void all_gather(torch::Tensor& output, const torch::Tensor& input) = 0;
+
+  virtual void broadcast(torch::Tensor& tensor, int root) = 0;
+  virtual void barrier() = 0;
+
+  // Ranks with the same `color` form a new communicator, ordered by (key, old rank).
+  virtual std::shared_ptr<Communicator> split(int color, int key) const = 0;
+};
+
+using CommunicatorPtr = std::shared_ptr<Communicator>;
+
+// Convenience: sum of one integer over all ranks.
+int64_t all_reduce_sum(Communicator& comm, int64_t value);
+
+}  // namespace uoe

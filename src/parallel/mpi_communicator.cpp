@@ -1,0 +1,207 @@
+#include "parallel/mpi_communicator.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "common/check.h"
+#include "common/log.h"
+#include "parallel/split_sizes.h"
+
+namespace uoe {
+namespace {
+
+MPI_Datatype mpi_datatype(c10::ScalarType type) {
+  switch (type) {
+    case torch::kFloat32: return MPI_FLOAT;
+    case torch::kFloat64: return MPI_DOUBLE;
+    case torch::kInt32: return MPI_INT32_T;
+    case torch::kInt64: return MPI_INT64_T;
+    case torch::kUInt8: return MPI_UINT8_T;
+    case torch::kInt8: return MPI_INT8_T;
+    case torch::kBool: return MPI_C_BOOL;
+    // Moved as raw 16-bit words; reductions convert to fp32 first.
+    case torch::kBFloat16:
+    case torch::kFloat16: return MPI_UINT16_T;
+    default: UOE_ASSERT(false, "mpi backend: unsupported dtype ", type);
+  }
+  return MPI_DATATYPE_NULL;
+}
+
+MPI_Op mpi_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum: return MPI_SUM;
+    case ReduceOp::kMax: return MPI_MAX;
+    case ReduceOp::kMin: return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+void check_cpu_contiguous(const torch::Tensor& t, const char* what) {
+  UOE_ASSERT(t.device().is_cpu(), "mpi backend: ", what, " needs a CPU tensor, got ", t.device());
+  UOE_ASSERT(t.is_contiguous(), "mpi backend: ", what, " needs a contiguous tensor");
+}
+
+// A derived datatype of one row, so that counts stay small even for very large messages.
+class RowType {
+ public:
+  RowType(c10::ScalarType dtype, int64_t row_elems) {
+    UOE_ASSERT(row_elems <= INT_MAX, "row of ", row_elems, " elements is too large for MPI");
+    MPI_CHECK(MPI_Type_contiguous(static_cast<int>(std::max<int64_t>(row_elems, 1)),
+                                  mpi_datatype(dtype), &type_));
+    MPI_CHECK(MPI_Type_commit(&type_));
+  }
+  ~RowType() { MPI_Type_free(&type_); }
+  MPI_Datatype get() const { return type_; }
+
+ private:
+  MPI_Datatype type_ = MPI_DATATYPE_NULL;
+};
+
+std::vector<int> to_int_counts(const std::vector<int64_t>& splits) {
+  std::vector<int> counts(splits.size());
+  for (size_t i = 0; i < splits.size(); ++i) {
+    UOE_ASSERT(splits[i] <= INT_MAX, "all_to_all split of ", splits[i], " rows exceeds INT_MAX");
+    counts[i] = static_cast<int>(splits[i]);
+  }
+  return counts;
+}
+
+std::vector<int> displacements(const std::vector<int>& counts) {
+  std::vector<int> displs(counts.size(), 0);
+  for (size_t i = 1; i < counts.size(); ++i) displs[i] = displs[i - 1] + counts[i - 1];
+  return displs;
+}
+
+}  // namespace
+
+void mpi_check(int code, const char* call, const char* file, int line) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw InternalError(c10::str("MPI error ", code, " (", std::string(text, length), ") in ", call,
+                               " at ", file, ":", line, " on ", rank_tag()));
+}
+
+MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    int provided = 0;
+    MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  set_log_identity(rank, hostname());
+}
+
+MpiRuntime::~MpiRuntime() {
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (!finalised) MPI_Finalize();
+}
+
+void MpiRuntime::abort(int code) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  int size = 1;
+  if (initialised && !finalised) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  // A single process exits with its own code; a job is torn down by MPI_Abort.
+  if (initialised && !finalised && size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+std::string MpiRuntime::hostname() {
+  char name[256] = {0};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+int MpiRuntime::local_size() {
+  MPI_Comm local;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
+  int size = 1;
+  MPI_Comm_size(local, &size);
+  MPI_Comm_free(&local);
+  return size;
+}
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
+  MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
+  MPI_CHECK(MPI_Comm_size(comm_, &size_));
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (owned_ && !finalised) MPI_Comm_free(&comm_);
+}
+
+std::shared_ptr<MpiCommunicator> MpiCommunicator::world() {
+  return std::make_shared<MpiCommunicator>(MPI_COMM_WORLD, false);
+}
+
+void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
+  check_cpu_contiguous(tensor, "all_reduce");
+  if (tensor.scalar_type() == torch::kBFloat16 || tensor.scalar_type() == torch::kFloat16) {
+    auto widened = tensor.to(torch::kFloat32);
+    all_reduce(widened, op);
+    tensor.copy_(widened);
+    return;
+  }
+  UOE_ASSERT(tensor.numel() <= INT_MAX, "all_reduce of ", tensor.numel(), " elements");
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
+                          mpi_datatype(tensor.scalar_type()), mpi_op(op), comm_));
+}
+
+void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
+                                        const std::vector<int64_t>& output_splits,
+                                        const std::vector<int64_t>& input_splits) {
+  check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
+  const auto send = to_int_counts(resolve_splits(input_splits, input.size(0), size_, "input"));
+  const auto recv = to_int_counts(resolve_splits(output_splits, output.size(0), size_, "output"));
+  const RowType row(input.scalar_type(), row_numel(input));
+  const auto send_displs = displacements(send);
+  const auto recv_displs = displacements(recv);
+  MPI_CHECK(MPI_Alltoallv(input.data_ptr(), send.data(), send_displs.data(), row.get(),
+                          output.data_ptr(), recv.data(), recv_displs.data(), row.get(), comm_));
+}
+
+void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {
+  check_cpu_contiguous(input, "all_gather");
+  check_cpu_contiguous(output, "all_gather");
+  UOE_ASSERT(output.numel() == input.numel() * size_, "all_gather: output has ", output.numel(),
+             " elements, expected ", input.numel() * size_);
+  UOE_ASSERT(input.numel() <= INT_MAX, "all_gather of ", input.numel(), " elements");
+  const MPI_Datatype type = mpi_datatype(input.scalar_type());
+  MPI_CHECK(MPI_Allgather(input.data_ptr(), static_cast<int>(input.numel()), type,
+                          output.data_ptr(), static_cast<int>(input.numel()), type, comm_));
+}
+
+void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
+  check_cpu_contiguous(tensor, "broadcast");
+  UOE_ASSERT(tensor.numel() <= INT_MAX, "broadcast of ", tensor.numel(), " elements");
+  MPI_CHECK(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()),
+                      mpi_datatype(tensor.scalar_type()), root, comm_));
+}
+
+void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(comm_)); }
+
+std::shared_ptr<MpiCommunicator> MpiCommunicator::split_mpi(int color, int key) const {
+  MPI_Comm sub;
+  MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub));
+  return std::make_shared<MpiCommunicator>(sub, true);
+}
+
+std::shared_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
+  return split_mpi(color, key);
+}
+
+}  // namespace uoe

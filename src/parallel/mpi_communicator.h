@@ -1,0 +1,59 @@
+#pragma once
+// MPI backend for CPU tensors, and the process-wide MPI runtime.
+#include <mpi.h>
+
+#include "parallel/communicator.h"
+
+namespace uoe {
+
+// Initialises MPI (MPI_THREAD_SERIALIZED) on construction and finalises it on destruction.
+// Errors on MPI_COMM_WORLD return codes instead of aborting, so MPI_CHECK can report them.
+class MpiRuntime {
+ public:
+  MpiRuntime(int* argc, char*** argv);
+  ~MpiRuntime();
+  MpiRuntime(const MpiRuntime&) = delete;
+  MpiRuntime& operator=(const MpiRuntime&) = delete;
+
+  // Ends the whole job (all ranks) with `code`; used by top-level error handlers.
+  [[noreturn]] static void abort(int code);
+  static std::string hostname();
+  // Number of ranks on this node (from a shared-memory split of MPI_COMM_WORLD).
+  static int local_size();
+};
+
+// Throws InternalError with the MPI error string, rank and host when `code` != MPI_SUCCESS.
+void mpi_check(int code, const char* call, const char* file, int line);
+#define MPI_CHECK(call) ::uoe::mpi_check((call), #call, __FILE__, __LINE__)
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // Wraps `comm`; frees it on destruction when `owned`.
+  explicit MpiCommunicator(MPI_Comm comm, bool owned = false);
+  ~MpiCommunicator() override;
+
+  static std::shared_ptr<MpiCommunicator> world();
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string backend_name() const override { return "mpi"; }
+  MPI_Comm handle() const { return comm_; }
+
+  void all_reduce(torch::Tensor& tensor, ReduceOp op) override;
+  void all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
+                         const std::vector<int64_t>& output_splits,
+                         const std::vector<int64_t>& input_splits) override;
+  void all_gather(torch::Tensor& output, const torch::Tensor& input) override;
+  void broadcast(torch::Tensor& tensor, int root) override;
+  void barrier() override;
+  std::shared_ptr<Communicator> split(int color, int key) const override;
+  std::shared_ptr<MpiCommunicator> split_mpi(int color, int key) const;
+
+ private:
+  MPI_Comm comm_;
+  bool owned_;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace uoe

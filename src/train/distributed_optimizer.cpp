@@ -1,0 +1,55 @@
+#include "train/distributed_optimizer.h"
+
+#include "train/grad_clip.h"
+
+namespace uoe {
+
+DistributedOptimizer::DistributedOptimizer(GradientGroups params, const TrainingConfig& config,
+                                           const ProcessGroups& groups)
+    : params_(std::move(params)), groups_(groups), max_grad_norm_(config.max_grad_norm) {
+  std::vector<torch::Tensor> all = params_.dense;
+  all.insert(all.end(), params_.expert.begin(), params_.expert.end());
+  auto options = torch::optim::AdamWOptions(config.learning_rate)
+                     .betas({config.adam_beta1, config.adam_beta2})
+                     .eps(config.adam_epsilon)
+                     .weight_decay(config.weight_decay);
+  adamw_ = std::make_unique<torch::optim::AdamW>(all, options);
+}
+
+void DistributedOptimizer::zero_grad() {
+  for (const auto* group : {&params_.dense, &params_.expert}) {
+    for (const auto& p : *group) {
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+    }
+  }
+}
+
+double DistributedOptimizer::step(double learning_rate) {
+  sync_gradients(params_, groups_);
+  const double norm = clip_grad_norm(params_, groups_, max_grad_norm_);
+  for (auto& group : adamw_->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
+  }
+  adamw_->step();
+  return norm;
+}
+
+int64_t DistributedOptimizer::num_trainable_elements() const {
+  int64_t n = 0;
+  for (const auto& p : params_.dense) n += p.numel();
+  for (const auto& p : params_.expert) n += p.numel();
+  return n;
+}
+
+int64_t DistributedOptimizer::state_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& item : adamw_->state()) {
+    const auto& state = static_cast<const torch::optim::AdamWParamState&>(*item.second);
+    for (const auto& t : {state.exp_avg(), state.exp_avg_sq(), state.max_exp_avg_sq()}) {
+      if (t.defined()) bytes += t.numel() * t.element_size();
+    }
+  }
+  return bytes;
+}
+
+}  // namespace uoe

@@ -1,0 +1,31 @@
+#pragma once
+// AdamW over this rank's trainable parameters with expert-parallel gradient synchronisation:
+// step() = sync (dense over the world, experts over expert-DP) -> global-norm clip -> AdamW.
+// Only parameters that require grad get optimizer state.
+#include "io/run_config.h"
+#include "parallel/grad_sync.h"
+
+namespace uoe {
+
+class DistributedOptimizer {
+ public:
+  // `params` lists trainable parameters only; frozen ones must not appear.
+  DistributedOptimizer(GradientGroups params, const TrainingConfig& config,
+                       const ProcessGroups& groups);
+
+  void zero_grad();
+  // Synchronises and clips the gradients, sets the learning rate and updates the parameters.
+  // Returns the global gradient norm before clipping.
+  double step(double learning_rate);
+
+  int64_t num_trainable_elements() const;  // this rank's parameters under the optimizer
+  int64_t state_bytes() const;             // this rank's optimizer state (exp_avg, exp_avg_sq)
+
+ private:
+  GradientGroups params_;
+  const ProcessGroups& groups_;
+  double max_grad_norm_;
+  std::unique_ptr<torch::optim::AdamW> adamw_;
+};
+
+}  // namespace uoe

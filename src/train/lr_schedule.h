@@ -1,0 +1,21 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace uoe {
+
+struct LrSchedule {
+  std::string type = "constant";  // constant | linear | cosine
+  double peak = 1e-3;
+  int64_t warmup_steps = 0;
+  int64_t total_steps = 1;
+
+  // Learning rate for 0-based `step`: linear warm-up from 0 to `peak` over warmup_steps, then
+  // constant, or linear / cosine decay to 0 at total_steps (HF transformers' schedules).
+  double at(int64_t step) const;
+};
+
+// warmup_steps when > 0, otherwise ceil(warmup_ratio * total_steps), as HF TrainingArguments.
+int64_t resolve_warmup_steps(int64_t warmup_steps, double warmup_ratio, int64_t total_steps);
+
+}  // namespace uoe
