@@ -1,25 +1,9 @@
 #include "model/causal_lm.h"
 
 #include "common/check.h"
+#include "model/init.h"
 
 namespace uoe {
-namespace {
-
-uint64_t fnv1a(const std::string& text, uint64_t seed) {
-  uint64_t hash = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
-
 CausalLMImpl::CausalLMImpl(const ModelConfig& config, CommunicatorPtr ep) : config_(config) {
   config.validate("model");
   embed_tokens = register_module(
@@ -76,21 +60,7 @@ std::vector<torch::Tensor> CausalLMImpl::expert_parameters() const {
 }
 
 void CausalLMImpl::initialize(uint64_t seed) {
-  torch::NoGradGuard no_grad;
-  for (auto& item : named_parameters()) {
-    const std::string& name = item.key();
-    auto& p = item.value();
-    if (ends_with(name, "norm.weight")) {
-      p.fill_(1.0);
-    } else if (ends_with(name, ".bias")) {
-      p.zero_();
-    } else {
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(fnv1a(name, seed));
-      auto values = torch::empty(p.sizes(), torch::kFloat32);
-      values.normal_(0.0, config_.initializer_range, gen);
-      p.copy_(values);
-    }
-  }
+  initialize_parameters(*this, seed, config_.initializer_range);
 }
 
 void CausalLMImpl::set_all_trainable() {

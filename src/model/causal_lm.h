@@ -31,8 +31,7 @@ class CausalLMImpl : public torch::nn::Module {
   std::vector<torch::Tensor> expert_parameters() const;
   static bool is_expert_parameter(const std::string& name);
 
-  // Deterministic initialisation that does not depend on the layout: each parameter is drawn from
-  // its own generator seeded by (seed, parameter name). Norm weights 1, biases 0.
+  // Layout-independent deterministic initialisation (see model/init.h).
   void initialize(uint64_t seed);
 
   // Makes all parameters trainable (pretraining) on every rank.

@@ -64,7 +64,7 @@ RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
                               .sum(-1);  // [T, G]
       biased = mask_to_top_groups(biased, group_scores);
     }
-    out.topk_ids = std::get<1>(biased.topk(options_.top_k, -1, true, false));  // [T, K]
+    out.topk_ids = std::get<1>(biased.topk(options_.top_k, -1, true, true));  // [T, K]
     out.topk_weights = out.probs.gather(1, out.topk_ids);                      // [T, K]
     if (options_.norm_topk_prob) {
       out.topk_weights = out.topk_weights / (out.topk_weights.sum(-1, true) + 1e-20);
@@ -80,7 +80,7 @@ RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
         std::get<0>(out.probs.detach().view({tokens, options_.n_group, group_size}).max(-1));
     selection = mask_to_top_groups(out.probs, group_scores);
   }
-  auto topk = selection.topk(options_.top_k, -1, true, false);
+  auto topk = selection.topk(options_.top_k, -1, true, true);
   out.topk_ids = std::get<1>(topk);      // [T, K]
   out.topk_weights = std::get<0>(topk);  // [T, K]
   if (options_.kind == RouterKind::kDeepSeekV2) {

@@ -1,0 +1,304 @@
+// MoE layer forward+backward throughput on one process (no expert parallelism).
+//
+// Notation: T tokens, H hidden, F expert intermediate size, E routed experts, K experts per token,
+// n_e rows routed to expert e (sum_e n_e = T*K).
+//
+// 1. Builds uoe::MoELayer with the weights of the shared init spec (moe_reference.py) and checks its
+//    output and gradients against the PyTorch reference files written by moe_reference.py. Any
+//    relative error above --tolerance ends the program with exit code 1 before anything is timed.
+// 2. Times, with a median over --iters after --warmup:
+//      layer : MoELayer forward + backward (router, dispatch, experts, combine)     [T, H]
+//      bank  : ExpertBank forward + backward on rows already grouped by expert      [T*K, H]
+//      gemm  : the 9 plain torch::mm per expert that bank does (3 forward, 6 backward), into
+//              preallocated outputs: the GEMM rate of exactly these shapes on this machine.
+//    Expert FLOPs counted for all three: 9 GEMMs * 2 * n_e * H * F, summed over experts.
+// 3. Writes JSON with the timings, the ratios (layer and bank vs gemm, layer vs the Python
+//    reference timed by moe_reference.py in the same run) and the targets.
+#include <torch/torch.h>
+
+#include <cstdio>
+
+#include "bench_utils.h"
+#include "common/check.h"
+#include "common/log.h"
+#include "common/threads.h"
+#include "moe/moe_layer.h"
+
+namespace uoe::bench {
+namespace {
+
+constexpr double kTargetLayerVsGemm = 0.7;
+constexpr double kTargetSpeedupVsPython = 1.3;
+
+struct Shape {
+  std::string name;
+  int64_t hidden = 0, ffn = 0, experts = 0, top_k = 0, tokens = 0;
+  bool norm_topk_prob = false;
+
+  // Multiply-adds of the 9 expert GEMMs (fwd 3, bwd 6) over all T*K routed rows, times 2.
+  double expert_flops_fwd_bwd() const {
+    return 9.0 * 2.0 * double(tokens * top_k) * double(hidden) * double(ffn);
+  }
+  nlohmann::json to_json() const {
+    return {{"hidden", hidden}, {"ffn", ffn}, {"experts", experts}, {"top_k", top_k},
+            {"tokens", tokens}, {"norm_topk_prob", norm_topk_prob}};
+  }
+};
+
+void reset_grads(torch::nn::Module& module) {
+  for (auto& p : module.parameters()) p.mutable_grad() = torch::Tensor();
+}
+
+// Weights and inputs of the init spec, drawn in this exact order after manual_seed(seed):
+// router [E, H] * 0.02; per expert e: gate_proj [F, H], up_proj [F, H], down_proj [H, F], each
+// * 0.02; hidden [T, H]; grad_out [T, H].
+std::pair<torch::Tensor, torch::Tensor> init_from_spec(MoELayer& layer, const Shape& s,
+                                                       uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);
+  constexpr double kStd = 0.02;
+  layer->gate->weight.copy_(normal({s.experts, s.hidden}, kStd));
+  for (int64_t e = 0; e < s.experts; ++e) {
+    auto& expert = layer->experts->expert(e);
+    expert->gate_proj->weight.copy_(normal({s.ffn, s.hidden}, kStd));
+    expert->up_proj->weight.copy_(normal({s.ffn, s.hidden}, kStd));
+    expert->down_proj->weight.copy_(normal({s.hidden, s.ffn}, kStd));
+  }
+  auto hidden = normal({s.tokens, s.hidden});    // [T, H]
+  auto grad_out = normal({s.tokens, s.hidden});  // [T, H]
+  return {hidden, grad_out};
+}
+
+// Compares output and gradients with the reference files; returns the JSON record. Throws
+// nothing on a mismatch: the caller decides (it must print every error first).
+nlohmann::json check_against_reference(MoELayer& layer, const Shape& s, const torch::Tensor& hidden,
+                                       const torch::Tensor& grad_out, const std::string& prefix,
+                                       double tolerance, bool* passed) {
+  reset_grads(*layer);
+  auto x = hidden.clone().requires_grad_(true);  // [T, H]
+  auto out = layer->forward(x);
+  out.hidden.backward(grad_out);
+  const int64_t last = s.experts - 1;
+  struct Item {
+    const char* name;
+    torch::Tensor actual;
+    std::vector<int64_t> shape;
+  };
+  const std::vector<Item> items = {
+      {"out", out.hidden, {s.tokens, s.hidden}},
+      {"grad_hidden", x.grad(), {s.tokens, s.hidden}},
+      {"grad_router", layer->gate->weight.grad(), {s.experts, s.hidden}},
+      {"grad_last_expert_gate_proj", layer->experts->expert(last)->gate_proj->weight.grad(),
+       {s.ffn, s.hidden}},
+  };
+  nlohmann::json record = {{"tolerance_relative", tolerance}};
+  *passed = true;
+  for (const auto& item : items) {
+    UOE_ASSERT(item.actual.defined(), item.name, " is undefined after backward");
+    const auto expected = read_f32(prefix + "." + item.name + ".f32", item.shape);
+    const auto err = compare(item.actual, expected);
+    const bool ok = err.relative <= tolerance;
+    *passed = *passed && ok;
+    log0("  check ", item.name, ": relative error ", err.relative, ", max abs ", err.max_abs,
+         ok ? "  ok" : "  MISMATCH");
+    record[item.name] = {{"relative", err.relative}, {"max_abs", err.max_abs}};
+  }
+  record["passed"] = *passed;
+  return record;
+}
+
+// The 9 GEMMs of one SwiGLU expert's forward+backward on n rows, as plain torch::mm_out.
+class ExpertGemms {
+ public:
+  ExpertGemms(SwiGLU& expert, const torch::Tensor& rows, const torch::Tensor& grad_rows)
+      : x_(rows.detach()),
+        dy_(grad_rows.detach()),
+        wg_(expert->gate_proj->weight.detach()),
+        wu_(expert->up_proj->weight.detach()),
+        wd_(expert->down_proj->weight.detach()) {
+    const int64_t n = rows.size(0), h = wg_.size(1), f = wg_.size(0);
+    g_ = torch::empty({n, f});    // [n, F] gate activations (also stands in for silu(g) * u)
+    u_ = torch::empty({n, f});    // [n, F]
+    y_ = torch::empty({n, h});    // [n, H]
+    da_ = torch::empty({n, f});   // [n, F] (also stands in for the gate and up gradients)
+    dx_ = torch::empty({n, h});   // [n, H]
+    dwg_ = torch::empty({f, h});  // [F, H]
+    dwu_ = torch::empty({f, h});  // [F, H]
+    dwd_ = torch::empty({h, f});  // [H, F]
+  }
+
+  void run() {
+    if (x_.size(0) == 0) return;
+    torch::mm_out(g_, x_, wg_.t());    // [n, H] x [H, F]
+    torch::mm_out(u_, x_, wu_.t());    // [n, H] x [H, F]
+    torch::mm_out(y_, g_, wd_.t());    // [n, F] x [F, H]
+    torch::mm_out(da_, dy_, wd_);      // [n, H] x [H, F]
+    torch::mm_out(dwd_, dy_.t(), g_);  // [H, n] x [n, F]
+    torch::mm_out(dx_, da_, wg_);      // [n, F] x [F, H]
+    torch::mm_out(dwg_, da_.t(), x_);  // [F, n] x [n, H]
+    torch::mm_out(dx_, da_, wu_);      // [n, F] x [F, H]
+    torch::mm_out(dwu_, da_.t(), x_);  // [F, n] x [n, H]
+  }
+
+ private:
+  torch::Tensor x_, dy_, wg_, wu_, wd_;
+  torch::Tensor g_, u_, y_, da_, dx_, dwg_, dwu_, dwd_;
+};
+
+nlohmann::json rate_json(const std::vector<double>& seconds, double flops, int64_t tokens) {
+  auto j = timing_json(seconds);
+  const double t = median(seconds);
+  j["tokens_per_s"] = double(tokens) / t;
+  j["gflops"] = flops / t / 1e9;
+  return j;
+}
+
+int run(int argc, char** argv) {
+  Flags flags(argc, argv);
+  Shape s;
+  s.name = flags.get_string("name", "custom");
+  s.hidden = flags.get_int("hidden", 1024);
+  s.ffn = flags.get_int("ffn", 704);
+  s.experts = flags.get_int("experts", 16);
+  s.top_k = flags.get_int("top-k", 4);
+  s.tokens = flags.get_int("tokens", 4096);
+  s.norm_topk_prob = flags.get_bool("norm-topk-prob", false);
+  const uint64_t seed = flags.get_int("seed", 1234);
+  const int64_t warmup = flags.get_int("warmup", 1);
+  const int64_t iters = flags.get_int("iters", 5);
+  const int threads = configure_threads(1, flags.get_int("threads", 0));
+  const std::string reference = flags.get_string("reference", "");
+  const double tolerance = flags.get_double("tolerance", 1e-4);
+  const std::string json_path = flags.get_string("json", "");
+  flags.check_all_used();
+  UOE_CHECK(!reference.empty(), "--reference <prefix> is required: the files moe_reference.py wrote");
+
+  log0("moe_layer_bench ", s.name, ": T=", s.tokens, " H=", s.hidden, " F=", s.ffn, " E=",
+       s.experts, " K=", s.top_k, " norm_topk_prob=", s.norm_topk_prob, ", ", threads, " threads");
+  MoELayerOptions options;
+  options.router.hidden_size = s.hidden;
+  options.router.num_experts = s.experts;
+  options.router.top_k = s.top_k;
+  options.router.norm_topk_prob = s.norm_topk_prob;
+  options.expert_intermediate_size = s.ffn;
+  MoELayer layer(options, /*ep=*/nullptr);
+  auto [hidden, grad_out] = init_from_spec(layer, s, seed);  // [T, H], [T, H]
+
+  bool passed = false;
+  auto check = check_against_reference(layer, s, hidden, grad_out, reference, tolerance, &passed);
+  if (!passed) {
+    std::fprintf(stderr, "moe_layer_bench %s: output does not match the PyTorch reference\n",
+                 s.name.c_str());
+    return 1;
+  }
+  const nlohmann::json python = read_json(reference + ".json");
+  const double flops = s.expert_flops_fwd_bwd();
+
+  // Whole layer, forward + backward. Forward and backward times are kept for the breakdown.
+  std::vector<double> forward_s, backward_s;
+  auto x = hidden.clone().requires_grad_(true);  // [T, H]
+  auto layer_s = time_steps(warmup, iters, [&] {
+    reset_grads(*layer);
+    x.mutable_grad() = torch::Tensor();
+    const double t0 = now_seconds();
+    auto out = layer->forward(x);
+    const double t1 = now_seconds();
+    out.hidden.backward(grad_out);
+    const double t2 = now_seconds();
+    forward_s.push_back(t1 - t0);
+    backward_s.push_back(t2 - t1);
+    return t2 - t0;
+  });
+  forward_s.erase(forward_s.begin(), forward_s.begin() + warmup);
+  backward_s.erase(backward_s.begin(), backward_s.begin() + warmup);
+
+  // Expert bank alone, on the layer's own routing of the same tokens.
+  torch::Tensor rows, grad_rows;
+  std::vector<int64_t> rows_per_expert;
+  {
+    torch::NoGradGuard no_grad;
+    TokenDispatcher local(nullptr, s.experts);
+    auto routing = layer->gate->forward(hidden);
+    auto dispatched = local.dispatch(hidden, routing.topk_ids);
+    rows = dispatched.first.clone();                 // [T*K, H] grouped by expert
+    rows_per_expert = dispatched.second.rows_per_local_expert;  // [E]
+    grad_rows = normal({rows.size(0), s.hidden});   // [T*K, H]
+  }
+  rows.requires_grad_(true);
+  auto bank_s = time_steps(warmup, iters, [&] {
+    reset_grads(*layer);
+    rows.mutable_grad() = torch::Tensor();
+    const double t0 = now_seconds();
+    layer->experts->forward(rows, rows_per_expert).backward(grad_rows);
+    return now_seconds() - t0;
+  });
+
+  // The same GEMMs as plain torch::mm.
+  std::vector<ExpertGemms> gemms;
+  int64_t offset = 0;
+  for (int64_t e = 0; e < s.experts; ++e) {
+    const int64_t n = rows_per_expert[e];
+    gemms.emplace_back(layer->experts->expert(e), rows.narrow(0, offset, n),
+                       grad_rows.narrow(0, offset, n));
+    offset += n;
+  }
+  auto gemm_s = time_steps(warmup, iters, [&] {
+    const double t0 = now_seconds();
+    for (auto& g : gemms) g.run();
+    return now_seconds() - t0;
+  });
+
+  nlohmann::json result = {
+      {"benchmark", "moe_layer"},
+      {"name", s.name},
+      {"shape", s.to_json()},
+      {"threads", threads},
+      {"warmup", warmup},
+      {"iters", iters},
+      {"seed", seed},
+      {"rows_per_expert", rows_per_expert},
+      {"expert_gflop_fwd_bwd", flops / 1e9},
+      {"check", check},
+      {"layer", rate_json(layer_s, flops, s.tokens)},
+      {"expert_bank", rate_json(bank_s, flops, s.tokens)},
+      {"gemm", rate_json(gemm_s, flops, s.tokens)},
+  };
+  result["layer"]["forward_median_s"] = median(forward_s);
+  result["layer"]["backward_median_s"] = median(backward_s);
+  const double python_s = python.at("timing").at("median_s").get<double>();
+  result["python_reference"] = {{"median_s", python_s},
+                                {"forward_median_s", python.at("forward_median_s")},
+                                {"backward_median_s", python.at("backward_median_s")},
+                                {"tokens_per_s", double(s.tokens) / python_s},
+                                {"gflops", flops / python_s / 1e9},
+                                {"threads", python.at("threads")}};
+  const double layer_vs_gemm = median(gemm_s) / median(layer_s);
+  const double bank_vs_gemm = median(gemm_s) / median(bank_s);
+  const double speedup = python_s / median(layer_s);
+  result["ratios"] = {{"layer_vs_gemm", layer_vs_gemm},
+                      {"bank_vs_gemm", bank_vs_gemm},
+                      {"speedup_vs_python", speedup}};
+  result["targets"] = {{"layer_vs_gemm_min", kTargetLayerVsGemm},
+                       {"speedup_vs_python_min", kTargetSpeedupVsPython},
+                       {"layer_vs_gemm_met", layer_vs_gemm >= kTargetLayerVsGemm},
+                       {"speedup_vs_python_met", speedup >= kTargetSpeedupVsPython}};
+
+  log0("  layer  fwd+bwd ", median(layer_s), " s (fwd ", median(forward_s), ", bwd ",
+       median(backward_s), "): ", double(s.tokens) / median(layer_s), " tok/s, ",
+       flops / median(layer_s) / 1e9, " GFLOP/s");
+  log0("  bank   fwd+bwd ", median(bank_s), " s: ", flops / median(bank_s) / 1e9, " GFLOP/s");
+  log0("  gemm   9 x mm  ", median(gemm_s), " s: ", flops / median(gemm_s) / 1e9, " GFLOP/s");
+  log0("  python fwd+bwd ", python_s, " s: ", double(s.tokens) / python_s, " tok/s");
+  log0("  layer/gemm ", layer_vs_gemm, " (target >= ", kTargetLayerVsGemm, "), bank/gemm ",
+       bank_vs_gemm, ", speedup vs python ", speedup, " (target >= ", kTargetSpeedupVsPython, ")");
+  if (!json_path.empty()) write_json(json_path, result);
+  return 0;
+}
+
+}  // namespace
+}  // namespace uoe::bench
+
+int main(int argc, char** argv) {
+  return uoe::bench::run_main([&] { return uoe::bench::run(argc, argv); },
+                              [](int code) { std::exit(code); });
+}

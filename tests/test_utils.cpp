@@ -1,0 +1,36 @@
+#include "test_utils.h"
+
+namespace uoe::test {
+
+std::shared_ptr<MpiCommunicator> world() { return MpiCommunicator::world(); }
+
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  auto a = actual.detach().to(torch::kFloat64);
+  auto e = expected.detach().to(torch::kFloat64);
+  if (a.numel() == 0 && e.numel() == 0) return 0.0;
+  const double scale = std::max(e.abs().max().item<double>(), 1e-30);
+  return (a - e).abs().max().item<double>() / scale;
+}
+
+void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
+                  const std::string& what) {
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  const double err = relative_error(actual, expected);
+  EXPECT_LE(err, tolerance) << what << ": relative error " << err << " (max |diff| "
+                            << (actual.detach().to(torch::kFloat64) -
+                                expected.detach().to(torch::kFloat64))
+                                   .abs()
+                                   .max()
+                                   .item<double>()
+                            << ")";
+}
+
+torch::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed, double scale,
+                           torch::ScalarType dtype) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto t = torch::empty(shape, torch::kFloat64);
+  t.normal_(0.0, scale, gen);
+  return t.to(dtype);
+}
+
+}  // namespace uoe::test

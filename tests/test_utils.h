@@ -1,0 +1,24 @@
+#pragma once
+// Shared helpers for uoe tests.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "common/check.h"
+#include "parallel/mpi_communicator.h"
+
+namespace uoe::test {
+
+std::shared_ptr<MpiCommunicator> world();
+
+// max |a - b| / max(max |b|, tiny): one relative error for a whole tensor.
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected);
+
+// EXPECTs relative_error <= tolerance and prints the largest difference on failure.
+void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
+                  const std::string& what);
+
+// Seeded tensor with the same values on every rank: normal(0, scale).
+torch::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed, double scale = 1.0,
+                           torch::ScalarType dtype = torch::kFloat32);
+
+}  // namespace uoe::test
