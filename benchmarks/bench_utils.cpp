@@ -75,12 +75,22 @@ double median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-std::vector<double> time_steps(int64_t warmup, int64_t iters, const std::function<double()>& step) {
+double minimum(std::vector<double> values) {
+  UOE_ASSERT(!values.empty(), "minimum of no values");
+  return *std::min_element(values.begin(), values.end());
+}
+
+std::vector<std::vector<double>> time_interleaved(int64_t warmup, int64_t iters,
+                                                  const std::vector<Step>& steps) {
   UOE_CHECK(warmup >= 1 && iters >= 3, "need at least 1 warm-up and 3 timed iterations, got --warmup ",
             warmup, " --iters ", iters);
-  for (int64_t i = 0; i < warmup; ++i) step();
-  std::vector<double> seconds;
-  for (int64_t i = 0; i < iters; ++i) seconds.push_back(step());
+  std::vector<std::vector<double>> seconds(steps.size());
+  for (int64_t round = 0; round < warmup + iters; ++round) {
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const double t = steps[i]();
+      if (round >= warmup) seconds[i].push_back(t);
+    }
+  }
   return seconds;
 }
 

@@ -38,10 +38,15 @@ inline double now_seconds() {
 }
 
 double median(std::vector<double> values);
+double minimum(std::vector<double> values);
 
-// Runs `step` warmup + iters times and returns the `iters` timed durations in seconds. `step`
-// returns its own measured duration, so it can exclude set-up work or reduce over ranks.
-std::vector<double> time_steps(int64_t warmup, int64_t iters, const std::function<double()>& step);
+// Each step runs once and returns its own measured duration in seconds, so that it can exclude
+// set-up work or reduce over ranks. Runs the steps round-robin, one of each per round, for
+// warmup + iters rounds, so that all of them see the same machine load (this 2-core machine is
+// shared), and returns each step's `iters` timed durations.
+using Step = std::function<double()>;
+std::vector<std::vector<double>> time_interleaved(int64_t warmup, int64_t iters,
+                                                  const std::vector<Step>& steps);
 
 // N(0, 1) * scale drawn from the global CPU generator, in the exact call order the Python
 // reference uses (same libtorch, same generator, so the same numbers).

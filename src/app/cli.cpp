@@ -28,12 +28,12 @@ CommandLine parse_command_line(int argc, char** argv) {
   }
   cli.command = args[0];
   UOE_CHECK(std::find(kCommands.begin(), kCommands.end(), cli.command) != kCommands.end(),
-            "unknown command '", cli.command, "'\n", usage_text());
-  UOE_CHECK(args.size() >= 2, "missing <config.yaml> after '", cli.command, "'\n", usage_text());
+            "unknown command '", cli.command, "' (commands: pretrain, info; see uoe --help)");
+  UOE_CHECK(args.size() >= 2, "missing <config.yaml> after '", cli.command, "' (see uoe --help)");
   cli.config_path = args[1];
   for (size_t i = 2; i < args.size(); ++i) {
     UOE_CHECK(args[i].find('=') != std::string::npos, "unexpected argument '", args[i],
-              "': overrides look like dotted.key=value\n", usage_text());
+              "': overrides look like dotted.key=value (see uoe --help)");
     cli.overrides.push_back(args[i]);
   }
   return cli;

@@ -4,6 +4,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/run_context.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "parallel/mpi_communicator.h"
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     code = uoe::run_command(cli);
+  } catch (const uoe::AgreedExit& e) {
+    code = e.code;  // already reported; every rank leaves together
   } catch (const uoe::InputError& e) {
     std::fprintf(stderr, "%s error: %s\n", uoe::rank_tag().c_str(), e.what());
     uoe::MpiRuntime::abort(2);

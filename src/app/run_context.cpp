@@ -9,12 +9,46 @@
 
 namespace uoe {
 
-RunContext make_run_context(const CommandLine& cli) {
+namespace {
+
+RunConfig load_and_check(const CommandLine& cli, int world_size) {
   RunConfig config = load_run_config(cli.config_path, cli.overrides);
   UOE_CHECK(config.parallel.backend == "mpi", "parallel.backend='", config.parallel.backend,
             "': the trainer runs on CPU tensors with the mpi backend in this version (the NCCL "
             "communicator is available to the library and its tests)");
+  UOE_CHECK(world_size % config.parallel.ep_size == 0, "parallel.ep_size=",
+            config.parallel.ep_size, " does not divide the world size ", world_size,
+            " (number of MPI ranks); use an ep_size that divides it");
+  return config;
+}
+
+// Every rank calls this with its own error ("" if none); throws AgreedExit on all ranks when any
+// rank has one.
+void agree_on_startup_errors(Communicator& world, const std::string& error) {
+  const int64_t digest = error.empty() ? 0 : int64_t(std::hash<std::string>{}(error) >> 1) + 1;
+  auto status = torch::tensor({digest != 0 ? int64_t(1) : int64_t(0)});
+  world.all_reduce(status, ReduceOp::kMax);
+  if (status.item<int64_t>() == 0) return;
+  auto root_digest = torch::tensor({digest});
+  world.broadcast(root_digest, 0);
+  if (!error.empty() && (world.rank() == 0 || digest != root_digest.item<int64_t>())) {
+    std::fprintf(stderr, "%s error: %s\n", rank_tag().c_str(), error.c_str());
+  }
+  throw AgreedExit{2};
+}
+
+}  // namespace
+
+RunContext make_run_context(const CommandLine& cli) {
   auto world = MpiCommunicator::world();
+  RunConfig config;
+  std::string error;
+  try {
+    config = load_and_check(cli, world->size());
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  agree_on_startup_errors(*world, error);
   const int threads = configure_threads(MpiRuntime::local_size(), config.parallel.threads_per_rank);
   ProcessGroups groups = ProcessGroups::create(world, config.parallel.ep_size);
   if (groups.rank() == 0) {

@@ -19,6 +19,15 @@ struct RunContext {
   void write_summary(nlohmann::json summary) const;
 };
 
+// Loads and checks everything that can be checked before the first collective (config, layout).
+// The ranks agree on the outcome: when any rank finds bad input, rank 0 prints its error (other
+// ranks only print errors that differ from rank 0's) and every rank throws AgreedExit(2), so the
+// job ends cleanly with exit code 2 instead of aborting.
 RunContext make_run_context(const CommandLine& cli);
+
+// Thrown on every rank at once; main() returns `code` after MPI_Finalize.
+struct AgreedExit {
+  int code;
+};
 
 }  // namespace uoe

@@ -6,12 +6,12 @@
 namespace uoe {
 
 double LrSchedule::at(int64_t step) const {
-  if (step < warmup_steps) return peak * double(step + 1) / double(warmup_steps + 1);
+  if (step < warmup_steps) return peak * double(step) / double(std::max<int64_t>(1, warmup_steps));
   if (type == "constant") return peak;
-  const double span = std::max<int64_t>(1, total_steps - warmup_steps);
-  const double progress = std::clamp(double(step - warmup_steps) / span, 0.0, 1.0);
-  if (type == "linear") return peak * (1.0 - progress);
-  return peak * 0.5 * (1.0 + std::cos(M_PI * progress));
+  const double span = double(std::max<int64_t>(1, total_steps - warmup_steps));
+  if (type == "linear") return peak * std::max(0.0, double(total_steps - step) / span);
+  const double progress = double(step - warmup_steps) / span;
+  return peak * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
 int64_t resolve_warmup_steps(int64_t warmup_steps, double warmup_ratio, int64_t total_steps) {

@@ -10,8 +10,9 @@ struct LrSchedule {
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;
 
-  // Learning rate for 0-based `step`: linear warm-up from 0 to `peak` over warmup_steps, then
-  // constant, or linear / cosine decay to 0 at total_steps (HF transformers' schedules).
+  // Learning rate for 0-based optimizer `step`, exactly as HF transformers'
+  // get_{constant,linear,cosine}_schedule_with_warmup: peak * step / warmup_steps during warm-up
+  // (so step 0 uses lr 0), then constant, or linear / half-cosine decay to 0 at total_steps.
   double at(int64_t step) const;
 };
 
