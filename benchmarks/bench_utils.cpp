@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/check.h"
 #include "common/log.h"
@@ -81,12 +82,14 @@ double minimum(std::vector<double> values) {
 }
 
 std::vector<std::vector<double>> time_interleaved(int64_t warmup, int64_t iters,
-                                                  const std::vector<Step>& steps) {
+                                                  const std::vector<Step>& steps,
+                                                  double pause_s) {
   UOE_CHECK(warmup >= 1 && iters >= 3, "need at least 1 warm-up and 3 timed iterations, got --warmup ",
             warmup, " --iters ", iters);
   std::vector<std::vector<double>> seconds(steps.size());
   for (int64_t round = 0; round < warmup + iters; ++round) {
     for (size_t i = 0; i < steps.size(); ++i) {
+      if (pause_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause_s));
       const double t = steps[i]();
       if (round >= warmup) seconds[i].push_back(t);
     }

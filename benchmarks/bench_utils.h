@@ -43,10 +43,12 @@ double minimum(std::vector<double> values);
 // Each step runs once and returns its own measured duration in seconds, so that it can exclude
 // set-up work or reduce over ranks. Runs the steps round-robin, one of each per round, for
 // warmup + iters rounds, so that all of them see the same machine load (this 2-core machine is
-// shared), and returns each step's `iters` timed durations.
+// shared), and returns each step's `iters` timed durations. `pause_s` of sleep before each step
+// lets the worker threads of the previous one (OpenBLAS spins for a while) go idle.
 using Step = std::function<double()>;
 std::vector<std::vector<double>> time_interleaved(int64_t warmup, int64_t iters,
-                                                  const std::vector<Step>& steps);
+                                                  const std::vector<Step>& steps,
+                                                  double pause_s = 0.0);
 
 // N(0, 1) * scale drawn from the global CPU generator, in the exact call order the Python
 // reference uses (same libtorch, same generator, so the same numbers).

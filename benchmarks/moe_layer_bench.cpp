@@ -3,22 +3,26 @@
 // Notation: T tokens, H hidden, F expert intermediate size, E routed experts, K experts per token,
 // n_e rows routed to expert e (sum_e n_e = T*K).
 //
-// 1. Builds uoe::MoELayer with the weights of the shared init spec (moe_reference.py) and checks its
-//    output and gradients against the PyTorch reference files written by moe_reference.py. Any
-//    relative error above --tolerance ends the program with exit code 1 before anything is timed.
-// 2. Times, with a median over --iters after --warmup:
-//      layer : MoELayer forward + backward (router, dispatch, experts, combine)     [T, H]
-//      bank  : ExpertBank forward + backward on rows already grouped by expert      [T*K, H]
-//      gemm  : the 9 plain torch::mm per expert that bank does (3 forward, 6 backward), into
-//              preallocated outputs: the GEMM rate of exactly these shapes on this machine.
-//    Expert FLOPs counted for all three: 9 GEMMs * 2 * n_e * H * F, summed over experts.
-// 3. Writes JSON with the timings, the ratios (layer and bank vs gemm, layer vs the Python
-//    reference timed by moe_reference.py in the same run) and the targets.
+// 1. Starts the PyTorch reference (moe_reference.py --serve 1, HF-style MoE block) as a child
+//    process; it builds the same weights and inputs from the shared init spec and writes its
+//    output and gradients. uoe::MoELayer is checked against them first: any relative error above
+//    --tolerance ends the program with exit code 1 before anything is timed.
+// 2. Times, round-robin (one of each per round, so that all see the same machine load), with a
+//    median over --iters rounds after --warmup rounds:
+//      python : the reference's forward + backward, timed inside the child process
+//      layer  : MoELayer forward + backward (router, dispatch, experts, combine)     [T, H]
+//      bank   : ExpertBank forward + backward on rows already grouped by expert      [T*K, H]
+//      gemm   : the 9 plain torch::mm per expert that bank does (3 forward, 6 backward), into
+//               preallocated outputs: the GEMM rate of exactly these shapes on this machine.
+//    Expert FLOPs counted for all: 9 GEMMs * 2 * n_e * H * F, summed over experts.
+// 3. Writes JSON with the timings, the ratios (layer and bank vs gemm, layer vs python) and the
+//    targets.
 #include <torch/torch.h>
 
 #include <cstdio>
 
 #include "bench_utils.h"
+#include "co_process.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "common/threads.h"
@@ -69,8 +73,8 @@ std::pair<torch::Tensor, torch::Tensor> init_from_spec(MoELayer& layer, const Sh
   return {hidden, grad_out};
 }
 
-// Compares output and gradients with the reference files; returns the JSON record. Throws
-// nothing on a mismatch: the caller decides (it must print every error first).
+// Compares output and gradients with the reference files and returns the JSON record; sets
+// *passed instead of throwing, so that every error is printed before the caller fails.
 nlohmann::json check_against_reference(MoELayer& layer, const Shape& s, const torch::Tensor& hidden,
                                        const torch::Tensor& grad_out, const std::string& prefix,
                                        double tolerance, bool* passed) {
@@ -167,14 +171,27 @@ int run(int argc, char** argv) {
   const int64_t warmup = flags.get_int("warmup", 1);
   const int64_t iters = flags.get_int("iters", 5);
   const int threads = configure_threads(1, flags.get_int("threads", 0));
-  const std::string reference = flags.get_string("reference", "");
   const double tolerance = flags.get_double("tolerance", 1e-4);
+  const double pause_s = flags.get_double("pause", 0.2);
+  const std::string python_exe = flags.get_string("python", "/usr/bin/python3");
+  const std::string script = flags.get_string("reference-script", "");
+  const std::string prefix = flags.get_string("reference-prefix", "");
   const std::string json_path = flags.get_string("json", "");
   flags.check_all_used();
-  UOE_CHECK(!reference.empty(), "--reference <prefix> is required: the files moe_reference.py wrote");
+  UOE_CHECK(!script.empty(), "--reference-script <path of benchmarks/moe_reference.py> is required");
+  UOE_CHECK(!prefix.empty(), "--reference-prefix <path prefix for the reference's files> is required");
 
   log0("moe_layer_bench ", s.name, ": T=", s.tokens, " H=", s.hidden, " F=", s.ffn, " E=",
        s.experts, " K=", s.top_k, " norm_topk_prob=", s.norm_topk_prob, ", ", threads, " threads");
+  CoProcess python({python_exe, script, "--name", s.name, "--hidden", std::to_string(s.hidden),
+                    "--ffn", std::to_string(s.ffn), "--experts", std::to_string(s.experts),
+                    "--top-k", std::to_string(s.top_k), "--tokens", std::to_string(s.tokens),
+                    "--norm-topk-prob", s.norm_topk_prob ? "1" : "0", "--seed",
+                    std::to_string(seed), "--threads", std::to_string(threads), "--out-prefix",
+                    prefix, "--serve", "1"});
+  const std::string ready = python.read_line();
+  UOE_ASSERT(ready == "ready", "the Python reference answered '", ready, "' instead of 'ready'");
+
   MoELayerOptions options;
   options.router.hidden_size = s.hidden;
   options.router.num_experts = s.experts;
@@ -185,17 +202,16 @@ int run(int argc, char** argv) {
   auto [hidden, grad_out] = init_from_spec(layer, s, seed);  // [T, H], [T, H]
 
   bool passed = false;
-  auto check = check_against_reference(layer, s, hidden, grad_out, reference, tolerance, &passed);
+  auto check = check_against_reference(layer, s, hidden, grad_out, prefix, tolerance, &passed);
   if (!passed) {
     std::fprintf(stderr, "moe_layer_bench %s: output does not match the PyTorch reference\n",
                  s.name.c_str());
     return 1;
   }
-  const nlohmann::json python = read_json(reference + ".json");
   const double flops = s.expert_flops_fwd_bwd();
 
   // Expert-bank input: the layer's own routing of the same tokens, grouped by expert.
-  torch::Tensor rows, grad_rows;  // [T*K, H], [T*K, H]
+  torch::Tensor rows, grad_rows;         // [T*K, H], [T*K, H]
   std::vector<int64_t> rows_per_expert;  // [E]
   {
     torch::NoGradGuard no_grad;
@@ -215,7 +231,15 @@ int run(int argc, char** argv) {
     offset += n;
   }
 
-  std::vector<double> forward_s, backward_s;  // layer breakdown, warm-up rounds included
+  // Forward/backward breakdowns, warm-up rounds included.
+  std::vector<double> forward_s, backward_s, python_forward_s, python_backward_s;
+  const Step python_step = [&] {
+    python.send_line("step");
+    const auto answer = nlohmann::json::parse(python.read_line());
+    python_forward_s.push_back(answer.at("forward_s").get<double>());
+    python_backward_s.push_back(answer.at("backward_s").get<double>());
+    return python_forward_s.back() + python_backward_s.back();
+  };
   auto x = hidden.clone().requires_grad_(true);  // [T, H]
   const Step layer_step = [&] {
     reset_grads(*layer);
@@ -241,12 +265,17 @@ int run(int argc, char** argv) {
     for (auto& g : gemms) g.run();
     return now_seconds() - t0;
   };
-  const auto timed = time_interleaved(warmup, iters, {layer_step, bank_step, gemm_step});
-  const auto& layer_s = timed[0];
-  const auto& bank_s = timed[1];
-  const auto& gemm_s = timed[2];
-  forward_s.erase(forward_s.begin(), forward_s.begin() + warmup);
-  backward_s.erase(backward_s.begin(), backward_s.begin() + warmup);
+  const auto timed =
+      time_interleaved(warmup, iters, {python_step, layer_step, bank_step, gemm_step}, pause_s);
+  const int python_code = python.finish();
+  UOE_ASSERT(python_code == 0, "the Python reference exited with code ", python_code);
+  const auto& python_s = timed[0];
+  const auto& layer_s = timed[1];
+  const auto& bank_s = timed[2];
+  const auto& gemm_s = timed[3];
+  for (auto* v : {&forward_s, &backward_s, &python_forward_s, &python_backward_s}) {
+    v->erase(v->begin(), v->begin() + warmup);
+  }
 
   nlohmann::json result = {
       {"benchmark", "moe_layer"},
@@ -262,23 +291,18 @@ int run(int argc, char** argv) {
       {"layer", rate_json(layer_s, flops, s.tokens)},
       {"expert_bank", rate_json(bank_s, flops, s.tokens)},
       {"gemm", rate_json(gemm_s, flops, s.tokens)},
+      {"python_reference", rate_json(python_s, flops, s.tokens)},
   };
   result["layer"]["forward_median_s"] = median(forward_s);
   result["layer"]["backward_median_s"] = median(backward_s);
-  const double python_s = python.at("timing").at("median_s").get<double>();
-  result["python_reference"] = {{"median_s", python_s},
-                                {"forward_median_s", python.at("forward_median_s")},
-                                {"backward_median_s", python.at("backward_median_s")},
-                                {"tokens_per_s", double(s.tokens) / python_s},
-                                {"gflops", flops / python_s / 1e9},
-                                {"threads", python.at("threads")}};
-  const auto python_samples = python.at("timing").at("samples_s").get<std::vector<double>>();
+  result["python_reference"]["forward_median_s"] = median(python_forward_s);
+  result["python_reference"]["backward_median_s"] = median(python_backward_s);
   // Ratios of medians (the reported numbers) and of minimums (less sensitive to other load on the
   // machine, which only ever adds time).
   auto ratios = [&](double (*stat)(std::vector<double>)) {
     return nlohmann::json{{"layer_vs_gemm", stat(gemm_s) / stat(layer_s)},
                           {"bank_vs_gemm", stat(gemm_s) / stat(bank_s)},
-                          {"speedup_vs_python", stat(python_samples) / stat(layer_s)}};
+                          {"speedup_vs_python", stat(python_s) / stat(layer_s)}};
   };
   result["ratios"] = ratios(median);
   result["ratios_of_minimums"] = ratios(minimum);
@@ -290,12 +314,16 @@ int run(int argc, char** argv) {
                        {"layer_vs_gemm_met", layer_vs_gemm >= kTargetLayerVsGemm},
                        {"speedup_vs_python_met", speedup >= kTargetSpeedupVsPython}};
 
-  log0("  layer  fwd+bwd ", median(layer_s), " s (fwd ", median(forward_s), ", bwd ",
-       median(backward_s), "): ", double(s.tokens) / median(layer_s), " tok/s, ",
-       flops / median(layer_s) / 1e9, " GFLOP/s");
-  log0("  bank   fwd+bwd ", median(bank_s), " s: ", flops / median(bank_s) / 1e9, " GFLOP/s");
-  log0("  gemm   9 x mm  ", median(gemm_s), " s: ", flops / median(gemm_s) / 1e9, " GFLOP/s");
-  log0("  python fwd+bwd ", python_s, " s: ", double(s.tokens) / python_s, " tok/s");
+  auto rate = [&](const char* what, const std::vector<double>& t) {
+    log0("  ", what, median(t), " s: ", double(s.tokens) / median(t), " tok/s, ",
+         flops / median(t) / 1e9, " GFLOP/s");
+  };
+  rate("python fwd+bwd ", python_s);
+  rate("layer  fwd+bwd ", layer_s);
+  rate("bank   fwd+bwd ", bank_s);
+  rate("gemm   9 x mm  ", gemm_s);
+  log0("  forward/backward: layer ", median(forward_s), "/", median(backward_s), " s, python ",
+       median(python_forward_s), "/", median(python_backward_s), " s");
   log0("  layer/gemm ", layer_vs_gemm, " (target >= ", kTargetLayerVsGemm, "), bank/gemm ",
        bank_vs_gemm, ", speedup vs python ", speedup, " (target >= ", kTargetSpeedupVsPython, ")");
   if (!json_path.empty()) write_json(json_path, result);

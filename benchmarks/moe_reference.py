@@ -12,7 +12,11 @@ Init spec (shared with moe_layer_bench.cpp), drawn in this order after torch.man
   hidden [T, H], grad_out [T, H]
 
 Writes <prefix>.{out,grad_hidden,grad_router,grad_last_expert_gate_proj}.f32 (raw fp32) for the
-C++ correctness check, and <prefix>.json with the forward+backward timings (median over --iters).
+C++ correctness check. Then either
+  - standalone: times --warmup + --iters forward+backward steps and writes <prefix>.json, or
+  - --serve 1 (how moe_layer_bench runs it, to interleave the two implementations round by
+    round): prints "ready", then runs one forward+backward step per "step" line on stdin and
+    answers each with a JSON line {"forward_s": .., "backward_s": ..}; ends at end of input.
 """
 import argparse
 import json
@@ -36,6 +40,7 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--out-prefix", required=True)
+    p.add_argument("--serve", type=int, choices=(0, 1), default=0)
     args = p.parse_args()
     if args.warmup < 1 or args.iters < 3:
         p.error("need at least 1 warm-up and 3 timed iterations")
@@ -120,6 +125,18 @@ def write_f32(path, tensor):
     tensor.detach().to(torch.float32).contiguous().numpy().tofile(path)
 
 
+def serve(step):
+    """The line protocol of --serve: stdout carries only protocol lines."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            print(f"moe_reference.py: unexpected request {line.strip()!r}", file=sys.stderr)
+            return 2
+        _, _, forward_s, backward_s = step()
+        print(json.dumps({"forward_s": forward_s, "backward_s": backward_s}), flush=True)
+    return 0
+
+
 def main(a):
     torch.set_num_threads(a.threads)
     block = SparseMoeBlock(a.hidden, a.ffn, a.experts, a.top_k, bool(a.norm_topk_prob))
@@ -142,6 +159,9 @@ def main(a):
     write_f32(f"{prefix}.grad_hidden.f32", x.grad.view(a.tokens, a.hidden))
     write_f32(f"{prefix}.grad_router.f32", block.gate.weight.grad)
     write_f32(f"{prefix}.grad_last_expert_gate_proj.f32", block.experts[-1].gate_proj.weight.grad)
+    del out, x
+    if a.serve:
+        return serve(step)
 
     for _ in range(a.warmup):
         step()

@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
-# The main job on the built-in default: install what is missing, build, and pretrain the tiny MoE
-# model with 2 ranks (experts split over both). Extra arguments are config overrides.
+# The main job on the built-in default, with 2 ranks (experts split over both):
+#   1. install what is missing and build;
+#   2. generate the fictitious-knowledge data (runs/demo/data);
+#   3. pretrain the tiny MoE until it knows the facts (runs/demo/pretrain);
+#   4. unlearn the forget entities with gradient ascent + SEUF (one expert + router anchor) and
+#      with full-model gradient ascent (same steps and learning rate);
+#   5. print the side-by-side comparison and write the figures (runs/demo/*.png).
+# Extra arguments are passed as config overrides to both unlearning runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup.sh
 bash launch/build.sh
-launch/uoe_mpirun.sh -np 2 build/uoe pretrain configs/tiny/pretrain.yaml "$@"
+mpi=(launch/uoe_mpirun.sh -np 2)
+build/uoe make-data configs/tiny/facts.yaml
+"${mpi[@]}" build/uoe pretrain configs/tiny/pretrain_facts.yaml
+"${mpi[@]}" build/uoe unlearn configs/tiny/unlearn_seuf.yaml "$@"
+"${mpi[@]}" build/uoe unlearn configs/tiny/unlearn_full.yaml "$@"
+/usr/bin/python3 tools/plot_attribution.py runs/demo/seuf_ga/attribution.h5 runs/demo/attribution.png
+/usr/bin/python3 tools/plot_curves.py runs/demo/loss_curves.png \
+  "SEUF GA=runs/demo/seuf_ga/metrics.jsonl" "full GA=runs/demo/full_ga/metrics.jsonl"
+echo
+echo "== GA with SEUF (one expert + router anchor) vs full-model GA, same steps and learning rate =="
+python3 tools/compare_runs.py "SEUF GA=runs/demo/seuf_ga" "full GA=runs/demo/full_ga" \
+  --json runs/demo/comparison.json
+echo "figures: runs/demo/attribution.png runs/demo/loss_curves.png; table: runs/demo/comparison.json"

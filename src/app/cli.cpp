@@ -6,13 +6,18 @@
 
 namespace uoe {
 namespace {
-const std::vector<std::string> kCommands = {"pretrain", "info"};
+const std::vector<std::string> kCommands = {"make-data", "pretrain", "attribute", "unlearn",
+                                            "eval", "info"};
 }
 
 std::string usage_text() {
   return "usage: uoe <command> <config.yaml> [dotted.key=value ...]\n"
          "commands:\n"
-         "  pretrain   train the model in the config from scratch (AdamW)\n"
+         "  make-data  write the built-in fictitious-knowledge dataset to output_dir\n"
+         "  pretrain   train the model in the config (from scratch or a checkpoint) with AdamW\n"
+         "  attribute  expert attribution on dataset.forget; prints and saves attribution.h5\n"
+         "  unlearn    attribute, select, unlearn (SEUF or full), evaluate before and after\n"
+         "  eval       evaluate the model (checkpoint + optional delta) on the dataset files\n"
          "  info       print the resolved config, layout and parameter counts\n"
          "example:\n"
          "  mpirun -np 2 build/uoe pretrain configs/tiny/pretrain.yaml max_steps=50 "
@@ -28,7 +33,7 @@ CommandLine parse_command_line(int argc, char** argv) {
   }
   cli.command = args[0];
   UOE_CHECK(std::find(kCommands.begin(), kCommands.end(), cli.command) != kCommands.end(),
-            "unknown command '", cli.command, "' (commands: pretrain, info; see uoe --help)");
+            "unknown command '", cli.command, "' (see uoe --help)");
   UOE_CHECK(args.size() >= 2, "missing <config.yaml> after '", cli.command, "' (see uoe --help)");
   cli.config_path = args[1];
   for (size_t i = 2; i < args.size(); ++i) {

@@ -1,16 +1,34 @@
 #include "app/commands.h"
 
 #include "app/run_context.h"
+#include "common/check.h"
 #include "common/log.h"
+#include "io/checkpoint.h"
+#include "io/fictitious_facts.h"
 #include "model/causal_lm.h"
 #include "train/pretrainer.h"
+#include "unlearn/attribution.h"
+#include "unlearn/evaluation.h"
+#include "unlearn/selection.h"
+#include "unlearn/unlearner.h"
 
 namespace uoe {
 namespace {
 
+// The model of the config: loaded from model_name_or_path (plus delta), or initialised from seed.
 CausalLM build_model(const RunContext& ctx) {
-  CausalLM model(ctx.config.model, ctx.groups.ep());
-  model->initialize(ctx.config.training.seed);
+  const RunConfig& c = ctx.config;
+  UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
+  CausalLM model(c.model, ctx.groups.ep());
+  if (c.model_name_or_path.empty()) {
+    model->initialize(c.training.seed);
+  } else {
+    load_checkpoint(c.model_name_or_path, model);
+    if (!c.delta.empty()) {
+      auto provenance = apply_delta(c.delta, model);
+      log0("applied delta ", c.delta, " (", provenance.value("method", std::string("?")), ")");
+    }
+  }
   return model;
 }
 
@@ -28,6 +46,21 @@ nlohmann::json parameter_counts(const RunContext& ctx, const CausalLM& model) {
           {"total", dense + local_experts * ctx.groups.ep_size()}};
 }
 
+EvalOptions eval_options(const RunConfig& c, const Selection* selection) {
+  EvalOptions options{c.eval.batch_size, c.eval.max_new_tokens, std::nullopt};
+  if (selection && !selection->experts.empty()) options.target = selection->experts.front();
+  return options;
+}
+
+std::unique_ptr<TokenDataset> open_dataset(const std::string& path, const char* key,
+                                           const ModelConfig& model) {
+  UOE_CHECK(!path.empty(), "dataset.", key, " is required by this command");
+  auto data = std::make_unique<TokenDataset>(path);
+  UOE_CHECK(data->vocab_size() <= model.vocab_size, "dataset.", key, " '", path, "' has vocab_size ",
+            data->vocab_size(), " > model.vocab_size=", model.vocab_size);
+  return data;
+}
+
 int pretrain(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   CausalLM model = build_model(ctx);
@@ -36,10 +69,137 @@ int pretrain(const CommandLine& cli) {
        " dense, ", counts["experts_per_rank"].get<int64_t>(), " in this rank's experts)");
   nlohmann::json summary = run_pretraining(ctx.config, ctx.groups, model);
   summary["parameters"] = counts;
+  if (!ctx.config.dataset.forget.empty() || !ctx.config.dataset.retain.empty()) {
+    EvalSuite suite = EvalSuite::load(ctx.config.dataset);
+    summary["eval"] = evaluate_suite(model, suite, ctx.groups, eval_options(ctx.config, nullptr), false);
+    log0("eval: ", summary["eval"].dump());
+  }
   ctx.write_summary(summary);
   log0("pretrain done: loss ", summary["initial_loss"].get<double>(), " -> ",
        summary["final_loss"].get<double>(), " in ", format_duration(summary["wall_s"].get<double>()),
-       "; wrote ", ctx.config.training.output_dir, "/{metrics.jsonl,summary.json}");
+       "; wrote ", ctx.config.training.output_dir);
+  return 0;
+}
+
+int make_data(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli);
+  nlohmann::json summary = {{"command", "make-data"}};
+  if (ctx.groups.rank() == 0) {
+    auto s = write_fictitious_facts(ctx.config.training.output_dir, ctx.config.facts);
+    summary.update({{"vocab_size", s.vocab_size},
+                    {"train_sequences", s.train_sequences},
+                    {"forget_sequences", s.forget_sequences},
+                    {"retain_sequences", s.retain_sequences}});
+    log0("wrote fictitious-facts data to ", ctx.config.training.output_dir, ": vocab ",
+         s.vocab_size, ", ", s.train_sequences, " training, ", s.forget_sequences, " forget, ",
+         s.retain_sequences, " retain sequences");
+  }
+  ctx.groups.world()->barrier();
+  ctx.write_summary(summary);
+  return 0;
+}
+
+// Attribution on the forget set (written to <output_dir>/attribution.h5) and the selection.
+std::pair<AttributionResult, Selection> attribute_and_select(const RunContext& ctx,
+                                                             CausalLM& model,
+                                                             const TokenDataset& forget) {
+  const RunConfig& c = ctx.config;
+  AttributionResult attribution =
+      compute_attribution(model, forget, ctx.groups, c.eval.batch_size);
+  Selection selection = select_targets(c.unlearn.selection, &attribution, c.model, c.training.seed);
+  const ExpertTarget first = selection.experts.empty() ? ExpertTarget{} : selection.experts.front();
+  if (ctx.groups.rank() == 0) {
+    write_attribution(c.training.output_dir + "/attribution.h5", attribution, first.layer,
+                      first.expert);
+  }
+  log0("expert attribution over ", attribution.num_sequences, " forget sequences (",
+       attribution.num_tokens, " tokens); top experts per MoE layer [score (selections)]:\n",
+       describe_attribution(attribution, 4), "selection: ", selection.to_json().dump());
+  return {std::move(attribution), std::move(selection)};
+}
+
+int attribute(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli);
+  CausalLM model = build_model(ctx);
+  auto forget = open_dataset(ctx.config.dataset.forget, "forget", ctx.config.model);
+  auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
+  nlohmann::json summary = {{"command", "attribute"},
+                            {"selection", selection.to_json()},
+                            {"num_tokens", attribution.num_tokens},
+                            {"num_sequences", attribution.num_sequences}};
+  if (!ctx.config.dataset.retain.empty()) {
+    auto retain = open_dataset(ctx.config.dataset.retain, "retain", ctx.config.model);
+    auto retain_attribution = compute_attribution(model, *retain, ctx.groups, ctx.config.eval.batch_size);
+    if (ctx.groups.rank() == 0) {
+      write_attribution(ctx.config.training.output_dir + "/attribution_retain.h5",
+                        retain_attribution, -1, -1);
+    }
+    log0("retain-set attribution:\n", describe_attribution(retain_attribution, 4));
+  }
+  ctx.write_summary(summary);
+  return 0;
+}
+
+int unlearn(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli);
+  const RunConfig& c = ctx.config;
+  CausalLM model = build_model(ctx);
+  auto forget = open_dataset(c.dataset.forget, "forget", c.model);
+  std::unique_ptr<TokenDataset> retain;
+  if (method_uses_retain(c.unlearn)) retain = open_dataset(c.dataset.retain, "retain", c.model);
+  auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
+
+  EvalSuite suite = EvalSuite::load(c.dataset);
+  const EvalOptions options = eval_options(c, &selection);
+  log0("evaluating before unlearning ...");
+  nlohmann::json before = evaluate_suite(model, suite, ctx.groups, options, /*record=*/true);
+  log0("before: ", before.dump());
+
+  TrainableSet trainable = apply_selection(model, selection);
+  // RMU hooks the target layer (for full-model unlearning: the best-attributed layer).
+  int64_t hook_layer = c.unlearn.rmu_layer;
+  if (hook_layer < 0) {
+    hook_layer = selection.experts.empty() ? attribution.best_layer() : selection.experts.front().layer;
+  }
+  log0("trainable: ", trainable.num_elements, " of ", parameter_counts(ctx, model)["total"].get<int64_t>(),
+       " parameters (", trainable.names.size(), " tensors)");
+  nlohmann::json training = run_unlearning(c, ctx.groups, model, selection, trainable,
+                                           {forget.get(), retain.get()}, hook_layer);
+  nlohmann::json after = evaluate_suite(model, suite, ctx.groups, options, /*record=*/false);
+  log0("after: ", after.dump());
+
+  nlohmann::json provenance = {{"method", c.unlearn.method},
+                               {"target", selection.to_json()},
+                               {"config", c.config_path},
+                               {"config_hash", c.config_hash},
+                               {"anchor_weight", c.unlearn.anchor_weight}};
+  save_delta(c.training.output_dir + "/delta.h5", model, ctx.groups, trainable.names, provenance);
+  if (c.training.save_full_model) save_checkpoint(c.training.output_dir + "/checkpoint", model, ctx.groups);
+  ctx.write_summary({{"command", "unlearn"},
+                     {"method", c.unlearn.method},
+                     {"selection", selection.to_json()},
+                     {"trainable_parameters", trainable.num_elements},
+                     {"total_parameters", parameter_counts(ctx, model)["total"]},
+                     {"training", training},
+                     {"before", before},
+                     {"after", after}});
+  log0("unlearn done; wrote ", c.training.output_dir, "/{summary.json,metrics.jsonl,delta.h5",
+       c.training.save_full_model ? ",checkpoint}" : "}");
+  return 0;
+}
+
+int eval(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli);
+  CausalLM model = build_model(ctx);
+  EvalSuite suite = EvalSuite::load(ctx.config.dataset);
+  std::unique_ptr<Selection> target;
+  if (ctx.config.unlearn.selection.mode == "fixed") {
+    target = std::make_unique<Selection>(
+        select_targets(ctx.config.unlearn.selection, nullptr, ctx.config.model, ctx.config.training.seed));
+  }
+  auto result = evaluate_suite(model, suite, ctx.groups, eval_options(ctx.config, target.get()), false);
+  log0("eval: ", result.dump(2));
+  ctx.write_summary({{"command", "eval"}, {"eval", result}});
   return 0;
 }
 
@@ -59,6 +219,10 @@ int info(const CommandLine& cli) {
 
 int run_command(const CommandLine& cli) {
   if (cli.command == "pretrain") return pretrain(cli);
+  if (cli.command == "make-data") return make_data(cli);
+  if (cli.command == "attribute") return attribute(cli);
+  if (cli.command == "unlearn") return unlearn(cli);
+  if (cli.command == "eval") return eval(cli);
   if (cli.command == "info") return info(cli);
   return 2;
 }

@@ -30,7 +30,7 @@ struct FictitiousFactsOptions {
   int64_t num_choices = 4;
   uint64_t seed = 1234;
 
-  void validate() const;  // InputError naming data.<key>
+  void validate() const;  // InputError naming facts.<key>
 };
 
 struct FictitiousFactsSummary {

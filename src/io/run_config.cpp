@@ -1,6 +1,9 @@
 #include "io/run_config.h"
 
 #include "io/config_node.h"
+#include <algorithm>
+
+#include "io/checkpoint.h"
 #include "io/model_config_yaml.h"
 
 namespace uoe {
@@ -40,7 +43,11 @@ TrainingConfig parse_training(ConfigNode& root) {
   t.warmup_steps = root.get<int64_t>("warmup_steps", t.warmup_steps);
 
   UOE_CHECK(!t.output_dir.empty(), "output_dir must not be empty");
-  UOE_CHECK(t.max_steps >= 1, "max_steps must be >= 1, got ", t.max_steps);
+  t.num_train_epochs = root.get<double>("num_train_epochs", t.num_train_epochs);
+  t.save_full_model = root.get<bool>("save_full_model", t.save_full_model);
+  UOE_CHECK(t.max_steps >= 1 || (t.max_steps == 0 && t.num_train_epochs > 0),
+            "max_steps must be >= 1 (or 0 with num_train_epochs > 0), got max_steps=", t.max_steps,
+            ", num_train_epochs=", t.num_train_epochs);
   UOE_CHECK(t.logging_steps >= 1, "logging_steps must be >= 1, got ", t.logging_steps);
   UOE_CHECK(t.per_device_train_batch_size >= 1, "per_device_train_batch_size must be >= 1, got ",
             t.per_device_train_batch_size);
@@ -75,6 +82,105 @@ SyntheticCorpusOptions parse_data(ConfigNode node, uint64_t default_seed) {
   return d;
 }
 
+DatasetConfig parse_dataset(ConfigNode node) {
+  DatasetConfig d;
+  d.train = node.get<std::string>("train", "");
+  d.forget = node.get<std::string>("forget", "");
+  d.retain = node.get<std::string>("retain", "");
+  d.forget_mc = node.get<std::string>("forget_mc", "");
+  d.retain_mc = node.get<std::string>("retain_mc", "");
+  d.tokenizer = node.get<std::string>("tokenizer", "");
+  node.finish();
+  UOE_CHECK((d.forget_mc.empty() && d.retain_mc.empty()) || !d.tokenizer.empty(),
+            "dataset.tokenizer is required when dataset.forget_mc or dataset.retain_mc is set");
+  return d;
+}
+
+SelectionConfig parse_selection(ConfigNode node) {
+  SelectionConfig s;
+  s.mode = node.get<std::string>("mode", s.mode);
+  s.scope = node.get<std::string>("scope", s.scope);
+  s.top_m = node.get<int64_t>("top_m", s.top_m);
+  s.layer = node.get<int64_t>("layer", s.layer);
+  s.experts = node.get<std::vector<int64_t>>("experts", s.experts);
+  s.include_shared = node.get<bool>("include_shared", s.include_shared);
+  node.finish();
+  const std::vector<std::string> modes = {"attribution", "fixed", "random", "layer", "full"};
+  UOE_CHECK(std::find(modes.begin(), modes.end(), s.mode) != modes.end(),
+            "unlearn.selection.mode must be attribution, fixed, random, layer or full, got '",
+            s.mode, "'");
+  UOE_CHECK(s.scope == "global" || s.scope == "layer",
+            "unlearn.selection.scope must be global or layer, got '", s.scope, "'");
+  UOE_CHECK(s.top_m >= 1, "unlearn.selection.top_m must be >= 1, got ", s.top_m);
+  if (s.mode == "fixed") {
+    UOE_CHECK(s.layer >= 0 && !s.experts.empty(),
+              "unlearn.selection.mode=fixed needs unlearn.selection.layer and "
+              "unlearn.selection.experts");
+  }
+  return s;
+}
+
+UnlearnConfig parse_unlearn(ConfigNode node) {
+  UnlearnConfig u;
+  u.method = node.get<std::string>("method", u.method);
+  u.retain_weight = node.get<double>("retain_weight", u.retain_weight);
+  u.anchor_weight = node.get<double>("anchor_weight", u.anchor_weight);
+  u.npo_beta = node.get<double>("npo_beta", u.npo_beta);
+  u.simnpo_beta = node.get<double>("simnpo_beta", u.simnpo_beta);
+  u.simnpo_delta = node.get<double>("simnpo_delta", u.simnpo_delta);
+  u.rmu_steering = node.get<double>("rmu_steering", u.rmu_steering);
+  u.rmu_retain_alpha = node.get<double>("rmu_retain_alpha", u.rmu_retain_alpha);
+  u.rmu_layer = node.get<int64_t>("rmu_layer", u.rmu_layer);
+  u.selection = parse_selection(node.child("selection"));
+  node.finish();
+  const std::vector<std::string> methods = {"ga", "gdiff", "npo", "simnpo", "rmu"};
+  UOE_CHECK(std::find(methods.begin(), methods.end(), u.method) != methods.end(),
+            "unlearn.method must be ga, gdiff, npo, simnpo or rmu, got '", u.method, "'");
+  UOE_CHECK(u.retain_weight >= 0, "unlearn.retain_weight must be >= 0, got ", u.retain_weight);
+  UOE_CHECK(u.anchor_weight >= 0, "unlearn.anchor_weight must be >= 0, got ", u.anchor_weight);
+  UOE_CHECK(u.npo_beta > 0, "unlearn.npo_beta must be > 0, got ", u.npo_beta);
+  UOE_CHECK(u.simnpo_beta > 0, "unlearn.simnpo_beta must be > 0, got ", u.simnpo_beta);
+  UOE_CHECK(u.rmu_steering > 0, "unlearn.rmu_steering must be > 0, got ", u.rmu_steering);
+  return u;
+}
+
+EvalConfig parse_eval(ConfigNode node) {
+  EvalConfig e;
+  e.batch_size = node.get<int64_t>("batch_size", e.batch_size);
+  e.max_new_tokens = node.get<int64_t>("max_new_tokens", e.max_new_tokens);
+  node.finish();
+  UOE_CHECK(e.batch_size >= 1, "eval.batch_size must be >= 1, got ", e.batch_size);
+  UOE_CHECK(e.max_new_tokens >= 1, "eval.max_new_tokens must be >= 1, got ", e.max_new_tokens);
+  return e;
+}
+
+FictitiousFactsOptions parse_facts(ConfigNode node, uint64_t default_seed) {
+  FictitiousFactsOptions f;
+  f.num_clusters = node.get<int64_t>("num_clusters", f.num_clusters);
+  f.entities_per_cluster = node.get<int64_t>("entities_per_cluster", f.entities_per_cluster);
+  f.relations_per_cluster = node.get<int64_t>("relations_per_cluster", f.relations_per_cluster);
+  f.values_per_relation = node.get<int64_t>("values_per_relation", f.values_per_relation);
+  f.paraphrases = node.get<int64_t>("paraphrases", f.paraphrases);
+  f.forget_cluster = node.get<int64_t>("forget_cluster", f.forget_cluster);
+  f.forget_entities = node.get<int64_t>("forget_entities", f.forget_entities);
+  f.num_choices = node.get<int64_t>("num_choices", f.num_choices);
+  f.seed = node.get<uint64_t>("seed", default_seed);
+  node.finish();
+  f.validate();
+  return f;
+}
+
+std::string fnv1a_hex(const std::string& text) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(hash));
+  return buf;
+}
+
 }  // namespace
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -83,17 +189,35 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.resolved = YAML::Node(YAML::NodeType::Map);
   ConfigNode root(load_yaml_with_overrides(path, overrides), config.resolved, "");
   config.training = parse_training(root);
-  config.model = parse_model_config(root.child("model"));
+  config.model_name_or_path = root.get<std::string>("model_name_or_path", "");
+  config.delta = root.get<std::string>("delta", "");
+  if (config.model_name_or_path.empty()) {
+    config.has_model = root.has("model");
+    if (config.has_model) config.model = parse_model_config(root.child("model"));
+  } else {
+    config.has_model = true;
+    UOE_CHECK(!root.has("model"), "set either model_name_or_path or model:, not both");
+    config.model = read_checkpoint_config(config.model_name_or_path);
+  }
+  UOE_CHECK(config.delta.empty() || !config.model_name_or_path.empty(),
+            "delta needs model_name_or_path (the checkpoint the delta applies to)");
   config.parallel = parse_parallel(root.child("parallel"));
   config.data = parse_data(root.child("data"), config.training.seed);
+  config.dataset = parse_dataset(root.child("dataset"));
+  config.unlearn = parse_unlearn(root.child("unlearn"));
+  config.eval = parse_eval(root.child("eval"));
+  config.facts = parse_facts(root.child("facts"), config.training.seed);
   root.finish();
-  config.data.validate(config.model.vocab_size);
+  config.config_hash = fnv1a_hex(YAML::Dump(config.resolved));
+  if (!config.has_model) return config;  // `uoe make-data` needs no model
+  if (config.dataset.train.empty()) config.data.validate(config.model.vocab_size);
   if (config.model.num_experts > 0) {
     UOE_CHECK(config.model.num_experts % config.parallel.ep_size == 0, "model.num_experts=",
               config.model.num_experts, " is not divisible by parallel.ep_size=",
               config.parallel.ep_size);
   }
-  UOE_CHECK(config.data.seq_len <= config.model.max_position_embeddings, "data.seq_len=",
+  UOE_CHECK(!config.dataset.train.empty() ||
+                config.data.seq_len <= config.model.max_position_embeddings, "data.seq_len=",
             config.data.seq_len, " exceeds model.max_position_embeddings=",
             config.model.max_position_embeddings);
   return config;

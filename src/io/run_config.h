@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/fictitious_facts.h"
 #include "io/synthetic_corpus.h"
 #include "model/model_config.h"
 
@@ -20,7 +21,7 @@ struct ParallelConfig {
 struct TrainingConfig {
   std::string output_dir;
   uint64_t seed = 42;
-  int64_t max_steps = 100;
+  int64_t max_steps = 100;                // 0: derive from num_train_epochs
   int64_t logging_steps = 10;
   int64_t per_device_train_batch_size = 8;
   int64_t gradient_accumulation_steps = 1;
@@ -33,15 +34,65 @@ struct TrainingConfig {
   std::string lr_scheduler_type = "cosine";  // constant | linear | cosine
   double warmup_ratio = 0.0;
   int64_t warmup_steps = 0;               // overrides warmup_ratio when > 0
+  double num_train_epochs = 0;            // used when max_steps is 0: epochs over the data
+  bool save_full_model = true;            // write <output_dir>/checkpoint at the end
+};
+
+// `dataset:` files. Token datasets are HDF5 (io/token_dataset.h); MC probes are JSONL
+// {"question", "choices", "answer"} scored with the word tokenizer in `tokenizer`.
+struct DatasetConfig {
+  std::string train;      // pretraining corpus; empty: the synthetic corpus of `data:`
+  std::string forget;     // forget set (QA, loss on answers)
+  std::string retain;     // retain set
+  std::string forget_mc;  // multiple-choice probes over the forget facts
+  std::string retain_mc;
+  std::string tokenizer;  // vocab.json of the word tokenizer (needed for MC probes)
+};
+
+// `unlearn.selection:` which experts are unlearned.
+struct SelectionConfig {
+  std::string mode = "attribution";  // attribution | fixed | random | layer | full
+  std::string scope = "global";      // attribution: top-M over all layers, or within one layer
+  int64_t top_m = 1;
+  int64_t layer = -1;                // fixed / layer mode (model layer index); -1: from attribution
+  std::vector<int64_t> experts;      // fixed mode: global expert ids in `layer`
+  bool include_shared = false;       // also train the target layer's shared experts
+};
+
+// `unlearn:` the unlearning objective l_f + retain_weight * l_r + anchor_weight * L_anchor.
+struct UnlearnConfig {
+  std::string method = "ga";  // ga | gdiff | npo | simnpo | rmu
+  double retain_weight = 1.0;  // lambda (gdiff, rmu; npo/simnpo add retain NLL when > 0)
+  double anchor_weight = 1.0;  // alpha; 0 disables the router anchor loss
+  double npo_beta = 0.1;
+  double simnpo_beta = 2.5;
+  double simnpo_delta = 0.0;
+  double rmu_steering = 20.0;  // c: forget activations are pushed towards c * u
+  double rmu_retain_alpha = 1.0;
+  int64_t rmu_layer = -1;      // -1: the target layer
+  SelectionConfig selection;
+};
+
+struct EvalConfig {
+  int64_t batch_size = 16;
+  int64_t max_new_tokens = 4;  // greedy generation budget for ROUGE-L
 };
 
 struct RunConfig {
   std::string config_path;
+  std::string model_name_or_path;  // checkpoint directory; empty: build `model:` from scratch
+  std::string delta;               // optional unlearning delta applied after loading
+  bool has_model = false;          // `model:` or model_name_or_path given
   ModelConfig model;
   ParallelConfig parallel;
   TrainingConfig training;
   SyntheticCorpusOptions data;
-  YAML::Node resolved;  // every key with the value in use, for printing and saving
+  DatasetConfig dataset;
+  UnlearnConfig unlearn;
+  EvalConfig eval;
+  FictitiousFactsOptions facts;  // `uoe make-data`
+  YAML::Node resolved;      // every key with the value in use, for printing and saving
+  std::string config_hash;  // FNV-1a of the resolved config (16 hex digits)
 };
 
 // Parses and validates the config file with "dotted.key=value" overrides applied.

@@ -31,6 +31,9 @@ class TokenDataset {
   // problem (missing dataset, wrong dtype, offsets not increasing, token ids outside
   // [0, vocab_size), mask length mismatch).
   explicit TokenDataset(const std::string& path);
+  // An in-memory dataset (e.g. multiple-choice probes built at run time); `name` stands in for the
+  // path in messages. Validated like a file.
+  TokenDataset(std::vector<TokenSequence> sequences, int64_t vocab_size, std::string name);
 
   int64_t size() const;          // number of sequences N
   int64_t vocab_size() const;

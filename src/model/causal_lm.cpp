@@ -20,7 +20,7 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, CommunicatorPtr ep) : conf
   }
 }
 
-CausalLMOutput CausalLMImpl::forward(const torch::Tensor& input_ids) {
+CausalLMOutput CausalLMImpl::forward(const torch::Tensor& input_ids, int64_t capture_layer) {
   const int64_t seq = input_ids.size(1);
   UOE_CHECK(seq <= config_.max_position_embeddings, "sequence length ", seq,
             " exceeds model.max_position_embeddings=", config_.max_position_embeddings);
@@ -31,6 +31,7 @@ CausalLMOutput CausalLMImpl::forward(const torch::Tensor& input_ids) {
   for (size_t l = 0; l < decoder_layers_.size(); ++l) {
     auto layer_out = decoder_layers_[l]->forward(hidden, rotary);
     hidden = layer_out.hidden;
+    if (static_cast<int64_t>(l) == capture_layer) out.captured_hidden = hidden;
     if (layer_out.moe) out.moe.emplace(static_cast<int64_t>(l), std::move(*layer_out.moe));
   }
   hidden = norm(hidden);

@@ -17,6 +17,7 @@ namespace uoe {
 struct CausalLMOutput {
   torch::Tensor logits;                // [B, S, V] fp32
   std::map<int64_t, MoEOutput> moe;    // layer index -> routing of that MoE layer
+  torch::Tensor captured_hidden;       // [B, S, H] output of layer `capture_layer` (if asked)
 };
 
 class CausalLMImpl : public torch::nn::Module {
@@ -24,7 +25,8 @@ class CausalLMImpl : public torch::nn::Module {
   CausalLMImpl(const ModelConfig& config, CommunicatorPtr ep);
 
   // input_ids [B, S] int64 -> logits and routing. Collective over the EP group.
-  CausalLMOutput forward(const torch::Tensor& input_ids);
+  // capture_layer >= 0 also returns that decoder layer's output (residual stream).
+  CausalLMOutput forward(const torch::Tensor& input_ids, int64_t capture_layer = -1);
 
   // Parameters split for gradient synchronisation; same order on every rank of each group.
   std::vector<torch::Tensor> dense_parameters() const;

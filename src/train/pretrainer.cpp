@@ -1,78 +1,138 @@
 #include "train/pretrainer.h"
 
+#include <cmath>
+
 #include "common/check.h"
 #include "common/log.h"
+#include "io/checkpoint.h"
+#include "io/token_dataset.h"
+#include "train/batching.h"
 #include "train/distributed_optimizer.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
 
 namespace uoe {
+namespace {
+
+// Where the pretraining batches come from: the synthetic corpus (every token scored) or a token
+// dataset (its loss mask). Both give rank `rank` its block of global micro-batch `micro_step`.
+class BatchSource {
+ public:
+  BatchSource(const RunConfig& config, const ProcessGroups& groups)
+      : batch_(config.training.per_device_train_batch_size), groups_(groups) {
+    if (config.dataset.train.empty()) {
+      corpus_ = std::make_unique<SyntheticCorpus>(config.data);
+      seq_len_ = config.data.seq_len;
+    } else {
+      dataset_ = std::make_unique<TokenDataset>(config.dataset.train);
+      UOE_CHECK(dataset_->vocab_size() <= config.model.vocab_size, "dataset.train '",
+                config.dataset.train, "' has vocab_size ", dataset_->vocab_size(),
+                " > model.vocab_size=", config.model.vocab_size);
+      sampler_ = std::make_unique<GlobalBatchSampler>(dataset_->size(), batch_,
+                                                      groups.world_size(), config.training.seed);
+    }
+  }
+
+  // Micro-steps per epoch (the synthetic corpus is unbounded: 0).
+  int64_t steps_per_epoch() const { return sampler_ ? sampler_->steps_per_epoch() : 0; }
+
+  TokenBatch get(int64_t micro_step) const {
+    if (dataset_) return make_batch(*dataset_, sampler_->rank_indices(micro_step, groups_.rank()));
+    const int64_t first = (micro_step * groups_.world_size() + groups_.rank()) * batch_;
+    auto tokens = corpus_->sequences(first, batch_);  // [B, S+1]
+    TokenBatch b;
+    b.input_ids = tokens.narrow(1, 0, seq_len_);
+    b.labels = tokens.narrow(1, 1, seq_len_);
+    b.loss_mask = torch::ones({batch_, seq_len_});
+    b.valid = torch::ones({batch_, seq_len_});
+    return b;
+  }
+
+ private:
+  int64_t batch_, seq_len_ = 0;
+  const ProcessGroups& groups_;
+  std::unique_ptr<SyntheticCorpus> corpus_;
+  std::unique_ptr<TokenDataset> dataset_;
+  std::unique_ptr<GlobalBatchSampler> sampler_;
+};
+
+}  // namespace
 
 nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& groups,
                                CausalLM& model) {
   const TrainingConfig& t = config.training;
+  BatchSource source(config, groups);
+  const int64_t micro_steps = t.gradient_accumulation_steps;
+  int64_t max_steps = t.max_steps;
+  if (max_steps == 0) {
+    UOE_CHECK(source.steps_per_epoch() > 0,
+              "num_train_epochs needs dataset.train (the synthetic corpus has no epochs); set "
+              "max_steps");
+    max_steps = std::max<int64_t>(
+        1, int64_t(std::ceil(t.num_train_epochs * source.steps_per_epoch() / micro_steps)));
+  }
   model->set_all_trainable();
   DistributedOptimizer optimizer({model->dense_parameters(), model->expert_parameters()}, t,
                                  groups);
   LrSchedule schedule{t.lr_scheduler_type, t.learning_rate,
-                      resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, t.max_steps),
-                      t.max_steps};
-  SyntheticCorpus corpus(config.data);
-  const int64_t batch = t.per_device_train_batch_size;
-  const int64_t world = groups.world_size();
-  const int64_t micro_steps = t.gradient_accumulation_steps;
-  const int64_t tokens_per_step = world * batch * micro_steps * config.data.seq_len;
+                      resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
 
-  ProgressLogger progress("pretrain", t.max_steps,
+  ProgressLogger progress("pretrain", max_steps,
                           groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "");
   double first_loss = 0.0, last_loss = 0.0, interval_loss = 0.0;
-  int64_t interval_steps = 0;
+  int64_t interval_steps = 0, total_tokens = 0, interval_tokens = 0;
   double interval_start = progress.elapsed_seconds();
-  for (int64_t step = 0; step < t.max_steps; ++step) {
+  for (int64_t step = 0; step < max_steps; ++step) {
     optimizer.zero_grad();
-    auto loss_sum = torch::zeros({1}, torch::kFloat64);  // this rank's token-summed NLL
-    for (int64_t micro = 0; micro < micro_steps; ++micro) {
-      const int64_t first = ((step * micro_steps + micro) * world + groups.rank()) * batch;
-      auto tokens = corpus.sequences(first, batch);  // [B, S+1]
-      auto inputs = tokens.narrow(1, 0, config.data.seq_len);
-      auto labels = tokens.narrow(1, 1, config.data.seq_len);
-      auto out = model->forward(inputs);
-      auto nll = token_nll_sum(out.logits, labels, torch::ones_like(labels));
-      // Normalised by the global token count: summing gradients over replicas then gives the
-      // gradient of the global token mean for any layout.
-      (nll / double(tokens_per_step)).backward();
-      loss_sum += nll.detach().to(torch::kFloat64);
+    std::vector<TokenBatch> batches;
+    for (int64_t m = 0; m < micro_steps; ++m) batches.push_back(source.get(step * micro_steps + m));
+    // Scored tokens of the whole global step: each rank's token sum is divided by it, so summing
+    // gradients over replicas gives the gradient of the global token mean for any layout.
+    auto counts = torch::zeros({2}, torch::kFloat64);  // [scored tokens, nll sum]
+    for (const auto& b : batches) counts[0] += b.loss_mask.sum().to(torch::kFloat64);
+    auto global_tokens = counts.narrow(0, 0, 1).clone();
+    groups.world()->all_reduce(global_tokens, ReduceOp::kSum);
+    const double scored = std::max(global_tokens.item<double>(), 1.0);
+    for (const auto& b : batches) {
+      auto out = model->forward(b.input_ids);
+      auto nll = token_nll_sum(out.logits, b.labels, b.loss_mask);
+      (nll / scored).backward();
+      counts[1] += nll.detach().to(torch::kFloat64);
     }
     const double grad_norm = optimizer.step(schedule.at(step));
-    groups.world()->all_reduce(loss_sum, ReduceOp::kSum);
-    const double loss = loss_sum.item<double>() / double(tokens_per_step);
+    groups.world()->all_reduce(counts, ReduceOp::kSum);
+    const double loss = counts[1].item<double>() / scored;
     UOE_CHECK(std::isfinite(loss), "pretrain: loss became ", loss, " at step ", step + 1,
               "; lower learning_rate");
     if (step == 0) first_loss = loss;
     last_loss = loss;
     interval_loss += loss;
     ++interval_steps;
-    if ((step + 1) % t.logging_steps == 0 || step + 1 == t.max_steps) {
+    total_tokens += int64_t(scored);
+    interval_tokens += int64_t(scored);
+    if ((step + 1) % t.logging_steps == 0 || step + 1 == max_steps) {
       const double now = progress.elapsed_seconds();
       progress.log(step + 1, {{"loss", interval_loss / double(interval_steps)},
                               {"step_loss", loss},
                               {"lr", schedule.at(step)},
                               {"grad_norm", grad_norm},
-                              {"tokens_per_s", double(tokens_per_step * interval_steps) /
-                                                   std::max(now - interval_start, 1e-9)}});
+                              {"tokens_per_s",
+                               double(interval_tokens) / std::max(now - interval_start, 1e-9)}});
       interval_loss = 0.0;
       interval_steps = 0;
+      interval_tokens = 0;
       interval_start = now;
     }
   }
   const double wall = progress.elapsed_seconds();
+  if (t.save_full_model) save_checkpoint(t.output_dir + "/checkpoint", model, groups);
   return {{"command", "pretrain"},
-          {"steps", t.max_steps},
+          {"steps", max_steps},
           {"initial_loss", first_loss},
           {"final_loss", last_loss},
-          {"tokens", tokens_per_step * t.max_steps},
+          {"tokens", total_tokens},
           {"wall_s", wall},
-          {"tokens_per_s", double(tokens_per_step * t.max_steps) / std::max(wall, 1e-9)},
+          {"tokens_per_s", double(total_tokens) / std::max(wall, 1e-9)},
           {"trainable_elements_per_rank", optimizer.num_trainable_elements()},
           {"optimizer_state_bytes_per_rank", optimizer.state_bytes()}};
 }

@@ -2,7 +2,9 @@
 // `uoe pretrain`: trains the model from scratch on the built-in synthetic corpus with AdamW.
 // Every rank reads its own slice of each global batch: at optimizer step s and micro-step m the
 // global micro-batch is sequences [((s*GA + m) * W) * B, +W*B) and rank r takes the r-th block of
-// B. The global batch is therefore the same for any world size W with the same W*B.
+// B (see train/batching.h for token datasets). The global batch is therefore the same for any
+// world size W with the same W*B. A checkpoint is saved to <output_dir>/checkpoint at the end
+// when save_full_model is true.
 #include <nlohmann/json.hpp>
 
 #include "io/run_config.h"

@@ -1,0 +1,231 @@
+#include "unlearn/evaluation.h"
+
+#include <cmath>
+#include <fstream>
+
+#include "common/check.h"
+#include "train/batching.h"
+#include "unlearn/objectives.h"
+
+namespace uoe {
+
+std::vector<McItem> load_mc_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  UOE_CHECK(in.good(), "cannot read multiple-choice file '", path, "'");
+  std::vector<McItem> items;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      auto j = nlohmann::json::parse(line);
+      McItem item{j.at("question").get<std::string>(),
+                  j.at("choices").get<std::vector<std::string>>(), j.at("answer").get<int64_t>()};
+      UOE_CHECK(item.choices.size() >= 2 && item.answer >= 0 &&
+                    item.answer < int64_t(item.choices.size()),
+                "'", path, "' line ", number, ": needs >= 2 choices and 0 <= answer < #choices");
+      items.push_back(std::move(item));
+    } catch (const nlohmann::json::exception& e) {
+      UOE_CHECK(false, "'", path, "' line ", number, ": ", e.what());
+    }
+  }
+  UOE_CHECK(!items.empty(), "multiple-choice file '", path, "' has no items");
+  return items;
+}
+
+double rouge_l_recall(const std::vector<int64_t>& generated, const std::vector<int64_t>& reference) {
+  if (reference.empty()) return 0.0;
+  std::vector<int64_t> row(reference.size() + 1, 0);
+  for (int64_t g : generated) {
+    int64_t diagonal = 0;
+    for (size_t j = 1; j <= reference.size(); ++j) {
+      const int64_t above = row[j];
+      row[j] = g == reference[j - 1] ? diagonal + 1 : std::max(row[j], row[j - 1]);
+      diagonal = above;
+    }
+  }
+  return double(row[reference.size()]) / double(reference.size());
+}
+
+namespace {
+
+// Greedy continuation of each prompt by `steps` tokens; every rank runs the same number of
+// forward passes. prompts: token lists (may be empty for padding rows).
+std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
+                                                  const std::vector<std::vector<int64_t>>& prompts,
+                                                  int64_t steps) {
+  const int64_t rows = std::max<int64_t>(1, prompts.size());
+  int64_t longest = 1;
+  for (const auto& p : prompts) longest = std::max<int64_t>(longest, p.size());
+  auto ids = torch::zeros({rows, longest + steps}, torch::kInt64);  // right-padded
+  std::vector<int64_t> cursor(rows, 1);
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    for (size_t i = 0; i < prompts[b].size(); ++i) ids[b][i] = prompts[b][i];
+    cursor[b] = std::max<int64_t>(1, prompts[b].size());
+  }
+  std::vector<std::vector<int64_t>> generated(prompts.size());
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t width = *std::max_element(cursor.begin(), cursor.end());
+    auto logits = model->forward(ids.narrow(1, 0, width)).logits;  // [B, width, V]
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      const int64_t next = logits[b][cursor[b] - 1].argmax().item<int64_t>();
+      ids[b][cursor[b]] = next;
+      generated[b].push_back(next);
+      ++cursor[b];
+    }
+    for (size_t b = prompts.size(); b < size_t(rows); ++b) ++cursor[b];
+  }
+  return generated;
+}
+
+}  // namespace
+
+nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const ProcessGroups& groups,
+                           const EvalOptions& options, RoutingTrace* record,
+                           const RoutingTrace* original) {
+  torch::NoGradGuard no_grad;
+  // [nll sum, scored tokens, sum of per-sequence probabilities, sequences, rouge sum,
+  //  target hits, target tokens, overlap sum, overlap tokens]
+  auto sums = torch::zeros({9}, torch::kFloat64);
+  std::vector<int64_t> moe_layers;
+  for (int64_t l = 0; l < model->config().num_hidden_layers; ++l) {
+    if (model->config().is_moe_layer(l)) moe_layers.push_back(l);
+  }
+  for (const auto& indices :
+       shard_batches(data.size(), groups.rank(), groups.world_size(), options.batch_size)) {
+    TokenBatch batch = make_batch(data, indices);
+    auto out = model->forward(batch.input_ids);
+    auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
+    auto has = (seq.num_tokens > 0).to(torch::kFloat64);
+    sums[0] += -seq.logp.sum().to(torch::kFloat64);
+    sums[1] += seq.num_tokens.sum().to(torch::kFloat64);
+    sums[2] += (torch::exp(seq.logp / seq.num_tokens.clamp_min(1.0)).to(torch::kFloat64) * has).sum();
+    sums[3] += has.sum();
+    if (options.target) {
+      const auto& routing = out.moe.at(options.target->layer).routing;
+      auto [hits, tokens] = target_selection_counts(routing.topk_ids, batch.valid,
+                                                    options.target->expert);
+      sums[5] += hits;
+      sums[6] += tokens;
+    }
+    // Routing of each real sequence: [L_moe, tokens, K].
+    for (size_t b = 0; b < indices.size(); ++b) {
+      const int64_t tokens = batch.valid[b].sum().item<int64_t>();
+      std::vector<torch::Tensor> per_layer;
+      for (int64_t l : moe_layers) {
+        auto ids = out.moe.at(l).routing.topk_ids.view({batch.input_ids.size(0), batch.input_ids.size(1), -1});
+        per_layer.push_back(ids[b].narrow(0, 0, tokens));
+      }
+      auto trace = torch::stack(per_layer);  // [L_moe, tokens, K]
+      if (original) {
+        const auto& before = original->topk.at(indices[b]);
+        const int64_t k = trace.size(2);
+        auto common = (trace.unsqueeze(-1) == before.unsqueeze(-2)).any(-1).sum(-1);  // [L, tokens]
+        sums[7] += common.sum().to(torch::kFloat64) / double(k);
+        sums[8] += double(common.numel());
+      }
+      if (record) record->topk[indices[b]] = trace;
+    }
+    // Greedy answers for ROUGE-L: prompt = tokens before the first scored one.
+    std::vector<std::vector<int64_t>> prompts, references;
+    for (int64_t index : indices) {
+      TokenSequence s = data.get(index);
+      size_t first = 1;
+      while (first < s.tokens.size() && !s.loss_mask[first]) ++first;
+      prompts.emplace_back(s.tokens.begin(), s.tokens.begin() + first);
+      references.emplace_back(s.tokens.begin() + first, s.tokens.end());
+    }
+    auto generated = greedy_generate(model, prompts, options.max_new_tokens);
+    for (size_t b = 0; b < indices.size(); ++b) sums[4] += rouge_l_recall(generated[b], references[b]);
+  }
+  groups.world()->all_reduce(sums, ReduceOp::kSum);
+  auto s = [&](int i) { return sums[i].item<double>(); };
+  const double nll = s(0) / std::max(s(1), 1.0);
+  nlohmann::json result = {{"sequences", int64_t(s(3))},
+                           {"answer_nll", nll},
+                           {"perplexity", std::exp(nll)},
+                           {"answer_prob", s(2) / std::max(s(3), 1.0)},
+                           {"rouge_l_recall", s(4) / std::max(s(3), 1.0)}};
+  if (options.target) result["target_selection_rate"] = s(5) / std::max(s(6), 1.0);
+  if (original) result["topk_overlap"] = s(7) / std::max(s(8), 1.0);
+  return result;
+}
+
+nlohmann::json evaluate_mc(CausalLM& model, const std::vector<McItem>& items,
+                           const WordTokenizer& tokenizer, const ProcessGroups& groups,
+                           int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  // One sequence per (item, choice): <bos> question choice, scored on the choice tokens.
+  std::vector<TokenSequence> sequences;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto context = tokenizer.encode(items[i].question);
+    for (size_t c = 0; c < items[i].choices.size(); ++c) {
+      TokenSequence s;
+      s.tokens.push_back(WordTokenizer::kBos);
+      s.tokens.insert(s.tokens.end(), context.begin(), context.end());
+      s.loss_mask.assign(s.tokens.size(), 0);
+      for (int32_t id : tokenizer.encode(items[i].choices[c])) {
+        s.tokens.push_back(id);
+        s.loss_mask.push_back(1);
+      }
+      sequences.push_back(std::move(s));
+    }
+  }
+  TokenDataset data(std::move(sequences), tokenizer.vocab_size(), "multiple-choice probes");
+  auto scores = torch::zeros({data.size()}, torch::kFloat64);
+  for (const auto& indices :
+       shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
+    TokenBatch batch = make_batch(data, indices);
+    auto out = model->forward(batch.input_ids);
+    auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
+    for (size_t b = 0; b < indices.size(); ++b) scores[indices[b]] = seq.logp[b].item<double>();
+  }
+  groups.world()->all_reduce(scores, ReduceOp::kSum);
+  int64_t correct = 0;
+  size_t next = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    int64_t best = 0;
+    for (size_t c = 0; c < items[i].choices.size(); ++c, ++next) {
+      if (scores[next].item<double>() > scores[next - c + best].item<double>()) best = c;
+    }
+    correct += best == items[i].answer ? 1 : 0;
+  }
+  return {{"items", int64_t(items.size())}, {"accuracy", double(correct) / double(items.size())}};
+}
+
+}  // namespace uoe
+
+namespace uoe {
+
+EvalSuite EvalSuite::load(const DatasetConfig& dataset) {
+  EvalSuite suite;
+  if (!dataset.forget.empty()) suite.forget = std::make_shared<TokenDataset>(dataset.forget);
+  if (!dataset.retain.empty()) suite.retain = std::make_shared<TokenDataset>(dataset.retain);
+  if (!dataset.tokenizer.empty()) {
+    suite.tokenizer = std::make_shared<WordTokenizer>(WordTokenizer::load(dataset.tokenizer));
+  }
+  if (!dataset.forget_mc.empty()) suite.forget_mc = load_mc_jsonl(dataset.forget_mc);
+  if (!dataset.retain_mc.empty()) suite.retain_mc = load_mc_jsonl(dataset.retain_mc);
+  return suite;
+}
+
+nlohmann::json evaluate_suite(CausalLM& model, EvalSuite& suite, const ProcessGroups& groups,
+                              const EvalOptions& options, bool record_routing) {
+  nlohmann::json result = nlohmann::json::object();
+  auto qa = [&](const char* name, const std::shared_ptr<TokenDataset>& data, RoutingTrace& trace) {
+    if (!data) return;
+    const bool have_original = !record_routing && !trace.topk.empty();
+    result[name] = evaluate_qa(model, *data, groups, options, record_routing ? &trace : nullptr,
+                               have_original ? &trace : nullptr);
+  };
+  qa("forget", suite.forget, suite.forget_trace);
+  qa("retain", suite.retain, suite.retain_trace);
+  if (!suite.forget_mc.empty()) {
+    result["forget_mc"] = evaluate_mc(model, suite.forget_mc, *suite.tokenizer, groups, options.batch_size);
+  }
+  if (!suite.retain_mc.empty()) {
+    result["retain_mc"] = evaluate_mc(model, suite.retain_mc, *suite.tokenizer, groups, options.batch_size);
+  }
+  return result;
+}
+
+}  // namespace uoe

@@ -1,0 +1,74 @@
+#pragma once
+// Evaluation of a (possibly unlearned) model, sharded over ranks and reduced:
+//   QA sets      : answer NLL and perplexity, length-normalised answer probability
+//                  (mean over sequences of exp(mean answer-token log p)), ROUGE-L recall of greedy
+//                  answers, and routing metrics: share of tokens whose top-K contains the target
+//                  expert at the target layer, and top-K overlap with the original model's routing
+//   multiple choice: accuracy scored like lm-evaluation-harness `acc` (sum of the log-likelihoods
+//                  of each choice's tokens after the question; the best choice wins)
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+
+#include "io/run_config.h"
+#include "io/token_dataset.h"
+#include "io/word_tokenizer.h"
+#include "model/causal_lm.h"
+#include "parallel/process_groups.h"
+#include "unlearn/selection.h"
+
+namespace uoe {
+
+struct McItem {
+  std::string question;
+  std::vector<std::string> choices;
+  int64_t answer = 0;
+};
+
+// Reads {"question", "choices", "answer"} lines; InputError naming file and line on bad input.
+std::vector<McItem> load_mc_jsonl(const std::string& path);
+
+// Top-K expert ids per evaluated sequence (this rank's shard), to compare routing before/after.
+struct RoutingTrace {
+  std::map<int64_t, torch::Tensor> topk;  // sequence index -> [L_moe, tokens, K] int64
+};
+
+struct EvalOptions {
+  int64_t batch_size = 16;
+  int64_t max_new_tokens = 4;
+  std::optional<ExpertTarget> target;  // for the target-selection rate
+};
+
+// Collective over the world. `record` (optional) receives this model's routing; `original`
+// (optional) is compared with it for the top-K overlap.
+nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const ProcessGroups& groups,
+                           const EvalOptions& options, RoutingTrace* record,
+                           const RoutingTrace* original);
+
+// Collective over the world: accuracy over `items`.
+nlohmann::json evaluate_mc(CausalLM& model, const std::vector<McItem>& items,
+                           const WordTokenizer& tokenizer, const ProcessGroups& groups,
+                           int64_t batch_size);
+
+// Everything `uoe eval` (and `uoe unlearn` before and after training) measures.
+struct EvalSuite {
+  std::shared_ptr<TokenDataset> forget, retain;     // QA sets (optional)
+  std::vector<McItem> forget_mc, retain_mc;          // MC probes (optional)
+  std::shared_ptr<WordTokenizer> tokenizer;          // needed for MC probes
+  RoutingTrace forget_trace, retain_trace;           // routing of the first evaluated model
+
+  // Loads the files named in `dataset:` (missing names are skipped).
+  static EvalSuite load(const DatasetConfig& dataset);
+};
+
+// Evaluates every set of the suite: {"forget": {...}, "retain": {...}, "forget_mc": {...}, ...}.
+// With `record_routing`, the routing is stored in the suite; otherwise top-K overlap is reported
+// against the stored routing when present.
+nlohmann::json evaluate_suite(CausalLM& model, EvalSuite& suite, const ProcessGroups& groups,
+                              const EvalOptions& options, bool record_routing);
+
+// Longest common subsequence length / reference length (0 for an empty reference).
+double rouge_l_recall(const std::vector<int64_t>& generated, const std::vector<int64_t>& reference);
+
+}  // namespace uoe

@@ -1,0 +1,161 @@
+#include "unlearn/selection.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "common/check.h"
+
+namespace uoe {
+
+std::vector<int64_t> Selection::target_layers() const {
+  std::set<int64_t> layers;
+  for (const auto& t : experts) layers.insert(t.layer);
+  return {layers.begin(), layers.end()};
+}
+
+std::vector<int64_t> Selection::experts_in(int64_t layer) const {
+  std::vector<int64_t> ids;
+  for (const auto& t : experts) {
+    if (t.layer == layer) ids.push_back(t.expert);
+  }
+  return ids;
+}
+
+nlohmann::json Selection::to_json() const {
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& t : experts) targets.push_back({{"layer", t.layer}, {"expert", t.expert}});
+  return {{"mode", mode}, {"full", full}, {"experts", targets}, {"include_shared", include_shared}};
+}
+
+namespace {
+
+std::vector<int64_t> moe_layers(const ModelConfig& model) {
+  std::vector<int64_t> layers;
+  for (int64_t l = 0; l < model.num_hidden_layers; ++l) {
+    if (model.is_moe_layer(l)) layers.push_back(l);
+  }
+  return layers;
+}
+
+// Experts of attribution row `row` by decreasing score.
+std::vector<int64_t> ranked_experts(const AttributionResult& a, int64_t row) {
+  auto order = std::get<1>(a.scores[row].sort(/*stable=*/true, 0, /*descending=*/true));
+  return std::vector<int64_t>(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
+}
+
+}  // namespace
+
+Selection select_targets(const SelectionConfig& config, const AttributionResult* attribution,
+                         const ModelConfig& model, uint64_t seed) {
+  UOE_CHECK(model.num_experts > 0, "unlearn.selection: the model has no routed experts");
+  Selection s;
+  s.mode = config.mode;
+  s.include_shared = config.include_shared;
+  const auto layers = moe_layers(model);
+  auto check_layer = [&](int64_t layer) {
+    UOE_CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end(),
+              "unlearn.selection.layer=", layer, " is not an MoE layer (MoE layers: ",
+              c10::Join(", ", layers), ")");
+  };
+  UOE_CHECK(config.top_m <= model.num_experts * int64_t(layers.size()),
+            "unlearn.selection.top_m=", config.top_m, " exceeds the number of routed experts");
+  if (config.mode == "full") {
+    s.full = true;
+  } else if (config.mode == "fixed") {
+    check_layer(config.layer);
+    for (int64_t e : config.experts) {
+      UOE_CHECK(e >= 0 && e < model.num_experts, "unlearn.selection.experts: expert ", e,
+                " is outside [0, ", model.num_experts, ")");
+      s.experts.push_back({config.layer, e});
+    }
+  } else if (config.mode == "random") {
+    std::mt19937_64 rng(seed ^ 0xA5A5A5A5ull);
+    const int64_t layer = config.layer >= 0 ? config.layer : layers[rng() % layers.size()];
+    check_layer(layer);
+    std::vector<int64_t> ids(model.num_experts);
+    for (int64_t e = 0; e < model.num_experts; ++e) ids[e] = e;
+    for (int64_t i = model.num_experts - 1; i > 0; --i) std::swap(ids[i], ids[rng() % uint64_t(i + 1)]);
+    for (int64_t i = 0; i < std::min(config.top_m, model.num_experts); ++i) {
+      s.experts.push_back({layer, ids[i]});
+    }
+  } else if (config.mode == "layer") {
+    int64_t layer = config.layer;
+    if (layer < 0) {
+      UOE_CHECK(attribution, "unlearn.selection.mode=layer without a layer needs attribution");
+      layer = attribution->best_layer();
+    }
+    check_layer(layer);
+    for (int64_t e = 0; e < model.num_experts; ++e) s.experts.push_back({layer, e});
+  } else {  // attribution
+    UOE_ASSERT(attribution, "attribution selection needs an attribution result");
+    if (config.scope == "layer") {
+      const int64_t layer = config.layer >= 0 ? config.layer : attribution->best_layer();
+      check_layer(layer);
+      const auto ranked = ranked_experts(*attribution, attribution->row_of_layer(layer));
+      UOE_CHECK(config.top_m <= model.num_experts, "unlearn.selection.top_m=", config.top_m,
+                " exceeds num_experts with scope=layer");
+      for (int64_t i = 0; i < config.top_m; ++i) s.experts.push_back({layer, ranked[i]});
+    } else {
+      auto order = std::get<1>(attribution->scores.reshape({-1}).sort(true, 0, true));
+      for (int64_t i = 0; i < config.top_m; ++i) {
+        const int64_t flat = order[i].item<int64_t>();
+        s.experts.push_back({attribution->layers[flat / model.num_experts],
+                             flat % model.num_experts});
+      }
+    }
+  }
+  return s;
+}
+
+TrainableSet apply_selection(CausalLM& model, const Selection& selection) {
+  TrainableSet set;
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+  if (selection.full) model->set_all_trainable();
+  const auto target_layers = selection.target_layers();
+  int64_t moe_index = 0;
+  for (int64_t l = 0; l < model->config().num_hidden_layers; ++l) {
+    if (!model->config().is_moe_layer(l)) continue;
+    auto moe = model->moe_layers()[moe_index++];
+    if (selection.full) continue;
+    const bool target = std::find(target_layers.begin(), target_layers.end(), l) != target_layers.end();
+    moe->experts->set_trainable_experts(selection.experts_in(l));
+    if (target) {
+      moe->gate->weight.set_requires_grad(true);
+      if (selection.include_shared && moe->shared_experts) {
+        for (auto& p : moe->shared_experts->parameters()) p.set_requires_grad(true);
+        if (moe->shared_expert_gate) moe->shared_expert_gate->weight.set_requires_grad(true);
+      }
+    }
+  }
+  // Names over the whole model, identical on every rank: dense tensors from this rank, experts
+  // from the selection (their owners may be other ranks), each expert counted once.
+  const auto& c = model->config();
+  std::vector<ExpertTarget> trained = selection.experts;
+  if (selection.full) {
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+      for (int64_t e = 0; c.is_moe_layer(l) && e < c.num_experts; ++e) trained.push_back({l, e});
+    }
+  }
+  for (const auto& item : model->named_parameters()) {
+    const auto& p = item.value();
+    if (!p.requires_grad()) continue;
+    if (CausalLMImpl::is_expert_parameter(item.key())) {
+      set.expert.push_back(p);
+    } else {
+      set.dense.push_back(p);
+      set.names.push_back(item.key());
+      set.num_elements += p.numel();
+    }
+  }
+  for (const auto& t : trained) {
+    for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
+      set.names.push_back(c10::str("layers.", t.layer, ".mlp.experts.", t.expert, ".", proj,
+                                   ".weight"));
+    }
+    set.num_elements += 3 * c.hidden_size * c.moe_intermediate_size;
+  }
+  return set;
+}
+
+}  // namespace uoe

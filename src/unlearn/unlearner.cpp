@@ -1,0 +1,220 @@
+#include "unlearn/unlearner.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "common/check.h"
+#include "common/log.h"
+#include "train/batching.h"
+#include "train/distributed_optimizer.h"
+#include "train/lr_schedule.h"
+#include "train/progress.h"
+#include "unlearn/objectives.h"
+
+namespace uoe {
+
+bool method_uses_retain(const UnlearnConfig& config) {
+  if (config.method == "gdiff" || config.method == "rmu") return true;
+  return (config.method == "npo" || config.method == "simnpo") && config.retain_weight > 0;
+}
+
+torch::Tensor reference_log_probs(CausalLM& model, const TokenDataset& data,
+                                  const ProcessGroups& groups, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  auto logp = torch::zeros({data.size()}, torch::kFloat64);
+  for (const auto& indices :
+       shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
+    TokenBatch batch = make_batch(data, indices);
+    auto out = model->forward(batch.input_ids);
+    auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
+    for (size_t b = 0; b < indices.size(); ++b) logp[indices[b]] = seq.logp[b].item<double>();
+  }
+  groups.world()->all_reduce(logp, ReduceOp::kSum);
+  return logp;
+}
+
+namespace {
+
+// The trainable tensors' values before unlearning, for RMU's frozen-model activations: only the
+// trainable parameters change, so swapping them back in reproduces the frozen model.
+class FrozenParameters {
+ public:
+  explicit FrozenParameters(const TrainableSet& set) {
+    torch::NoGradGuard no_grad;
+    for (const auto* group : {&set.dense, &set.expert}) {
+      for (const auto& p : *group) pairs_.emplace_back(p, p.detach().clone());
+    }
+  }
+  // Runs `fn` with the frozen values in place, then restores the trained ones.
+  template <typename Fn>
+  auto with_frozen(Fn fn) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> trained;
+    for (auto& [param, frozen] : pairs_) {
+      trained.push_back(param.detach().clone());
+      param.detach().copy_(frozen);
+    }
+    auto result = fn();
+    for (size_t i = 0; i < pairs_.size(); ++i) pairs_[i].first.detach().copy_(trained[i]);
+    return result;
+  }
+
+ private:
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> pairs_;
+};
+
+}  // namespace
+
+nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& groups,
+                              CausalLM& model, const Selection& selection,
+                              const TrainableSet& trainable, const UnlearnData& data,
+                              int64_t hook_layer) {
+  const TrainingConfig& t = config.training;
+  const UnlearnConfig& u = config.unlearn;
+  const bool use_retain = method_uses_retain(u);
+  UOE_CHECK(data.forget, "unlearning needs dataset.forget");
+  UOE_CHECK(!use_retain || data.retain, "unlearn.method=", u.method,
+            " needs dataset.retain (or retain_weight=0 for npo/simnpo)");
+  const bool anchor = u.anchor_weight > 0 && !selection.experts.empty();
+  const int64_t batch = t.per_device_train_batch_size;
+  const int world = groups.world_size();
+  GlobalBatchSampler forget_sampler(data.forget->size(), batch, world, t.seed);
+  std::unique_ptr<GlobalBatchSampler> retain_sampler;
+  if (use_retain) {
+    retain_sampler = std::make_unique<GlobalBatchSampler>(data.retain->size(), batch, world, t.seed + 1);
+  }
+  const int64_t micro_steps = t.gradient_accumulation_steps;
+  const int64_t max_steps =
+      t.max_steps > 0 ? t.max_steps
+                      : std::max<int64_t>(1, int64_t(std::ceil(t.num_train_epochs *
+                                                               forget_sampler.steps_per_epoch() /
+                                                               micro_steps)));
+
+  torch::Tensor ref_logp;
+  if (u.method == "npo") ref_logp = reference_log_probs(model, *data.forget, groups, batch);
+  std::unique_ptr<FrozenParameters> frozen;
+  torch::Tensor rmu_direction;
+  if (u.method == "rmu") {
+    frozen = std::make_unique<FrozenParameters>(trainable);
+    rmu_direction = rmu_target(model->config().hidden_size, u.rmu_steering, t.seed);
+  }
+  const int64_t capture = u.method == "rmu" ? hook_layer : -1;
+
+  DistributedOptimizer optimizer({trainable.dense, trainable.expert}, t, groups);
+  LrSchedule schedule{t.lr_scheduler_type, t.learning_rate,
+                      resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
+  ProgressLogger progress("unlearn " + u.method, max_steps,
+                          groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "");
+  double step_seconds = 0.0;
+  nlohmann::json last;
+  for (int64_t step = 0; step < max_steps; ++step) {
+    const auto start = std::chrono::steady_clock::now();
+    optimizer.zero_grad();
+    std::vector<TokenBatch> forget_batches, retain_batches;
+    for (int64_t m = 0; m < micro_steps; ++m) {
+      forget_batches.push_back(
+          make_batch(*data.forget, forget_sampler.rank_indices(step * micro_steps + m, groups.rank())));
+      if (use_retain) {
+        retain_batches.push_back(make_batch(
+            *data.retain, retain_sampler->rank_indices(step * micro_steps + m, groups.rank())));
+      }
+    }
+    // Global counts: [forget scored, forget valid, forget sequences, retain scored, retain valid].
+    auto counts = torch::zeros({5}, torch::kFloat64);
+    for (const auto& b : forget_batches) {
+      counts[0] += b.loss_mask.sum().to(torch::kFloat64);
+      counts[1] += b.valid.sum().to(torch::kFloat64);
+      counts[2] += (b.loss_mask.sum(1) > 0).sum().to(torch::kFloat64);
+    }
+    for (const auto& b : retain_batches) {
+      counts[3] += b.loss_mask.sum().to(torch::kFloat64);
+      counts[4] += b.valid.sum().to(torch::kFloat64);
+    }
+    groups.world()->all_reduce(counts, ReduceOp::kSum);
+    auto global = [&](int i) { return std::max(counts[i].item<double>(), 1.0); };
+
+    // Reported parts: [forget loss, retain loss, anchor loss, target hits, target tokens].
+    auto parts = torch::zeros({5}, torch::kFloat64);
+    for (const auto& b : forget_batches) {
+      auto out = model->forward(b.input_ids, capture);
+      torch::Tensor forget_loss;
+      if (u.method == "ga" || u.method == "gdiff") {
+        forget_loss = -token_nll_sum(out.logits, b.labels, b.loss_mask) / global(0);
+      } else if (u.method == "npo") {
+        std::vector<int64_t> rows(b.indices.begin(), b.indices.end());
+        auto ref = rows.empty() ? torch::zeros({1}, torch::kFloat64)
+                                : ref_logp.index_select(0, torch::tensor(rows, torch::kInt64));
+        forget_loss = npo_loss_sum(sequence_log_probs(out.logits, b.labels, b.loss_mask),
+                                   ref.to(torch::kFloat32), u.npo_beta) / global(2);
+      } else if (u.method == "simnpo") {
+        forget_loss = simnpo_loss_sum(sequence_log_probs(out.logits, b.labels, b.loss_mask),
+                                      u.simnpo_beta, u.simnpo_delta) / global(2);
+      } else {  // rmu
+        forget_loss = rmu_forget_sum(out.captured_hidden, b.valid, rmu_direction) / global(1);
+      }
+      torch::Tensor total = forget_loss;
+      parts[0] += forget_loss.item<double>();
+      if (anchor) {
+        torch::Tensor anchor_loss = torch::zeros({}, torch::kFloat32);
+        for (const auto& target : selection.experts) {
+          anchor_loss = anchor_loss + anchor_loss_sum(out.moe.at(target.layer).routing.probs,
+                                                      b.valid, target.expert);
+        }
+        anchor_loss = anchor_loss / (global(1) * double(selection.experts.size()));
+        parts[2] += anchor_loss.item<double>();
+        total = total + u.anchor_weight * anchor_loss;
+      }
+      if (!selection.experts.empty()) {
+        const auto& first = selection.experts.front();
+        auto [hits, tokens] = target_selection_counts(out.moe.at(first.layer).routing.topk_ids,
+                                                      b.valid, first.expert);
+        parts[3] += hits;
+        parts[4] += tokens;
+      }
+      total.backward();
+    }
+    for (const auto& b : retain_batches) {
+      torch::Tensor retain_loss;
+      if (u.method == "rmu") {
+        auto frozen_hidden = frozen->with_frozen(
+            [&] { return model->forward(b.input_ids, hook_layer).captured_hidden; });
+        auto out = model->forward(b.input_ids, hook_layer);
+        retain_loss = u.rmu_retain_alpha *
+                      rmu_retain_sum(out.captured_hidden, frozen_hidden, b.valid) / global(4);
+      } else {
+        auto out = model->forward(b.input_ids);
+        retain_loss = token_nll_sum(out.logits, b.labels, b.loss_mask) / global(3);
+      }
+      parts[1] += retain_loss.item<double>();
+      (u.retain_weight * retain_loss).backward();
+    }
+    const double lr = schedule.at(step);
+    const double grad_norm = optimizer.step(lr);
+    groups.world()->all_reduce(parts, ReduceOp::kSum);
+    step_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double forget_loss = parts[0].item<double>(), retain_loss = parts[1].item<double>(),
+                 anchor_loss = parts[2].item<double>();
+    const double loss = forget_loss + (use_retain ? u.retain_weight * retain_loss : 0.0) +
+                        (anchor ? u.anchor_weight * anchor_loss : 0.0);
+    UOE_CHECK(std::isfinite(loss), "unlearn: loss became ", loss, " at step ", step + 1,
+              " (forget ", forget_loss, ", retain ", retain_loss, ", anchor ", anchor_loss,
+              "); lower learning_rate");
+    last = {{"loss", loss}, {"forget_loss", forget_loss}, {"lr", lr}, {"grad_norm", grad_norm}};
+    if (use_retain) last["retain_loss"] = retain_loss;
+    if (anchor) last["anchor_loss"] = anchor_loss;
+    if (!selection.experts.empty()) {
+      last["target_selection_rate"] = parts[3].item<double>() / std::max(parts[4].item<double>(), 1.0);
+    }
+    last["tokens_per_s"] = (counts[1].item<double>() + counts[4].item<double>()) /
+                           std::max(step_seconds / double(step + 1), 1e-9);
+    if ((step + 1) % t.logging_steps == 0 || step + 1 == max_steps) progress.log(step + 1, last);
+  }
+  return {{"steps", max_steps},
+          {"final", last},
+          {"step_time_s", step_seconds / double(max_steps)},
+          {"trainable_elements_per_rank", optimizer.num_trainable_elements()},
+          {"optimizer_state_bytes_per_rank", optimizer.state_bytes()}};
+}
+
+}  // namespace uoe

@@ -1,0 +1,39 @@
+#pragma once
+// `uoe unlearn` training loop: l_f + retain_weight * l_r + anchor_weight * L_anchor on the
+// trainable set only (DESIGN.md sections 1-3).
+//
+// Per optimizer step every rank reads its block of the global forget batch (and retain batch when
+// the method uses one), the ranks agree on the global counts (scored tokens, valid tokens,
+// sequences) with one all-reduce, each loss part is divided by its global count, and gradients are
+// synchronised (routers over the world, experts over expert-DP) before AdamW.
+#include <nlohmann/json.hpp>
+
+#include "io/run_config.h"
+#include "io/token_dataset.h"
+#include "model/causal_lm.h"
+#include "parallel/process_groups.h"
+#include "unlearn/selection.h"
+
+namespace uoe {
+
+struct UnlearnData {
+  const TokenDataset* forget = nullptr;
+  const TokenDataset* retain = nullptr;  // required by gdiff and rmu, and npo/simnpo with retain
+};
+
+// True when `config.method` (with its retain_weight) uses retain batches.
+bool method_uses_retain(const UnlearnConfig& config);
+
+// Trains `trainable` (from apply_selection) in place. `hook_layer` is the RMU layer. Rank 0 writes
+// <output_dir>/metrics.jsonl. Returns a summary (steps, losses, step time, optimizer state bytes).
+nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& groups,
+                              CausalLM& model, const Selection& selection,
+                              const TrainableSet& trainable, const UnlearnData& data,
+                              int64_t hook_layer);
+
+// NPO reference: log p_ref(answer | question) of every forget sequence under the current model,
+// [N] float64 on every rank. Collective.
+torch::Tensor reference_log_probs(CausalLM& model, const TokenDataset& data,
+                                  const ProcessGroups& groups, int64_t batch_size);
+
+}  // namespace uoe
