@@ -79,7 +79,7 @@ TEST(Objectives, AnchorLossValueAndFiniteDifferenceGradient) {
 }
 
 TEST(Objectives, TargetSelectionCounts) {
-  auto ids = torch::tensor({int64_t(0), 3, 3, 1, 2, 0}).view({3, 2});
+  auto ids = torch::tensor(std::vector<int64_t>{0, 3, 3, 1, 2, 0}).view({3, 2});
   auto [hits, tokens] = target_selection_counts(ids, torch::tensor({1.0, 1.0, 0.0}), 3);
   EXPECT_EQ(hits, 2.0);
   EXPECT_EQ(tokens, 2.0);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End to end on the built-in data with 2 ranks: make-data -> pretrain -> attribute -> unlearn
+# (GA + SEUF) -> eval of checkpoint + delta. Asserts that the model first knows the facts, that
+# SEUF lowers forget accuracy while retain accuracy stays within the stated margin, and that
+# `uoe eval` of the saved delta reproduces the numbers `uoe unlearn` reported.
+# Usage: seuf_end_to_end.sh <uoe binary> <repo root>
+set -euo pipefail
+uoe=$1
+root=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cfg="$root/configs/tiny"
+d="$work/data"
+files=(dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5"
+       dataset.forget_mc="$d/forget_mc.jsonl" dataset.retain_mc="$d/retain_mc.jsonl"
+       dataset.tokenizer="$d/vocab.json")
+run() {  # run <log name> <ranks> <args...>
+  local name=$1 np=$2
+  shift 2
+  timeout 300 mpiexec -np "$np" --oversubscribe "$uoe" "$@" > "$work/$name.log" 2>&1 \
+    || { echo "uoe $* failed:"; tail -30 "$work/$name.log"; exit 1; }
+}
+
+run data 1 make-data "$cfg/facts.yaml" output_dir="$d"
+run pretrain 2 pretrain "$cfg/pretrain_facts.yaml" output_dir="$work/pretrain" \
+  dataset.train="$d/train.h5" "${files[@]}"
+run attribute 2 attribute "$cfg/unlearn_seuf.yaml" output_dir="$work/attr" \
+  model_name_or_path="$work/pretrain/checkpoint" "${files[@]}"
+run unlearn 2 unlearn "$cfg/unlearn_seuf.yaml" output_dir="$work/seuf" \
+  model_name_or_path="$work/pretrain/checkpoint" "${files[@]}"
+run eval 2 eval "$cfg/unlearn_seuf.yaml" output_dir="$work/eval" \
+  model_name_or_path="$work/pretrain/checkpoint" delta="$work/seuf/delta.h5" "${files[@]}"
+
+/usr/bin/python3 - "$work" <<'PY'
+import json, sys
+import h5py
+work = sys.argv[1]
+pre = json.load(open(f"{work}/pretrain/summary.json"))["eval"]
+seuf = json.load(open(f"{work}/seuf/summary.json"))
+ev = json.load(open(f"{work}/eval/summary.json"))["eval"]
+before, after = seuf["before"], seuf["after"]
+
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond:
+        sys.exit(1)
+
+# The pretrained model knows the facts.
+check(pre["forget_mc"]["accuracy"] >= 0.9 and pre["retain_mc"]["accuracy"] >= 0.9,
+      f"pretrained MC accuracy forget {pre['forget_mc']['accuracy']:.3f}, retain {pre['retain_mc']['accuracy']:.3f} >= 0.9")
+# SEUF forgets: forget MC accuracy drops by at least 0.3 ...
+drop = before["forget_mc"]["accuracy"] - after["forget_mc"]["accuracy"]
+check(drop >= 0.3, f"forget MC accuracy {before['forget_mc']['accuracy']:.3f} -> {after['forget_mc']['accuracy']:.3f} (drop {drop:.3f} >= 0.3)")
+# ... while retain MC accuracy stays within 0.15 of where it was.
+loss = before["retain_mc"]["accuracy"] - after["retain_mc"]["accuracy"]
+check(loss <= 0.15, f"retain MC accuracy {before['retain_mc']['accuracy']:.3f} -> {after['retain_mc']['accuracy']:.3f} (loss {loss:.3f} <= 0.15)")
+# The anchor keeps the router sending forget tokens to the target expert.
+check(after["forget"]["target_selection_rate"] >= before["forget"]["target_selection_rate"],
+      f"target selection rate {before['forget']['target_selection_rate']:.3f} -> {after['forget']['target_selection_rate']:.3f} (not lower)")
+# Only one expert and one router were trained.
+check(seuf["trainable_parameters"] < 0.05 * seuf["total_parameters"],
+      f"trainable {seuf['trainable_parameters']} < 5% of {seuf['total_parameters']}")
+# `uoe eval` on checkpoint + delta reproduces the unlearned model's numbers.
+for section in ("forget_mc", "retain_mc"):
+    check(abs(ev[section]["accuracy"] - after[section]["accuracy"]) < 1e-9,
+          f"eval of delta reproduces {section} accuracy {ev[section]['accuracy']:.3f}")
+check(abs(ev["forget"]["answer_nll"] - after["forget"]["answer_nll"]) < 1e-6 * max(1, after["forget"]["answer_nll"]),
+      "eval of delta reproduces forget answer NLL")
+# attribution.h5 has the documented layout and names the selected target.
+with h5py.File(f"{work}/attr/attribution.h5") as f:
+    scores, counts = f["scores"][()], f["counts"][()]
+    check(scores.shape == counts.shape == (3, 8) and str(scores.dtype) == "float64" and str(counts.dtype) == "int64",
+          f"attribution.h5 scores {scores.shape} {scores.dtype}, counts {counts.dtype}")
+    target = (int(f.attrs["target_layer"]), int(f.attrs["target_expert"]))
+    selected = seuf["selection"]["experts"][0]
+    check(target == (selected["layer"], selected["expert"]), f"attribution target {target} = unlearned target")
+    check(int(f.attrs["num_sequences"]) == 32, "attribution over the 32 forget sequences")
+print("SEUF end-to-end OK")
+PY
+
+# The figure tools accept what uoe wrote.
+/usr/bin/python3 "$root/tools/plot_attribution.py" "$work/attr/attribution.h5" "$work/attr.png"
+/usr/bin/python3 "$root/tools/plot_curves.py" "$work/curves.png" "SEUF=$work/seuf/metrics.jsonl"
+[[ -s "$work/attr.png" && -s "$work/curves.png" ]] || { echo "FAIL: figures not written"; exit 1; }
+echo "ok: figures written"
