@@ -75,8 +75,8 @@ def main(argv):
         ", ".join(f"({t['layer']}, {t['expert']})" for t in s["selection"]["experts"]) or "all"
         for _, s in runs])
     table.append(["step time (s)"] + ["{:.3f}".format(s["training"]["step_time_s"]) for _, s in runs])
-    table.append(["optimizer state per rank (bytes)"] + [
-        "{:,}".format(s["training"]["optimizer_state_bytes_per_rank"]) for _, s in runs])
+    table.append(["optimizer state, largest rank (bytes)"] + [
+        "{:,}".format(s["training"]["optimizer_state_bytes_max_rank"]) for _, s in runs])
     widths = [max(len(str(row[c])) for row in [header] + table) for c in range(len(header))]
     line = lambda row: "  ".join(str(v).ljust(w) for v, w in zip(row, widths))
     print(line(header))

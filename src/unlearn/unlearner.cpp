@@ -210,11 +210,16 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
                            std::max(step_seconds / double(step + 1), 1e-9);
     if ((step + 1) % t.logging_steps == 0 || step + 1 == max_steps) progress.log(step + 1, last);
   }
+  // The rank that owns the target expert holds the most; report it next to this rank's values.
+  auto maxima = torch::tensor({optimizer.num_trainable_elements(), optimizer.state_bytes()});
+  groups.world()->all_reduce(maxima, ReduceOp::kMax);
   return {{"steps", max_steps},
           {"final", last},
           {"step_time_s", step_seconds / double(max_steps)},
           {"trainable_elements_per_rank", optimizer.num_trainable_elements()},
-          {"optimizer_state_bytes_per_rank", optimizer.state_bytes()}};
+          {"optimizer_state_bytes_per_rank", optimizer.state_bytes()},
+          {"trainable_elements_max_rank", maxima[0].item<int64_t>()},
+          {"optimizer_state_bytes_max_rank", maxima[1].item<int64_t>()}};
 }
 
 }  // namespace uoe

@@ -25,7 +25,8 @@ struct UnlearnData {
 bool method_uses_retain(const UnlearnConfig& config);
 
 // Trains `trainable` (from apply_selection) in place. `hook_layer` is the RMU layer. Rank 0 writes
-// <output_dir>/metrics.jsonl. Returns a summary (steps, losses, step time, optimizer state bytes).
+// <output_dir>/metrics.jsonl. Returns a summary (steps, losses, step time, trainable elements and
+// optimizer state bytes of this rank and the maximum over ranks).
 nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& groups,
                               CausalLM& model, const Selection& selection,
                               const TrainableSet& trainable, const UnlearnData& data,
