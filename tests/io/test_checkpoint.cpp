@@ -11,6 +11,7 @@
 
 #include "io/checkpoint.h"
 #include "io/hdf5_file.h"
+#include "test_models.h"
 #include "test_utils.h"
 
 namespace uoe {
@@ -18,19 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The shared tiny model with every optional part switched on, so that all tensor kinds travel.
 ModelConfig tiny_config(int64_t num_experts) {
-  ModelConfig c;
-  c.vocab_size = 50;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 3;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
-  c.intermediate_size = 48;
-  c.first_k_dense_replace = 1;
-  c.num_experts = num_experts;
-  c.num_experts_per_tok = 2;
-  c.moe_intermediate_size = 16;
+  ModelConfig c = test::tiny_moe_config(num_experts);
   c.shared_expert_intermediate_size = 24;  // shared experts are dense tensors
   c.shared_expert_gate = true;
   c.router_type = "deepseek_v3";            // has a buffer (e_score_correction_bias)
@@ -244,8 +235,9 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
   narrow_config.moe_intermediate_size = 8;
   CausalLM narrow(narrow_config, groups.ep());
   expect_input_error([&] { load_checkpoint(ckpt_, narrow); },
-                     {ckpt_ + "/experts-", ".mlp.experts.", "down_proj.weight", "[32, 16]",
-                      "[32, 8]"});
+                     {ckpt_ + "/experts-", ".mlp.experts.", "down_proj.weight",
+                      c10::str("[", config.hidden_size, ", 16]"),
+                      c10::str("[", config.hidden_size, ", 8]")});
   CausalLM tied(tied_config, groups.ep());
   expect_input_error([&] { load_checkpoint(ckpt_, tied); },
                      {ckpt_ + "/dense.h5", "lm_head.weight", "does not exist in the model"});

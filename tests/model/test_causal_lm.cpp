@@ -3,36 +3,20 @@
 #include "model/causal_lm.h"
 #include "parallel/grad_sync.h"
 #include "parallel/process_groups.h"
+#include "test_models.h"
 #include "test_utils.h"
 
 namespace uoe {
 namespace {
 
-ModelConfig tiny_config(int64_t num_experts) {
-  ModelConfig c;
-  c.vocab_size = 50;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 3;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
-  c.intermediate_size = 48;
-  c.first_k_dense_replace = 1;
-  c.num_experts = num_experts;
-  c.num_experts_per_tok = 2;
-  c.moe_intermediate_size = 16;
-  c.norm_topk_prob = true;
-  return c;
-}
-
 constexpr int64_t kSeqPerRank = 2, kSeqLen = 10;
 
 TEST(CausalLM, ForwardShapesAndRouting) {
-  CausalLM model(tiny_config(4), nullptr);
+  CausalLM model(test::tiny_moe_config(4), nullptr);
   model->initialize(1);
-  auto ids = torch::randint(50, {2, kSeqLen}, torch::kInt64);
+  auto ids = torch::randint(40, {2, kSeqLen}, torch::kInt64);
   auto out = model->forward(ids);
-  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, kSeqLen, 50}));
+  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, kSeqLen, 40}));
   ASSERT_EQ(out.moe.size(), 2u);  // layers 1 and 2
   EXPECT_EQ(out.moe.begin()->first, 1);
   EXPECT_EQ(out.moe.at(1).routing.probs.sizes(), (std::vector<int64_t>{2 * kSeqLen, 4}));
@@ -40,7 +24,7 @@ TEST(CausalLM, ForwardShapesAndRouting) {
 }
 
 TEST(CausalLM, TiedEmbeddingsHaveNoLmHead) {
-  auto config = tiny_config(4);
+  auto config = test::tiny_moe_config(4);
   config.tie_word_embeddings = true;
   CausalLM model(config, nullptr);
   for (const auto& item : model->named_parameters()) EXPECT_NE(item.key(), "lm_head.weight");
@@ -51,12 +35,12 @@ TEST(CausalLM, ExpertParityAcrossLayouts) {
   const int n = world->size();
   const int64_t global_seqs = kSeqPerRank * n;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
-  auto ids = torch::randint(50, {global_seqs, kSeqLen + 1}, gen, torch::kInt64);
+  auto ids = torch::randint(40, {global_seqs, kSeqLen + 1}, gen, torch::kInt64);
   auto inputs = ids.narrow(1, 0, kSeqLen), labels = ids.narrow(1, 1, kSeqLen);
   const double global_tokens = double(global_seqs * kSeqLen);
   for (int ep = 1; ep <= n; ++ep) {
     if (n % ep != 0) continue;
-    const auto config = tiny_config(2 * n);
+    const auto config = test::tiny_moe_config(2 * n);
     CausalLM reference(config, nullptr);
     reference->initialize(5);
     auto ref_out = reference->forward(inputs);
@@ -90,7 +74,7 @@ TEST(CausalLM, ExpertParityAcrossLayouts) {
 TEST(CausalLM, InitialisationDoesNotDependOnLayout) {
   auto world = test::world();
   auto groups = ProcessGroups::create(world, world->size());
-  const auto config = tiny_config(2 * world->size());
+  const auto config = test::tiny_moe_config(2 * world->size());
   CausalLM reference(config, nullptr);
   reference->initialize(9);
   CausalLM model(config, groups.ep());
@@ -102,7 +86,7 @@ TEST(CausalLM, InitialisationDoesNotDependOnLayout) {
 }
 
 TEST(ModelConfig, ValidationNamesTheKey) {
-  auto config = tiny_config(4);
+  auto config = test::tiny_moe_config(4);
   config.num_key_value_heads = 3;
   try {
     config.validate("model");
