@@ -10,19 +10,12 @@ expert is >= 0), the selected (layer, expert) cell is outlined. The image is wri
 Exits with status 2 and a one-line message on a missing or malformed input.
 """
 import os
-import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
 import h5py  # noqa: E402
+from figures import InputError, run_cli, save_atomic  # sets the Agg backend first
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
-
-
-class InputError(Exception):
-    pass
 
 
 def read_attribution(path):
@@ -91,20 +84,6 @@ def plot(scores, layers, target, title, out_path):
     save_atomic(fig, out_path)
 
 
-def save_atomic(fig, out_path):
-    fmt = os.path.splitext(out_path)[1].lstrip(".") or "png"
-    tmp = f"{out_path}.tmp.{os.getpid()}"
-    try:
-        fig.savefig(tmp, format=fmt, dpi=120)
-        os.replace(tmp, out_path)
-    except (OSError, ValueError) as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise InputError(f"cannot write {out_path}: {e}") from e
-    finally:
-        plt.close(fig)
-
-
 def main(argv):
     if len(argv) != 3:
         raise InputError("usage: plot_attribution.py <attribution.h5> <out.png>")
@@ -113,8 +92,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv)
-    except InputError as e:
-        print(f"plot_attribution.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_cli(main)

@@ -9,18 +9,11 @@ written atomically. Exits with status 2 and a one-line message on a missing or m
 """
 import json
 import os
-import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
+from figures import InputError, run_cli, save_atomic  # sets the Agg backend first
 import matplotlib.pyplot as plt  # noqa: E402
 
 METRICS = ("loss", "anchor_loss", "target_selection_rate")
-
-
-class InputError(Exception):
-    pass
 
 
 def parse_run_argument(argument):
@@ -83,20 +76,6 @@ def plot(runs, out_path):
     save_atomic(fig, out_path)
 
 
-def save_atomic(fig, out_path):
-    fmt = os.path.splitext(out_path)[1].lstrip(".") or "png"
-    tmp = f"{out_path}.tmp.{os.getpid()}"
-    try:
-        fig.savefig(tmp, format=fmt, dpi=120)
-        os.replace(tmp, out_path)
-    except (OSError, ValueError) as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise InputError(f"cannot write {out_path}: {e}") from e
-    finally:
-        plt.close(fig)
-
-
 def main(argv):
     if len(argv) < 3:
         raise InputError("usage: plot_curves.py <out.png> <label>=<metrics.jsonl> "
@@ -109,8 +88,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv)
-    except InputError as e:
-        print(f"plot_curves.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_cli(main)
