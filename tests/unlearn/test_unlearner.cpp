@@ -105,3 +105,39 @@ TEST(Unlearner, NpoCachedReferenceEqualsFrozenCopy) {
 
 }  // namespace
 }  // namespace uoe
+
+namespace uoe {
+namespace {
+
+// Gradient accumulation: 2 micro-batches of 1 sequence per rank give the same global batch, and so
+// the same trained tensors, as 1 micro-batch of 2 (the loss is normalised by the step's global
+// token count either way).
+TEST(Unlearner, GradientAccumulationMatchesOneLargerBatch) {
+  auto world = test::world();
+  auto groups = ProcessGroups::create(world, world->size());
+  const auto config = test::tiny_moe_config(2 * world->size());
+  auto forget = test::random_qa_dataset(16, config.vocab_size, 12);
+  auto retain = test::random_qa_dataset(16, config.vocab_size, 13);
+  std::vector<std::map<std::string, torch::Tensor>> results;
+  for (int64_t accumulation : {1, 2}) {
+    auto run = unlearn_config("gdiff", 1.0);
+    run.model = config;
+    run.training.lr_scheduler_type = "cosine";
+    run.training.warmup_steps = 1;
+    run.training.gradient_accumulation_steps = accumulation;
+    run.training.per_device_train_batch_size = 2 / accumulation;
+    run.unlearn.selection.experts = {0};
+    CausalLM model(config, groups.ep());
+    model->initialize(3);
+    Selection selection = select_targets(run.unlearn.selection, nullptr, config, 1);
+    TrainableSet trainable = apply_selection(model, selection);
+    run_unlearning(run, groups, model, selection, trainable, {&forget, &retain}, 2);
+    results.push_back(snapshot(model));
+  }
+  for (const auto& [name, tensor] : results[0]) {
+    test::expect_close(results[1][name], tensor, 1e-5, "accumulation 2 vs 1: " + name);
+  }
+}
+
+}  // namespace
+}  // namespace uoe
