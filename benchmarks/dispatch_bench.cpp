@@ -27,7 +27,7 @@
 #include "bench_utils.h"
 #include "common/check.h"
 #include "common/log.h"
-#include "common/threads.h"
+#include "common/cpu_runtime.h"
 #include "moe/token_dispatcher.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
@@ -118,7 +118,7 @@ int run(int argc, char** argv) {
   const uint64_t seed = flags.get_int("seed", 1234);
   const int64_t warmup = flags.get_int("warmup", 1);
   const int64_t iters = flags.get_int("iters", 5);
-  const int threads = configure_threads(MpiRuntime::local_size(), flags.get_int("threads", 0));
+  const int threads = configure_cpu_runtime(MpiRuntime::local_size(), flags.get_int("threads", 0));
   const std::string json_path = flags.get_string("json", "");
   flags.check_all_used();
 

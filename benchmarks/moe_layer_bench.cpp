@@ -25,7 +25,7 @@
 #include "co_process.h"
 #include "common/check.h"
 #include "common/log.h"
-#include "common/threads.h"
+#include "common/cpu_runtime.h"
 #include "moe/moe_layer.h"
 
 namespace uoe::bench {
@@ -170,7 +170,7 @@ int run(int argc, char** argv) {
   const uint64_t seed = flags.get_int("seed", 1234);
   const int64_t warmup = flags.get_int("warmup", 1);
   const int64_t iters = flags.get_int("iters", 5);
-  const int threads = configure_threads(1, flags.get_int("threads", 0));
+  const int threads = configure_cpu_runtime(1, flags.get_int("threads", 0));
   const double tolerance = flags.get_double("tolerance", 1e-4);
   const double pause_s = flags.get_double("pause", 0.2);
   const std::string python_exe = flags.get_string("python", "/usr/bin/python3");

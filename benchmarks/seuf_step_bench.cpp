@@ -16,7 +16,7 @@
 #include "bench_utils.h"
 #include "common/check.h"
 #include "common/log.h"
-#include "common/threads.h"
+#include "common/cpu_runtime.h"
 #include "parallel/mpi_communicator.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"
@@ -66,7 +66,7 @@ int run(bench::Flags& flags) {
   UOE_CHECK(mode == "seuf" || mode == "full", "--mode must be seuf or full, got '", mode, "'");
 
   auto world = MpiCommunicator::world();
-  configure_threads(MpiRuntime::local_size(), threads);
+  configure_cpu_runtime(MpiRuntime::local_size(), threads);
   auto groups = ProcessGroups::create(world, world->size());
   CausalLM model(model_config, groups.ep());
   model->initialize(1);

@@ -102,14 +102,14 @@ def main(directory):
     summary = {"env": env}
     if moe:
         text, summary["moe_layer"] = moe_rows(moe)
-        threads = sorted({r["threads"] for r in moe})
+        threads = ", ".join(str(t) for t in sorted({r["threads"] for r in moe}))
         print(f"\nMoE layer forward+backward, one process x {threads} threads "
               "(GFLOP/s counts the expert GEMMs: 9 x 2*rows*H*F)")
         print(text)
         print("ratios: of medians (of minimums); targets: layer/GEMM >= 0.70, vs python >= 1.30")
     if dispatch:
         text, summary["dispatch"] = dispatch_rows(dispatch)
-        threads = sorted({r["threads_per_rank"] for r in dispatch})
+        threads = ", ".join(str(t) for t in sorted({r["threads_per_rank"] for r in dispatch}))
         print(f"\nDispatch+combine (identity experts) vs raw MPI_Alltoallv of the same rows, "
               f"{threads} thread(s) per rank (max over ranks, median)")
         print(text)

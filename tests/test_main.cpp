@@ -7,7 +7,7 @@
 #include <cstdio>
 
 #include "common/log.h"
-#include "common/threads.h"
+#include "common/cpu_runtime.h"
 #include "parallel/mpi_communicator.h"
 
 namespace {
@@ -26,7 +26,7 @@ class RankFailurePrinter : public ::testing::EmptyTestEventListener {
 int main(int argc, char** argv) {
   uoe::MpiRuntime mpi(&argc, &argv);
   ::testing::InitGoogleTest(&argc, argv);
-  uoe::configure_threads(uoe::MpiRuntime::local_size());
+  uoe::configure_cpu_runtime(uoe::MpiRuntime::local_size());
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank != 0) {

@@ -5,7 +5,7 @@
 #include "common/check.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "common/threads.h"
+#include "common/cpu_runtime.h"
 
 namespace uoe {
 
@@ -49,7 +49,7 @@ RunContext make_run_context(const CommandLine& cli) {
     error = e.what();
   }
   agree_on_startup_errors(*world, error);
-  const int threads = configure_threads(MpiRuntime::local_size(), config.parallel.threads_per_rank);
+  const int threads = configure_cpu_runtime(MpiRuntime::local_size(), config.parallel.threads_per_rank);
   ProcessGroups groups = ProcessGroups::create(world, config.parallel.ep_size);
   if (groups.rank() == 0) {
     make_directories(config.training.output_dir, "output_dir");

@@ -29,14 +29,16 @@ torch::Tensor ExpertBankImpl::forward(const torch::Tensor& rows,
                                       const std::vector<int64_t>& rows_per_expert) {
   UOE_ASSERT(static_cast<int64_t>(rows_per_expert.size()) == options_.num_local_experts,
              "expected ", options_.num_local_experts, " row counts, got ", rows_per_expert.size());
+  int64_t total = 0;
+  for (int64_t n : rows_per_expert) total += n;
+  UOE_ASSERT(total == rows.size(0), "row counts sum to ", total, ", got ", rows.size(0), " rows");
+  // split (not narrow per expert): its backward writes every expert's gradient into one buffer
+  // instead of adding up one zero-padded full-size gradient per expert.
+  const auto parts = rows.split_with_sizes(rows_per_expert);  // El x [n_e, H]
   std::vector<torch::Tensor> outputs;
-  int64_t offset = 0;
   for (int64_t e = 0; e < options_.num_local_experts; ++e) {
-    const int64_t n = rows_per_expert[e];
-    if (n > 0) outputs.push_back(experts_[e]->forward(rows.narrow(0, offset, n)));  // [n, H]
-    offset += n;
+    if (rows_per_expert[e] > 0) outputs.push_back(experts_[e]->forward(parts[e]));  // [n_e, H]
   }
-  UOE_ASSERT(offset == rows.size(0), "row counts sum to ", offset, ", got ", rows.size(0), " rows");
   // No rows at all: return an empty result that still depends on `rows`, so that the backward
   // pass reaches the dispatch all-to-all on this rank as it does on the others.
   if (outputs.empty()) return rows * 0;

@@ -91,8 +91,9 @@ torch::Tensor TokenDispatcher::combine(const torch::Tensor& expert_output, const
   const int64_t hidden_size = expert_output.size(1);
   auto per_choice = sorted_rows.index_select(0, plan.unsort_order)
                         .view({plan.num_tokens, plan.top_k, hidden_size});  // [T, K, H]
-  auto combined = (per_choice.to(torch::kFloat32) * topk_weights.unsqueeze(-1)).sum(1);  // [T, H]
-  return combined.to(expert_output.scalar_type());
+  // One pass over the rows: [T, 1, K] x [T, K, H] -> [T, 1, H], accumulated in fp32.
+  auto combined = torch::bmm(topk_weights.unsqueeze(1), per_choice.to(torch::kFloat32)).squeeze(1);
+  return combined.to(expert_output.scalar_type());  // [T, H]
 }
 
 }  // namespace uoe
