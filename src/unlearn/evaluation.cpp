@@ -83,6 +83,13 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
                            const EvalOptions& options, RoutingTrace* record,
                            const RoutingTrace* original) {
   torch::NoGradGuard no_grad;
+  // Checked on the whole dataset, so that every rank takes the same decision before any forward.
+  int64_t longest = 0;
+  for (int64_t i = 0; i < data.size(); ++i) longest = std::max(longest, data.length(i));
+  const int64_t max_positions = model->config().max_position_embeddings;
+  UOE_CHECK(longest + options.max_new_tokens <= max_positions, "evaluating '", data.path(),
+            "': sequences of up to ", longest, " tokens plus eval.max_new_tokens=",
+            options.max_new_tokens, " exceed model.max_position_embeddings=", max_positions);
   // [nll sum, scored tokens, sum of per-sequence probabilities, sequences, rouge sum,
   //  target hits, target tokens, overlap sum, overlap tokens]
   auto sums = torch::zeros({9}, torch::kFloat64);

@@ -64,9 +64,13 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
     s.full = true;
   } else if (config.mode == "fixed") {
     check_layer(config.layer);
-    for (int64_t e : config.experts) {
+    for (size_t i = 0; i < config.experts.size(); ++i) {
+      const int64_t e = config.experts[i];
       UOE_CHECK(e >= 0 && e < model.num_experts, "unlearn.selection.experts: expert ", e,
                 " is outside [0, ", model.num_experts, ")");
+      UOE_CHECK(std::find(config.experts.begin(), config.experts.begin() + i, e) ==
+                    config.experts.begin() + i,
+                "unlearn.selection.experts lists expert ", e, " twice");
       s.experts.push_back({config.layer, e});
     }
   } else if (config.mode == "random") {

@@ -99,6 +99,9 @@ TEST(Selection, ModesPickTheRightExperts) {
   SelectionConfig full;
   full.mode = "full";
   EXPECT_TRUE(select_targets(full, nullptr, config, 1).full);
+  fixed.experts = {4, 4};
+  EXPECT_THROW(select_targets(fixed, nullptr, config, 1), InputError);
+  fixed.experts = {4};
   fixed.layer = 0;  // a dense layer
   EXPECT_THROW(select_targets(fixed, nullptr, config, 1), InputError);
 }
