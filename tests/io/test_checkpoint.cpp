@@ -106,19 +106,6 @@ std::vector<int> divisors(int n) {
   return result;
 }
 
-template <typename F>
-void expect_input_error(F&& body, const std::vector<std::string>& parts) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an InputError mentioning '" << parts.front() << "'";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    for (const auto& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
-  }
-}
-
 // A directory name shared by all ranks (rank 0's pid), removed by rank 0 after the test.
 class CheckpointTest : public ::testing::Test {
  protected:
@@ -209,9 +196,9 @@ TEST_F(CheckpointTest, IncompleteCheckpointIsRejected) {
   world_->barrier();
   if (world_->rank() == 0) fs::remove(ckpt_ + "/COMPLETE");
   world_->barrier();
-  expect_input_error([&] { read_checkpoint_config(ckpt_); }, {ckpt_, "COMPLETE"});
-  expect_input_error([&] { load_checkpoint(ckpt_, model); }, {ckpt_, "COMPLETE"});
-  expect_input_error([&] { read_checkpoint_config(dir_ + "/none"); },
+  test::expect_input_error([&] { read_checkpoint_config(ckpt_); }, {ckpt_, "COMPLETE"});
+  test::expect_input_error([&] { load_checkpoint(ckpt_, model); }, {ckpt_, "COMPLETE"});
+  test::expect_input_error([&] { read_checkpoint_config(dir_ + "/none"); },
                      {dir_ + "/none", "not exist"});
 }
 
@@ -234,15 +221,15 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
   auto narrow_config = config;
   narrow_config.moe_intermediate_size = 8;
   CausalLM narrow(narrow_config, groups.ep());
-  expect_input_error([&] { load_checkpoint(ckpt_, narrow); },
+  test::expect_input_error([&] { load_checkpoint(ckpt_, narrow); },
                      {ckpt_ + "/experts-", ".mlp.experts.", "down_proj.weight",
                       c10::str("[", config.hidden_size, ", 16]"),
                       c10::str("[", config.hidden_size, ", 8]")});
   CausalLM tied(tied_config, groups.ep());
-  expect_input_error([&] { load_checkpoint(ckpt_, tied); },
+  test::expect_input_error([&] { load_checkpoint(ckpt_, tied); },
                      {ckpt_ + "/dense.h5", "lm_head.weight", "does not exist in the model"});
   CausalLM untied(config, groups.ep());
-  expect_input_error([&] { load_checkpoint(tied_ckpt, untied); },
+  test::expect_input_error([&] { load_checkpoint(tied_ckpt, untied); },
                      {tied_ckpt + "/dense.h5", "missing tensor 'lm_head.weight'"});
 
   // A model_config.json with an unknown field or a wrong type names the file and the key.
@@ -256,7 +243,7 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
     std::ofstream(config_path) << typo.dump(2);
   }
   world_->barrier();
-  expect_input_error([&] { read_checkpoint_config(ckpt_); },
+  test::expect_input_error([&] { read_checkpoint_config(ckpt_); },
                      {config_path, "hiden_size", "did you mean", "hidden_size"});
   world_->barrier();
   if (world_->rank() == 0) {
@@ -265,7 +252,7 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
     std::ofstream(config_path) << wrong_type.dump(2);
   }
   world_->barrier();
-  expect_input_error([&] { read_checkpoint_config(ckpt_); }, {config_path, "num_experts"});
+  test::expect_input_error([&] { read_checkpoint_config(ckpt_); }, {config_path, "num_experts"});
 
   // Without the file of the last EP rank, its experts are missing for a rank holding all experts.
   world_->barrier();
@@ -273,7 +260,7 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
   world_->barrier();
   auto all_experts = ProcessGroups::create(world_, 1);
   CausalLM whole(config, all_experts.ep());
-  expect_input_error([&] { load_checkpoint(ckpt_, whole); },
+  test::expect_input_error([&] { load_checkpoint(ckpt_, whole); },
                      {ckpt_, "missing tensor 'layers.1.mlp.experts.", "experts-*.h5"});
 }
 
@@ -315,12 +302,12 @@ TEST_F(CheckpointTest, DeltaAppliesToEveryLayout) {
 
     // The same names on every rank are checked before any collective.
     const std::string dense_layer_expert = "layers.0.mlp.experts.0.up_proj.weight";
-    expect_input_error([&] { save_delta(delta, model, groups, {dense_layer_expert}, provenance); },
+    test::expect_input_error([&] { save_delta(delta, model, groups, {dense_layer_expert}, provenance); },
                        {delta, dense_layer_expert, "not a routed expert"});
-    expect_input_error([&] { save_delta(delta, model, groups, {"no.such.weight"}, provenance); },
+    test::expect_input_error([&] { save_delta(delta, model, groups, {"no.such.weight"}, provenance); },
                        {delta, "no.such.weight"});
     const std::string bad_suffix = "layers.1.mlp.experts.0.foo.weight";
-    expect_input_error([&] { save_delta(delta, model, groups, {bad_suffix}, provenance); },
+    test::expect_input_error([&] { save_delta(delta, model, groups, {bad_suffix}, provenance); },
                        {delta, bad_suffix, "not a routed expert tensor"});
   }
 

@@ -28,20 +28,6 @@ class TokenDatasetTest : public ::testing::Test {
   std::string dir_;
 };
 
-// Runs `body`, expects an InputError whose message contains every part.
-template <typename F>
-void expect_input_error(F&& body, const std::vector<std::string>& parts) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an InputError mentioning '" << parts.front() << "'";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    for (const auto& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
-  }
-}
-
 // The three sequences of the make_batch tests (vocab 10).
 std::vector<TokenSequence> sample_sequences() {
   return {{{5, 6, 7, 8}, {1, 0, 1, 1}}, {{9, 3}, {1, 1}}, {{4}, {1}}};
@@ -150,21 +136,21 @@ TEST_F(TokenDatasetTest, Hdf5ErrorsNameFileAndDataset) {
   }
   Hdf5File h5(path, Hdf5File::Mode::kRead);
   auto wrong_shape = torch::zeros({3, 2});
-  expect_input_error([&] { h5.read_into("weight", wrong_shape); },
+  test::expect_input_error([&] { h5.read_into("weight", wrong_shape); },
                      {path, "weight", "[2, 3]", "[3, 2]"});
   auto wrong_dtype = torch::zeros({2, 3}, torch::kFloat64);
-  expect_input_error([&] { h5.read_into("weight", wrong_dtype); }, {path, "weight", "Double"});
-  expect_input_error([&] { h5.read("bias"); }, {path, "bias"});
-  expect_input_error([&] { h5.int_attribute("name"); }, {path, "name", "not an integer"});
-  expect_input_error([&] { h5.string_attribute("other"); }, {path, "other"});
-  expect_input_error([&] { Hdf5File(file("nope.h5"), Hdf5File::Mode::kRead); },
+  test::expect_input_error([&] { h5.read_into("weight", wrong_dtype); }, {path, "weight", "Double"});
+  test::expect_input_error([&] { h5.read("bias"); }, {path, "bias"});
+  test::expect_input_error([&] { h5.int_attribute("name"); }, {path, "name", "not an integer"});
+  test::expect_input_error([&] { h5.string_attribute("other"); }, {path, "other"});
+  test::expect_input_error([&] { Hdf5File(file("nope.h5"), Hdf5File::Mode::kRead); },
                      {"nope.h5", "no such file"});
   {
     std::ofstream(file("text.h5")) << "not hdf5\n";
   }
-  expect_input_error([&] { Hdf5File(file("text.h5"), Hdf5File::Mode::kRead); },
+  test::expect_input_error([&] { Hdf5File(file("text.h5"), Hdf5File::Mode::kRead); },
                      {"text.h5", "not an HDF5 file"});
-  expect_input_error([&] { Hdf5File(dir_ + "/no/such/dir/x.h5", Hdf5File::Mode::kCreate); },
+  test::expect_input_error([&] { Hdf5File(dir_ + "/no/such/dir/x.h5", Hdf5File::Mode::kCreate); },
                      {"no/such/dir/x.h5"});
 }
 
@@ -206,7 +192,7 @@ TEST_F(TokenDatasetTest, RoundTrip) {
     EXPECT_EQ(data.get(i).tokens, sequences[i].tokens) << i;
     EXPECT_EQ(data.get(i).loss_mask, sequences[i].loss_mask) << i;
   }
-  expect_input_error([&] { data.get(3); }, {path, "3"});
+  test::expect_input_error([&] { data.get(3); }, {path, "3"});
 
   Hdf5File raw(path, Hdf5File::Mode::kRead);
   EXPECT_TRUE(torch::equal(raw.read("offsets"), torch::tensor({0, 4, 6, 7}, torch::kInt64)));
@@ -225,7 +211,7 @@ TEST_F(TokenDatasetTest, RoundTrip) {
   EXPECT_EQ(memory.size(), 3);
   EXPECT_EQ(memory.num_tokens(), 7);
   for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(memory.get(i).tokens, sequences[i].tokens) << i;
-  expect_input_error([&] { TokenDataset({{{3, 12}, {0, 1}}}, 10, "in-memory probes"); },
+  test::expect_input_error([&] { TokenDataset({{{3, 12}, {0, 1}}}, 10, "in-memory probes"); },
                      {"in-memory probes", "token id 12"});
 
   write_token_dataset(file("empty.h5"), {}, 10);
@@ -236,13 +222,13 @@ TEST_F(TokenDatasetTest, RoundTrip) {
 
 TEST_F(TokenDatasetTest, WriterRejectsBadSequences) {
   const std::string path = file("bad.h5");
-  expect_input_error([&] { write_token_dataset(path, {{{1, 10}, {0, 1}}}, 10); },
+  test::expect_input_error([&] { write_token_dataset(path, {{{1, 10}, {0, 1}}}, 10); },
                      {path, "token id 10", "sequence 0"});
-  expect_input_error([&] { write_token_dataset(path, {{{1}, {1}}, {{1, 2}, {1}}}, 10); },
+  test::expect_input_error([&] { write_token_dataset(path, {{{1}, {1}}, {{1, 2}, {1}}}, 10); },
                      {path, "sequence 1", "loss_mask"});
-  expect_input_error([&] { write_token_dataset(path, {{{1}, {1}}, {{}, {}}}, 10); },
+  test::expect_input_error([&] { write_token_dataset(path, {{{1}, {1}}, {{}, {}}}, 10); },
                      {path, "offsets not increasing at sequence 1"});
-  expect_input_error([&] { write_token_dataset(path, {{{1, 2}, {0, 2}}}, 10); },
+  test::expect_input_error([&] { write_token_dataset(path, {{{1, 2}, {0, 2}}}, 10); },
                      {path, "loss_mask value 2"});
   EXPECT_FALSE(fs::exists(path));
 }
@@ -257,36 +243,36 @@ TEST_F(TokenDatasetTest, ValidationErrorsNameTheFile) {
 
   const std::string corrupt = file("corrupt_offsets.h5");
   write_raw(corrupt, tokens, torch::tensor({0, 3, 2, 4}, torch::kInt64), mask, 5);
-  expect_input_error([&] { TokenDataset{corrupt}; }, {corrupt, "offsets not increasing"});
+  test::expect_input_error([&] { TokenDataset{corrupt}; }, {corrupt, "offsets not increasing"});
 
   const std::string short_offsets = file("short_offsets.h5");
   write_raw(short_offsets, tokens, torch::tensor({0, 2}, torch::kInt64), mask, 5);
-  expect_input_error([&] { TokenDataset{short_offsets}; }, {short_offsets, "/offsets ends at 2"});
+  test::expect_input_error([&] { TokenDataset{short_offsets}; }, {short_offsets, "/offsets ends at 2"});
 
   const std::string out_of_range = file("out_of_range.h5");
   write_raw(out_of_range, tokens, offsets, mask, 4);
-  expect_input_error([&] { TokenDataset{out_of_range}; },
+  test::expect_input_error([&] { TokenDataset{out_of_range}; },
                      {out_of_range, "token id 4", "position 3", "sequence 1", "vocab_size=4"});
 
   const std::string negative = file("negative.h5");
   write_raw(negative, torch::tensor({1, -2, 3, 4}, torch::kInt32), offsets, mask, 5);
-  expect_input_error([&] { TokenDataset{negative}; }, {negative, "token id -2"});
+  test::expect_input_error([&] { TokenDataset{negative}; }, {negative, "token id -2"});
 
   const std::string no_mask = file("no_mask.h5");
   write_raw(no_mask, tokens, offsets, torch::Tensor(), 5);
-  expect_input_error([&] { TokenDataset{no_mask}; }, {no_mask, "missing dataset /loss_mask"});
+  test::expect_input_error([&] { TokenDataset{no_mask}; }, {no_mask, "missing dataset /loss_mask"});
 
   const std::string short_mask = file("short_mask.h5");
   write_raw(short_mask, tokens, offsets, mask.narrow(0, 0, 3), 5);
-  expect_input_error([&] { TokenDataset{short_mask}; }, {short_mask, "/loss_mask has 3"});
+  test::expect_input_error([&] { TokenDataset{short_mask}; }, {short_mask, "/loss_mask has 3"});
 
   const std::string wide_tokens = file("wide_tokens.h5");
   write_raw(wide_tokens, tokens.to(torch::kInt64), offsets, mask, 5);
-  expect_input_error([&] { TokenDataset{wide_tokens}; }, {wide_tokens, "/tokens must be Int"});
+  test::expect_input_error([&] { TokenDataset{wide_tokens}; }, {wide_tokens, "/tokens must be Int"});
 
   const std::string matrix = file("matrix.h5");
   write_raw(matrix, tokens.reshape({2, 2}), offsets, mask, 5);
-  expect_input_error([&] { TokenDataset{matrix}; }, {matrix, "/tokens must be 1-D"});
+  test::expect_input_error([&] { TokenDataset{matrix}; }, {matrix, "/tokens must be 1-D"});
 
   const std::string foreign = file("foreign.h5");
   {
@@ -294,8 +280,8 @@ TEST_F(TokenDatasetTest, ValidationErrorsNameTheFile) {
     writer.write("tokens", tokens);
     writer.commit();
   }
-  expect_input_error([&] { TokenDataset{foreign}; }, {foreign, "not a uoe token dataset"});
-  expect_input_error([&] { TokenDataset{file("missing.h5")}; }, {file("missing.h5")});
+  test::expect_input_error([&] { TokenDataset{foreign}; }, {foreign, "not a uoe token dataset"});
+  test::expect_input_error([&] { TokenDataset{file("missing.h5")}; }, {file("missing.h5")});
 }
 
 TEST_F(TokenDatasetTest, MakeBatchPadsAndShiftsMask) {
@@ -336,7 +322,7 @@ TEST_F(TokenDatasetTest, MakeBatchPadsAndShiftsMask) {
   EXPECT_EQ(none.valid.sum().item<float>(), 0.f);
   EXPECT_TRUE(none.indices.empty());
 
-  expect_input_error([&] { make_batch(data, {0, 3}); }, {path, "sequence index 3"});
+  test::expect_input_error([&] { make_batch(data, {0, 3}); }, {path, "sequence index 3"});
 }
 
 }  // namespace
