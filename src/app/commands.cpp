@@ -161,8 +161,9 @@ int unlearn(const CommandLine& cli) {
   if (hook_layer < 0) {
     hook_layer = selection.experts.empty() ? attribution.best_layer() : selection.experts.front().layer;
   }
-  log0("trainable: ", trainable.num_elements, " of ", parameter_counts(ctx, model)["total"].get<int64_t>(),
-       " parameters (", trainable.names.size(), " tensors)");
+  const int64_t total_parameters = parameter_counts(ctx, model)["total"].get<int64_t>();
+  log0("trainable: ", trainable.num_elements, " of ", total_parameters, " parameters (",
+       trainable.names.size(), " tensors)");
   nlohmann::json training = run_unlearning(c, ctx.groups, model, selection, trainable,
                                            {forget.get(), retain.get()}, hook_layer);
   nlohmann::json after = evaluate_suite(model, suite, ctx.groups, options, /*record=*/false);
@@ -179,7 +180,7 @@ int unlearn(const CommandLine& cli) {
                      {"method", c.unlearn.method},
                      {"selection", selection.to_json()},
                      {"trainable_parameters", trainable.num_elements},
-                     {"total_parameters", parameter_counts(ctx, model)["total"]},
+                     {"total_parameters", total_parameters},
                      {"training", training},
                      {"before", before},
                      {"after", after}});

@@ -4,10 +4,12 @@
 
 namespace uoe {
 
-int64_t ModelConfig::num_moe_layers() const {
-  int64_t n = 0;
-  for (int64_t l = 0; l < num_hidden_layers; ++l) n += is_moe_layer(l) ? 1 : 0;
-  return n;
+std::vector<int64_t> ModelConfig::moe_layer_indices() const {
+  std::vector<int64_t> layers;
+  for (int64_t l = 0; l < num_hidden_layers; ++l) {
+    if (is_moe_layer(l)) layers.push_back(l);
+  }
+  return layers;
 }
 
 RouterOptions ModelConfig::router_options() const {

@@ -2,6 +2,7 @@
 // Architecture of a decoder-only MoE causal LM. Field names follow HF config.json where one exists.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "moe/router.h"
 
@@ -39,7 +40,8 @@ struct ModelConfig {
     return head_dim > 0 ? head_dim : hidden_size / num_attention_heads;
   }
   bool is_moe_layer(int64_t layer) const { return num_experts > 0 && layer >= first_k_dense_replace; }
-  int64_t num_moe_layers() const;
+  std::vector<int64_t> moe_layer_indices() const;  // ascending
+  int64_t num_moe_layers() const { return static_cast<int64_t>(moe_layer_indices().size()); }
   RouterOptions router_options() const;
 
   // Throws InputError naming `prefix`.<key> for the first inconsistent value.

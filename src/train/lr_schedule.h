@@ -16,6 +16,11 @@ struct LrSchedule {
   double at(int64_t step) const;
 };
 
+// Optimizer steps of a run: max_steps when > 0, otherwise enough steps for num_train_epochs passes
+// over data of `micro_steps_per_epoch` global micro-batches (at least 1).
+int64_t resolve_total_steps(int64_t max_steps, double num_train_epochs,
+                            int64_t micro_steps_per_epoch, int64_t accumulation_steps);
+
 // warmup_steps when > 0, otherwise ceil(warmup_ratio * total_steps), as HF TrainingArguments.
 int64_t resolve_warmup_steps(int64_t warmup_steps, double warmup_ratio, int64_t total_steps);
 

@@ -63,14 +63,11 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
   const TrainingConfig& t = config.training;
   BatchSource source(config, groups);
   const int64_t micro_steps = t.gradient_accumulation_steps;
-  int64_t max_steps = t.max_steps;
-  if (max_steps == 0) {
-    UOE_CHECK(source.steps_per_epoch() > 0,
-              "num_train_epochs needs dataset.train (the synthetic corpus has no epochs); set "
-              "max_steps");
-    max_steps = std::max<int64_t>(
-        1, int64_t(std::ceil(t.num_train_epochs * source.steps_per_epoch() / micro_steps)));
-  }
+  UOE_CHECK(t.max_steps > 0 || source.steps_per_epoch() > 0,
+            "num_train_epochs needs dataset.train (the synthetic corpus has no epochs); set "
+            "max_steps");
+  const int64_t max_steps =
+      resolve_total_steps(t.max_steps, t.num_train_epochs, source.steps_per_epoch(), micro_steps);
   model->set_all_trainable();
   DistributedOptimizer optimizer({model->dense_parameters(), model->expert_parameters()}, t,
                                  groups);

@@ -40,9 +40,7 @@ AttributionResult compute_attribution(CausalLM& model, const TokenDataset& data,
   torch::NoGradGuard no_grad;
   const auto& config = model->config();
   AttributionResult result;
-  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
-    if (config.is_moe_layer(l)) result.layers.push_back(l);
-  }
+  result.layers = config.moe_layer_indices();
   const int64_t rows = static_cast<int64_t>(result.layers.size());
   result.scores = torch::zeros({rows, config.num_experts}, torch::kFloat64);
   result.counts = torch::zeros({rows, config.num_experts}, torch::kInt64);

@@ -93,10 +93,7 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
   // [nll sum, scored tokens, sum of per-sequence probabilities, sequences, rouge sum,
   //  target hits, target tokens, overlap sum, overlap tokens]
   auto sums = torch::zeros({9}, torch::kFloat64);
-  std::vector<int64_t> moe_layers;
-  for (int64_t l = 0; l < model->config().num_hidden_layers; ++l) {
-    if (model->config().is_moe_layer(l)) moe_layers.push_back(l);
-  }
+  const std::vector<int64_t> moe_layers = model->config().moe_layer_indices();
   for (const auto& indices :
        shard_batches(data.size(), groups.rank(), groups.world_size(), options.batch_size)) {
     TokenBatch batch = make_batch(data, indices);
@@ -157,6 +154,21 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
   return result;
 }
 
+torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
+                               const ProcessGroups& groups, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  auto logp = torch::zeros({data.size()}, torch::kFloat64);  // [N]; rows of other ranks stay 0
+  for (const auto& indices :
+       shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
+    TokenBatch batch = make_batch(data, indices);
+    auto out = model->forward(batch.input_ids);
+    auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
+    for (size_t b = 0; b < indices.size(); ++b) logp[indices[b]] = seq.logp[b].item<double>();
+  }
+  groups.world()->all_reduce(logp, ReduceOp::kSum);
+  return logp;
+}
+
 nlohmann::json evaluate_mc(CausalLM& model, const std::vector<McItem>& items,
                            const WordTokenizer& tokenizer, const ProcessGroups& groups,
                            int64_t batch_size) {
@@ -178,15 +190,7 @@ nlohmann::json evaluate_mc(CausalLM& model, const std::vector<McItem>& items,
     }
   }
   TokenDataset data(std::move(sequences), tokenizer.vocab_size(), "multiple-choice probes");
-  auto scores = torch::zeros({data.size()}, torch::kFloat64);
-  for (const auto& indices :
-       shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
-    TokenBatch batch = make_batch(data, indices);
-    auto out = model->forward(batch.input_ids);
-    auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
-    for (size_t b = 0; b < indices.size(); ++b) scores[indices[b]] = seq.logp[b].item<double>();
-  }
-  groups.world()->all_reduce(scores, ReduceOp::kSum);
+  auto scores = answer_log_probs(model, data, groups, batch_size);  // [items x choices]
   int64_t correct = 0;
   size_t next = 0;
   for (size_t i = 0; i < items.size(); ++i) {

@@ -46,6 +46,11 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
                            const EvalOptions& options, RoutingTrace* record,
                            const RoutingTrace* original);
 
+// log p(scored tokens | preceding tokens) of every sequence of `data`, [N] float64 on every rank.
+// Collective. NPO computes its reference with it once before training; MC scoring uses it too.
+torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
+                               const ProcessGroups& groups, int64_t batch_size);
+
 // Collective over the world: accuracy over `items`.
 nlohmann::json evaluate_mc(CausalLM& model, const std::vector<McItem>& items,
                            const WordTokenizer& tokenizer, const ProcessGroups& groups,

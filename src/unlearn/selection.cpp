@@ -30,14 +30,6 @@ nlohmann::json Selection::to_json() const {
 
 namespace {
 
-std::vector<int64_t> moe_layers(const ModelConfig& model) {
-  std::vector<int64_t> layers;
-  for (int64_t l = 0; l < model.num_hidden_layers; ++l) {
-    if (model.is_moe_layer(l)) layers.push_back(l);
-  }
-  return layers;
-}
-
 // Experts of attribution row `row` by decreasing score.
 std::vector<int64_t> ranked_experts(const AttributionResult& a, int64_t row) {
   auto order = std::get<1>(a.scores[row].sort(/*stable=*/true, 0, /*descending=*/true));
@@ -52,7 +44,7 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
   Selection s;
   s.mode = config.mode;
   s.include_shared = config.include_shared;
-  const auto layers = moe_layers(model);
+  const auto layers = model.moe_layer_indices();
   auto check_layer = [&](int64_t layer) {
     UOE_CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end(),
               "unlearn.selection.layer=", layer, " is not an MoE layer (MoE layers: ",
@@ -117,11 +109,11 @@ TrainableSet apply_selection(CausalLM& model, const Selection& selection) {
   for (auto& p : model->parameters()) p.set_requires_grad(false);
   if (selection.full) model->set_all_trainable();
   const auto target_layers = selection.target_layers();
-  int64_t moe_index = 0;
-  for (int64_t l = 0; l < model->config().num_hidden_layers; ++l) {
-    if (!model->config().is_moe_layer(l)) continue;
-    auto moe = model->moe_layers()[moe_index++];
-    if (selection.full) continue;
+  const auto layer_indices = model->config().moe_layer_indices();
+  auto moe_layers = model->moe_layers();  // same order as layer_indices
+  for (size_t i = 0; i < moe_layers.size() && !selection.full; ++i) {
+    const int64_t l = layer_indices[i];
+    auto& moe = moe_layers[i];
     const bool target = std::find(target_layers.begin(), target_layers.end(), l) != target_layers.end();
     moe->experts->set_trainable_experts(selection.experts_in(l));
     if (target) {
@@ -137,8 +129,8 @@ TrainableSet apply_selection(CausalLM& model, const Selection& selection) {
   const auto& c = model->config();
   std::vector<ExpertTarget> trained = selection.experts;
   if (selection.full) {
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-      for (int64_t e = 0; c.is_moe_layer(l) && e < c.num_experts; ++e) trained.push_back({l, e});
+    for (int64_t l : c.moe_layer_indices()) {
+      for (int64_t e = 0; e < c.num_experts; ++e) trained.push_back({l, e});
     }
   }
   for (const auto& item : model->named_parameters()) {

@@ -9,6 +9,7 @@
 #include "train/distributed_optimizer.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
+#include "unlearn/evaluation.h"
 #include "unlearn/objectives.h"
 
 namespace uoe {
@@ -16,21 +17,6 @@ namespace uoe {
 bool method_uses_retain(const UnlearnConfig& config) {
   if (config.method == "gdiff" || config.method == "rmu") return true;
   return (config.method == "npo" || config.method == "simnpo") && config.retain_weight > 0;
-}
-
-torch::Tensor reference_log_probs(CausalLM& model, const TokenDataset& data,
-                                  const ProcessGroups& groups, int64_t batch_size) {
-  torch::NoGradGuard no_grad;
-  auto logp = torch::zeros({data.size()}, torch::kFloat64);
-  for (const auto& indices :
-       shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
-    TokenBatch batch = make_batch(data, indices);
-    auto out = model->forward(batch.input_ids);
-    auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
-    for (size_t b = 0; b < indices.size(); ++b) logp[indices[b]] = seq.logp[b].item<double>();
-  }
-  groups.world()->all_reduce(logp, ReduceOp::kSum);
-  return logp;
 }
 
 namespace {
@@ -84,14 +70,11 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
     retain_sampler = std::make_unique<GlobalBatchSampler>(data.retain->size(), batch, world, t.seed + 1);
   }
   const int64_t micro_steps = t.gradient_accumulation_steps;
-  const int64_t max_steps =
-      t.max_steps > 0 ? t.max_steps
-                      : std::max<int64_t>(1, int64_t(std::ceil(t.num_train_epochs *
-                                                               forget_sampler.steps_per_epoch() /
-                                                               micro_steps)));
+  const int64_t max_steps = resolve_total_steps(t.max_steps, t.num_train_epochs,
+                                                forget_sampler.steps_per_epoch(), micro_steps);
 
   torch::Tensor ref_logp;
-  if (u.method == "npo") ref_logp = reference_log_probs(model, *data.forget, groups, batch);
+  if (u.method == "npo") ref_logp = answer_log_probs(model, *data.forget, groups, batch);
   std::unique_ptr<FrozenParameters> frozen;
   torch::Tensor rmu_direction;
   if (u.method == "rmu") {

@@ -32,9 +32,4 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
                               const TrainableSet& trainable, const UnlearnData& data,
                               int64_t hook_layer);
 
-// NPO reference: log p_ref(answer | question) of every forget sequence under the current model,
-// [N] float64 on every rank. Collective.
-torch::Tensor reference_log_probs(CausalLM& model, const TokenDataset& data,
-                                  const ProcessGroups& groups, int64_t batch_size);
-
 }  // namespace uoe

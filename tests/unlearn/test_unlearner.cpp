@@ -3,6 +3,7 @@
 // and NPO's cached reference equals a recomputation with a frozen copy.
 #include "parallel/process_groups.h"
 #include "test_utils.h"
+#include "unlearn/evaluation.h"
 #include "unlearn/objectives.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"
@@ -84,7 +85,7 @@ TEST(Unlearner, NpoCachedReferenceEqualsFrozenCopy) {
   auto forget = test::random_qa_dataset(9, config.vocab_size, 4);
   CausalLM model(config, groups.ep());
   model->initialize(8);
-  auto cached = reference_log_probs(model, forget, groups, /*batch_size=*/2);
+  auto cached = answer_log_probs(model, forget, groups, /*batch_size=*/2);
   // Unlearn with NPO (which uses the cache), then recompute the reference with a frozen copy.
   auto run = unlearn_config("npo", 1.0);
   run.model = config;
@@ -95,10 +96,10 @@ TEST(Unlearner, NpoCachedReferenceEqualsFrozenCopy) {
   run_unlearning(run, groups, model, selection, trainable, {&forget, nullptr}, 2);
   CausalLM frozen_copy(config, groups.ep());
   frozen_copy->initialize(8);
-  auto recomputed = reference_log_probs(frozen_copy, forget, groups, /*batch_size=*/4);
+  auto recomputed = answer_log_probs(frozen_copy, forget, groups, /*batch_size=*/4);
   test::expect_close(cached, recomputed, 1e-6, "cached vs frozen-copy reference");
   // The live model moved away: using it as the reference (the published code's mistake) differs.
-  auto live = reference_log_probs(model, forget, groups, 4);
+  auto live = answer_log_probs(model, forget, groups, 4);
   EXPECT_GT((live - cached).abs().max().item<double>(), 1e-4);
   for (int64_t i = 0; i < forget.size(); ++i) EXPECT_LT(cached[i].item<double>(), 0.0);
 }
