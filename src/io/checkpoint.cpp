@@ -255,10 +255,30 @@ void save_delta(const std::string& path, CausalLM& model, const ProcessGroups& g
   groups.world()->barrier();
 }
 
-nlohmann::json apply_delta(const std::string& path, CausalLM& model) {
+namespace {
+
+// Opens a delta file; InputError when it is not one.
+Hdf5File open_delta(const std::string& path) {
   Hdf5File file(path, Hdf5File::Mode::kRead);
   UOE_CHECK(file.has_attribute("format") && file.string_attribute("format") == kDeltaFormat, "'",
             path, "' is not a uoe delta (expected attribute format = \"", kDeltaFormat, "\")");
+  return file;
+}
+
+nlohmann::json delta_provenance(const Hdf5File& file) {
+  try {
+    return nlohmann::json::parse(file.string_attribute("provenance"));
+  } catch (const nlohmann::json::exception& e) {
+    UOE_CHECK(false, "delta '", file.path(), "': attribute 'provenance' is not valid JSON: ",
+              e.what());
+  }
+  return {};
+}
+
+}  // namespace
+
+nlohmann::json apply_delta(const std::string& path, CausalLM& model) {
+  const Hdf5File file = open_delta(path);
   const std::string context = c10::str("delta '", path, "'");
   const auto state = model_state(model);
   for (const auto& name : file.dataset_names()) {
@@ -272,12 +292,15 @@ nlohmann::json apply_delta(const std::string& path, CausalLM& model) {
       check_expert_name(name, model->config(), context);
     }
   }
-  try {
-    return nlohmann::json::parse(file.string_attribute("provenance"));
-  } catch (const nlohmann::json::exception& e) {
-    UOE_CHECK(false, context, ": attribute 'provenance' is not valid JSON: ", e.what());
-  }
-  return {};
+  return delta_provenance(file);
+}
+
+Delta read_delta(const std::string& path) {
+  const Hdf5File file = open_delta(path);
+  Delta delta;
+  for (const auto& name : file.dataset_names()) delta.tensors.emplace(name, file.read(name));
+  delta.provenance = delta_provenance(file);
+  return delta;
 }
 
 }  // namespace uoe

@@ -3,7 +3,8 @@
 // divides the world into exactly the values of an in-memory model (rounded to the stored dtypes),
 // the forward logits match that model's, each rank holds only its experts, and missing, misshapen
 // or unknown tensors give InputErrors naming the file and tensor on every rank alike. The names of
-// the published Mixtral-8x7B weight map are exactly those of a uoe model of its shape.
+// the published Mixtral-8x7B weight map are exactly those of a uoe model of its shape. Export
+// writes the original directory with only a delta's tensors changed, in their original dtypes.
 //
 // Every rank makes the same collective calls; checks use EXPECT_*.
 #include <unistd.h>
@@ -13,7 +14,9 @@
 #include <fstream>
 #include <set>
 
+#include "io/checkpoint.h"
 #include "io/hf_checkpoint.h"
+#include "io/hf_export.h"
 #include "io/hf_names.h"
 #include "io/safetensors_writer.h"
 #include "parallel/process_groups.h"
@@ -200,6 +203,89 @@ TEST_F(HfCheckpointTest, BadCheckpointsAreRejectedOnEveryRank) {
     with_extra.push_back({extra, torch::zeros({2})});
     write_weights(with_extra);
     test::expect_input_error(load, {dir_ + "/model-0", "'" + extra + "'", "does not have"});
+  }
+}
+
+std::set<std::string> files_under(const std::string& dir) {
+  std::set<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) files.insert(fs::relative(entry.path(), dir).string());
+  }
+  return files;
+}
+
+// Unlearning changes one expert and its router (in fp32); the export holds exactly those changes,
+// rounded to the stored dtypes, and every other byte of the original directory.
+TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
+  const int n = world_->size();
+  const auto config = shared_expert_config(2 * n);
+  const std::string source = dir_ + "/source", out = dir_ + "/exported", delta = dir_ + "/delta.h5";
+  if (world_->rank() == 0) {
+    fs::create_directories(source + "/original");
+    write_safetensors_checkpoint(source, hf_tensors(reference_model(config, 8), ""), 16 * 1024);
+    std::ofstream(source + "/config.json") << "{\"architectures\": [\"uoe\"]}\n";
+    std::ofstream(source + "/tokenizer.json") << "{}\n";
+    std::ofstream(source + "/original/params.json") << "{}\n";
+    std::ofstream(source + "/original/consolidated.00.pth") << "old weights";
+    fs::create_directories(source + "/.cache");
+    std::ofstream(source + "/.cache/download.lock") << "";
+  }
+  world_->barrier();
+  auto groups = ProcessGroups::create(world_, n);
+  CausalLM model(config, groups.ep());
+  load_hf_checkpoint(SafetensorsCheckpoint(source), model, "");
+  const std::vector<std::string> trained = {"layers.2.mlp.experts.1.up_proj.weight",
+                                            "layers.2.mlp.gate.weight"};
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& item : model->named_parameters()) {
+      if (std::find(trained.begin(), trained.end(), item.key()) != trained.end()) {
+        item.value().add_(0.001 * test::seeded_randn(item.value().sizes(), 77));
+      }
+    }
+  }
+  save_delta(delta, model, groups, trained, {{"method", "ga"}});
+  if (world_->rank() == 0) {
+    const HfExportReport report = export_hf_checkpoint({source, delta, out, false, ""});
+    EXPECT_EQ(report.changed, (std::vector<std::string>{"model.layers.2.mlp.experts.1.up_proj.weight",
+                                                        "model.layers.2.mlp.gate.weight"}));
+    EXPECT_EQ(report.skipped.size(), 2u);  // .cache, original/consolidated.00.pth
+    auto expected_files = files_under(source);
+    expected_files.erase(".cache/download.lock");
+    expected_files.erase("original/consolidated.00.pth");
+    EXPECT_EQ(files_under(out), expected_files);
+    EXPECT_FALSE(fs::exists(out + ".tmp"));
+
+    const SafetensorsCheckpoint before(source), after(out);
+    EXPECT_EQ(after.shard_names(), before.shard_names());
+    EXPECT_EQ(after.index_metadata(), before.index_metadata());
+    const Delta d = read_delta(delta);
+    for (const auto& name : before.tensor_names()) {
+      const auto& info = before.info(name);
+      EXPECT_EQ(after.info(name).dtype, info.dtype) << name;
+      EXPECT_EQ(after.file_of(name).path(), out + before.file_of(name).path().substr(source.size()));
+      const auto got = after.file_of(name).view(name);
+      const auto original = before.file_of(name).view(name);
+      const bool is_trained = name == report.changed[0] || name == report.changed[1];
+      EXPECT_EQ(torch::equal(got, original), !is_trained) << name;
+      if (is_trained) {
+        const auto& fp32 = d.tensors.at(name.substr(std::string("model.").size()));
+        EXPECT_TRUE(torch::equal(got, fp32.to(info.dtype))) << name;
+      }
+    }
+    for (size_t i = 0; i < before.shard_names().size(); ++i) {
+      EXPECT_EQ(after.shard(i).metadata(), before.shard(i).metadata());
+    }
+
+    test::expect_input_error([&] { export_hf_checkpoint({source, delta, out, false, ""}); },
+                             {"export.output_dir", out, "exists", "export.overwrite"});
+    EXPECT_EQ(export_hf_checkpoint({source, delta, out + "/", true, ""}).changed.size(), 2u);
+    test::expect_input_error([&] { export_hf_checkpoint({source, delta, source + "/x", true, ""}); },
+                             {"export.output_dir", "inside"});
+    test::expect_input_error(
+        [&] { export_hf_checkpoint({source, delta, dir_ + "/other", false, "MixtralForCausalLM"}); },
+        {delta, "'layers.2.mlp.experts.1.up_proj.weight'", "block_sparse_moe", "is not in"});
+    EXPECT_FALSE(fs::exists(dir_ + "/other"));
   }
 }
 
