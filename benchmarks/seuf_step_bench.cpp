@@ -9,8 +9,6 @@
 // (benchmarks/run_seuf_step.sh) runs both modes as separate processes, so the peak RSS of one does
 // not hide the other's, and prints the ratios. Correctness before timing: after the run every
 // tensor outside the trainable set must be bitwise unchanged (SEUF) and the loss finite.
-#include <sys/resource.h>
-
 #include <random>
 
 #include "bench_utils.h"
@@ -34,12 +32,6 @@ TokenDataset random_dataset(int64_t count, int64_t length, int64_t vocab, uint64
     }
   }
   return TokenDataset(std::move(sequences), vocab, "random");
-}
-
-int64_t peak_rss_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return int64_t(usage.ru_maxrss) * 1024;
 }
 
 int run(bench::Flags& flags) {
@@ -100,7 +92,7 @@ int run(bench::Flags& flags) {
   UOE_CHECK(std::isfinite(summary["final"]["loss"].get<double>()), "loss is not finite");
 
   // Per-rank maxima: the rank that holds the target expert is the one that matters.
-  auto rss = torch::tensor({peak_rss_bytes()});
+  auto rss = torch::tensor({bench::peak_rss_bytes()});
   groups.world()->all_reduce(rss, ReduceOp::kMax);
   nlohmann::json result = {
       {"mode", mode},

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "io/safetensors.h"
 #include "io/safetensors_checkpoint.h"
@@ -187,6 +188,36 @@ TEST_F(SafetensorsTest, MalformedFilesGiveInputErrorsNamingFileAndTensor) {
   EXPECT_EQ(SafetensorsFile(valid).info("w").shape, (std::vector<int64_t>{2, 2}));
   test::expect_input_error([&] { SafetensorsFile(dir_ + "/absent.safetensors"); },
                            {"absent.safetensors", "cannot open"});
+}
+
+// Random byte mutations of a valid file (a small stand-in for fuzzing the pure parser): each one
+// parses or gives an InputError; nothing else escapes and nothing crashes.
+TEST_F(SafetensorsTest, MutatedHeadersParseOrGiveInputErrors) {
+  const std::string path = dir_ + "/valid.safetensors";
+  write_safetensors_file(path, fixture_tensors(), kFixtureMetadata);
+  std::ifstream in(path, std::ios::binary);
+  const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::mt19937_64 rng(7);
+  int parsed = 0, rejected = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes = original;
+    const int flips = 1 + int(rng() % 4);
+    for (int f = 0; f < flips; ++f) {
+      const size_t at = rng() % std::min<size_t>(bytes.size(), 8 + 200);  // mostly the header
+      bytes[at] = static_cast<char>(rng() % 256);
+    }
+    if (rng() % 8 == 0) bytes.resize(rng() % bytes.size());
+    try {
+      parse_safetensors_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                               bytes.size(), "mutant");
+      ++parsed;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("mutant"), std::string::npos) << e.what();
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 1000);
+  EXPECT_GT(parsed, 0);
 }
 
 std::vector<NamedTensor> numbered_tensors(int n) {
