@@ -44,8 +44,8 @@ void make_directories(const std::string& path, const std::string& what) {
   UOE_CHECK(!ec, "cannot create ", what, " '", path, "': ", ec.message());
 }
 
-JsonLinesWriter::JsonLinesWriter(const std::string& path) : path_(path) {
-  out_.open(path, std::ios::out | std::ios::trunc);
+JsonLinesWriter::JsonLinesWriter(const std::string& path, bool append) : path_(path) {
+  out_.open(path, std::ios::out | (append ? std::ios::app : std::ios::trunc));
   UOE_CHECK(out_.good(), "cannot open ", path, " for writing: ", std::strerror(errno));
 }
 

@@ -20,7 +20,8 @@ void make_directories(const std::string& path, const std::string& what);
 class JsonLinesWriter {
  public:
   JsonLinesWriter() = default;
-  explicit JsonLinesWriter(const std::string& path);
+  // Truncates `path`, or appends to it when `append`.
+  explicit JsonLinesWriter(const std::string& path, bool append = false);
   void write(const nlohmann::json& record);
   bool is_open() const { return out_.is_open(); }
 
