@@ -23,6 +23,7 @@ def expected_tensors():
         "b.bf16": ((torch.arange(10, dtype=torch.float32) - 5) * 0.375).to(torch.bfloat16),
         "c.f16": (torch.arange(6, dtype=torch.float32).reshape(2, 1, 3) * 0.5 - 1).to(torch.float16),
         "empty": torch.zeros(0, 3, dtype=torch.float32),
+        "ids.i64": torch.arange(-3, 4, dtype=torch.int64) * 1000000007,
         "scalar": torch.tensor(2.5, dtype=torch.float32),
     }
 

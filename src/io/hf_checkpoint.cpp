@@ -73,6 +73,8 @@ void check_checkpoint(const SafetensorsCheckpoint& checkpoint,
     UOE_CHECK(info.shape == want.shape, checkpoint.file_of(hf).path(), ": tensor '", hf,
               "' has shape ", shape_str(info.shape), " but the model expects ",
               shape_str(want.shape), " (parameter '", want.internal_name, "')");
+    UOE_CHECK(c10::isFloatingType(info.dtype), checkpoint.file_of(hf).path(), ": tensor '", hf,
+              "' has dtype ", info.dtype, "; weights must be F32, BF16 or F16");
   }
   std::vector<std::string> unknown;
   for (const auto& name : checkpoint.tensor_names()) {

@@ -23,7 +23,7 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 using nlohmann::json;
 
 constexpr const char* kMetadataKey = "__metadata__";
-constexpr const char* kSupported = "F32, BF16, F16";
+constexpr const char* kSupported = "F32, BF16, F16, I64";
 // Top-level object > tensor entry > shape / offsets array > number: nothing valid goes deeper.
 constexpr int kMaxDepth = 3;
 
@@ -120,6 +120,7 @@ torch::ScalarType parse_safetensors_dtype(const std::string& name, const std::st
   if (name == "F32") return torch::kFloat32;
   if (name == "BF16") return torch::kBFloat16;
   if (name == "F16") return torch::kFloat16;
+  if (name == "I64") return torch::kInt64;
   UOE_CHECK(false, where, ": unsupported dtype '", name, "' (supported: ", kSupported, ")");
   return torch::kFloat32;
 }
@@ -129,6 +130,7 @@ std::string safetensors_dtype_name(torch::ScalarType dtype, const std::string& w
     case torch::kFloat32: return "F32";
     case torch::kBFloat16: return "BF16";
     case torch::kFloat16: return "F16";
+    case torch::kInt64: return "I64";
     default:
       UOE_CHECK(false, where, ": dtype ", dtype, " cannot be stored (supported: ", kSupported, ")");
   }

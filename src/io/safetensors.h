@@ -8,7 +8,7 @@
 // (length bound, JSON object without repeated keys, supported dtype, non-negative shape without
 // overflow, offsets inside the data section, byte size = numel x item size, no two tensors
 // overlapping). Every violation is an InputError naming the file and, where there is one, the
-// tensor. Supported dtypes: F32, BF16, F16.
+// tensor. Supported dtypes: F32, BF16, F16 (weights) and I64 (token ids in test fixtures).
 //
 // The file is memory-mapped read-only: opening it reads no tensor data, and a rank that reads only
 // its own experts never touches (or holds in memory) the pages of the other experts. Views share
@@ -26,10 +26,10 @@ namespace uoe {
 // Largest header accepted (the safetensors library uses the same bound).
 constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
-// "F32" | "BF16" | "F16" -> dtype; anything else is an InputError naming `where` and listing the
+// "F32" | "BF16" | "F16" | "I64" -> dtype; anything else is an InputError naming `where` and listing the
 // supported dtypes.
 torch::ScalarType parse_safetensors_dtype(const std::string& name, const std::string& where);
-// kFloat32 | kBFloat16 | kFloat16 -> "F32" | "BF16" | "F16"; InputError naming `where` otherwise.
+// kFloat32 | kBFloat16 | kFloat16 | kInt64 -> "F32" | "BF16" | "F16" | "I64"; InputError naming `where` otherwise.
 std::string safetensors_dtype_name(torch::ScalarType dtype, const std::string& where);
 
 struct SafetensorsTensorInfo {

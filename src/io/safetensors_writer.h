@@ -1,6 +1,6 @@
 #pragma once
 // Writing safetensors files and sharded Hugging Face weight directories (the format is described
-// in io/safetensors.h). Tensors keep their names and dtypes (F32, BF16, F16); the data section
+// in io/safetensors.h). Tensors keep their names and dtypes (F32, BF16, F16, I64); the data section
 // holds them back to back in the order given; the header is padded with spaces to a multiple of 8
 // bytes, as the safetensors library does. Every file is written under a temporary name and renamed
 // when complete.

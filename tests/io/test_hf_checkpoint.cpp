@@ -197,6 +197,13 @@ TEST_F(HfCheckpointTest, BadCheckpointsAreRejectedOnEveryRank) {
   test::expect_input_error(
       load, {dir_ + "/model-0", "'model.layers.1.self_attn.k_proj.weight'", "[3, 24]", "expects [12, 24]"});
 
+  auto integer = good;
+  for (auto& t : integer) {
+    if (t.name == "model.norm.weight") t.tensor = t.tensor.to(torch::kInt64);
+  }
+  write_weights(integer);
+  test::expect_input_error(load, {dir_ + "/model-0", "'model.norm.weight'", "Long", "F32, BF16 or F16"});
+
   for (const std::string extra :
        {c10::str("model.layers.1.mlp.experts.", 2 * n, ".up_proj.weight"), std::string("model.extra.weight")}) {
     auto with_extra = good;

@@ -25,6 +25,7 @@ std::vector<NamedTensor> fixture_tensors() {
           {"b.bf16", ((torch::arange(10, torch::kFloat32) - 5) * 0.375).to(torch::kBFloat16)},
           {"c.f16", (torch::arange(6, torch::kFloat32).reshape({2, 1, 3}) * 0.5 - 1).to(torch::kFloat16)},
           {"empty", torch::zeros({0, 3})},
+          {"ids.i64", torch::arange(-3, 4, torch::kInt64) * 1000000007},
           {"scalar", torch::tensor(2.5f)}};
 }
 const std::map<std::string, std::string> kFixtureMetadata = {{"format", "pt"},
@@ -32,7 +33,7 @@ const std::map<std::string, std::string> kFixtureMetadata = {{"format", "pt"},
 
 void expect_fixture_tensors(const SafetensorsFile& file) {
   EXPECT_EQ(file.metadata(), kFixtureMetadata);
-  EXPECT_EQ(file.tensors().size(), 5u);
+  EXPECT_EQ(file.tensors().size(), 6u);
   for (const auto& [name, want] : fixture_tensors()) {
     ASSERT_TRUE(file.contains(name)) << name;
     const auto got = file.view(name);
@@ -105,8 +106,8 @@ TEST_F(SafetensorsTest, WriterRejectsBadInputWithoutWriting) {
       [&] { write_safetensors_file(path, {{"x", torch::zeros({2})}, {"x", torch::ones({2})}}); },
       {path, "'x'", "repeated"});
   test::expect_input_error(
-      [&] { write_safetensors_file(path, {{"i", torch::zeros({2}, torch::kInt64)}}); },
-      {path, "'i'", "F32, BF16, F16"});
+      [&] { write_safetensors_file(path, {{"i", torch::zeros({2}, torch::kInt32)}}); },
+      {path, "'i'", "F32, BF16, F16, I64"});
   EXPECT_FALSE(fs::exists(path));
 }
 
@@ -143,7 +144,7 @@ TEST_F(SafetensorsTest, MalformedFilesGiveInputErrorsNamingFileAndTensor) {
        file_bytes(R"({"w":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}})", 4),
        {"repeats the key 'dtype'"}},
       {"bad_dtype", file_bytes(R"({"w":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}})", 4),
-       {"'w'", "unsupported dtype 'I8'", "F32, BF16, F16"}},
+       {"'w'", "unsupported dtype 'I8'", "F32, BF16, F16, I64"}},
       {"out_of_range", file_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8),
        {"'w'", "outside the data section of 8 bytes"}},
       {"reversed_offsets",
