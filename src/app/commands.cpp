@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "io/checkpoint.h"
 #include "io/fictitious_facts.h"
+#include "io/text_corpus.h"
 #include "model/causal_lm.h"
 #include "train/pretrainer.h"
 #include "unlearn/attribution.h"
@@ -93,6 +94,33 @@ int make_data(const CommandLine& cli) {
     log0("wrote fictitious-facts data to ", ctx.config.training.output_dir, ": vocab ",
          s.vocab_size, ", ", s.train_sequences, " training, ", s.forget_sequences, " forget, ",
          s.retain_sequences, " retain sequences");
+  }
+  ctx.groups.world()->barrier();
+  ctx.write_summary(summary);
+  return 0;
+}
+
+int tokenize(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli);
+  const TokenizeOptions& options = ctx.config.tokenize;
+  nlohmann::json summary = {{"command", "tokenize"}};
+  if (ctx.groups.rank() == 0) {
+    std::string output = options.output;
+    if (output.front() != '/') output = ctx.config.training.output_dir + "/" + output;
+    const TokenizeSummary s = tokenize_corpus(options, output);
+    const double tokens_per_s = s.seconds > 0 ? double(s.num_tokens) / s.seconds : 0.0;
+    summary.update({{"output", s.output_path},
+                    {"tokenizer", options.tokenizer},
+                    {"records", s.num_records},
+                    {"sequences", s.num_sequences},
+                    {"tokens", s.num_tokens},
+                    {"truncated", s.num_truncated},
+                    {"vocab_size", s.vocab_size},
+                    {"tokens_per_s", tokens_per_s}});
+    log0("tokenized ", s.num_records, " records of ", options.input, " into ", s.num_sequences,
+         " sequences, ", s.num_tokens, " tokens (", int64_t(tokens_per_s), " tokens/s",
+         s.num_truncated ? c10::str(", ", s.num_truncated, " truncated") : std::string(),
+         "); wrote ", s.output_path);
   }
   ctx.groups.world()->barrier();
   ctx.write_summary(summary);
@@ -221,6 +249,7 @@ int info(const CommandLine& cli) {
 int run_command(const CommandLine& cli) {
   if (cli.command == "pretrain") return pretrain(cli);
   if (cli.command == "make-data") return make_data(cli);
+  if (cli.command == "tokenize") return tokenize(cli);
   if (cli.command == "attribute") return attribute(cli);
   if (cli.command == "unlearn") return unlearn(cli);
   if (cli.command == "eval") return eval(cli);

@@ -19,6 +19,7 @@ RunConfig load_and_check(const CommandLine& cli, int world_size) {
   UOE_CHECK(world_size % config.parallel.ep_size == 0, "parallel.ep_size=",
             config.parallel.ep_size, " does not divide the world size ", world_size,
             " (number of MPI ranks); use an ep_size that divides it");
+  if (cli.command == "tokenize") config.tokenize.validate();
   return config;
 }
 

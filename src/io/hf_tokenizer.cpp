@@ -140,8 +140,8 @@ HfTokenizer HfTokenizer::from_json(const std::string& tokenizer_json, const std:
       UOE_CHECK(slot->has_value(), config_name, ": ", key, " '", *token, "' is not in the vocabulary");
     }
   }
-  if (!t.bos && t.post_processor.first_prefix_id() >= 0) {
-    tokenizer.impl_->bos = t.post_processor.first_prefix_id();
+  if (!t.bos && !t.post_processor.prefix().empty()) {
+    tokenizer.impl_->bos = t.post_processor.prefix().front();
   }
   return tokenizer;
 }
@@ -216,5 +216,11 @@ bool HfTokenizer::is_special(int32_t id) const {
 std::optional<int32_t> HfTokenizer::bos_id() const { return impl_->bos; }
 std::optional<int32_t> HfTokenizer::eos_id() const { return impl_->eos; }
 const std::string& HfTokenizer::name() const { return impl_->name; }
+const std::vector<int32_t>& HfTokenizer::special_prefix() const {
+  return impl_->post_processor.prefix();
+}
+const std::vector<int32_t>& HfTokenizer::special_suffix() const {
+  return impl_->post_processor.suffix();
+}
 
 }  // namespace uoe

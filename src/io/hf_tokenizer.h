@@ -51,6 +51,9 @@ class HfTokenizer {
   std::optional<int32_t> bos_id() const;
   std::optional<int32_t> eos_id() const;
   const std::string& name() const;
+  // The ids that encode(text, true) puts before / after the text's own ids.
+  const std::vector<int32_t>& special_prefix() const;
+  const std::vector<int32_t>& special_suffix() const;
 
  private:
   struct Impl;

@@ -17,8 +17,9 @@ class PostProcessor {
   PostProcessor(const Json& spec, const std::string& context);
 
   std::vector<int32_t> apply(const std::vector<int32_t>& ids) const;
-  // The first id added before the text (e.g. <s>), -1 when none.
-  int32_t first_prefix_id() const { return prefix_.empty() ? -1 : prefix_.front(); }
+  // The ids added before / after the text.
+  const std::vector<int32_t>& prefix() const { return prefix_; }
+  const std::vector<int32_t>& suffix() const { return suffix_; }
 
  private:
   void add(const Json& spec, const std::string& context);
