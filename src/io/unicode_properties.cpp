@@ -67,10 +67,13 @@ bool is_white_space(char32_t cp) {
                                category_bit(GeneralCategory::Zp));
 }
 
-CategoryMask word_categories() {
+bool is_word_char(char32_t cp) {
   static const CategoryMask mask = category_mask("L") | category_mask("M") | category_mask("Nd") |
                                    category_mask("Nl") | category_mask("Pc");
-  return mask;
+  if (in_categories(cp, mask)) return true;
+  return cp == 0x200C || cp == 0x200D || (cp >= 0x24B6 && cp <= 0x24E9) ||
+         (cp >= 0x1F130 && cp <= 0x1F149) || (cp >= 0x1F150 && cp <= 0x1F169) ||
+         (cp >= 0x1F170 && cp <= 0x1F189);
 }
 
 char32_t case_fold(char32_t cp) {

@@ -29,9 +29,10 @@ inline bool in_categories(char32_t cp, CategoryMask mask) {
 // The White_Space property: TAB..CR, U+0085 and the separators Zs, Zl, Zp. It is both the regex
 // \s of Oniguruma and Rust's char::is_whitespace.
 bool is_white_space(char32_t cp);
-// Word characters of the regex \w: L, M, Nd, Nl, Pc.
-CategoryMask word_categories();
-inline bool is_word_char(char32_t cp) { return in_categories(cp, word_categories()); }
+// Word characters (\w of Oniguruma and of Rust's regex, UTS #18): Alphabetic, marks, decimal
+// digits, connector punctuation and the joiners U+200C / U+200D. Alphabetic is approximated by
+// L, Nl and the circled / squared Latin letters (So with Other_Alphabetic).
+bool is_word_char(char32_t cp);
 
 // Simple case folding (one code point to one code point).
 char32_t case_fold(char32_t cp);

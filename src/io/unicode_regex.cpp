@@ -14,7 +14,7 @@ constexpr int kMaxRepeat = 1000;
 constexpr size_t kMaxProgram = 200000;
 constexpr const char* kSupported =
     "supported: literals, escapes \\t \\n \\r \\f \\v \\xHH \\x{...} \\uHHHH, . ^ $ \\A \\z, "
-    "[...] classes, \\s \\S \\d \\D \\w \\W \\h \\H, \\p{..} \\P{..} general categories, "
+    "[...] classes, \\s \\S \\d \\D \\w \\W \\h, \\p{..} \\P{..} general categories, "
     "(...) (?:...) (?i:...) (?=...) (?!...) (?>...), | and the quantifiers * + ? {n,m} "
     "(lazy ?, possessive +)";
 
@@ -205,7 +205,6 @@ class RegexCompiler {
       items.push_back(item);
       return int64_t(-1);
     };
-    const CategoryMask word = word_categories();
     switch (c) {
       case 't': return '\t';
       case 'n': return '\n';
@@ -220,8 +219,8 @@ class RegexCompiler {
       case 'S': items.push_back({Item::Kind::kSpace, true}); return -1;
       case 'd': return categories(category_mask("Nd"), false);
       case 'D': return categories(category_mask("Nd"), true);
-      case 'w': return categories(word, false);
-      case 'W': return categories(word, true);
+      case 'w': items.push_back({Item::Kind::kWord, false}); return -1;
+      case 'W': items.push_back({Item::Kind::kWord, true}); return -1;
       case 'h':
         for (auto [lo, hi] : {std::pair<char32_t, char32_t>{'0', '9'}, {'a', 'f'}, {'A', 'F'}}) {
           items.push_back({Item::Kind::kRange, false, lo, hi});
@@ -448,6 +447,7 @@ bool UnicodeRegex::CharClass::matches_slow(char32_t cp) const {
       case ClassItem::Kind::kRange: hit = cp >= item.lo && cp <= item.hi; break;
       case ClassItem::Kind::kCategories: hit = in_categories(cp, item.categories); break;
       case ClassItem::Kind::kSpace: hit = is_white_space(cp); break;
+      case ClassItem::Kind::kWord: hit = is_word_char(cp); break;
     }
     if (hit != item.negated) {
       any = true;

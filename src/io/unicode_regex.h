@@ -8,7 +8,7 @@
 //   literals and escaped punctuation; \t \n \r \f \v \a \e \xHH \x{H...} \uHHHH
 //   .  (any code point but \n)   ^ $ (line anchors, as Oniguruma)   \A \z
 //   [...] and [^...] with ranges, escapes and the classes below
-//   \s \S (White_Space)  \d \D (Nd)  \w \W (L, M, Nd, Nl, Pc)  \h \H (hex digits)
+//   \s \S (White_Space)  \d \D (Nd)  \w \W (word characters)  \h (hex digits)
 //   \p{X} \P{X} \p{^X} for general categories X = L Lu Ll Lt Lm Lo M Mn Mc Me N Nd Nl No P Pc Pd
 //   Ps Pe Pi Pf Po S Sm Sc Sk So Z Zs Zl Zp C Cc Cf Cs Co Cn (and Letter, Mark, Number, ...)
 //   (...) (?:...) (?i:...) (?i) (?=...) (?!...) (?>...)  alternation |
@@ -41,7 +41,7 @@ class UnicodeRegex {
 
   // One item of a bracket class (or a class escape): a range, category set or class, maybe negated.
   struct ClassItem {
-    enum class Kind : uint8_t { kRange, kCategories, kSpace } kind;
+    enum class Kind : uint8_t { kRange, kCategories, kSpace, kWord } kind;
     bool negated = false;
     char32_t lo = 0, hi = 0;
     CategoryMask categories = 0;
