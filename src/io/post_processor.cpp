@@ -5,11 +5,14 @@
 namespace uoe {
 namespace {
 
+constexpr int64_t kMaxId = int64_t(1) << 24;
+
 // ["<s>", 1] of Roberta/BertProcessing.
 int32_t token_pair_id(const Json& spec, const char* key, const std::string& context) {
   const Json& pair = json_member(spec, key, context);
-  UOE_CHECK(pair.is_array() && pair.size() == 2 && pair[1].is_number_integer(), context, ": \"",
-            key, "\" must be [token, id], got ", pair.dump());
+  UOE_CHECK(pair.is_array() && pair.size() == 2 && pair[1].is_number_integer() &&
+                pair[1].get<int64_t>() >= 0 && pair[1].get<int64_t>() < kMaxId,
+            context, ": \"", key, "\" must be [token, id], got ", pair.dump());
   return pair[1].get<int32_t>();
 }
 
@@ -54,7 +57,8 @@ void PostProcessor::add(const Json& spec, const std::string& context) {
     const Json& entry = json_member(special, name.c_str(), context + ".special_tokens");
     const Json& ids = json_array(entry, "ids", context + ".special_tokens." + name);
     for (const Json& id : ids) {
-      UOE_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, context, ": special token '",
+      UOE_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < kMaxId,
+                context, ": special token '",
                 name, "' has a bad id ", id.dump());
       (seen_sequence ? after : before).push_back(id.get<int32_t>());
     }

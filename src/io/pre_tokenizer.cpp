@@ -233,15 +233,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& spec, const std::st
     return std::make_unique<Metaspace>(replacement, prepend, json_bool(spec, "split", true, context));
   }
   if (type == "Sequence") {
-    const Json& list = json_array(spec, "pretokenizers", context);
-    std::vector<std::unique_ptr<PreTokenizer>> steps;
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string sub = c10::str(context, ".pretokenizers[", i, "]");
-      auto step = make_pre_tokenizer(list[i], sub);
-      UOE_CHECK(step != nullptr, sub, ": null pre-tokenizer in a Sequence");
-      steps.push_back(std::move(step));
-    }
-    return std::make_unique<Sequence>(std::move(steps));
+    return std::make_unique<Sequence>(
+        json_sequence<PreTokenizer>(spec, "pretokenizers", context, make_pre_tokenizer));
   }
   throw_unsupported(context, "pre-tokenizer", type,
                     {"ByteLevel", "Split", "Digits", "Metaspace", "Whitespace", "WhitespaceSplit",

@@ -120,15 +120,8 @@ std::unique_ptr<TextNormalizer> make_text_normalizer(const Json& spec, const std
                                    json_bool(spec, "strip_right", true, context));
   }
   if (type == "Sequence") {
-    const Json& list = json_array(spec, "normalizers", context);
-    std::vector<std::unique_ptr<TextNormalizer>> steps;
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string sub = c10::str(context, ".normalizers[", i, "]");
-      auto step = make_text_normalizer(list[i], sub);
-      UOE_CHECK(step != nullptr, sub, ": null normalizer in a Sequence");
-      steps.push_back(std::move(step));
-    }
-    return std::make_unique<Sequence>(std::move(steps));
+    return std::make_unique<Sequence>(
+        json_sequence<TextNormalizer>(spec, "normalizers", context, make_text_normalizer));
   }
   throw_unsupported(context, "normalizer", type, {"NFC", "NFD", "Prepend", "Replace", "Strip", "Sequence"});
 }

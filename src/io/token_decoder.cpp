@@ -165,15 +165,8 @@ std::unique_ptr<TokenDecoder> make_token_decoder(const Json& spec, const std::st
     return std::make_unique<Metaspace>(json_char(spec, "replacement", context), drop);
   }
   if (type == "Sequence") {
-    const Json& list = json_array(spec, "decoders", context);
-    std::vector<std::unique_ptr<TokenDecoder>> steps;
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string sub = c10::str(context, ".decoders[", i, "]");
-      auto step = make_token_decoder(list[i], sub);
-      UOE_CHECK(step != nullptr, sub, ": null decoder in a Sequence");
-      steps.push_back(std::move(step));
-    }
-    return std::make_unique<Sequence>(std::move(steps));
+    return std::make_unique<Sequence>(
+        json_sequence<TokenDecoder>(spec, "decoders", context, make_token_decoder));
   }
   throw_unsupported(context, "decoder", type,
                     {"ByteLevel", "ByteFallback", "Fuse", "Strip", "Replace", "Metaspace", "Sequence"});

@@ -53,6 +53,10 @@ std::string json_char(const Json& spec, const char* key, const std::string& cont
   return value;
 }
 
+void throw_null_component(const std::string& context) {
+  throw InputError(c10::str(context, ": null component in a Sequence"));
+}
+
 void throw_unsupported(const std::string& context, const std::string& what,
                        const std::string& type, const std::vector<std::string>& supported) {
   std::string list;

@@ -12,6 +12,7 @@ namespace {
 constexpr int kUnbounded = -1;
 constexpr int kMaxRepeat = 1000;
 constexpr size_t kMaxProgram = 200000;
+constexpr int kMaxNesting = 64;
 constexpr const char* kSupported =
     "supported: literals, escapes \\t \\n \\r \\f \\v \\xHH \\x{...} \\uHHHH, . ^ $ \\A \\z, "
     "[...] classes, \\s \\S \\d \\D \\w \\W \\h, \\p{..} \\P{..} general categories, "
@@ -283,6 +284,7 @@ class RegexCompiler {
   }
 
   Node parse_group(bool fold) {
+    if (++depth_ > kMaxNesting) fail("groups nested more than 64 deep");
     Node::Kind kind = Node::Kind::kConcat;
     bool negated = false;
     if (accept('?')) {
@@ -305,6 +307,7 @@ class RegexCompiler {
     }
     Node inner = parse_alternation(fold);
     if (!accept(')')) fail("missing ')'");
+    --depth_;
     if (kind == Node::Kind::kConcat) return inner;
     Node group{kind};
     group.negated = negated;
@@ -437,6 +440,7 @@ class RegexCompiler {
   UnicodeRegex& re_;
   std::vector<char32_t> p_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 bool UnicodeRegex::CharClass::matches_slow(char32_t cp) const {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -204,6 +205,36 @@ TEST(HfTokenizer, RejectsMalformedFiles) {
   const auto tiny = HfTokenizer::from_json(tiny_json({}), "tiny.json");
   test::expect_input_error([&] { tiny.decode({5}, false); }, {"tiny.json", "token id 5"});
   test::expect_input_error([&] { tiny.encode("a\xFF", false); }, {"not valid UTF-8"});
+}
+
+// What a fuzzer does first: damaged files must load or fail with an InputError, never crash or
+// throw anything else, and a loaded tokenizer must encode and decode without crashing.
+TEST(HfTokenizer, DamagedFilesFailCleanly) {
+  const std::string original = read_text(fixture_dir() + "/neox_style.json");
+  std::mt19937 rng(7);
+  const std::string alphabet = "{}[]\":,0123456789-a \\u";
+  int loaded = 0, rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string damaged = original;
+    if (trial % 4 == 0) {
+      damaged.resize(rng() % original.size());
+    } else {
+      for (int k = 0; k < 1 + trial % 3; ++k) damaged[rng() % damaged.size()] = alphabet[rng() % alphabet.size()];
+    }
+    try {
+      const HfTokenizer t = HfTokenizer::from_json(damaged, "damaged.json");
+      ++loaded;
+      try {
+        const auto ids = t.encode("Hello <mask> world 123 [NOTE] caf\u00e9 \u4e2d\u6587", true);
+        t.decode(ids, false);
+      } catch (const InputError&) {
+      }
+    } catch (const InputError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+  std::cout << "[ damaged  ] " << loaded << " loaded, " << rejected << " rejected with InputError\n";
 }
 
 }  // namespace
