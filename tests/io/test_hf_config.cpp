@@ -8,6 +8,7 @@
 #include "io/hf_config.h"
 #include "model/causal_lm.h"
 #include "model/parameter_count.h"
+#include "hf_fixtures.h"
 #include "test_utils.h"
 
 namespace uoe {
@@ -51,21 +52,6 @@ ModelConfig shrink(ModelConfig c, int64_t max_layers = 0) {
   }
   if (max_layers > 0) c.num_hidden_layers = std::min(c.num_hidden_layers, max_layers);
   return c;
-}
-
-// Until io/hf_names lands: Mixtral's HF names of uoe's parameters.
-std::string mixtral_hf_name(const std::string& name) {
-  if (name == "lm_head.weight") return name;
-  std::string hf = "model." + name;
-  auto replace = [&](const std::string& from, const std::string& to) {
-    const auto at = hf.find(from);
-    if (at != std::string::npos) hf.replace(at, from.size(), to);
-  };
-  replace(".mlp.", ".block_sparse_moe.");
-  replace(".gate_proj.", ".w1.");
-  replace(".down_proj.", ".w2.");
-  replace(".up_proj.", ".w3.");
-  return hf;
 }
 
 TEST(HfConfig, MixtralParses) {
@@ -218,7 +204,9 @@ TEST(HfConfig, MixtralWeightMapNamesAreTheModelParameters) {
   const ModelConfig config = shrink(read_hf_config(shared_hf("Mixtral-8x7B-v0.1")));
   CausalLM model(config, nullptr);
   std::set<std::string> ours;
-  for (const auto& item : model->named_parameters()) ours.insert(mixtral_hf_name(item.key()));
+  for (const auto& item : model->named_parameters()) {
+    ours.insert(test::hf_name(config.architecture, item.key()));
+  }
   std::set<std::string> theirs;
   const auto index = read_json(shared_hf("Mixtral-8x7B-v0.1") + "/model.safetensors.index.json");
   for (const auto& item : index["weight_map"].items()) theirs.insert(item.key());
