@@ -5,9 +5,11 @@
 #include <fstream>
 #include <set>
 
+#include "io/checkpoint.h"
 #include "io/hf_config.h"
 #include "model/causal_lm.h"
 #include "model/parameter_count.h"
+#include "parallel/process_groups.h"
 #include "hf_fixtures.h"
 #include "test_utils.h"
 
@@ -213,6 +215,29 @@ TEST(HfConfig, MixtralWeightMapNamesAreTheModelParameters) {
   EXPECT_EQ(theirs.size(), 995u);
   for (const auto& name : theirs) EXPECT_TRUE(ours.count(name)) << "not in the model: " << name;
   for (const auto& name : ours) EXPECT_TRUE(theirs.count(name)) << "not in the weight map: " << name;
+}
+
+// An HF model saved as a uoe checkpoint reloads with the same architecture (model_config.json
+// keeps MLA, YaRN, q/k norm, sparse steps) and computes the same logits.
+TEST(HfConfig, UoeCheckpointKeepsTheArchitecture) {
+  auto groups = ProcessGroups::create(test::world(), 1);
+  const auto ids = torch::arange(10, torch::kInt64).view({1, 10});
+  for (const std::string name : {"deepseek_v2", "deepseek_v3", "qwen2_moe", "qwen3_moe", "olmoe"}) {
+    const std::string source = kSource + "/tests/fixtures/hf/" + name;
+    CausalLM model(read_hf_config(source), nullptr);
+    test::load_hf_weights(source, model);
+    const std::string dir = (fs::temp_directory_path() / ("uoe_hf_roundtrip_" + name)).string();
+    fs::remove_all(dir);
+    save_checkpoint(dir, model, groups);
+    const ModelConfig reread = read_checkpoint_config(dir);
+    EXPECT_EQ(count_parameters(reread).to_json(), count_parameters(model->config()).to_json())
+        << name;
+    CausalLM copy(reread, nullptr);
+    load_checkpoint(dir, copy);
+    torch::NoGradGuard no_grad;
+    test::expect_close(copy->forward(ids).logits, model->forward(ids).logits, 0.0, name);
+    fs::remove_all(dir);
+  }
 }
 
 nlohmann::json mixtral_json() {
