@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev libhdf5-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy python3-h5py python3-matplotlib python3-scipy
+  slurm-wlm munge
 )
 
 missing=()

@@ -6,12 +6,13 @@ it with save_pretrained (config.json + model.safetensors, weights stored as bflo
 fixtures stay small) and records what transformers computes from those exact weights in fp32:
 
   reference.safetensors
-    input_ids            [B, S] int64
+    input_ids            [B, S] float32    token ids (integers; stored as F32, which uoe's
+                                             safetensors reader supports, exact below 2^24)
     logits               [B, S, V] float32
     hidden.<l>           [B, S, H] float32  output of decoder layer l (l < L-1; HF's last hidden
                                              state has the final norm applied, so it is not kept)
     router_logits.<l>    [B*S, E] float32   router logits of MoE layer l
-    topk_ids.<l>         [B*S, K] int64     chosen experts, sorted ascending per token
+    topk_ids.<l>         [B*S, K] float32   chosen experts (integers), sorted ascending per token
     topk_weights.<l>     [B*S, K] float32   their combine weights, in the order of topk_ids
     metadata: transformers / torch versions, seed, smallest top-K selection margin
 
@@ -211,13 +212,14 @@ def make_fixture(name, out_dir, max_tries=50):
     else:
         sys.exit(f"{name}: no seed below {max_tries} gives top-K margins >= {MARGIN}")
 
-    tensors = {"input_ids": input_ids.contiguous(), "logits": out.logits.float().contiguous()}
+    tensors = {"input_ids": input_ids.float().contiguous(),
+               "logits": out.logits.float().contiguous()}
     for layer in range(config.num_hidden_layers - 1):
         tensors[f"hidden.{layer}"] = out.hidden_states[layer + 1].float().contiguous()
     for index, (logits, ids, weights) in recorder.records.items():
         order = ids.argsort(dim=-1)
         tensors[f"router_logits.{index}"] = logits.contiguous()
-        tensors[f"topk_ids.{index}"] = ids.gather(1, order).long().contiguous()
+        tensors[f"topk_ids.{index}"] = ids.gather(1, order).float().contiguous()
         tensors[f"topk_weights.{index}"] = weights.gather(1, order).contiguous()
 
     target = os.path.join(out_dir, name)

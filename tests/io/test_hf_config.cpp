@@ -6,11 +6,12 @@
 #include <set>
 
 #include "io/checkpoint.h"
+#include "io/hf_checkpoint.h"
 #include "io/hf_config.h"
+#include "io/hf_names.h"
 #include "model/causal_lm.h"
 #include "model/parameter_count.h"
 #include "parallel/process_groups.h"
-#include "hf_fixtures.h"
 #include "test_utils.h"
 
 namespace uoe {
@@ -207,7 +208,7 @@ TEST(HfConfig, MixtralWeightMapNamesAreTheModelParameters) {
   CausalLM model(config, nullptr);
   std::set<std::string> ours;
   for (const auto& item : model->named_parameters()) {
-    ours.insert(test::hf_name(config.architecture, item.key()));
+    ours.insert(hf_parameter_name(config.architecture, item.key()));
   }
   std::set<std::string> theirs;
   const auto index = read_json(shared_hf("Mixtral-8x7B-v0.1") + "/model.safetensors.index.json");
@@ -225,7 +226,7 @@ TEST(HfConfig, UoeCheckpointKeepsTheArchitecture) {
   for (const std::string name : {"deepseek_v2", "deepseek_v3", "qwen2_moe", "qwen3_moe", "olmoe"}) {
     const std::string source = kSource + "/tests/fixtures/hf/" + name;
     CausalLM model(read_hf_config(source), nullptr);
-    test::load_hf_weights(source, model);
+    load_hf_checkpoint(SafetensorsCheckpoint(source), model, model->config().architecture);
     const std::string dir = (fs::temp_directory_path() / ("uoe_hf_roundtrip_" + name)).string();
     fs::remove_all(dir);
     save_checkpoint(dir, model, groups);

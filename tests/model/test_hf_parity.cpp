@@ -2,11 +2,13 @@
 // models of every supported architecture, saved by save_pretrained, and what transformers computed
 // from them) loaded with EP=1 and, on 2 ranks, EP=2 and EP=1 x DP=2. Logits and decoder-layer
 // outputs must match to 1e-4 (max abs, fp32), router probabilities and combine weights to 1e-5, and
-// the top-K experts exactly. Each rank runs its own slice of the fixture's batch.
+// the top-K experts exactly. Each rank runs its own slice of the fixture's batch. Weights come in
+// through the EP-aware HF loader (io/hf_checkpoint.h), names through io/hf_names.h.
 #include <filesystem>
 
-#include "hf_fixtures.h"
+#include "io/hf_checkpoint.h"
 #include "io/hf_config.h"
+#include "io/safetensors.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
@@ -40,11 +42,14 @@ class HfParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
   const std::string dir = kFixtures + GetParam();
   const ModelConfig config = read_hf_config(dir);
-  const auto reference = test::read_safetensors(dir + "/reference.safetensors");
-  const auto& ref = reference.tensors;
+  const SafetensorsFile reference(dir + "/reference.safetensors");
+  std::map<std::string, torch::Tensor> ref;
+  for (const auto& info : reference.tensors()) {
+    ref[info.name] = reference.load(info.name, torch::kFloat32);
+  }
   auto world = test::world();
   const int64_t world_size = world->size();
-  const auto input_ids = ref.at("input_ids");  // [B, S]
+  const auto input_ids = ref.at("input_ids").to(torch::kInt64);  // [B, S] (stored as F32)
   const int64_t batch = input_ids.size(0), seq = input_ids.size(1);
   ASSERT_EQ(batch % world_size, 0);
   const int64_t rows = batch / world_size, first = world->rank() * rows;
@@ -56,7 +61,7 @@ TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
                             std::to_string(world->rank());
     auto groups = ProcessGroups::create(world, ep);
     CausalLM model(config, groups.ep());
-    test::load_hf_weights(dir, model);
+    load_hf_checkpoint(SafetensorsCheckpoint(dir), model, config.architecture);
     model->eval();
     torch::NoGradGuard no_grad;
     CausalLMOutput out;
@@ -85,7 +90,8 @@ TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
       auto probs = softmax ? torch::softmax(logits, -1) : torch::sigmoid(logits);
       EXPECT_LE(max_abs_diff(moe.routing.probs, probs), kRouterTolerance) << tag << " layer " << layer;
       auto [ids, weights] = sorted_choice(moe.routing.topk_ids, moe.routing.topk_weights);
-      auto want_ids = ref.at("topk_ids." + key).narrow(0, first * seq, rows * seq);
+      auto want_ids =
+          ref.at("topk_ids." + key).narrow(0, first * seq, rows * seq).to(torch::kInt64);
       auto want_weights = ref.at("topk_weights." + key).narrow(0, first * seq, rows * seq);
       const int64_t mismatched = ids.ne(want_ids).any(-1).sum().item<int64_t>();
       EXPECT_EQ(mismatched, 0) << tag << " layer " << layer << ": tokens with other top-K experts";
