@@ -19,7 +19,8 @@ std::string usage_text() {
          "  attribute  expert attribution on dataset.forget; prints and saves attribution.h5\n"
          "  unlearn    attribute, select, unlearn (SEUF or full), evaluate before and after\n"
          "  eval       evaluate the model (checkpoint + optional delta) on the dataset files\n"
-         "  info       print the resolved config, layout and parameter counts\n"
+         "  info       print the resolved config, layout and parameter counts; also takes an HF\n"
+         "             config.json or model directory (architecture and counts, nothing loaded)\n"
          "example:\n"
          "  mpirun -np 2 build/uoe pretrain configs/tiny/pretrain.yaml max_steps=50 "
          "parallel.ep_size=2";
