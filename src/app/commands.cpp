@@ -1,5 +1,6 @@
 #include "app/commands.h"
 
+#include <iomanip>
 #include <optional>
 
 #include "app/run_context.h"
@@ -7,7 +8,10 @@
 #include "common/log.h"
 #include "io/checkpoint.h"
 #include "io/fictitious_facts.h"
+#include "io/hf_config.h"
+#include "io/text_corpus.h"
 #include "model/causal_lm.h"
+#include "model/parameter_count.h"
 #include "train/pretrainer.h"
 #include "unlearn/attribution.h"
 #include "unlearn/evaluation.h"
@@ -112,6 +116,36 @@ int make_data(const CommandLine& cli) {
          s.retain_sequences, " retain sequences");
   }
   ctx.groups.world()->barrier();
+  ctx.write_summary(summary);
+  return 0;
+}
+
+int tokenize(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli);
+  const TokenizeOptions& options = ctx.config.tokenize;
+  nlohmann::json summary = {{"command", "tokenize"}};
+  std::string output = options.output;
+  if (output.front() != '/') output = ctx.config.training.output_dir + "/" + output;
+  // Rank 0 does the work; bad input is reported once and leaves no output directory behind.
+  const TokenizeSummary s = agreed(*ctx.groups.world(), [&] {
+    return ctx.groups.rank() == 0 ? tokenize_corpus(options, output) : TokenizeSummary{};
+  });
+  ctx.open_outputs();
+  if (ctx.groups.rank() == 0) {
+    const double tokens_per_s = s.seconds > 0 ? double(s.num_tokens) / s.seconds : 0.0;
+    summary.update({{"output", s.output_path},
+                    {"tokenizer", options.tokenizer},
+                    {"records", s.num_records},
+                    {"sequences", s.num_sequences},
+                    {"tokens", s.num_tokens},
+                    {"truncated", s.num_truncated},
+                    {"vocab_size", s.vocab_size},
+                    {"tokens_per_s", tokens_per_s}});
+    log0("tokenized ", s.num_records, " records of ", options.input, " into ", s.num_sequences,
+         " sequences, ", s.num_tokens, " tokens (", int64_t(tokens_per_s), " tokens/s",
+         s.num_truncated ? c10::str(", ", s.num_truncated, " truncated") : std::string(),
+         "); wrote ", s.output_path);
+  }
   ctx.write_summary(summary);
   return 0;
 }
@@ -225,14 +259,58 @@ int eval(const CommandLine& cli) {
   return 0;
 }
 
+// One line describing the architecture of `m`.
+std::string describe_architecture(const ModelConfig& m) {
+  const auto moe = m.moe_layer_indices();
+  std::string attention =
+      m.is_mla() ? c10::str("MLA (q_lora_rank ", m.q_lora_rank, ", kv_lora_rank ", m.kv_lora_rank,
+                            ", qk ", m.qk_nope_head_dim, "+", m.qk_rope_head_dim, ", v ",
+                            m.v_head_dim, ")")
+                 : c10::str(m.num_key_value_heads < m.num_attention_heads ? "GQA" : "MHA", " (",
+                            m.num_attention_heads, " heads, ", m.num_key_value_heads,
+                            " kv, head_dim ", m.resolved_head_dim(), ")");
+  if (m.qk_norm != "none") attention += c10::str(", q/k norm ", m.qk_norm);
+  return c10::str(m.architecture.empty() ? "uoe model" : m.architecture, ": ",
+                  m.num_hidden_layers, " layers (", moe.size(), " MoE",
+                  moe.empty() ? "" : c10::str(", first ", moe.front()), "), ", m.num_experts,
+                  " experts top-", m.num_experts_per_tok,
+                  m.shared_expert_intermediate_size > 0
+                      ? c10::str(" + shared ", m.shared_expert_intermediate_size,
+                                 m.shared_expert_gate ? " (gated)" : "")
+                      : "",
+                  ", router ", m.router_type, m.n_group > 1 ? c10::str(" (", m.n_group, " groups, top ", m.topk_group, ")") : "",
+                  ", attention ", attention, ", rope ", m.rope_scaling.type,
+                  m.rope_scaling.is_yarn() ? c10::str(" x", m.rope_scaling.factor) : "",
+                  ", hidden ", m.hidden_size, ", vocab ", m.vocab_size);
+}
+
+// `uoe info <config.json | HF model dir>`: architecture and parameter counts, nothing allocated.
+int hf_info(const CommandLine& cli) {
+  UOE_CHECK(cli.overrides.empty(), "uoe info on an HF config takes no overrides");
+  const ModelConfig m = read_hf_config(cli.config_path);
+  const ParameterCounts counts = count_parameters(m);
+  log0("architecture: ", describe_architecture(m));
+  log0("parameters: ", c10::str(std::fixed, std::setprecision(2), counts.total() / 1e9), "B total, ",
+       c10::str(std::fixed, std::setprecision(2), counts.active / 1e9), "B active per token",
+       counts.mtp > 0 ? c10::str(" (+", std::fixed, std::setprecision(2), counts.mtp / 1e9,
+                                 "B multi-token-prediction layers, not loaded)")
+                      : "");
+  log0("parameter counts: ", counts.to_json().dump());
+  return 0;
+}
+
+bool is_hf_config_path(const std::string& path) {
+  const std::string suffix = ".json";
+  return is_hf_model_dir(path) ||
+         (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0);
+}
+
 int info(const CommandLine& cli) {
+  if (is_hf_config_path(cli.config_path)) return hf_info(cli);
   RunContext ctx = make_run_context(cli, OutputPolicy::kNone);
   CausalLM model = build_model(ctx);
   auto counts = parameter_counts(ctx, model);
-  const auto& m = ctx.config.model;
-  log0("architecture: ", m.num_hidden_layers, " layers (", m.num_moe_layers(), " MoE), ",
-       m.num_experts, " experts top-", m.num_experts_per_tok, ", router ", m.router_type,
-       ", hidden ", m.hidden_size, ", vocab ", m.vocab_size);
+  log0("architecture: ", describe_architecture(ctx.config.model));
   log0("parameters: ", counts.dump());
   return 0;
 }
@@ -242,6 +320,7 @@ int info(const CommandLine& cli) {
 int run_command(const CommandLine& cli) {
   if (cli.command == "pretrain") return pretrain(cli);
   if (cli.command == "make-data") return make_data(cli);
+  if (cli.command == "tokenize") return tokenize(cli);
   if (cli.command == "attribute") return attribute(cli);
   if (cli.command == "unlearn") return unlearn(cli);
   if (cli.command == "eval") return eval(cli);

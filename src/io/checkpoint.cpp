@@ -38,7 +38,19 @@ std::map<std::string, torch::Tensor> model_state(const CausalLM& model) {
 }
 
 nlohmann::json model_config_json(const ModelConfig& c) {
-  return {{"vocab_size", c.vocab_size},
+  const RopeScaling& r = c.rope_scaling;
+  const nlohmann::json rope_scaling = {
+      {"type", r.type},
+      {"factor", r.factor},
+      {"original_max_position_embeddings", r.original_max_position_embeddings},
+      {"beta_fast", r.beta_fast},
+      {"beta_slow", r.beta_slow},
+      {"mscale", r.mscale},
+      {"mscale_all_dim", r.mscale_all_dim},
+      {"attention_factor", r.attention_factor},
+      {"truncate", r.truncate}};
+  return {{"architecture", c.architecture},
+          {"vocab_size", c.vocab_size},
           {"hidden_size", c.hidden_size},
           {"num_hidden_layers", c.num_hidden_layers},
           {"num_attention_heads", c.num_attention_heads},
@@ -47,21 +59,33 @@ nlohmann::json model_config_json(const ModelConfig& c) {
           {"intermediate_size", c.intermediate_size},
           {"max_position_embeddings", c.max_position_embeddings},
           {"rope_theta", c.rope_theta},
+          {"rope_scaling", rope_scaling},
           {"rms_norm_eps", c.rms_norm_eps},
           {"attention_bias", c.attention_bias},
+          {"attention_output_bias", c.attention_output_bias},
+          {"qk_norm", c.qk_norm},
           {"tie_word_embeddings", c.tie_word_embeddings},
           {"initializer_range", c.initializer_range},
+          {"kv_lora_rank", c.kv_lora_rank},
+          {"q_lora_rank", c.q_lora_rank},
+          {"qk_nope_head_dim", c.qk_nope_head_dim},
+          {"qk_rope_head_dim", c.qk_rope_head_dim},
+          {"v_head_dim", c.v_head_dim},
+          {"rope_interleave", c.rope_interleave},
           {"num_experts", c.num_experts},
           {"num_experts_per_tok", c.num_experts_per_tok},
           {"moe_intermediate_size", c.moe_intermediate_size},
           {"first_k_dense_replace", c.first_k_dense_replace},
+          {"decoder_sparse_step", c.decoder_sparse_step},
+          {"mlp_only_layers", c.mlp_only_layers},
           {"shared_expert_intermediate_size", c.shared_expert_intermediate_size},
           {"shared_expert_gate", c.shared_expert_gate},
           {"router_type", c.router_type},
           {"norm_topk_prob", c.norm_topk_prob},
           {"routed_scaling_factor", c.routed_scaling_factor},
           {"n_group", c.n_group},
-          {"topk_group", c.topk_group}};
+          {"topk_group", c.topk_group},
+          {"num_nextn_predict_layers", c.num_nextn_predict_layers}};
 }
 
 // JSON is YAML, so the config reader of `model:` (unknown keys rejected, "did you mean") applies.

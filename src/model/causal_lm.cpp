@@ -24,8 +24,7 @@ CausalLMOutput CausalLMImpl::forward(const torch::Tensor& input_ids, int64_t cap
   const int64_t seq = input_ids.size(1);
   UOE_CHECK(seq <= config_.max_position_embeddings, "sequence length ", seq,
             " exceeds model.max_position_embeddings=", config_.max_position_embeddings);
-  auto rotary = make_rotary_tables(seq, config_.resolved_head_dim(), config_.rope_theta,
-                                   input_ids.device());
+  auto rotary = make_rotary_tables(config_, seq, input_ids.device());
   CausalLMOutput out;
   auto hidden = embed_tokens(input_ids);  // [B, S, H]
   for (size_t l = 0; l < decoder_layers_.size(); ++l) {

@@ -6,7 +6,11 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer_inde
                                    CommunicatorPtr ep) {
   input_layernorm =
       register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
-  self_attn = register_module("self_attn", Attention(config));
+  if (config.is_mla()) {
+    mla_attn = register_module("self_attn", MLAttention(config));
+  } else {
+    self_attn = register_module("self_attn", Attention(config));
+  }
   post_attention_layernorm =
       register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
   if (config.is_moe_layer(layer_index)) {
@@ -23,7 +27,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer_inde
 
 DecoderOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary) {
   DecoderOutput out;
-  auto h = x + self_attn->forward(input_layernorm(x), rotary);  // [B, S, H]
+  auto normed_x = input_layernorm(x);
+  auto h = x + (mla_attn ? mla_attn->forward(normed_x, rotary)
+                         : self_attn->forward(normed_x, rotary));  // [B, S, H]
   auto normed = post_attention_layernorm(h);
   auto tokens = normed.reshape({-1, normed.size(-1)});  // [T, H]
   if (is_moe()) {

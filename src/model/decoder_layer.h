@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "model/attention.h"
+#include "model/mla_attention.h"
 #include "model/rms_norm.h"
 #include "moe/moe_layer.h"
 
@@ -24,7 +25,8 @@ class DecoderLayerImpl : public torch::nn::Module {
   bool is_moe() const { return !moe_mlp.is_empty(); }
 
   RMSNorm input_layernorm{nullptr};
-  Attention self_attn{nullptr};
+  Attention self_attn{nullptr};      // registered as "self_attn" (MHA/GQA)
+  MLAttention mla_attn{nullptr};     // registered as "self_attn" (multi-head latent attention)
   RMSNorm post_attention_layernorm{nullptr};
   MoELayer moe_mlp{nullptr};  // registered as "mlp" on MoE layers
   SwiGLU dense_mlp{nullptr};  // registered as "mlp" on dense layers

@@ -45,6 +45,15 @@ head -c 4096 /dev/urandom > "$work/random.h5"
 echo '{"question": "q", "choices": ["a"' > "$work/truncated.jsonl"
 : > "$work/empty.yaml"
 echo "learning_rate: [1, 2" > "$work/broken.yaml"
+printf '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a' > "$work/truncated_tokenizer.json"
+printf '{"model": {"type": "WordPiece", "vocab": {"a": 0}}}' > "$work/wordpiece_tokenizer.json"
+printf '{"text": "one"}\n{"text": 2}\n' > "$work/corpus.jsonl"
+cat > "$work/tokenize.yaml" <<YAML
+output_dir: $work/run
+tokenize:
+  tokenizer: $root/tests/io/data/tokenizers/llama3_style.json
+  input: $work/corpus.jsonl
+YAML
 touch "$work/.stamp"
 
 o="output_dir=$work/run"
@@ -76,6 +85,9 @@ expect_error 2 "missing dataset" "missing.h5" "${unlearn[@]}" dataset.forget="$w
 expect_error 2 "dataset is not HDF5" "'$work/random.h5' is not an HDF5 file" "${unlearn[@]}" dataset.forget="$work/random.h5"
 expect_error 2 "malformed JSONL" "truncated.jsonl' line 1" "${unlearn[@]}" dataset.forget_mc="$work/truncated.jsonl"
 expect_error 2 "delta is not HDF5" "'$work/random.h5' is not an HDF5 file" "${unlearn[@]}" delta="$work/random.h5"
+expect_error 2 "tokenizer.json is not valid JSON" "truncated_tokenizer.json" tokenize "$work/tokenize.yaml" tokenize.tokenizer="$work/truncated_tokenizer.json"
+expect_error 2 "unsupported tokenizer model" "WordPiece" tokenize "$work/tokenize.yaml" tokenize.tokenizer="$work/wordpiece_tokenizer.json"
+expect_error 2 "JSONL record with a wrong field type" "corpus.jsonl:2" tokenize "$work/tokenize.yaml"
 # Output directory and resuming.
 expect_error 2 "output_dir holds another run" "output_dir '$work/pre' exists and is not empty" pretrain "$config" output_dir="$work/pre"
 expect_error 2 "resume from a non-checkpoint" "resume_from_checkpoint='$work/nope' is not a complete training checkpoint" pretrain "$config" "$o" resume_from_checkpoint="$work/nope"

@@ -19,8 +19,17 @@ TEST(RMSNorm, MatchesFormula) {
   test::expect_close(norm(x), expected, 1e-6, "rmsnorm");
 }
 
+// One head of `head_dim` dims: the rotary tables of this config have `head_dim` columns.
+ModelConfig rope_config(int64_t head_dim) {
+  ModelConfig c;
+  c.hidden_size = head_dim;
+  c.num_attention_heads = 1;
+  c.max_position_embeddings = 64;
+  return c;
+}
+
 TEST(Rotary, PositionZeroIsIdentityAndNormsArePreserved) {
-  auto tables = make_rotary_tables(5, 8, 10000.0, torch::kCPU);
+  auto tables = make_rotary_tables(rope_config(8), 5, torch::kCPU);
   auto x = test::seeded_randn({1, 2, 5, 8}, 3);
   auto y = apply_rotary(x, tables);
   test::expect_close(y.select(2, 0), x.select(2, 0), 1e-7, "position 0");
@@ -29,7 +38,7 @@ TEST(Rotary, PositionZeroIsIdentityAndNormsArePreserved) {
 
 // <rope(q, m), rope(k, n)> depends only on m - n.
 TEST(Rotary, DotProductsDependOnRelativePositionOnly) {
-  auto tables = make_rotary_tables(12, 16, 10000.0, torch::kCPU);
+  auto tables = make_rotary_tables(rope_config(16), 12, torch::kCPU);
   auto q = test::seeded_randn({16}, 4, 1.0, torch::kFloat64);
   auto k = test::seeded_randn({16}, 5, 1.0, torch::kFloat64);
   auto at_position = [&](const torch::Tensor& v, int64_t pos) {
@@ -52,7 +61,7 @@ ModelConfig attention_config(int64_t kv_heads) {
 
 TEST(Attention, IsCausal) {
   Attention attn(attention_config(2));
-  auto tables = make_rotary_tables(6, 4, 10000.0, torch::kCPU);
+  auto tables = make_rotary_tables(rope_config(4), 6, torch::kCPU);
   auto x = test::seeded_randn({2, 6, 16}, 6);
   auto y = attn->forward(x, tables);
   auto changed = x.clone();
@@ -76,7 +85,7 @@ TEST(Attention, GroupedQueryEqualsMultiHeadWithRepeatedKv) {
     mha->k_proj->weight.copy_(k);
     mha->v_proj->weight.copy_(v);
   }
-  auto tables = make_rotary_tables(5, 4, 10000.0, torch::kCPU);
+  auto tables = make_rotary_tables(rope_config(4), 5, torch::kCPU);
   auto x = test::seeded_randn({2, 5, 16}, 7);
   test::expect_close(gqa->forward(x, tables), mha->forward(x, tables), 1e-6, "gqa vs mha");
 }
@@ -84,7 +93,7 @@ TEST(Attention, GroupedQueryEqualsMultiHeadWithRepeatedKv) {
 // Attention of one position over a sequence of length 1 is just o_proj(v_proj(x)).
 TEST(Attention, SingleTokenReducesToValueProjection) {
   Attention attn(attention_config(4));
-  auto tables = make_rotary_tables(1, 4, 10000.0, torch::kCPU);
+  auto tables = make_rotary_tables(rope_config(4), 1, torch::kCPU);
   auto x = test::seeded_randn({3, 1, 16}, 8);
   test::expect_close(attn->forward(x, tables), attn->o_proj(attn->v_proj(x)), 1e-6, "one token");
 }

@@ -1,0 +1,107 @@
+// Parity with HF transformers: the fixtures of tools/make_hf_parity_fixtures.py (small random
+// models of every supported architecture, saved by save_pretrained, and what transformers computed
+// from them) loaded with EP=1 and, on 2 ranks, EP=2 and EP=1 x DP=2. Logits and decoder-layer
+// outputs must match to 1e-4 (max abs, fp32), router probabilities and combine weights to 1e-5, and
+// the top-K experts exactly. Each rank runs its own slice of the fixture's batch. Weights come in
+// through the EP-aware HF loader (io/hf_checkpoint.h), names through io/hf_names.h.
+#include <filesystem>
+
+#include "io/hf_checkpoint.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+#include "model/causal_lm.h"
+#include "parallel/process_groups.h"
+#include "test_utils.h"
+
+namespace uoe {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kLogitTolerance = 1e-4;   // max |diff|, fp32
+constexpr double kRouterTolerance = 1e-5;  // max |diff| of probabilities and combine weights
+
+const std::string kFixtures = std::string(UOE_SOURCE_DIR) + "/tests/fixtures/hf/";
+const std::vector<std::string> kNames = {"mixtral",     "qwen2_moe",           "qwen3_moe",
+                                         "olmoe",       "deepseek_v2",         "deepseek_v2_grouped",
+                                         "deepseek_v3"};
+
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// Sorts each row's expert ids and carries the weights along: top-K as a set with its weights.
+std::pair<torch::Tensor, torch::Tensor> sorted_choice(const torch::Tensor& ids,
+                                                      const torch::Tensor& weights) {
+  auto order = ids.argsort(/*dim=*/-1, /*descending=*/false);
+  return {ids.gather(1, order), weights.gather(1, order)};
+}
+
+class HfParity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
+  const std::string dir = kFixtures + GetParam();
+  const ModelConfig config = read_hf_config(dir);
+  const SafetensorsFile reference(dir + "/reference.safetensors");
+  std::map<std::string, torch::Tensor> ref;
+  for (const auto& info : reference.tensors()) {
+    ref[info.name] = reference.load(info.name, torch::kFloat32);
+  }
+  auto world = test::world();
+  const int64_t world_size = world->size();
+  const auto input_ids = ref.at("input_ids").to(torch::kInt64);  // [B, S] (stored as F32)
+  const int64_t batch = input_ids.size(0), seq = input_ids.size(1);
+  ASSERT_EQ(batch % world_size, 0);
+  const int64_t rows = batch / world_size, first = world->rank() * rows;
+  const bool softmax = config.router_type != "deepseek_v3";
+
+  for (int ep = 1; ep <= world_size; ++ep) {
+    if (world_size % ep != 0 || config.num_experts % ep != 0) continue;
+    const std::string tag = GetParam() + " ep=" + std::to_string(ep) + " rank " +
+                            std::to_string(world->rank());
+    auto groups = ProcessGroups::create(world, ep);
+    CausalLM model(config, groups.ep());
+    load_hf_checkpoint(SafetensorsCheckpoint(dir), model, config.architecture);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    CausalLMOutput out;
+    std::vector<torch::Tensor> hidden;  // output of each decoder layer but the last
+    for (int64_t l = 0; l + 1 < config.num_hidden_layers; ++l) {
+      auto run = model->forward(input_ids.narrow(0, first, rows), l);
+      hidden.push_back(run.captured_hidden);
+      if (l == 0) out = run;
+    }
+    if (hidden.empty()) out = model->forward(input_ids.narrow(0, first, rows));
+
+    const double logit_diff = max_abs_diff(out.logits, ref.at("logits").narrow(0, first, rows));
+    std::cout << tag << ": max |logit diff| " << logit_diff << "\n";
+    EXPECT_LE(logit_diff, kLogitTolerance) << tag;
+    for (size_t l = 0; l < hidden.size(); ++l) {
+      const double diff =
+          max_abs_diff(hidden[l], ref.at("hidden." + std::to_string(l)).narrow(0, first, rows));
+      EXPECT_LE(diff, kLogitTolerance) << tag << " hidden state of layer " << l;
+    }
+
+    ASSERT_EQ(out.moe.size(), static_cast<size_t>(config.num_moe_layers())) << tag;
+    for (const auto& [layer, moe] : out.moe) {
+      const std::string key = std::to_string(layer);
+      ASSERT_TRUE(ref.count("router_logits." + key)) << tag << " layer " << layer;
+      auto logits = ref.at("router_logits." + key).narrow(0, first * seq, rows * seq);  // [T, E]
+      auto probs = softmax ? torch::softmax(logits, -1) : torch::sigmoid(logits);
+      EXPECT_LE(max_abs_diff(moe.routing.probs, probs), kRouterTolerance) << tag << " layer " << layer;
+      auto [ids, weights] = sorted_choice(moe.routing.topk_ids, moe.routing.topk_weights);
+      auto want_ids =
+          ref.at("topk_ids." + key).narrow(0, first * seq, rows * seq).to(torch::kInt64);
+      auto want_weights = ref.at("topk_weights." + key).narrow(0, first * seq, rows * seq);
+      const int64_t mismatched = ids.ne(want_ids).any(-1).sum().item<int64_t>();
+      EXPECT_EQ(mismatched, 0) << tag << " layer " << layer << ": tokens with other top-K experts";
+      EXPECT_LE(max_abs_diff(weights, want_weights), kRouterTolerance) << tag << " layer " << layer;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, HfParity, ::testing::ValuesIn(kNames),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace uoe
