@@ -7,7 +7,7 @@
 namespace uoe {
 namespace {
 const std::vector<std::string> kCommands = {"make-data", "tokenize", "pretrain", "attribute",
-                                            "unlearn", "eval", "info"};
+                                            "unlearn", "eval", "info", "export"};
 }
 
 std::string usage_text() {
@@ -19,6 +19,8 @@ std::string usage_text() {
          "  attribute  expert attribution on dataset.forget; prints and saves attribution.h5\n"
          "  unlearn    attribute, select, unlearn (SEUF or full), evaluate before and after\n"
          "  eval       evaluate the model (checkpoint + optional delta) on the dataset files\n"
+         "  export     write model_name_or_path (HF directory) with the delta's tensors as an HF\n"
+         "             directory to export.output_dir (original shards, names and dtypes)\n"
          "  info       print the resolved config, layout and parameter counts; also takes an HF\n"
          "             config.json or model directory (architecture and counts, nothing loaded)\n"
          "example:\n"

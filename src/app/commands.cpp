@@ -7,6 +7,7 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "io/checkpoint.h"
+#include "io/hf_checkpoint.h"
 #include "io/fictitious_facts.h"
 #include "io/hf_config.h"
 #include "io/text_corpus.h"
@@ -31,7 +32,11 @@ CausalLM build_model(const RunContext& ctx) {
     if (c.model_name_or_path.empty()) {
       model->initialize(c.training.seed);
     } else {
-      load_checkpoint(c.model_name_or_path, model);
+      if (is_hf_model_dir(c.model_name_or_path)) {
+        load_hf_checkpoint(SafetensorsCheckpoint(c.model_name_or_path), model, c.model.architecture);
+      } else {
+        load_checkpoint(c.model_name_or_path, model);
+      }
       if (!c.delta.empty()) {
         auto provenance = apply_delta(c.delta, model);
         log0("applied delta ", c.delta, " (", provenance.value("method", std::string("?")), ")");
@@ -315,6 +320,24 @@ int info(const CommandLine& cli) {
   return 0;
 }
 
+// `uoe export`: model_name_or_path (HF directory) with the delta's tensors, as an HF directory.
+// Rank 0 writes; the other ranks wait.
+int export_model(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli, OutputPolicy::kNone);
+  const RunConfig& c = ctx.config;
+  if (ctx.groups.rank() == 0) {
+    const HfExportReport report = export_hf_checkpoint(hf_export_options(c));
+    std::string changed;
+    for (const auto& name : report.changed) changed += "\n  " + name;
+    for (const auto& skipped : report.skipped) log0("not copied: ", skipped);
+    log0("exported ", c.model_name_or_path, " + ", c.delta, " to ", c.export_config.output_dir, ": ",
+         report.num_shards, " shard(s), ", report.total_size, " bytes of tensors, ",
+         report.changed.size(), " changed:", changed);
+  }
+  ctx.groups.world()->barrier();
+  return 0;
+}
+
 }  // namespace
 
 int run_command(const CommandLine& cli) {
@@ -325,6 +348,7 @@ int run_command(const CommandLine& cli) {
   if (cli.command == "unlearn") return unlearn(cli);
   if (cli.command == "eval") return eval(cli);
   if (cli.command == "info") return info(cli);
+  if (cli.command == "export") return export_model(cli);
   return 2;
 }
 

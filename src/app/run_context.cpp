@@ -36,6 +36,7 @@ RunConfig load_and_check(const CommandLine& cli, int world_size, OutputPolicy ou
   UOE_CHECK(world_size % config.parallel.ep_size == 0, "parallel.ep_size=",
             config.parallel.ep_size, " does not divide the world size ", world_size,
             " (number of MPI ranks); use an ep_size that divides it");
+  if (cli.command == "export") check_hf_export_options(hf_export_options(config));
   if (outputs == OutputPolicy::kWrite) {
     check_output_dir(config.training);
     resolve_resume_checkpoint(config.training, world_size, config.parallel.ep_size);

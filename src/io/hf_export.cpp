@@ -24,17 +24,6 @@ std::string strip_trailing_slashes(std::string dir) {
   return dir;
 }
 
-void check_output_dir(const HfExportOptions& o, const std::string& out) {
-  UOE_CHECK(!out.empty(), "export.output_dir must be set");
-  const fs::path source = fs::weakly_canonical(o.source_dir);
-  const fs::path target = fs::weakly_canonical(out);
-  const auto mismatch = std::mismatch(source.begin(), source.end(), target.begin(), target.end());
-  UOE_CHECK(mismatch.first != source.end(), "export.output_dir '", out,
-            "' is the model directory or inside it ('", o.source_dir, "')");
-  UOE_CHECK(!fs::exists(out) || o.overwrite, "export.output_dir '", out,
-            "' exists; remove it or set export.overwrite=true to replace it");
-}
-
 // The delta's tensors under their HF names, converted to the checkpoint's dtypes.
 std::map<std::string, torch::Tensor> delta_in_checkpoint_dtypes(const HfExportOptions& o,
                                                                  const SafetensorsCheckpoint& ckpt) {
@@ -85,10 +74,27 @@ std::vector<std::string> copy_other_files(const SafetensorsCheckpoint& ckpt, con
 
 }  // namespace
 
+void check_hf_export_options(const HfExportOptions& o) {
+  UOE_CHECK(SafetensorsCheckpoint::is_checkpoint_dir(o.source_dir), "model_name_or_path '",
+            o.source_dir, "' is not an HF model directory with safetensors weights (",
+            kSafetensorsSingleFile, " or ", kSafetensorsIndexFile, "): uoe export writes HF format");
+  UOE_CHECK(!o.delta.empty(), "uoe export needs delta (the delta.h5 of uoe unlearn)");
+  UOE_CHECK(fs::is_regular_file(o.delta), "delta '", o.delta, "' does not exist");
+  const std::string out = strip_trailing_slashes(o.output_dir);
+  UOE_CHECK(!out.empty(), "uoe export needs export.output_dir");
+  const fs::path source = fs::weakly_canonical(o.source_dir);
+  const fs::path target = fs::weakly_canonical(out);
+  const auto mismatch = std::mismatch(source.begin(), source.end(), target.begin(), target.end());
+  UOE_CHECK(mismatch.first != source.end(), "export.output_dir '", out,
+            "' is the model directory or inside it ('", o.source_dir, "')");
+  UOE_CHECK(!fs::exists(out) || o.overwrite, "export.output_dir '", out,
+            "' exists; remove it or set export.overwrite=true to replace it");
+}
+
 HfExportReport export_hf_checkpoint(const HfExportOptions& options) {
+  check_hf_export_options(options);
   const std::string out = strip_trailing_slashes(options.output_dir);
   const SafetensorsCheckpoint ckpt(options.source_dir);
-  check_output_dir(options, out);
   const auto changed = delta_in_checkpoint_dtypes(options, ckpt);
 
   const std::string tmp = out + ".tmp";

@@ -28,8 +28,14 @@ struct HfExportReport {
   uint64_t total_size = 0;           // bytes of tensor data written
 };
 
-// InputError naming the key, file or tensor when the output exists (and overwrite is false), is
-// the source itself, or the delta has a tensor the checkpoint lacks or with another shape.
+// The checks that need no reading of weights, with messages naming the config keys
+// (model_name_or_path, delta, export.output_dir, export.overwrite): the source has safetensors
+// weights, the delta file exists, and output_dir is set, neither the source nor inside it, and
+// absent unless overwrite.
+void check_hf_export_options(const HfExportOptions& options);
+
+// InputError naming the key, file or tensor for what check_hf_export_options rejects and when the
+// delta has a tensor the checkpoint lacks or with another shape.
 HfExportReport export_hf_checkpoint(const HfExportOptions& options);
 
 }  // namespace uoe

@@ -6,6 +6,7 @@
 #include "io/config_node.h"
 
 #include "io/checkpoint.h"
+#include "io/hf_config.h"
 #include "io/model_config_yaml.h"
 
 namespace uoe {
@@ -198,6 +199,14 @@ TokenizeOptions parse_tokenize(ConfigNode node) {
   return t;
 }
 
+ExportConfig parse_export(ConfigNode node) {
+  ExportConfig e;
+  e.output_dir = node.get<std::string>("output_dir", "");
+  e.overwrite = node.get<bool>("overwrite", e.overwrite);
+  node.finish();
+  return e;
+}
+
 }  // namespace
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -214,7 +223,9 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   } else {
     config.has_model = true;
     UOE_CHECK(!root.has("model"), "set either model_name_or_path or model:, not both");
-    config.model = read_checkpoint_config(config.model_name_or_path);
+    config.model = is_hf_model_dir(config.model_name_or_path)
+                       ? read_hf_config(config.model_name_or_path)
+                       : read_checkpoint_config(config.model_name_or_path);
   }
   UOE_CHECK(config.delta.empty() || !config.model_name_or_path.empty(),
             "delta needs model_name_or_path (the checkpoint the delta applies to)");
@@ -225,6 +236,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.eval = parse_eval(root.child("eval"));
   config.facts = parse_facts(root.child("facts"), config.training.seed);
   config.tokenize = parse_tokenize(root.child("tokenize"));
+  config.export_config = parse_export(root.child("export"));
   root.finish();
   config.config_hash = hex64(fnv1a(YAML::Dump(config.resolved)));
   if (!config.has_model) return config;  // `uoe make-data` needs no model
@@ -239,6 +251,11 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
             config.data.seq_len, " exceeds model.max_position_embeddings=",
             config.model.max_position_embeddings);
   return config;
+}
+
+HfExportOptions hf_export_options(const RunConfig& c) {
+  return {c.model_name_or_path, c.delta, c.export_config.output_dir, c.export_config.overwrite,
+          c.model.architecture};
 }
 
 }  // namespace uoe

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/fictitious_facts.h"
+#include "io/hf_export.h"
 #include "io/synthetic_corpus.h"
 #include "io/text_corpus.h"
 #include "model/model_config.h"
@@ -87,9 +88,17 @@ struct EvalConfig {
   int64_t max_new_tokens = 4;  // greedy generation budget for ROUGE-L
 };
 
+// `export:` where `uoe export` writes the HF directory (model_name_or_path with the delta applied).
+struct ExportConfig {
+  std::string output_dir;  // required by `uoe export`
+  bool overwrite = false;  // replace an existing output_dir
+};
+
 struct RunConfig {
   std::string config_path;
-  std::string model_name_or_path;  // checkpoint directory; empty: build `model:` from scratch
+  // uoe checkpoint directory or HF model directory (config.json + safetensors); empty: build
+  // `model:` from scratch
+  std::string model_name_or_path;
   std::string delta;               // optional unlearning delta applied after loading
   bool has_model = false;          // `model:` or model_name_or_path given
   ModelConfig model;
@@ -101,9 +110,13 @@ struct RunConfig {
   EvalConfig eval;
   FictitiousFactsOptions facts;  // `uoe make-data`
   TokenizeOptions tokenize;      // `uoe tokenize`
+  ExportConfig export_config;    // `uoe export`
   YAML::Node resolved;      // every key with the value in use, for printing and saving
   std::string config_hash;  // FNV-1a of the resolved config (16 hex digits)
 };
+
+// What `uoe export` exports: model_name_or_path + delta -> export.output_dir.
+HfExportOptions hf_export_options(const RunConfig& config);
 
 // Parses and validates the config file with "dotted.key=value" overrides applied.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides);
