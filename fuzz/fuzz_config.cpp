@@ -1,0 +1,61 @@
+// Fuzzes the config loader: YAML text -> RunConfig (parse, overrides, validation), exactly as
+// `uoe <command> <config.yaml> [overrides]` reads it. Input: the YAML file, optionally followed by
+// a line "#--" and one "dotted.key=value" override per line (the separator is a YAML comment,
+// so every input is also a plain config file).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "fuzz_input.h"
+#include "io/run_config.h"
+
+namespace {
+
+// One scratch file per fuzzing process, removed at exit.
+struct ScratchFile {
+  std::string path;
+  ScratchFile() {
+    const char* dir = std::getenv("TMPDIR");
+    path = std::string(dir && *dir ? dir : "/tmp") + "/uoe_fuzz_config_XXXXXX";
+    const int fd = mkstemp(path.data());
+    if (fd < 0) {
+      std::perror("uoe fuzz: mkstemp");
+      std::abort();
+    }
+    close(fd);
+  }
+  ~ScratchFile() { std::remove(path.c_str()); }
+};
+
+const std::string& scratch_path() {
+  static const ScratchFile file;
+  return file.path;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text = uoe::fuzz::as_text(data, size);
+  const std::string separator = "\n#--\n";
+  const size_t split = text.find(separator);
+  std::vector<std::string> overrides;
+  if (split != std::string::npos) {
+    size_t start = split + separator.size();
+    while (start <= text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start) overrides.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  {
+    std::ofstream file(scratch_path(), std::ios::binary | std::ios::trunc);
+    file.write(text.data(), static_cast<std::streamsize>(split == std::string::npos ? size : split));
+  }
+  uoe::fuzz::accept_only_input_errors([&] { uoe::load_run_config(scratch_path(), overrides); });
+  return 0;
+}
