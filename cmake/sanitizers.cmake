@@ -5,7 +5,7 @@
 #   -DUOE_FUZZ=ON                      libFuzzer targets in fuzz/ (clang only; implies the above)
 #
 # UBSan findings abort (-fno-sanitize-recover) so that a test cannot pass with a report in its log.
-# Run-time options and suppressions: cmake/sanitizers/ (see docs/sanitizers.md).
+# Run-time options and suppressions: cmake/sanitizers/ (see docs/sanitizers_and_fuzzing.md).
 set(UOE_SANITIZE "" CACHE STRING "Sanitizers for uoe's code, e.g. address,undefined (empty: none)")
 option(UOE_FUZZ "Build the libFuzzer targets in fuzz/ (clang only; adds address,undefined)" OFF)
 
@@ -30,8 +30,10 @@ if(UOE_SANITIZE)
   message(STATUS "uoe: sanitizers ${UOE_SANITIZE}")
   # Run-time options for every ctest of this build (tests/ and fuzz/ add them to ENVIRONMENT).
   set(supp ${PROJECT_SOURCE_DIR}/cmake/sanitizers)
+  string(JOIN ":" asan_options detect_stack_use_after_return=1 check_initialization_order=1
+         strict_init_order=1)
   set(UOE_SANITIZER_ENV
-      "ASAN_OPTIONS=suppressions=${supp}/asan.supp:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1"
+      "ASAN_OPTIONS=${asan_options}"
       "LSAN_OPTIONS=suppressions=${supp}/lsan.supp:print_suppressions=0"
       "UBSAN_OPTIONS=print_stacktrace=1")
 endif()

@@ -13,11 +13,13 @@ seconds="${1:-20}"
 shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(fuzz_config)
+bash launch/setup.sh
 bash launch/sanitize_build.sh "-DUOE_FUZZ_SECONDS=$seconds" "${targets[@]}"
 pattern="^($(IFS='|'; echo "${targets[*]}"))\$"
 status=0
 ctest --test-dir build-sanitize -R "$pattern" --output-on-failure || status=$?
 # Executions per target, from the libFuzzer statistics in the ctest log.
-awk '/^[0-9]+\/[0-9]+ Test: / {name = $3} /stat::number_of_executed_units/ {print name ": " $2 " executions"}' \
+awk '/^[0-9]+\/[0-9]+ Test: / {name = $3}
+     /stat::number_of_executed_units/ {print name ": " $2 " executions"}' \
   build-sanitize/Testing/Temporary/LastTest.log
 exit "$status"
