@@ -6,16 +6,18 @@
 #   4. unlearn the forget entities with gradient ascent + SEUF (one expert + router anchor) and
 #      with full-model gradient ascent (same steps and learning rate);
 #   5. print the side-by-side comparison and write the figures (runs/demo/*.png).
-# Extra arguments are passed as config overrides to both unlearning runs.
+# Extra arguments are passed as config overrides to both unlearning runs. Each step overwrites
+# what a previous demo wrote (overwrite_output_dir=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup.sh
 bash launch/build.sh
 mpi=(launch/uoe_mpirun.sh -np 2)
-build/uoe make-data configs/tiny/facts.yaml
-"${mpi[@]}" build/uoe pretrain configs/tiny/pretrain_facts.yaml
-"${mpi[@]}" build/uoe unlearn configs/tiny/unlearn_seuf.yaml "$@"
-"${mpi[@]}" build/uoe unlearn configs/tiny/unlearn_full.yaml "$@"
+again=overwrite_output_dir=true
+build/uoe make-data configs/tiny/facts.yaml $again
+"${mpi[@]}" build/uoe pretrain configs/tiny/pretrain_facts.yaml $again
+"${mpi[@]}" build/uoe unlearn configs/tiny/unlearn_seuf.yaml $again "$@"
+"${mpi[@]}" build/uoe unlearn configs/tiny/unlearn_full.yaml $again "$@"
 /usr/bin/python3 tools/plot_attribution.py runs/demo/seuf_ga/attribution.h5 runs/demo/attribution.png
 /usr/bin/python3 tools/plot_curves.py runs/demo/loss_curves.png \
   "SEUF GA=runs/demo/seuf_ga/metrics.jsonl" "full GA=runs/demo/full_ga/metrics.jsonl"

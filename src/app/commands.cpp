@@ -1,5 +1,7 @@
 #include "app/commands.h"
 
+#include <optional>
+
 #include "app/run_context.h"
 #include "common/check.h"
 #include "common/log.h"
@@ -16,20 +18,23 @@ namespace uoe {
 namespace {
 
 // The model of the config: loaded from model_name_or_path (plus delta), or initialised from seed.
+// Bad files are reported once, by agreement of the ranks.
 CausalLM build_model(const RunContext& ctx) {
-  const RunConfig& c = ctx.config;
-  UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
-  CausalLM model(c.model, ctx.groups.ep());
-  if (c.model_name_or_path.empty()) {
-    model->initialize(c.training.seed);
-  } else {
-    load_checkpoint(c.model_name_or_path, model);
-    if (!c.delta.empty()) {
-      auto provenance = apply_delta(c.delta, model);
-      log0("applied delta ", c.delta, " (", provenance.value("method", std::string("?")), ")");
+  return agreed(*ctx.groups.world(), [&] {
+    const RunConfig& c = ctx.config;
+    UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
+    CausalLM model(c.model, ctx.groups.ep());
+    if (c.model_name_or_path.empty()) {
+      model->initialize(c.training.seed);
+    } else {
+      load_checkpoint(c.model_name_or_path, model);
+      if (!c.delta.empty()) {
+        auto provenance = apply_delta(c.delta, model);
+        log0("applied delta ", c.delta, " (", provenance.value("method", std::string("?")), ")");
+      }
     }
-  }
-  return model;
+    return model;
+  });
 }
 
 int64_t count_elements(const std::vector<torch::Tensor>& params) {
@@ -52,26 +57,37 @@ EvalOptions eval_options(const RunConfig& c, const Selection* selection) {
   return options;
 }
 
-std::unique_ptr<TokenDataset> open_dataset(const std::string& path, const char* key,
-                                           const ModelConfig& model) {
-  UOE_CHECK(!path.empty(), "dataset.", key, " is required by this command");
-  auto data = std::make_unique<TokenDataset>(path);
-  UOE_CHECK(data->vocab_size() <= model.vocab_size, "dataset.", key, " '", path, "' has vocab_size ",
-            data->vocab_size(), " > model.vocab_size=", model.vocab_size);
-  return data;
+std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::string& path,
+                                           const char* key) {
+  return agreed(*ctx.groups.world(), [&] {
+    UOE_CHECK(!path.empty(), "dataset.", key, " is required by this command");
+    auto data = std::make_unique<TokenDataset>(path);
+    const int64_t vocab = ctx.config.model.vocab_size;
+    UOE_CHECK(data->vocab_size() <= vocab, "dataset.", key, " '", path, "' has vocab_size ",
+              data->vocab_size(), " > model.vocab_size=", vocab);
+    return data;
+  });
+}
+
+EvalSuite load_eval_suite(const RunContext& ctx) {
+  return agreed(*ctx.groups.world(), [&] { return EvalSuite::load(ctx.config.dataset); });
 }
 
 int pretrain(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   CausalLM model = build_model(ctx);
+  if (!ctx.config.dataset.train.empty()) open_dataset(ctx, ctx.config.dataset.train, "train");
+  const bool evaluate = !ctx.config.dataset.forget.empty() || !ctx.config.dataset.retain.empty();
+  std::optional<EvalSuite> suite;
+  if (evaluate) suite = load_eval_suite(ctx);
+  ctx.open_outputs();
   auto counts = parameter_counts(ctx, model);
   log0("model: ", counts["total"].get<int64_t>(), " parameters (", counts["dense"].get<int64_t>(),
        " dense, ", counts["experts_per_rank"].get<int64_t>(), " in this rank's experts)");
   nlohmann::json summary = run_pretraining(ctx.config, ctx.groups, model);
   summary["parameters"] = counts;
-  if (!ctx.config.dataset.forget.empty() || !ctx.config.dataset.retain.empty()) {
-    EvalSuite suite = EvalSuite::load(ctx.config.dataset);
-    summary["eval"] = evaluate_suite(model, suite, ctx.groups, eval_options(ctx.config, nullptr), false);
+  if (suite) {
+    summary["eval"] = evaluate_suite(model, *suite, ctx.groups, eval_options(ctx.config, nullptr), false);
     log0("eval: ", summary["eval"].dump());
   }
   ctx.write_summary(summary);
@@ -83,6 +99,7 @@ int pretrain(const CommandLine& cli) {
 
 int make_data(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
+  ctx.open_outputs();
   nlohmann::json summary = {{"command", "make-data"}};
   if (ctx.groups.rank() == 0) {
     auto s = write_fictitious_facts(ctx.config.training.output_dir, ctx.config.facts);
@@ -121,14 +138,16 @@ std::pair<AttributionResult, Selection> attribute_and_select(const RunContext& c
 int attribute(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   CausalLM model = build_model(ctx);
-  auto forget = open_dataset(ctx.config.dataset.forget, "forget", ctx.config.model);
+  auto forget = open_dataset(ctx, ctx.config.dataset.forget, "forget");
+  std::unique_ptr<TokenDataset> retain;
+  if (!ctx.config.dataset.retain.empty()) retain = open_dataset(ctx, ctx.config.dataset.retain, "retain");
+  ctx.open_outputs();
   auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
   nlohmann::json summary = {{"command", "attribute"},
                             {"selection", selection.to_json()},
                             {"num_tokens", attribution.num_tokens},
                             {"num_sequences", attribution.num_sequences}};
-  if (!ctx.config.dataset.retain.empty()) {
-    auto retain = open_dataset(ctx.config.dataset.retain, "retain", ctx.config.model);
+  if (retain) {
     auto retain_attribution = compute_attribution(model, *retain, ctx.groups, ctx.config.eval.batch_size);
     if (ctx.groups.rank() == 0) {
       write_attribution(ctx.config.training.output_dir + "/attribution_retain.h5",
@@ -144,12 +163,13 @@ int unlearn(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   const RunConfig& c = ctx.config;
   CausalLM model = build_model(ctx);
-  auto forget = open_dataset(c.dataset.forget, "forget", c.model);
+  auto forget = open_dataset(ctx, c.dataset.forget, "forget");
   std::unique_ptr<TokenDataset> retain;
-  if (method_uses_retain(c.unlearn)) retain = open_dataset(c.dataset.retain, "retain", c.model);
+  if (method_uses_retain(c.unlearn)) retain = open_dataset(ctx, c.dataset.retain, "retain");
+  EvalSuite suite = load_eval_suite(ctx);
+  ctx.open_outputs();
   auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
 
-  EvalSuite suite = EvalSuite::load(c.dataset);
   const EvalOptions options = eval_options(c, &selection);
   log0("evaluating before unlearning ...");
   nlohmann::json before = evaluate_suite(model, suite, ctx.groups, options, /*record=*/true);
@@ -192,12 +212,13 @@ int unlearn(const CommandLine& cli) {
 int eval(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   CausalLM model = build_model(ctx);
-  EvalSuite suite = EvalSuite::load(ctx.config.dataset);
+  EvalSuite suite = load_eval_suite(ctx);
   std::unique_ptr<Selection> target;
   if (ctx.config.unlearn.selection.mode == "fixed") {
     target = std::make_unique<Selection>(
         select_targets(ctx.config.unlearn.selection, nullptr, ctx.config.model, ctx.config.training.seed));
   }
+  ctx.open_outputs();
   auto result = evaluate_suite(model, suite, ctx.groups, eval_options(ctx.config, target.get()), false);
   log0("eval: ", result.dump(2));
   ctx.write_summary({{"command", "eval"}, {"eval", result}});
@@ -205,7 +226,7 @@ int eval(const CommandLine& cli) {
 }
 
 int info(const CommandLine& cli) {
-  RunContext ctx = make_run_context(cli);
+  RunContext ctx = make_run_context(cli, OutputPolicy::kNone);
   CausalLM model = build_model(ctx);
   auto counts = parameter_counts(ctx, model);
   const auto& m = ctx.config.model;

@@ -21,6 +21,13 @@ int main(int argc, char** argv) {
     code = uoe::run_command(cli);
   } catch (const uoe::AgreedExit& e) {
     code = e.code;  // already reported; every rank leaves together
+  } catch (const uoe::CollectiveError& e) {
+    // Every rank threw the same error at the same point: one report, a clean exit everywhere.
+    if (uoe::log_rank() == 0) {
+      std::fprintf(stderr, "%s %s: %s\n", uoe::rank_tag().c_str(), e.code >= 128 ? "stopped" : "error",
+                   e.what());
+    }
+    code = e.code;
   } catch (const uoe::InputError& e) {
     std::fprintf(stderr, "%s error: %s\n", uoe::rank_tag().c_str(), e.what());
     uoe::MpiRuntime::abort(2);

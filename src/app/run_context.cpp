@@ -1,9 +1,13 @@
 #include "app/run_context.h"
 
+#include <filesystem>
 #include <sstream>
 
 #include "common/check.h"
 #include "common/files.h"
+#include "common/hashing.h"
+#include "common/stop_signal.h"
+#include "train/training_checkpoint.h"
 #include "common/log.h"
 #include "common/cpu_runtime.h"
 
@@ -11,7 +15,20 @@ namespace uoe {
 
 namespace {
 
-RunConfig load_and_check(const CommandLine& cli, int world_size) {
+// A non-empty output_dir holds an earlier run's results: refuse to mix them with this run's
+// unless the user said so (overwrite_output_dir) or asked to continue it (resume_from_checkpoint).
+void check_output_dir(const TrainingConfig& t) {
+  std::error_code ec;
+  if (!std::filesystem::exists(t.output_dir, ec)) return;
+  UOE_CHECK(std::filesystem::is_directory(t.output_dir, ec), "output_dir '", t.output_dir,
+            "' exists and is not a directory");
+  const bool empty = std::filesystem::is_empty(t.output_dir, ec);
+  UOE_CHECK(empty || t.overwrite_output_dir || !t.resume_from_checkpoint.empty(), "output_dir '",
+            t.output_dir, "' exists and is not empty; set overwrite_output_dir=true to write into ",
+            "it, resume_from_checkpoint=auto to continue that run, or choose another output_dir");
+}
+
+RunConfig load_and_check(const CommandLine& cli, int world_size, OutputPolicy outputs) {
   RunConfig config = load_run_config(cli.config_path, cli.overrides);
   UOE_CHECK(config.parallel.backend == "mpi", "parallel.backend='", config.parallel.backend,
             "': the trainer runs on CPU tensors with the mpi backend in this version (the NCCL "
@@ -19,12 +36,17 @@ RunConfig load_and_check(const CommandLine& cli, int world_size) {
   UOE_CHECK(world_size % config.parallel.ep_size == 0, "parallel.ep_size=",
             config.parallel.ep_size, " does not divide the world size ", world_size,
             " (number of MPI ranks); use an ep_size that divides it");
+  if (outputs == OutputPolicy::kWrite) {
+    check_output_dir(config.training);
+    resolve_resume_checkpoint(config.training, world_size, config.parallel.ep_size);
+  }
   return config;
 }
 
-// Every rank calls this with its own error ("" if none); throws AgreedExit on all ranks when any
-// rank has one.
-void agree_on_startup_errors(Communicator& world, const std::string& error) {
+}  // namespace
+
+void agree_on_errors(Communicator& world, const std::string& error) {
+  // The error text is hashed so that ranks with the same error as rank 0 stay quiet.
   const int64_t digest = error.empty() ? 0 : int64_t(std::hash<std::string>{}(error) >> 1) + 1;
   auto status = torch::tensor({digest != 0 ? int64_t(1) : int64_t(0)});
   world.all_reduce(status, ReduceOp::kMax);
@@ -37,31 +59,75 @@ void agree_on_startup_errors(Communicator& world, const std::string& error) {
   throw AgreedExit{2};
 }
 
+namespace {
+
+// Ranks on different nodes may see different files at the same path (a stale copy, a config edited
+// between submission and start). Every rank hashes what it read; rank 0 names the ranks that differ.
+void check_same_inputs(Communicator& world, const RunConfig& config) {
+  const std::pair<const char*, uint64_t> parts[] = {
+      {"config (resolved)", fnv1a(config.config_hash)},
+      {"model_name_or_path", path_fingerprint(config.model_name_or_path)},
+      {"delta", path_fingerprint(config.delta)},
+      {"dataset files", fnv1a(c10::str(path_fingerprint(config.dataset.train),
+                                       path_fingerprint(config.dataset.forget),
+                                       path_fingerprint(config.dataset.retain),
+                                       path_fingerprint(config.dataset.forget_mc),
+                                       path_fingerprint(config.dataset.retain_mc),
+                                       path_fingerprint(config.dataset.tokenizer)))}};
+  const int64_t n = std::size(parts);
+  auto mine = torch::empty({n}, torch::kInt64);
+  for (int64_t i = 0; i < n; ++i) mine[i] = static_cast<int64_t>(parts[i].second);
+  auto all = torch::empty({world.size(), n}, torch::kInt64);
+  world.all_gather(all, mine);
+  std::string error;
+  for (int64_t i = 0; i < n && world.rank() == 0; ++i) {
+    std::string ranks;
+    for (int r = 1; r < world.size(); ++r) {
+      if (all[r][i].item<int64_t>() != all[0][i].item<int64_t>()) ranks += c10::str(ranks.empty() ? "" : ", ", r);
+    }
+    if (!ranks.empty() && error.empty()) {
+      error = c10::str("rank(s) ", ranks, " read a different ", parts[i].first, " than rank 0 (hash ",
+                       hex64(uint64_t(all[0][i].item<int64_t>())), "); every node must see the ",
+                       "same config, overrides and files");
+    }
+  }
+  agree_on_errors(world, error);
+}
+
 }  // namespace
 
-RunContext make_run_context(const CommandLine& cli) {
+RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   auto world = MpiCommunicator::world();
   RunConfig config;
   std::string error;
   try {
-    config = load_and_check(cli, world->size());
+    config = load_and_check(cli, world->size(), outputs);
   } catch (const InputError& e) {
     error = e.what();
   }
-  agree_on_startup_errors(*world, error);
+  agree_on_errors(*world, error);
+  check_same_inputs(*world, config);
+  install_stop_signal_handlers();
   const int threads = configure_cpu_runtime(MpiRuntime::local_size(), config.parallel.threads_per_rank);
   ProcessGroups groups = ProcessGroups::create(world, config.parallel.ep_size);
+  YAML::Emitter emitter;
+  emitter << config.resolved;
+  log0("uoe ", cli.command, ": ", groups.world_size(), " ranks (ep_size=", groups.ep_size(),
+       ", dp_size=", groups.dp_size(), "), ", threads, " threads per rank, LibTorch ",
+       TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
+  return RunContext{std::move(config), std::move(groups), threads, emitter.c_str()};
+}
+
+void RunContext::open_outputs() const {
   if (groups.rank() == 0) {
-    make_directories(config.training.output_dir, "output_dir");
-    YAML::Emitter emitter;
-    emitter << config.resolved;
-    write_text_atomic(config.training.output_dir + "/config.yaml", std::string(emitter.c_str()) + "\n");
-    log0("uoe ", cli.command, ": ", groups.world_size(), " ranks (ep_size=", groups.ep_size(),
-         ", dp_size=", groups.dp_size(), "), ", threads, " threads per rank, LibTorch ",
-         TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
+    const TrainingConfig& t = config.training;
+    make_directories(t.output_dir, "output_dir");
+    if (t.overwrite_output_dir && t.resume_from_checkpoint.empty()) {
+      remove_training_checkpoints(t.output_dir);
+    }
+    write_text_atomic(t.output_dir + "/config.yaml", resolved_yaml + "\n");
   }
-  world->barrier();
-  return RunContext{std::move(config), std::move(groups), threads};
+  groups.world()->barrier();
 }
 
 void RunContext::write_summary(nlohmann::json summary) const {

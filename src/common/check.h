@@ -21,6 +21,14 @@ class InternalError : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// A failure that every rank detects at the same point from globally reduced values (for example a
+// non-finite loss): rank 0 reports it and every rank exits with `code` without aborting the job.
+class CollectiveError : public std::runtime_error {
+ public:
+  CollectiveError(const std::string& message, int code) : std::runtime_error(message), code(code) {}
+  int code;
+};
+
 [[noreturn]] void throw_internal_error(const char* file, int line, const char* cond,
                                        const std::string& message);
 

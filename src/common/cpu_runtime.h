@@ -8,7 +8,8 @@
 //   memory). Keeping large blocks on the heap, and not trimming it, removes that cost.
 namespace uoe {
 
-// Sets intra-op and BLAS threads to max(1, cores / local_ranks) unless `requested` > 0, and
+// Sets intra-op and BLAS threads to `requested` if > 0, else OMP_NUM_THREADS if set, else the
+// cores this process is bound to, or max(1, node cores / local_ranks) when it is not bound; and
 // configures the allocator as above. Returns the number of threads in use.
 int configure_cpu_runtime(int local_ranks, int requested = 0);
 

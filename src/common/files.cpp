@@ -11,20 +11,27 @@
 
 namespace uoe {
 
-void write_text_atomic(const std::string& path, const std::string& content) {
+void write_file_atomic(const std::string& path, const std::function<void(std::ofstream&)>& write) {
   const std::string tmp = c10::str(path, ".tmp.", ::getpid());
-  {
+  try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     UOE_CHECK(out.good(), "cannot write ", tmp, ": ", std::strerror(errno));
-    out << content;
+    write(out);
     out.flush();
     UOE_CHECK(out.good(), "failed writing ", tmp, ": ", std::strerror(errno));
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     std::remove(tmp.c_str());
     UOE_CHECK(false, "cannot rename ", tmp, " to ", path, ": ", reason);
   }
+}
+
+void write_text_atomic(const std::string& path, const std::string& content) {
+  write_file_atomic(path, [&](std::ofstream& out) { out << content; });
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& value) {
@@ -37,8 +44,8 @@ void make_directories(const std::string& path, const std::string& what) {
   UOE_CHECK(!ec, "cannot create ", what, " '", path, "': ", ec.message());
 }
 
-JsonLinesWriter::JsonLinesWriter(const std::string& path) : path_(path) {
-  out_.open(path, std::ios::out | std::ios::trunc);
+JsonLinesWriter::JsonLinesWriter(const std::string& path, bool append) : path_(path) {
+  out_.open(path, std::ios::out | (append ? std::ios::app : std::ios::trunc));
   UOE_CHECK(out_.good(), "cannot open ", path, " for writing: ", std::strerror(errno));
 }
 

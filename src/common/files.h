@@ -3,10 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <functional>
 #include <string>
 
 namespace uoe {
 
+// Calls `write` with a binary stream on "<path>.tmp.<pid>" and renames that file to `path` when
+// `write` returns and the stream is good; otherwise removes it and throws (InputError naming it).
+void write_file_atomic(const std::string& path, const std::function<void(std::ofstream&)>& write);
 void write_text_atomic(const std::string& path, const std::string& content);
 void write_json_atomic(const std::string& path, const nlohmann::json& value);
 // Creates the directory and its parents; throws InputError naming the path on failure.
@@ -16,7 +20,8 @@ void make_directories(const std::string& path, const std::string& what);
 class JsonLinesWriter {
  public:
   JsonLinesWriter() = default;
-  explicit JsonLinesWriter(const std::string& path);
+  // Truncates `path`, or appends to it when `append`.
+  explicit JsonLinesWriter(const std::string& path, bool append = false);
   void write(const nlohmann::json& record);
   bool is_open() const { return out_.is_open(); }
 

@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <optional>
-#include <regex>
 #include <set>
 
 #include "common/check.h"
 #include "common/files.h"
 #include "io/config_node.h"
+#include "io/expert_names.h"
 #include "io/hdf5_file.h"
 #include "io/model_config_yaml.h"
 
@@ -36,33 +35,6 @@ std::map<std::string, torch::Tensor> model_state(const CausalLM& model) {
   for (const auto& item : model->named_parameters()) state.emplace(item.key(), item.value());
   for (const auto& item : model->named_buffers()) state.emplace(item.key(), item.value());
   return state;
-}
-
-// layers.<l>.mlp.experts.<id>.<rest>, e.g. layers.3.mlp.experts.17.up_proj.weight.
-struct ExpertName {
-  int64_t layer = 0;
-  int64_t id = 0;
-  std::string rest;
-  std::string str() const { return c10::str("layers.", layer, ".mlp.experts.", id, ".", rest); }
-};
-
-std::optional<ExpertName> parse_expert_name(const std::string& name) {
-  static const std::regex pattern(R"(layers\.(\d+)\.mlp\.experts\.(\d+)\.(.+))");
-  std::smatch match;
-  if (!std::regex_match(name, match, pattern)) return std::nullopt;
-  return ExpertName{std::stoll(match[1]), std::stoll(match[2]), match[3]};
-}
-
-// Checks that `name` can be a routed-expert tensor of `config` (whoever owns it).
-ExpertName check_expert_name(const std::string& name, const ModelConfig& config,
-                             const std::string& context) {
-  const auto parsed = parse_expert_name(name);
-  UOE_CHECK(parsed && parsed->layer < config.num_hidden_layers &&
-                config.is_moe_layer(parsed->layer) && parsed->id < config.num_experts,
-            context, ": tensor '", name, "' is not a routed expert of this model (",
-            config.num_hidden_layers, " layers, first MoE layer ", config.first_k_dense_replace,
-            ", ", config.num_experts, " experts)");
-  return *parsed;
 }
 
 nlohmann::json model_config_json(const ModelConfig& c) {
@@ -283,10 +255,30 @@ void save_delta(const std::string& path, CausalLM& model, const ProcessGroups& g
   groups.world()->barrier();
 }
 
-nlohmann::json apply_delta(const std::string& path, CausalLM& model) {
+namespace {
+
+// Opens a delta file; InputError when it is not one.
+Hdf5File open_delta(const std::string& path) {
   Hdf5File file(path, Hdf5File::Mode::kRead);
   UOE_CHECK(file.has_attribute("format") && file.string_attribute("format") == kDeltaFormat, "'",
             path, "' is not a uoe delta (expected attribute format = \"", kDeltaFormat, "\")");
+  return file;
+}
+
+nlohmann::json delta_provenance(const Hdf5File& file) {
+  try {
+    return nlohmann::json::parse(file.string_attribute("provenance"));
+  } catch (const nlohmann::json::exception& e) {
+    UOE_CHECK(false, "delta '", file.path(), "': attribute 'provenance' is not valid JSON: ",
+              e.what());
+  }
+  return {};
+}
+
+}  // namespace
+
+nlohmann::json apply_delta(const std::string& path, CausalLM& model) {
+  const Hdf5File file = open_delta(path);
   const std::string context = c10::str("delta '", path, "'");
   const auto state = model_state(model);
   for (const auto& name : file.dataset_names()) {
@@ -300,12 +292,15 @@ nlohmann::json apply_delta(const std::string& path, CausalLM& model) {
       check_expert_name(name, model->config(), context);
     }
   }
-  try {
-    return nlohmann::json::parse(file.string_attribute("provenance"));
-  } catch (const nlohmann::json::exception& e) {
-    UOE_CHECK(false, context, ": attribute 'provenance' is not valid JSON: ", e.what());
-  }
-  return {};
+  return delta_provenance(file);
+}
+
+Delta read_delta(const std::string& path) {
+  const Hdf5File file = open_delta(path);
+  Delta delta;
+  for (const auto& name : file.dataset_names()) delta.tensors.emplace(name, file.read(name));
+  delta.provenance = delta_provenance(file);
+  return delta;
 }
 
 }  // namespace uoe

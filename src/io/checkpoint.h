@@ -36,4 +36,11 @@ void save_delta(const std::string& path, CausalLM& model, const ProcessGroups& g
 // Overwrites the tensors present in the delta that this rank holds. Returns the provenance.
 nlohmann::json apply_delta(const std::string& path, CausalLM& model);
 
+// Every tensor of a delta file by parameter name (in its stored dtype) and the provenance.
+struct Delta {
+  std::map<std::string, torch::Tensor> tensors;
+  nlohmann::json provenance;
+};
+Delta read_delta(const std::string& path);
+
 }  // namespace uoe

@@ -1,7 +1,9 @@
 #include "io/run_config.h"
 
-#include "io/config_node.h"
 #include <algorithm>
+
+#include "common/hashing.h"
+#include "io/config_node.h"
 
 #include "io/checkpoint.h"
 #include "io/model_config_yaml.h"
@@ -45,6 +47,14 @@ TrainingConfig parse_training(ConfigNode& root) {
   UOE_CHECK(!t.output_dir.empty(), "output_dir must not be empty");
   t.num_train_epochs = root.get<double>("num_train_epochs", t.num_train_epochs);
   t.save_full_model = root.get<bool>("save_full_model", t.save_full_model);
+  t.save_steps = root.get<int64_t>("save_steps", t.save_steps);
+  t.save_total_limit = root.get<int64_t>("save_total_limit", t.save_total_limit);
+  t.resume_from_checkpoint = root.get<std::string>("resume_from_checkpoint", t.resume_from_checkpoint);
+  t.overwrite_output_dir = root.get<bool>("overwrite_output_dir", t.overwrite_output_dir);
+  UOE_CHECK(t.save_steps >= 0, "save_steps must be >= 0 (0: no training checkpoints), got ",
+            t.save_steps);
+  UOE_CHECK(t.save_total_limit >= 0, "save_total_limit must be >= 0 (0: keep all), got ",
+            t.save_total_limit);
   UOE_CHECK(t.max_steps >= 1 || (t.max_steps == 0 && t.num_train_epochs > 0),
             "max_steps must be >= 1 (or 0 with num_train_epochs > 0), got max_steps=", t.max_steps,
             ", num_train_epochs=", t.num_train_epochs);
@@ -170,17 +180,6 @@ FictitiousFactsOptions parse_facts(ConfigNode node, uint64_t default_seed) {
   return f;
 }
 
-std::string fnv1a_hex(const std::string& text) {
-  uint64_t hash = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(hash));
-  return buf;
-}
-
 }  // namespace
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -208,7 +207,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.eval = parse_eval(root.child("eval"));
   config.facts = parse_facts(root.child("facts"), config.training.seed);
   root.finish();
-  config.config_hash = fnv1a_hex(YAML::Dump(config.resolved));
+  config.config_hash = hex64(fnv1a(YAML::Dump(config.resolved)));
   if (!config.has_model) return config;  // `uoe make-data` needs no model
   if (config.dataset.train.empty()) config.data.validate(config.model.vocab_size);
   if (config.model.num_experts > 0) {

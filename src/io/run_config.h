@@ -36,6 +36,14 @@ struct TrainingConfig {
   int64_t warmup_steps = 0;               // overrides warmup_ratio when > 0
   double num_train_epochs = 0;            // used when max_steps is 0: epochs over the data
   bool save_full_model = true;            // write <output_dir>/checkpoint at the end
+  // Training checkpoints <output_dir>/checkpoint-<step> (model or trained tensors, optimizer,
+  // trainer state) every save_steps optimizer steps; 0: none. On SIGTERM/SIGUSR1 one is written
+  // at the next step boundary whatever save_steps is.
+  int64_t save_steps = 0;
+  int64_t save_total_limit = 0;           // keep only the newest N training checkpoints; 0: all
+  std::string resume_from_checkpoint;     // "": start fresh; "auto": newest complete one, if any;
+                                          // otherwise a checkpoint-<step> directory
+  bool overwrite_output_dir = false;      // allow writing into a non-empty output_dir
 };
 
 // `dataset:` files. Token datasets are HDF5 (io/token_dataset.h); MC probes are JSONL

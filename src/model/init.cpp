@@ -1,16 +1,9 @@
 #include "model/init.h"
 
+#include "common/hashing.h"
+
 namespace uoe {
 namespace {
-
-uint64_t fnv1a(const std::string& text, uint64_t seed) {
-  uint64_t hash = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;

@@ -1,5 +1,8 @@
 #include "train/distributed_optimizer.h"
 
+#include <cmath>
+
+#include "common/check.h"
 #include "train/grad_clip.h"
 
 namespace uoe {
@@ -27,11 +30,28 @@ void DistributedOptimizer::zero_grad() {
 double DistributedOptimizer::step(double learning_rate) {
   sync_gradients(params_, groups_);
   const double norm = clip_grad_norm(params_, groups_, max_grad_norm_);
+  if (!std::isfinite(norm)) return norm;
   for (auto& group : adamw_->param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learning_rate);
   }
   adamw_->step();
   return norm;
+}
+
+void DistributedOptimizer::save(const std::string& path) const {
+  torch::serialize::OutputArchive archive;
+  adamw_->save(archive);
+  archive.save_to(path);
+}
+
+void DistributedOptimizer::load(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+    adamw_->load(archive);
+  } catch (const c10::Error& e) {
+    UOE_CHECK(false, "cannot load optimizer state '", path, "': ", e.what_without_backtrace());
+  }
 }
 
 int64_t DistributedOptimizer::num_trainable_elements() const {

@@ -15,8 +15,14 @@ class DistributedOptimizer {
 
   void zero_grad();
   // Synchronises and clips the gradients, sets the learning rate and updates the parameters.
-  // Returns the global gradient norm before clipping.
+  // Returns the global gradient norm before clipping. A non-finite norm (identical on every rank)
+  // leaves parameters and optimizer state untouched; the caller reports it.
   double step(double learning_rate);
+
+  // This rank's optimizer state (moments and step counts of its trainable parameters, in the
+  // order they were given). A file written by one layout loads only into the same layout.
+  void save(const std::string& path) const;
+  void load(const std::string& path);
 
   int64_t num_trainable_elements() const;  // this rank's parameters under the optimizer
   int64_t state_bytes() const;             // this rank's optimizer state (exp_avg, exp_avg_sq)

@@ -1,7 +1,5 @@
 #include "train/pretrainer.h"
 
-#include <cmath>
-
 #include "common/check.h"
 #include "common/log.h"
 #include "io/checkpoint.h"
@@ -10,6 +8,7 @@
 #include "train/distributed_optimizer.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
+#include "train/training_checkpoint.h"
 
 namespace uoe {
 namespace {
@@ -74,12 +73,24 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
   LrSchedule schedule{t.lr_scheduler_type, t.learning_rate,
                       resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
 
-  ProgressLogger progress("pretrain", max_steps,
-                          groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "");
+  TrainingCheckpointer checkpointer(t, groups);
   double first_loss = 0.0, last_loss = 0.0, interval_loss = 0.0;
-  int64_t interval_steps = 0, total_tokens = 0, interval_tokens = 0;
+  int64_t interval_steps = 0, total_tokens = 0, interval_tokens = 0, start_step = 0;
+  int64_t session_tokens = 0;  // tokens of this process (a resumed run counts from its restart)
+  if (auto dir = checkpointer.resume_dir()) {
+    load_checkpoint(*dir + "/model", model);
+    const auto state = checkpointer.load(*dir, optimizer);
+    start_step = state["step"].get<int64_t>();
+    first_loss = state["loop"]["first_loss"].get<double>();
+    last_loss = state["loop"]["last_loss"].get<double>();
+    total_tokens = state["loop"]["tokens"].get<int64_t>();
+    log0("resuming from ", *dir, " after step ", start_step, " of ", max_steps);
+  }
+  const auto write_model = [&](const std::string& dir) { save_checkpoint(dir + "/model", model, groups); };
+  ProgressLogger progress("pretrain", max_steps,
+                          groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "", start_step + 1);
   double interval_start = progress.elapsed_seconds();
-  for (int64_t step = 0; step < max_steps; ++step) {
+  for (int64_t step = start_step; step < max_steps; ++step) {
     optimizer.zero_grad();
     std::vector<TokenBatch> batches;
     for (int64_t m = 0; m < micro_steps; ++m) batches.push_back(source.get(step * micro_steps + m));
@@ -99,13 +110,12 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
     const double grad_norm = optimizer.step(schedule.at(step));
     groups.world()->all_reduce(counts, ReduceOp::kSum);
     const double loss = counts[1].item<double>() / scored;
-    UOE_CHECK(std::isfinite(loss), "pretrain: loss became ", loss, " at step ", step + 1,
-              "; lower learning_rate");
     if (step == 0) first_loss = loss;
     last_loss = loss;
     interval_loss += loss;
     ++interval_steps;
     total_tokens += int64_t(scored);
+    session_tokens += int64_t(scored);
     interval_tokens += int64_t(scored);
     if ((step + 1) % t.logging_steps == 0 || step + 1 == max_steps) {
       const double now = progress.elapsed_seconds();
@@ -120,6 +130,8 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
       interval_tokens = 0;
       interval_start = now;
     }
+    checkpointer.end_of_step(step + 1, {{"training", loss}}, grad_norm, write_model, optimizer,
+                             {{"first_loss", first_loss}, {"last_loss", last_loss}, {"tokens", total_tokens}});
   }
   const double wall = progress.elapsed_seconds();
   if (t.save_full_model) save_checkpoint(t.output_dir + "/checkpoint", model, groups);
@@ -129,7 +141,8 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
           {"final_loss", last_loss},
           {"tokens", total_tokens},
           {"wall_s", wall},
-          {"tokens_per_s", double(total_tokens) / std::max(wall, 1e-9)},
+          {"tokens_per_s", double(session_tokens) / std::max(wall, 1e-9)},
+          {"resumed_from_step", start_step},
           {"trainable_elements_per_rank", optimizer.num_trainable_elements()},
           {"optimizer_state_bytes_per_rank", optimizer.state_bytes()}};
 }

@@ -1,15 +1,36 @@
 #include "train/progress.h"
 
+#include <fstream>
 #include <sstream>
 
 #include "common/log.h"
 
 namespace uoe {
 
+namespace {
+
+// Keeps the records of metrics.jsonl whose step is <= `last_step` (a resumed run repeats nothing).
+void truncate_metrics(const std::string& path, int64_t last_step) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object() && record.value("step", int64_t(0)) <= last_step) kept += line + "\n";
+  }
+  write_text_atomic(path, kept);
+}
+
+}  // namespace
+
 ProgressLogger::ProgressLogger(std::string what, int64_t total_steps,
-                               const std::string& metrics_path)
-    : what_(std::move(what)), total_steps_(total_steps), start_(std::chrono::steady_clock::now()) {
-  if (!metrics_path.empty()) metrics_ = JsonLinesWriter(metrics_path);
+                               const std::string& metrics_path, int64_t first_step)
+    : what_(std::move(what)),
+      total_steps_(total_steps),
+      first_step_(first_step),
+      start_(std::chrono::steady_clock::now()) {
+  if (metrics_path.empty()) return;
+  if (first_step > 1) truncate_metrics(metrics_path, first_step - 1);
+  metrics_ = JsonLinesWriter(metrics_path, /*append=*/first_step > 1);
 }
 
 double ProgressLogger::elapsed_seconds() const {
@@ -35,7 +56,8 @@ void ProgressLogger::log(int64_t step, nlohmann::json record) {
       line << value.dump();
     }
   }
-  const double eta = step > 0 ? elapsed / double(step) * double(total_steps_ - step) : 0.0;
+  const int64_t done = step - first_step_ + 1;
+  const double eta = done > 0 ? elapsed / double(done) * double(total_steps_ - step) : 0.0;
   line << " | " << format_duration(elapsed) << " elapsed, ETA " << format_duration(eta);
   log0(line.str());
 }

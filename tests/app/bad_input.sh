@@ -1,49 +1,107 @@
 #!/usr/bin/env bash
 # Bad input must give a one-line error naming the key or file, exit code 2, on every rank, quickly
-# (no hang), and write nothing.
+# (no hang), and write nothing. Each case is one row of the table in docs/bad_inputs.md;
+# BAD_INPUT_DOC=<file> rewrites that table from what the user actually sees.
 # Usage: bad_input.sh <uoe binary> <repo root>
 set -uo pipefail
 uoe=$1
 root=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d)   # inputs; nothing may appear here after the fixtures
+logs=$(mktemp -d)
+trap 'rm -rf "$work" "$logs"' EXIT
 config="$root/configs/tiny/pretrain.yaml"
 failures=0
+rows=()
 
-expect_error() {  # expect_error <ranks> <expected text> <args...>
-  local np=$1 expected=$2
-  shift 2
-  local out="$work/out.txt"
+expect_error() {  # expect_error <ranks> <what is wrong> <expected text> <args...>
+  local np=$1 what=$2 expected=$3
+  shift 3
+  local out="$logs/out.txt"
   timeout 60 mpiexec -np "$np" --oversubscribe "$uoe" "$@" > "$out" 2>&1
   local code=$?
   local lines
   lines=$(grep -c "error:" "$out")
-  if [[ $code -ne 2 ]] || ! grep -q -- "$expected" "$out" || [[ $lines -ne 1 ]]; then
-    echo "FAIL: uoe $* (np=$np): exit $code, $lines error lines, expected '$expected' in:"
+  if [[ $code -ne 2 ]] || ! grep -qF -- "$expected" "$out" || [[ $lines -ne 1 ]]; then
+    echo "FAIL: $what: uoe $* (np=$np): exit $code, $lines error lines, expected '$expected' in:"
     cat "$out"
     failures=$((failures + 1))
   else
-    echo "ok: np=$np '$expected' -> $(grep 'error:' "$out")"
+    echo "ok: np=$np $what -> $(grep 'error:' "$out")"
   fi
+  local seen
+  seen=$(grep 'error:' "$out" | head -n 1 | sed -e "s|$work|<tmp>|g" -e "s|$root/||g" -e 's/^\[rank \([0-9]*\)@[^]]*\]/[rank \1@host]/')
+  rows+=("| $what | \`$(echo "$*" | sed -e "s|$work|<tmp>|g" -e "s|$root/||g" -e "s|$uoe|uoe|")\` | $np | \`$seen\` |")
 }
 
-o="output_dir=$work/run"
-expect_error 2 "model.num_experts=8 is not divisible by parallel.ep_size=3" pretrain "$config" "$o" parallel.ep_size=3
-expect_error 2 "parallel.ep_size=4 does not divide the world size 2" pretrain "$config" "$o" parallel.ep_size=4 model.num_experts=4
-expect_error 4 "parallel.ep_size=3 does not divide the world size 4" pretrain "$config" "$o" parallel.ep_size=3 model.num_experts=6
-expect_error 1 "did you mean 'learning_rate'" pretrain "$config" "$o" learning_rat=1
-expect_error 2 "'model.hidden_size': expected an integer" pretrain "$config" "$o" model.hidden_size=abc
-expect_error 2 "cannot read config file '/nonexistent.yaml'" pretrain /nonexistent.yaml
-expect_error 1 "max_steps must be >= 1" pretrain "$config" "$o" max_steps=0
-expect_error 1 "unknown command 'pretrian'" pretrian "$config"
-expect_error 1 "must look like dotted.key=value" pretrain "$config" "$o" =3
+# Fixtures: the built-in data, a 2-step pretraining with a training checkpoint, broken files.
+mpiexec -np 1 "$uoe" make-data "$root/configs/tiny/facts.yaml" output_dir="$work/data" > /dev/null 2>&1 \
+  || { echo "make-data failed"; exit 1; }
+mpiexec -np 2 --oversubscribe "$uoe" pretrain "$root/configs/tiny/pretrain_facts.yaml" output_dir="$work/pre" \
+  max_steps=2 save_steps=2 dataset.train="$work/data/train.h5" dataset.forget= dataset.retain= \
+  dataset.forget_mc= dataset.retain_mc= > "$logs/pre.log" 2>&1 || { cat "$logs/pre.log"; exit 1; }
+cp -r "$work/pre/checkpoint" "$work/fewer_experts"
+sed -i 's/"num_experts": 8/"num_experts": 4/' "$work/fewer_experts/model_config.json"
+head -c 4096 /dev/urandom > "$work/random.h5"
+echo '{"question": "q", "choices": ["a"' > "$work/truncated.jsonl"
+: > "$work/empty.yaml"
+echo "learning_rate: [1, 2" > "$work/broken.yaml"
+touch "$work/.stamp"
 
-if [[ -e "$work/run" ]]; then
-  echo "FAIL: a rejected run created its output directory"
+o="output_dir=$work/run"
+d=$work/data
+unlearn=(unlearn "$root/configs/tiny/unlearn_seuf.yaml" "$o" model_name_or_path="$work/pre/checkpoint"
+         dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5" dataset.forget_mc="$d/forget_mc.jsonl"
+         dataset.retain_mc="$d/retain_mc.jsonl" dataset.tokenizer="$d/vocab.json")
+
+# Command line and YAML.
+expect_error 1 "unknown command" "unknown command 'pretrian'" pretrian "$config"
+expect_error 1 "override without a key" "must look like dotted.key=value" pretrain "$config" "$o" =3
+expect_error 2 "missing config file" "cannot read config file '/nonexistent.yaml'" pretrain /nonexistent.yaml
+expect_error 1 "YAML syntax error" "broken.yaml" pretrain "$work/broken.yaml"
+expect_error 1 "empty config" "output_dir" pretrain "$work/empty.yaml"
+expect_error 1 "misspelled key" "did you mean 'learning_rate'" pretrain "$config" "$o" learning_rat=1
+expect_error 2 "wrong type" "'model.hidden_size': expected an integer" pretrain "$config" "$o" model.hidden_size=abc
+expect_error 1 "out-of-range value" "max_steps must be >= 1" pretrain "$config" "$o" max_steps=0
+expect_error 1 "out-of-range value" "warmup_ratio must be in [0, 1]" pretrain "$config" "$o" warmup_ratio=2
+expect_error 1 "unknown method" "unlearn.method" "${unlearn[@]}" unlearn.method=gradient_ascent
+expect_error 1 "contradictory settings" "set either model_name_or_path or model:, not both" "${unlearn[@]}" model.hidden_size=64
+# Layout.
+expect_error 2 "experts not divisible by ep_size" "model.num_experts=8 is not divisible by parallel.ep_size=3" pretrain "$config" "$o" parallel.ep_size=3
+expect_error 2 "ep_size does not divide the world" "parallel.ep_size=4 does not divide the world size 2" pretrain "$config" "$o" parallel.ep_size=4 model.num_experts=4
+expect_error 4 "ep_size does not divide the world" "parallel.ep_size=3 does not divide the world size 4" pretrain "$config" "$o" parallel.ep_size=3 model.num_experts=6
+# Files.
+expect_error 2 "missing checkpoint" "checkpoint directory '$work/nope' does not exist" "${unlearn[@]}" model_name_or_path="$work/nope"
+expect_error 2 "checkpoint with other expert count" "has shape [8, 128], expected [4, 128]" "${unlearn[@]}" model_name_or_path="$work/fewer_experts"
+expect_error 2 "missing dataset" "missing.h5" "${unlearn[@]}" dataset.forget="$work/missing.h5"
+expect_error 2 "dataset is not HDF5" "'$work/random.h5' is not an HDF5 file" "${unlearn[@]}" dataset.forget="$work/random.h5"
+expect_error 2 "malformed JSONL" "truncated.jsonl' line 1" "${unlearn[@]}" dataset.forget_mc="$work/truncated.jsonl"
+expect_error 2 "delta is not HDF5" "'$work/random.h5' is not an HDF5 file" "${unlearn[@]}" delta="$work/random.h5"
+# Output directory and resuming.
+expect_error 2 "output_dir holds another run" "output_dir '$work/pre' exists and is not empty" pretrain "$config" output_dir="$work/pre"
+expect_error 2 "resume from a non-checkpoint" "resume_from_checkpoint='$work/nope' is not a complete training checkpoint" pretrain "$config" "$o" resume_from_checkpoint="$work/nope"
+expect_error 2 "resume with another layout" "it was written with ep_size=2, this run has ep_size=1" pretrain "$root/configs/tiny/pretrain_facts.yaml" output_dir="$work/pre" resume_from_checkpoint=auto parallel.ep_size=1 dataset.train="$d/train.h5"
+
+if [[ -n $(find "$work" -newer "$work/.stamp") ]]; then
+  echo "FAIL: a rejected run wrote files: $(find "$work" -newer "$work/.stamp")"
   failures=$((failures + 1))
+fi
+if [[ -n ${BAD_INPUT_DOC:-} ]]; then
+  {
+    echo "# Bad input: what the user sees"
+    echo
+    echo 'Every row is a case of `tests/app/bad_input.sh` (ctest `app_bad_input`), which checks exit code 2,'
+    echo 'exactly one error line (from rank 0, whatever the number of ranks), no hang, and that nothing'
+    echo 'was written. This table is what that test saw; regenerate it with'
+    echo '`BAD_INPUT_DOC=docs/bad_inputs.md bash tests/app/bad_input.sh build/uoe .`'
+    echo '(`<tmp>`: the test'"'"'s temporary directory).'
+    echo
+    echo "| what is wrong | command | ranks | what the user sees (exit code 2) |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+  } > "$BAD_INPUT_DOC.tmp" && mv "$BAD_INPUT_DOC.tmp" "$BAD_INPUT_DOC"
 fi
 if ((failures)); then
   echo "$failures bad-input case(s) failed"
   exit 1
 fi
-echo "all bad-input cases ok"
+echo "all ${#rows[@]} bad-input cases ok"
