@@ -12,10 +12,14 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_config)
 bash launch/setup.sh
-bash launch/sanitize_build.sh "-DUOE_FUZZ_SECONDS=$seconds" "${targets[@]}"
-pattern="^($(IFS='|'; echo "${targets[*]}"))\$"
+if ((${#targets[@]})); then
+  bash launch/sanitize_build.sh "-DUOE_FUZZ_SECONDS=$seconds" "${targets[@]}"
+  pattern="^($(IFS='|'; echo "${targets[*]}"))\$"
+else
+  bash launch/sanitize_build.sh "-DUOE_FUZZ_SECONDS=$seconds" uoe_fuzzers
+  pattern='^fuzz_'
+fi
 status=0
 ctest --test-dir build-sanitize -R "$pattern" --output-on-failure || status=$?
 # Executions per target, from the libFuzzer statistics in the ctest log.
