@@ -6,14 +6,15 @@
 
 namespace uoe {
 namespace {
-const std::vector<std::string> kCommands = {"make-data", "pretrain", "attribute", "unlearn",
-                                            "eval", "info"};
+const std::vector<std::string> kCommands = {"make-data", "tokenize", "pretrain", "attribute",
+                                            "unlearn", "eval", "info"};
 }
 
 std::string usage_text() {
   return "usage: uoe <command> <config.yaml> [dotted.key=value ...]\n"
          "commands:\n"
          "  make-data  write the built-in fictitious-knowledge dataset to output_dir\n"
+         "  tokenize   tokenize tokenize.input (text, JSONL or QA) with an HF tokenizer.json\n"
          "  pretrain   train the model in the config (from scratch or a checkpoint) with AdamW\n"
          "  attribute  expert attribution on dataset.forget; prints and saves attribution.h5\n"
          "  unlearn    attribute, select, unlearn (SEUF or full), evaluate before and after\n"

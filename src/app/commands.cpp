@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "io/checkpoint.h"
 #include "io/fictitious_facts.h"
+#include "io/text_corpus.h"
 #include "model/causal_lm.h"
 #include "train/pretrainer.h"
 #include "unlearn/attribution.h"
@@ -112,6 +113,36 @@ int make_data(const CommandLine& cli) {
          s.retain_sequences, " retain sequences");
   }
   ctx.groups.world()->barrier();
+  ctx.write_summary(summary);
+  return 0;
+}
+
+int tokenize(const CommandLine& cli) {
+  RunContext ctx = make_run_context(cli);
+  const TokenizeOptions& options = ctx.config.tokenize;
+  nlohmann::json summary = {{"command", "tokenize"}};
+  std::string output = options.output;
+  if (output.front() != '/') output = ctx.config.training.output_dir + "/" + output;
+  // Rank 0 does the work; bad input is reported once and leaves no output directory behind.
+  const TokenizeSummary s = agreed(*ctx.groups.world(), [&] {
+    return ctx.groups.rank() == 0 ? tokenize_corpus(options, output) : TokenizeSummary{};
+  });
+  ctx.open_outputs();
+  if (ctx.groups.rank() == 0) {
+    const double tokens_per_s = s.seconds > 0 ? double(s.num_tokens) / s.seconds : 0.0;
+    summary.update({{"output", s.output_path},
+                    {"tokenizer", options.tokenizer},
+                    {"records", s.num_records},
+                    {"sequences", s.num_sequences},
+                    {"tokens", s.num_tokens},
+                    {"truncated", s.num_truncated},
+                    {"vocab_size", s.vocab_size},
+                    {"tokens_per_s", tokens_per_s}});
+    log0("tokenized ", s.num_records, " records of ", options.input, " into ", s.num_sequences,
+         " sequences, ", s.num_tokens, " tokens (", int64_t(tokens_per_s), " tokens/s",
+         s.num_truncated ? c10::str(", ", s.num_truncated, " truncated") : std::string(),
+         "); wrote ", s.output_path);
+  }
   ctx.write_summary(summary);
   return 0;
 }
@@ -242,6 +273,7 @@ int info(const CommandLine& cli) {
 int run_command(const CommandLine& cli) {
   if (cli.command == "pretrain") return pretrain(cli);
   if (cli.command == "make-data") return make_data(cli);
+  if (cli.command == "tokenize") return tokenize(cli);
   if (cli.command == "attribute") return attribute(cli);
   if (cli.command == "unlearn") return unlearn(cli);
   if (cli.command == "eval") return eval(cli);

@@ -40,6 +40,7 @@ RunConfig load_and_check(const CommandLine& cli, int world_size, OutputPolicy ou
     check_output_dir(config.training);
     resolve_resume_checkpoint(config.training, world_size, config.parallel.ep_size);
   }
+  if (cli.command == "tokenize") config.tokenize.validate();
   return config;
 }
 

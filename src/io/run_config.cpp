@@ -180,6 +180,24 @@ FictitiousFactsOptions parse_facts(ConfigNode node, uint64_t default_seed) {
   return f;
 }
 
+TokenizeOptions parse_tokenize(ConfigNode node) {
+  TokenizeOptions t;
+  t.tokenizer = node.get<std::string>("tokenizer", t.tokenizer);
+  t.input = node.get<std::string>("input", t.input);
+  t.output = node.get<std::string>("output", t.output);
+  t.format = node.get<std::string>("format", t.format);
+  t.text_key = node.get<std::string>("text_key", t.text_key);
+  t.question_key = node.get<std::string>("question_key", t.question_key);
+  t.answer_key = node.get<std::string>("answer_key", t.answer_key);
+  t.prompt_template = node.get<std::string>("prompt_template", t.prompt_template);
+  t.answer_template = node.get<std::string>("answer_template", t.answer_template);
+  t.add_special_tokens = node.get<bool>("add_special_tokens", t.add_special_tokens);
+  t.add_eos = node.get<bool>("add_eos", t.add_eos);
+  t.max_length = node.get<int64_t>("max_length", t.max_length);
+  node.finish();
+  return t;
+}
+
 }  // namespace
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -206,6 +224,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.unlearn = parse_unlearn(root.child("unlearn"));
   config.eval = parse_eval(root.child("eval"));
   config.facts = parse_facts(root.child("facts"), config.training.seed);
+  config.tokenize = parse_tokenize(root.child("tokenize"));
   root.finish();
   config.config_hash = hex64(fnv1a(YAML::Dump(config.resolved)));
   if (!config.has_model) return config;  // `uoe make-data` needs no model

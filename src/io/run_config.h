@@ -8,6 +8,7 @@
 
 #include "io/fictitious_facts.h"
 #include "io/synthetic_corpus.h"
+#include "io/text_corpus.h"
 #include "model/model_config.h"
 
 namespace uoe {
@@ -99,6 +100,7 @@ struct RunConfig {
   UnlearnConfig unlearn;
   EvalConfig eval;
   FictitiousFactsOptions facts;  // `uoe make-data`
+  TokenizeOptions tokenize;      // `uoe tokenize`
   YAML::Node resolved;      // every key with the value in use, for printing and saving
   std::string config_hash;  // FNV-1a of the resolved config (16 hex digits)
 };
