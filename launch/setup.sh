@@ -9,6 +9,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev libhdf5-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev llvm   # sanitizer builds, libFuzzer targets, llvm-symbolizer
   python3 python3-torch python3-numpy python3-h5py python3-matplotlib python3-scipy
   slurm-wlm munge
 )

@@ -52,7 +52,7 @@ TEST_F(TokenDatasetTest, Hdf5RoundTripsEveryDtypeAndAttribute) {
   auto f64 = test::seeded_randn({2, 2, 2}, 2, 1.0, torch::kFloat64);
   auto bf16 = test::seeded_randn({5}, 3, 1.0, torch::kBFloat16);
   auto i32 = torch::tensor({-7, 0, 2147483647}, torch::kInt32);
-  auto i64 = torch::tensor({int64_t(-1) << 40, int64_t(3)}, torch::kInt64);
+  auto i64 = torch::tensor({-(int64_t(1) << 40), int64_t(3)}, torch::kInt64);
   auto u8 = torch::tensor({0, 1, 255}, torch::kUInt8);
   auto scalar = torch::tensor(2.5f);
   auto empty = torch::zeros({0, 3});
