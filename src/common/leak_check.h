@@ -20,6 +20,8 @@ class LeakCheckPause {
 #ifdef UOE_LEAK_SANITIZER
   LeakCheckPause() { __lsan_disable(); }
   ~LeakCheckPause() { __lsan_enable(); }
+#else
+  LeakCheckPause() {}  // user-provided: a const instance needs it
 #endif
   LeakCheckPause(const LeakCheckPause&) = delete;
   LeakCheckPause& operator=(const LeakCheckPause&) = delete;
