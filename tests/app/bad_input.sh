@@ -86,8 +86,8 @@ expect_error 4 "ep_size does not divide the world" "parallel.ep_size=3 does not 
 # Files.
 expect_error 2 "missing checkpoint" "checkpoint directory '$work/nope' does not exist" "${unlearn[@]}" model_name_or_path="$work/nope"
 expect_error 2 "checkpoint with other expert count" "has shape [8, 128], expected [4, 128]" "${unlearn[@]}" model_name_or_path="$work/fewer_experts"
-expect_error 2 "safetensors file cut short" "hf_truncated/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_truncated"
-expect_error 2 "safetensors header length out of range" "hf_header/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_header"
+expect_error 2 "safetensors file cut short" "hf_truncated/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_truncated" data.vocab_size=64
+expect_error 2 "safetensors header length out of range" "hf_header/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_header" data.vocab_size=64
 expect_error 2 "unsupported HF architecture" "LlamaForCausalLM" "${unlearn[@]}" model_name_or_path="$work/hf_llama"
 expect_error 2 "missing dataset" "missing.h5" "${unlearn[@]}" dataset.forget="$work/missing.h5"
 expect_error 2 "dataset is not HDF5" "'$work/random.h5' is not an HDF5 file" "${unlearn[@]}" dataset.forget="$work/random.h5"
