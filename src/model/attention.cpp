@@ -3,9 +3,9 @@
 namespace uoe {
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, double scale) {
+                               const torch::Tensor& v, double divisor) {
   const int64_t batch = q.size(0), heads = q.size(1), seq = q.size(2);
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // [B, N, S, S]
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / divisor;  // [B, N, S, S]
   auto future = torch::ones({seq, seq}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
                     .triu(1);  // [S, S]
   scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
@@ -19,7 +19,7 @@ AttentionImpl::AttentionImpl(const ModelConfig& config)
       num_kv_heads_(config.num_key_value_heads),
       head_dim_(config.resolved_head_dim()),
       per_head_norm_(config.qk_norm == "head"),
-      scale_(config.softmax_scale()) {
+      score_divisor_(config.softmax_divisor()) {
   const int64_t h = config.hidden_size;
   auto linear = [](int64_t in, int64_t out, bool bias) {
     return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
@@ -62,7 +62,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables&
     kh = kh.repeat_interleave(groups, 1);  // [B, N, S, D]
     v = v.repeat_interleave(groups, 1);    // [B, N, S, D]
   }
-  return o_proj(causal_attention(qh, kh, v, scale_));  // [B, S, H]
+  return o_proj(causal_attention(qh, kh, v, score_divisor_));  // [B, S, H]
 }
 
 }  // namespace uoe

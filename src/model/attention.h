@@ -10,9 +10,10 @@
 
 namespace uoe {
 
-// Causal softmax attention of q [B, N, S, Dq], k [B, N, S, Dq], v [B, N, S, Dv] -> [B, S, N*Dv].
+// Causal softmax attention of q [B, N, S, Dq], k [B, N, S, Dq], v [B, N, S, Dv] -> [B, S, N*Dv],
+// logits q.k / divisor.
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, double scale);
+                               const torch::Tensor& v, double divisor);
 
 class AttentionImpl : public torch::nn::Module {
  public:
@@ -30,7 +31,7 @@ class AttentionImpl : public torch::nn::Module {
  private:
   int64_t num_heads_, num_kv_heads_, head_dim_;
   bool per_head_norm_;
-  double scale_;
+  double score_divisor_;
 };
 TORCH_MODULE(Attention);
 

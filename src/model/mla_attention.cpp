@@ -17,7 +17,7 @@ MLAttentionImpl::MLAttentionImpl(const ModelConfig& config)
       rope_dim_(config.qk_rope_head_dim),
       v_dim_(config.v_head_dim),
       rope_interleave_(config.rope_interleave),
-      scale_(config.softmax_scale()) {
+      score_divisor_(config.softmax_divisor()) {
   const int64_t h = config.hidden_size;
   const int64_t q_out = num_heads_ * (nope_dim_ + rope_dim_);
   auto linear = [](int64_t in, int64_t out, bool bias) {
@@ -64,7 +64,7 @@ torch::Tensor MLAttentionImpl::forward(const torch::Tensor& x, const RotaryTable
   k_rope = apply_rotary(k_rope, rotary).expand({batch, num_heads_, seq, rope_dim_});  // [B, N, S, Dr]
   auto query = torch::cat({q_nope, q_rope}, -1);  // [B, N, S, Dn+Dr]
   auto key = torch::cat({k_nope, k_rope}, -1);    // [B, N, S, Dn+Dr]
-  return o_proj(causal_attention(query, key, value, scale_));  // [B, S, H]
+  return o_proj(causal_attention(query, key, value, score_divisor_));  // [B, S, H]
 }
 
 }  // namespace uoe

@@ -31,7 +31,7 @@ class MLAttentionImpl : public torch::nn::Module {
  private:
   int64_t num_heads_, kv_lora_rank_, nope_dim_, rope_dim_, v_dim_;
   bool rope_interleave_;
-  double scale_;
+  double score_divisor_;
 };
 TORCH_MODULE(MLAttention);
 

@@ -8,13 +8,13 @@
 
 namespace uoe {
 
-double ModelConfig::softmax_scale() const {
-  double scale = 1.0 / std::sqrt(static_cast<double>(qk_head_dim()));
+double ModelConfig::softmax_divisor() const {
+  double divisor = std::sqrt(static_cast<double>(qk_head_dim()));
   if (rope_scaling.is_yarn() && rope_scaling.mscale_all_dim != 0.0) {
     const double m = yarn_mscale(rope_scaling.factor, rope_scaling.mscale_all_dim);
-    scale *= m * m;
+    divisor /= m * m;
   }
-  return scale;
+  return divisor;
 }
 
 bool ModelConfig::is_moe_layer(int64_t layer) const {

@@ -76,8 +76,9 @@ struct ModelConfig {
   int64_t qk_head_dim() const {
     return is_mla() ? qk_nope_head_dim + qk_rope_head_dim : resolved_head_dim();
   }
-  // Factor on the attention logits: qk_head_dim^-0.5, times the YaRN mscale^2 (DeepSeek).
-  double softmax_scale() const;
+  // Divisor of the attention logits: qk_head_dim^0.5, over the YaRN mscale^2 (DeepSeek). A divisor,
+  // not a factor, so that plain attention computes q.k / sqrt(D) exactly as before MLA existed.
+  double softmax_divisor() const;
   bool is_moe_layer(int64_t layer) const;
   std::vector<int64_t> moe_layer_indices() const;  // ascending
   int64_t num_moe_layers() const { return static_cast<int64_t>(moe_layer_indices().size()); }

@@ -105,7 +105,8 @@ run "$work/pre.log" pretrain "$root/configs/tiny/pretrain_facts.yaml" output_dir
   dataset.forget_mc= dataset.retain_mc=
 unlearn=(unlearn "$root/configs/tiny/unlearn_seuf.yaml" model_name_or_path="$work/pre/checkpoint"
          dataset.forget="$work/data/forget.h5" dataset.retain="$work/data/retain.h5"
-         dataset.forget_mc= dataset.retain_mc= unlearn.method=npo max_steps=16 logging_steps=1)
+         dataset.forget_mc= dataset.retain_mc= unlearn.method=npo max_steps=16 logging_steps=1
+         dataset.tokenizer="$work/data/vocab.json")
 run "$work/u_ref.log" "${unlearn[@]}" output_dir="$work/u_ref"
 d=$work/u_kill
 launch "$work/u_kill.log" "${unlearn[@]}" output_dir="$d" save_steps=2

@@ -97,7 +97,7 @@ TEST(HfConfig, DeepSeekV3Parses) {
   EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 4096);
   // softmax scale = 192^-0.5 * (0.1 * 1.0 * ln 40 + 1)^2
   const double mscale = 0.1 * std::log(40.0) + 1.0;
-  EXPECT_NEAR(c.softmax_scale(), mscale * mscale / std::sqrt(192.0), 1e-12);
+  EXPECT_NEAR(1.0 / c.softmax_divisor(), mscale * mscale / std::sqrt(192.0), 1e-12);
 }
 
 TEST(HfConfig, WrittenConfigsParse) {
