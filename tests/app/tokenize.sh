@@ -48,7 +48,7 @@ expect_error() {  # expect_error <expected text> <args...>
   local expected=$1
   shift
   local code=0
-  timeout 60 mpiexec -np 1 "$uoe" tokenize "$work/tokenize.yaml" "$@" > "$work/out.txt" 2>&1 || code=$?
+  timeout 60 mpiexec -np 1 "$uoe" tokenize "$work/tokenize.yaml" output_dir="$work/rejected" "$@" > "$work/out.txt" 2>&1 || code=$?
   if [[ $code -ne 2 ]] || ! grep -q -- "$expected" "$work/out.txt" || [[ $(grep -c "error:" "$work/out.txt") -ne 1 ]]; then
     echo "FAIL: uoe tokenize $*: exit $code, expected '$expected' in:"
     cat "$work/out.txt"
