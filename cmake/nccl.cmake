@@ -1,14 +1,17 @@
 # NCCL backend detection. UOE_WITH_NCCL=AUTO builds it when the CUDA toolkit and NCCL are found,
 # ON requires them, OFF skips them. The result is printed at configure time.
-# NCCL_HOME (CMake or environment variable) points at another NCCL, e.g. the nvidia-nccl pip
-# wheel that a PyPI PyTorch loads (<site-packages>/nvidia/nccl, which ships only libnccl.so.2).
+# NCCL is looked for in NCCL_HOME (CMake or environment variable), then next to a PyPI LibTorch
+# (<site-packages>/nvidia/nccl, the nvidia-nccl wheel that torch itself loads: uoe must use the
+# same libnccl.so.2, since a process loads only one), then in the CUDA toolkit.
 set(UOE_HAVE_NCCL OFF)
 if(NOT UOE_WITH_NCCL STREQUAL "OFF")
   find_package(CUDAToolkit QUIET)
   find_path(NCCL_INCLUDE_DIR nccl.h
-    HINTS ${NCCL_HOME} ENV NCCL_HOME ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
+    HINTS ${NCCL_HOME} ENV NCCL_HOME ${TORCH_INSTALL_PREFIX}/../nvidia/nccl
+          ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
   find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2
-    HINTS ${NCCL_HOME} ENV NCCL_HOME ${CUDAToolkit_LIBRARY_DIR} PATH_SUFFIXES lib lib64)
+    HINTS ${NCCL_HOME} ENV NCCL_HOME ${TORCH_INSTALL_PREFIX}/../nvidia/nccl
+          ${CUDAToolkit_LIBRARY_DIR} PATH_SUFFIXES lib lib64)
   if(CUDAToolkit_FOUND AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
     set(UOE_HAVE_NCCL ON)
   elseif(UOE_WITH_NCCL STREQUAL "ON")

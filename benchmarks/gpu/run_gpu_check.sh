@@ -4,8 +4,8 @@
 #
 #   bash benchmarks/gpu/run_gpu_check.sh
 #
-# 1. builds uoe against that PyTorch's LibTorch with the NCCL backend (NCCL of the nvidia-nccl
-#    wheel that PyTorch loads, else the CUDA toolkit's), taking yaml-cpp, HDF5, OpenMPI,
+# 1. builds uoe against that PyTorch's LibTorch with the NCCL backend (cmake/nccl.cmake takes the
+#    nvidia-nccl wheel that PyTorch loads, else the CUDA toolkit's NCCL), taking yaml-cpp, HDF5, OpenMPI,
 #    nlohmann-json and GoogleTest from .gpu_deps/ (made beforehand by make_gpu_deps.sh on Debian 12
 #    and carried along);
 # 2. runs the GPU tests at 1 rank: the communicator collectives on the NCCL backend with CUDA
@@ -87,8 +87,6 @@ print(json.dumps(env, indent=2))
 EOF
 record env ok 0
 torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
-nccl_home=${NCCL_HOME:-$("$python" -c 'import importlib.util as u; s = u.find_spec("nvidia.nccl")
-print(s.submodule_search_locations[0] if s else "")' 2>/dev/null)}
 if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
   export PATH=/usr/local/cuda/bin:$PATH
 fi
@@ -110,9 +108,9 @@ if [[ $device == cuda ]]; then
   gpu_args=(-DUOE_WITH_NCCL=ON -DTORCH_CUDA_ARCH_LIST="$("$python" -c \
             'import torch; print("%d.%d" % torch.cuda.get_device_capability())')")
 fi
-step "configure ($build, LibTorch at $torch_prefix, NCCL_HOME=${nccl_home:-toolkit})"
+step "configure ($build, LibTorch at $torch_prefix)"
 run configure 180 cmake -S "$repo" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-    -DUOE_BUILD_BENCHMARKS=ON "${gpu_args[@]}" ${nccl_home:+-DNCCL_HOME="$nccl_home"} \
+    -DUOE_BUILD_BENCHMARKS=ON "${gpu_args[@]}" \
     -DCMAKE_PREFIX_PATH="$torch_prefix;$UOE_DEPS_PREFIX_PATH" "${UOE_DEPS_CMAKE_ARGS[@]}" || finish
 grep -E "uoe: (LibTorch|NCCL)" "$out/configure.log"
 
@@ -123,13 +121,13 @@ run build 330 cmake --build "$build" -j "$jobs" --target test_parallel test_moe_
 mpirun=("$UOE_MPIRUN" --oversubscribe)
 step "tests at 1 rank: collectives (MPI and NCCL with CUDA tensors)"
 run test_parallel_np1 120 "${mpirun[@]}" -np 1 "$build/tests/parallel/test_parallel" \
-    --gtest_output="json:$out/test_parallel_np1.json"
+    --gtest_color=no --gtest_output="json:$out/test_parallel_np1.json"
 step "tests at 1 rank: MoE layer parity (CPU EP parity; CUDA + NCCL vs CPU reference)"
 run test_moe_np1 180 "${mpirun[@]}" -np 1 "$build/tests/moe/test_moe_parallel" \
-    --gtest_filter='MoELayerParity.*' --gtest_output="json:$out/test_moe_np1.json"
+    --gtest_filter='MoELayerParity.*' --gtest_color=no --gtest_output="json:$out/test_moe_np1.json"
 step "NCCL at 2 ranks on one GPU (expected: NCCL refuses duplicate devices)"
 run test_parallel_nccl_np2 60 "${mpirun[@]}" -np 2 "$build/tests/parallel/test_parallel" \
-    --gtest_filter='*/nccl' --gtest_output="json:$out/test_parallel_nccl_np2.json"
+    --gtest_filter='*/nccl' --gtest_color=no --gtest_output="json:$out/test_parallel_nccl_np2.json"
 
 # name, hidden H, expert FFN F, experts E, top-k K, norm_topk_prob
 shapes=("fine_grained 1024 704 16 4 0" "mixtral 1024 3584 8 2 1" "qwen3_30b_a3b 2048 768 128 8 1")

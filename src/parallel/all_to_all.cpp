@@ -58,9 +58,10 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
     output = exchange(input, output_splits, input_splits, *comm);
   }
   if (differentiable && torch::GradMode::is_enabled()) {
-    auto node = std::shared_ptr<AllToAllBackward>(
-        new AllToAllBackward(comm, output_splits, input_splits, output),
-        torch::autograd::deleteNode);
+    // A plain shared_ptr: LibTorch 1.x's custom deleter (torch::autograd::deleteNode, which
+    // releases long chains without deep recursion) is gone in 2.x; the nodes this one points to
+    // keep their own deleters, so releasing it recurses by one level only.
+    auto node = std::make_shared<AllToAllBackward>(comm, output_splits, input_splits, output);
     node->set_next_edges(torch::autograd::collect_next_edges(input));
     torch::autograd::set_history(output, node);
   }
