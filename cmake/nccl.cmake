@@ -9,7 +9,7 @@ if(NOT UOE_WITH_NCCL STREQUAL "OFF")
   find_path(NCCL_INCLUDE_DIR nccl.h
     HINTS ${NCCL_HOME} ENV NCCL_HOME ${TORCH_INSTALL_PREFIX}/../nvidia/nccl
           ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
-  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR
     HINTS ${NCCL_HOME} ENV NCCL_HOME ${TORCH_INSTALL_PREFIX}/../nvidia/nccl
           ${CUDAToolkit_LIBRARY_DIR} PATH_SUFFIXES lib lib64)
   if(CUDAToolkit_FOUND AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
