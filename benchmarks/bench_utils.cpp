@@ -107,8 +107,8 @@ torch::Tensor normal(at::IntArrayRef shape, double scale) {
 ErrorStats compare(const torch::Tensor& actual, const torch::Tensor& expected) {
   UOE_ASSERT(actual.sizes() == expected.sizes(), "shape ", actual.sizes(), " vs expected ",
              expected.sizes());
-  auto a = actual.detach().to(torch::kFloat64);
-  auto b = expected.detach().to(torch::kFloat64);
+  auto a = actual.detach().cpu().to(torch::kFloat64);
+  auto b = expected.detach().cpu().to(torch::kFloat64);
   ErrorStats stats;
   const double norm = b.norm().item<double>();
   const double diff = (a - b).norm().item<double>();

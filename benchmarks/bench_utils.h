@@ -58,6 +58,7 @@ struct ErrorStats {
   double relative = 0;  // ||a - b||_2 / ||b||_2
   double max_abs = 0;   // max |a - b|
 };
+// Tensors on any device, compared on the CPU in fp64.
 ErrorStats compare(const torch::Tensor& actual, const torch::Tensor& expected);
 
 // Raw little-endian fp32 files (numpy's tofile / fromfile), checked against the expected size.

@@ -1,12 +1,14 @@
-// MoE layer forward+backward throughput on one process (no expert parallelism).
+// MoE layer forward+backward throughput on one process (no expert parallelism), on the CPU or
+// (--device cuda) on a GPU, timed in --dtype (float32 or bfloat16; the check always runs in fp32).
 //
 // Notation: T tokens, H hidden, F expert intermediate size, E routed experts, K experts per token,
 // n_e rows routed to expert e (sum_e n_e = T*K).
 //
 // 1. Starts the PyTorch reference (moe_reference.py --serve 1, HF-style MoE block) as a child
 //    process; it builds the same weights and inputs from the shared init spec and writes its
-//    output and gradients. uoe::MoELayer is checked against them first: any relative error above
-//    --tolerance ends the program with exit code 1 before anything is timed.
+//    output and gradients. uoe::MoELayer is checked against them first, both in fp32 on --device:
+//    any relative error above --tolerance ends the program with exit code 1 before anything is
+//    timed. Both then convert their weights and inputs to --dtype.
 // 2. Times, round-robin (one of each per round, so that all see the same machine load), with a
 //    median over --iters rounds after --warmup rounds:
 //      python : the reference's forward + backward, timed inside the child process
@@ -121,14 +123,15 @@ class ExpertGemms {
         wu_(expert->up_proj->weight.detach()),
         wd_(expert->down_proj->weight.detach()) {
     const int64_t n = rows.size(0), h = wg_.size(1), f = wg_.size(0);
-    g_ = torch::empty({n, f});    // [n, F] gate activations (also stands in for silu(g) * u)
-    u_ = torch::empty({n, f});    // [n, F]
-    y_ = torch::empty({n, h});    // [n, H]
-    da_ = torch::empty({n, f});   // [n, F] (also stands in for the gate and up gradients)
-    dx_ = torch::empty({n, h});   // [n, H]
-    dwg_ = torch::empty({f, h});  // [F, H]
-    dwu_ = torch::empty({f, h});  // [F, H]
-    dwd_ = torch::empty({h, f});  // [H, F]
+    const auto like = x_.options();
+    g_ = torch::empty({n, f}, like);    // [n, F] gate activations (also stands in for silu(g) * u)
+    u_ = torch::empty({n, f}, like);    // [n, F]
+    y_ = torch::empty({n, h}, like);    // [n, H]
+    da_ = torch::empty({n, f}, like);   // [n, F] (also stands in for the gate and up gradients)
+    dx_ = torch::empty({n, h}, like);   // [n, H]
+    dwg_ = torch::empty({f, h}, like);  // [F, H]
+    dwu_ = torch::empty({f, h}, like);  // [F, H]
+    dwd_ = torch::empty({h, f}, like);  // [H, F]
   }
 
   void run() {
@@ -173,6 +176,8 @@ int run(int argc, char** argv) {
   const int threads = configure_cpu_runtime(1, flags.get_int("threads", 0));
   const double tolerance = flags.get_double("tolerance", 1e-4);
   const double pause_s = flags.get_double("pause", 0.2);
+  const std::string device_name = flags.get_string("device", "cpu");
+  const std::string dtype_name = flags.get_string("dtype", "float32");
   const std::string python_exe = flags.get_string("python", "/usr/bin/python3");
   const std::string script = flags.get_string("reference-script", "");
   const std::string prefix = flags.get_string("reference-prefix", "");
@@ -180,15 +185,28 @@ int run(int argc, char** argv) {
   flags.check_all_used();
   UOE_CHECK(!script.empty(), "--reference-script <path of benchmarks/moe_reference.py> is required");
   UOE_CHECK(!prefix.empty(), "--reference-prefix <path prefix for the reference's files> is required");
+  UOE_CHECK(device_name == "cpu" || device_name == "cuda", "--device must be cpu or cuda, got '",
+            device_name, "'");
+  UOE_CHECK(dtype_name == "float32" || dtype_name == "bfloat16",
+            "--dtype must be float32 or bfloat16, got '", dtype_name, "'");
+  UOE_CHECK(device_name == "cpu" || torch::cuda::is_available(),
+            "--device cuda: this LibTorch sees no CUDA device");
+  const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
+  const auto dtype = dtype_name == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+  // GPU work is asynchronous: every timed step ends with a synchronisation.
+  const auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
 
   log0("moe_layer_bench ", s.name, ": T=", s.tokens, " H=", s.hidden, " F=", s.ffn, " E=",
-       s.experts, " K=", s.top_k, " norm_topk_prob=", s.norm_topk_prob, ", ", threads, " threads");
+       s.experts, " K=", s.top_k, " norm_topk_prob=", s.norm_topk_prob, ", ", device_name, " ",
+       dtype_name, ", ", threads, " threads");
   CoProcess python({python_exe, script, "--name", s.name, "--hidden", std::to_string(s.hidden),
                     "--ffn", std::to_string(s.ffn), "--experts", std::to_string(s.experts),
                     "--top-k", std::to_string(s.top_k), "--tokens", std::to_string(s.tokens),
                     "--norm-topk-prob", s.norm_topk_prob ? "1" : "0", "--seed",
-                    std::to_string(seed), "--threads", std::to_string(threads), "--out-prefix",
-                    prefix, "--serve", "1"});
+                    std::to_string(seed), "--threads", std::to_string(threads), "--device",
+                    device_name, "--dtype", dtype_name, "--out-prefix", prefix, "--serve", "1"});
   const std::string ready = python.read_line();
   UOE_ASSERT(ready == "ready", "the Python reference answered '", ready, "' instead of 'ready'");
 
@@ -199,7 +217,10 @@ int run(int argc, char** argv) {
   options.router.norm_topk_prob = s.norm_topk_prob;
   options.expert_intermediate_size = s.ffn;
   MoELayer layer(options, /*ep=*/nullptr);
-  auto [hidden, grad_out] = init_from_spec(layer, s, seed);  // [T, H], [T, H]
+  auto [cpu_hidden, cpu_grad_out] = init_from_spec(layer, s, seed);  // [T, H], [T, H]
+  layer->to(device);
+  auto hidden = cpu_hidden.to(device);      // [T, H]
+  auto grad_out = cpu_grad_out.to(device);  // [T, H]
 
   bool passed = false;
   auto check = check_against_reference(layer, s, hidden, grad_out, prefix, tolerance, &passed);
@@ -208,6 +229,9 @@ int run(int argc, char** argv) {
                  s.name.c_str());
     return 1;
   }
+  layer->to(dtype);
+  hidden = hidden.to(dtype);
+  grad_out = grad_out.to(dtype);
   const double flops = s.expert_flops_fwd_bwd();
 
   // Expert-bank input: the layer's own routing of the same tokens, grouped by expert.
@@ -219,7 +243,7 @@ int run(int argc, char** argv) {
     auto dispatched = TokenDispatcher(nullptr, s.experts).dispatch(hidden, routing.topk_ids);
     rows = dispatched.first.clone();
     rows_per_expert = dispatched.second.rows_per_local_expert;
-    grad_rows = normal({rows.size(0), s.hidden});
+    grad_rows = normal({rows.size(0), s.hidden}).to(device, dtype);
   }
   rows.requires_grad_(true);
   std::vector<ExpertGemms> gemms;
@@ -246,8 +270,10 @@ int run(int argc, char** argv) {
     x.mutable_grad() = torch::Tensor();
     const double t0 = now_seconds();
     auto out = layer->forward(x);
+    sync();
     const double t1 = now_seconds();
     out.hidden.backward(grad_out);
+    sync();
     const double t2 = now_seconds();
     forward_s.push_back(t1 - t0);
     backward_s.push_back(t2 - t1);
@@ -258,11 +284,13 @@ int run(int argc, char** argv) {
     rows.mutable_grad() = torch::Tensor();
     const double t0 = now_seconds();
     layer->experts->forward(rows, rows_per_expert).backward(grad_rows);
+    sync();
     return now_seconds() - t0;
   };
   const Step gemm_step = [&] {
     const double t0 = now_seconds();
     for (auto& g : gemms) g.run();
+    sync();
     return now_seconds() - t0;
   };
   const auto timed =
@@ -282,6 +310,8 @@ int run(int argc, char** argv) {
       {"name", s.name},
       {"shape", s.to_json()},
       {"threads", threads},
+      {"device", device_name},
+      {"dtype", dtype_name},
       {"warmup", warmup},
       {"iters", iters},
       {"seed", seed},

@@ -4,7 +4,11 @@
 a loop over experts with one-hot masks and torch.where, index_add_ into the output.
 
 Run with Debian's /usr/bin/python3 (python3-torch 1.13): it uses the same libtorch as the C++
-benchmark, so torch.manual_seed + torch.randn give the same numbers in both.
+benchmark, so torch.manual_seed + torch.randn give the same numbers in both. On a GPU machine
+(--device cuda), run it with the Python whose torch the C++ code was built against.
+
+The weights and inputs are drawn on the CPU, moved to --device, and the check step runs in fp32;
+then the block, inputs and output gradient are converted to --dtype for the timed steps.
 
 Init spec (shared with moe_layer_bench.cpp), drawn in this order after torch.manual_seed(seed):
   router weight [E, H] * 0.02
@@ -37,6 +41,8 @@ def parse_args():
     p.add_argument("--norm-topk-prob", type=int, choices=(0, 1), default=0)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--out-prefix", required=True)
@@ -122,7 +128,7 @@ def init_from_spec(block, a):
 
 
 def write_f32(path, tensor):
-    tensor.detach().to(torch.float32).contiguous().numpy().tofile(path)
+    tensor.detach().to("cpu", torch.float32).contiguous().numpy().tofile(path)
 
 
 def serve(step):
@@ -141,16 +147,25 @@ def main(a):
     torch.set_num_threads(a.threads)
     block = SparseMoeBlock(a.hidden, a.ffn, a.experts, a.top_k, bool(a.norm_topk_prob))
     hidden, grad_out = init_from_spec(block, a)
+    block.to(a.device)
+    hidden, grad_out = hidden.to(a.device), grad_out.to(a.device)
     prefix = pathlib.Path(a.out_prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
+
+    def sync():
+        if a.device == "cuda":
+            torch.cuda.synchronize()
 
     def step():
         block.zero_grad(set_to_none=True)
         x = hidden.clone().view(1, a.tokens, a.hidden).requires_grad_(True)  # [1, T, H]
+        sync()
         t0 = time.perf_counter()
         out, _ = block(x)
+        sync()
         t1 = time.perf_counter()
         out.view(a.tokens, a.hidden).backward(grad_out)
+        sync()
         t2 = time.perf_counter()
         return out, x, t1 - t0, t2 - t1
 
@@ -160,6 +175,9 @@ def main(a):
     write_f32(f"{prefix}.grad_router.f32", block.gate.weight.grad)
     write_f32(f"{prefix}.grad_last_expert_gate_proj.f32", block.experts[-1].gate_proj.weight.grad)
     del out, x
+    dtype = getattr(torch, a.dtype)
+    block.to(dtype)
+    hidden, grad_out = hidden.to(dtype), grad_out.to(dtype)
     if a.serve:
         return serve(step)
 
@@ -183,6 +201,8 @@ def main(a):
         "shape": {"hidden": a.hidden, "ffn": a.ffn, "experts": a.experts, "top_k": a.top_k,
                   "tokens": a.tokens, "norm_topk_prob": bool(a.norm_topk_prob)},
         "threads": a.threads,
+        "device": a.device,
+        "dtype": a.dtype,
         "torch": torch.__version__,
         "warmup": a.warmup,
         "iters": a.iters,

@@ -1,8 +1,23 @@
 #include "test_utils.h"
 
+#include "parallel/nccl_communicator.h"
+
 namespace uoe::test {
 
 std::shared_ptr<MpiCommunicator> world() { return MpiCommunicator::world(); }
+
+torch::Device cuda_device() {
+  const int count = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, count > 0 ? world()->rank() % count : 0);
+}
+
+CommunicatorPtr nccl_world() {
+  static const CommunicatorPtr comm = [] {
+    const bool usable = nccl_available() && torch::cuda::is_available();
+    return usable ? create_nccl_communicator(world(), cuda_device().index()) : nullptr;
+  }();
+  return comm;
+}
 
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
   auto a = actual.detach().to(torch::kFloat64);

@@ -10,6 +10,12 @@ namespace uoe::test {
 
 std::shared_ptr<MpiCommunicator> world();
 
+// GPU tests: this rank's CUDA device (world rank % device count) and the NCCL communicator over
+// the world on it, created once. Null when this build has no NCCL backend or the machine no CUDA
+// device: such tests then skip.
+CommunicatorPtr nccl_world();
+torch::Device cuda_device();
+
 // max |a - b| / max(max |b|, tiny): one relative error for a whole tensor.
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected);
 

@@ -47,9 +47,12 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(const torch::Te
   }
 
   // Count exchange: row p of `sent_counts` goes to rank p; row s of `recv_counts` came from s.
-  auto sent_counts = plan.tokens_per_expert.view({ep_size_, num_local_experts_}).contiguous();
-  auto recv_counts = torch::empty_like(sent_counts);                     // [P, El]
-  ep_->all_to_all_single(recv_counts, sent_counts, {}, {});
+  // It travels on the tokens' device (the communicator's: CPU for MPI, CUDA for NCCL).
+  auto sent_counts = plan.tokens_per_expert.view({ep_size_, num_local_experts_});
+  auto sent_on_device = sent_counts.to(hidden.device()).contiguous();  // [P, El]
+  auto recv_on_device = torch::empty_like(sent_on_device);             // [P, El]
+  ep_->all_to_all_single(recv_on_device, sent_on_device, {}, {});
+  auto recv_counts = recv_on_device.to(torch::kCPU);                   // [P, El]
   plan.send_splits = to_vector(sent_counts.sum(1));
   plan.recv_splits = to_vector(recv_counts.sum(1));
   plan.rows_per_local_expert = to_vector(recv_counts.sum(0));

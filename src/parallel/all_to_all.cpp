@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/functions/utils.h>
 
 #include <numeric>
+#include <type_traits>
 
 namespace uoe {
 namespace {
@@ -47,6 +48,21 @@ class AllToAllBackward : public torch::autograd::Node {
   torch::TensorOptions output_options_;
 };
 
+// Autograd nodes are held by std::shared_ptr in LibTorch 1.x and by c10::intrusive_ptr in recent
+// 2.x releases; Edge::function has the type of this LibTorch. (1.x's custom deleter
+// torch::autograd::deleteNode, which releases long chains without deep recursion, is gone in 2.x;
+// the nodes this one points to keep their own deleters, so releasing it recurses one level only.)
+using NodePtr = decltype(torch::autograd::Edge::function);
+
+template <typename T, typename... Args>
+NodePtr make_node(Args&&... args) {
+  if constexpr (std::is_same_v<NodePtr, std::shared_ptr<torch::autograd::Node>>) {
+    return std::make_shared<T>(std::forward<Args>(args)...);
+  } else {
+    return c10::make_intrusive<T>(std::forward<Args>(args)...);
+  }
+}
+
 }  // namespace
 
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
@@ -58,9 +74,7 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
     output = exchange(input, output_splits, input_splits, *comm);
   }
   if (differentiable && torch::GradMode::is_enabled()) {
-    auto node = std::shared_ptr<AllToAllBackward>(
-        new AllToAllBackward(comm, output_splits, input_splits, output),
-        torch::autograd::deleteNode);
+    auto node = make_node<AllToAllBackward>(comm, output_splits, input_splits, output);
     node->set_next_edges(torch::autograd::collect_next_edges(input));
     torch::autograd::set_history(output, node);
   }

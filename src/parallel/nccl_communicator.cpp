@@ -63,8 +63,8 @@ constexpr cudaStream_t kStream = nullptr;
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(std::shared_ptr<MpiCommunicator> bootstrap, ncclComm_t comm)
-      : bootstrap_(std::move(bootstrap)), comm_(comm) {}
+  NcclCommunicator(std::shared_ptr<MpiCommunicator> bootstrap, int device, ncclComm_t comm)
+      : bootstrap_(std::move(bootstrap)), device_(device), comm_(comm) {}
   ~NcclCommunicator() override { ncclCommDestroy(comm_); }
 
   int rank() const override { return bootstrap_->rank(); }
@@ -82,6 +82,7 @@ class NcclCommunicator final : public Communicator {
 
  private:
   std::shared_ptr<MpiCommunicator> bootstrap_;
+  int device_;
   ncclComm_t comm_;
 };
 
@@ -89,14 +90,15 @@ class NcclCommunicator final : public Communicator {
 
 bool nccl_available() { return true; }
 
-CommunicatorPtr create_nccl_communicator(std::shared_ptr<MpiCommunicator> bootstrap) {
+CommunicatorPtr create_nccl_communicator(std::shared_ptr<MpiCommunicator> bootstrap, int device) {
+  CUDA_CHECK(cudaSetDevice(device));
   ncclUniqueId id;
   if (bootstrap->rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
   auto id_bytes = torch::from_blob(&id, {static_cast<int64_t>(sizeof(id))}, torch::kUInt8);
   bootstrap->broadcast(id_bytes, 0);
   ncclComm_t comm = nullptr;
   NCCL_CHECK(ncclCommInitRank(&comm, bootstrap->size(), id, bootstrap->rank()));
-  return std::make_shared<NcclCommunicator>(std::move(bootstrap), comm);
+  return std::make_shared<NcclCommunicator>(std::move(bootstrap), device, comm);
 }
 
 void NcclCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
@@ -157,7 +159,7 @@ void NcclCommunicator::barrier() {
 }
 
 std::shared_ptr<Communicator> NcclCommunicator::split(int color, int key) const {
-  return create_nccl_communicator(bootstrap_->split_mpi(color, key));
+  return create_nccl_communicator(bootstrap_->split_mpi(color, key), device_);
 }
 
 }  // namespace uoe

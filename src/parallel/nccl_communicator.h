@@ -15,7 +15,8 @@ namespace uoe {
 
 bool nccl_available();
 
-// Collective over `bootstrap`: every rank of it must call this with its CUDA device selected.
-CommunicatorPtr create_nccl_communicator(std::shared_ptr<MpiCommunicator> bootstrap);
+// Collective over `bootstrap`. Makes `device` (a CUDA device index) this thread's current device
+// (cudaSetDevice) before NCCL binds to it; the tensors passed to the communicator must live there.
+CommunicatorPtr create_nccl_communicator(std::shared_ptr<MpiCommunicator> bootstrap, int device);
 
 }  // namespace uoe

@@ -10,6 +10,7 @@ namespace {
 
 constexpr int64_t kHidden = 32, kFfn = 24, kTokensPerRank = 24;
 constexpr double kTolerance = 1e-5;
+constexpr double kCudaTolerance = 1e-4;
 
 MoELayerOptions layer_options(RouterKind kind, int64_t num_experts, bool shared) {
   MoELayerOptions o;
@@ -46,6 +47,31 @@ Result run_layer(MoELayer& layer, const torch::Tensor& tokens, const torch::Tens
   return r;
 }
 
+// The layer's output, input gradient and parameter gradients (after the gradient sync) on this
+// rank's tokens [first, first + kTokensPerRank) against the single-process reference's.
+void expect_matches_reference(MoELayer& layer, const Result& got, MoELayer& reference,
+                              const Result& ref, int64_t first, double tolerance,
+                              const std::string& tag) {
+  test::expect_close(got.output.cpu(), ref.output.narrow(0, first, kTokensPerRank), tolerance,
+                     tag + " output");
+  test::expect_close(got.input_grad.cpu(), ref.input_grad.narrow(0, first, kTokensPerRank),
+                     tolerance, tag + " input grad");
+  auto ref_params = reference->named_parameters();
+  int checked_experts = 0;
+  for (const auto& item : layer->named_parameters()) {
+    const auto& expected = ref_params[item.key()];
+    ASSERT_TRUE(item.value().grad().defined()) << tag << " " << item.key();
+    const auto grad = item.value().grad().cpu();
+    if (!expected.grad().defined()) {
+      EXPECT_EQ(grad.abs().max().item<double>(), 0.0) << tag << " " << item.key();
+      continue;
+    }
+    test::expect_close(grad, expected.grad(), tolerance, tag + " " + item.key());
+    checked_experts += item.key().rfind("experts.", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_GT(checked_experts, 0) << tag;
+}
+
 void check_parity(RouterKind kind, bool shared, const std::string& what) {
   auto world = test::world();
   const int n = world->size();
@@ -74,24 +100,37 @@ void check_parity(RouterKind kind, bool shared, const std::string& what) {
     sync_gradients(params, groups);
 
     const std::string tag = what + " ep=" + std::to_string(ep) + " dp=" + std::to_string(n / ep);
-    test::expect_close(got.output, ref.output.narrow(0, first, kTokensPerRank), kTolerance,
-                       tag + " output");
-    test::expect_close(got.input_grad, ref.input_grad.narrow(0, first, kTokensPerRank), kTolerance,
-                       tag + " input grad");
-    auto ref_params = reference->named_parameters();
-    int checked_experts = 0;
-    for (const auto& item : layer->named_parameters()) {
-      const auto& expected = ref_params[item.key()];
-      ASSERT_TRUE(item.value().grad().defined()) << tag << " " << item.key();
-      if (!expected.grad().defined()) {
-        EXPECT_EQ(item.value().grad().abs().max().item<double>(), 0.0) << tag << " " << item.key();
-        continue;
-      }
-      test::expect_close(item.value().grad(), expected.grad(), kTolerance, tag + " " + item.key());
-      checked_experts += item.key().rfind("experts.", 0) == 0 ? 1 : 0;
-    }
-    EXPECT_GT(checked_experts, 0) << tag;
+    expect_matches_reference(layer, got, reference, ref, first, kTolerance, tag);
   }
+}
+
+// One rank per GPU with the NCCL backend, EP = world: the layer on CUDA agrees with the CPU
+// reference up to the different summation orders of the CPU and GPU kernels (fp32, no TF32).
+void check_cuda_parity(RouterKind kind, bool shared, const std::string& what) {
+  auto nccl = test::nccl_world();
+  const int n = nccl->size();
+  const int64_t global = kTokensPerRank * n;
+  auto tokens = test::seeded_randn({global, kHidden}, 1);
+  auto probe = test::seeded_randn({global, kHidden}, 2);
+  const auto options = layer_options(kind, 4 * n, shared);
+  MoELayer reference(options, nullptr);
+  initialize_parameters(*reference, 7, 0.1);
+  Result ref = run_layer(reference, tokens, probe, global);
+
+  const auto device = test::cuda_device();
+  MoELayer layer(options, nccl);
+  initialize_parameters(*layer, 7, 0.1);
+  layer->to(device);
+  const int64_t first = nccl->rank() * kTokensPerRank;
+  Result got = run_layer(layer, tokens.narrow(0, first, kTokensPerRank).to(device),
+                         probe.narrow(0, first, kTokensPerRank).to(device), global);
+  // Each expert lives on one rank; the router and shared-expert gradients sum over all of them.
+  for (auto& item : layer->named_parameters()) {
+    auto grad = item.value().grad();
+    if (item.key().rfind("experts.", 0) != 0 && grad.defined()) nccl->all_reduce(grad);
+  }
+  expect_matches_reference(layer, got, reference, ref, first, kCudaTolerance,
+                           what + " cuda ep=" + std::to_string(n));
 }
 
 TEST(MoELayerParity, SoftmaxRouter) { check_parity(RouterKind::kSoftmax, false, "softmax"); }
@@ -102,6 +141,13 @@ TEST(MoELayerParity, DeepSeekV2GroupLimited) {
   check_parity(RouterKind::kDeepSeekV2, false, "deepseek_v2");
 }
 TEST(MoELayerParity, DeepSeekV3) { check_parity(RouterKind::kDeepSeekV3, true, "deepseek_v3"); }
+
+TEST(MoELayerParity, CudaWithNcclMatchesCpu) {
+  if (!test::nccl_world()) GTEST_SKIP() << "no NCCL backend in this build or no CUDA device";
+  check_cuda_parity(RouterKind::kSoftmax, true, "softmax+shared");
+  check_cuda_parity(RouterKind::kDeepSeekV2, false, "deepseek_v2");
+  check_cuda_parity(RouterKind::kDeepSeekV3, true, "deepseek_v3");
+}
 
 // Only expert 1 is trainable (on its owner only); the rest of the layer is frozen below it. Every
 // rank must still complete backward (no hang), and the trained expert's gradient must match.
