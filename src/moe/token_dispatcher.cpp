@@ -37,13 +37,12 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(const torch::Te
   plan.sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));     // [T*K]
   plan.unsort_order = inverse_permutation(plan.sort_order);                    // [T*K]
   auto token_of_row = torch::div(plan.sort_order, plan.top_k, "floor");        // [T*K]
-  auto permuted = hidden.index_select(0, token_of_row);                        // [T*K, H]
   plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
 
   if (ep_size_ == 1) {
     plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
-    plan.send_splits = plan.recv_splits = {permuted.size(0)};
-    return {permuted, plan};
+    plan.send_splits = plan.recv_splits = {token_of_row.size(0)};
+    return {hidden.index_select(0, token_of_row), plan};  // [T*K, H]
   }
 
   // Count exchange: row p of `sent_counts` goes to rank p; row s of `recv_counts` came from s.
@@ -57,43 +56,49 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(const torch::Te
   plan.recv_splits = to_vector(recv_counts.sum(1));
   plan.rows_per_local_expert = to_vector(recv_counts.sum(0));
 
-  auto received = all_to_all(permuted, plan.recv_splits, plan.send_splits, ep_,
-                             hidden.requires_grad());  // [R, H] ordered (source, expert)
-
-  // Regroup (source, expert) blocks into (expert, source) order.
+  // Expert-major position of each received row: received rows come in (source, expert)
+  // blocks, the expert bank wants (expert, source) blocks.
   auto counts = recv_counts.accessor<int64_t, 2>();
-  std::vector<int64_t> block_start(ep_size_ * num_local_experts_);
-  int64_t offset = 0;
-  for (int64_t s = 0; s < ep_size_; ++s) {
-    for (int64_t e = 0; e < num_local_experts_; ++e) {
-      block_start[s * num_local_experts_ + e] = offset;
-      offset += counts[s][e];
-    }
-  }
-  std::vector<int64_t> regroup;
-  regroup.reserve(offset);
+  std::vector<int64_t> expert_major_start(ep_size_ * num_local_experts_);  // [(s, e)]
+  int64_t position = 0;
   for (int64_t e = 0; e < num_local_experts_; ++e) {
     for (int64_t s = 0; s < ep_size_; ++s) {
-      const int64_t start = block_start[s * num_local_experts_ + e];
-      for (int64_t i = 0; i < counts[s][e]; ++i) regroup.push_back(start + i);
+      expert_major_start[s * num_local_experts_ + e] = position;
+      position += counts[s][e];
     }
   }
-  plan.regroup_order = torch::tensor(regroup, torch::kInt64).to(hidden.device());  // [R]
-  plan.ungroup_order = inverse_permutation(plan.regroup_order);                     // [R]
-  return {received.index_select(0, plan.regroup_order), plan};
+  std::vector<int64_t> ungroup;  // [R]
+  ungroup.reserve(position);
+  for (int64_t s = 0; s < ep_size_; ++s) {
+    for (int64_t e = 0; e < num_local_experts_; ++e) {
+      const int64_t start = expert_major_start[s * num_local_experts_ + e];
+      for (int64_t i = 0; i < counts[s][e]; ++i) ungroup.push_back(start + i);
+    }
+  }
+  plan.ungroup_order = torch::tensor(ungroup, torch::kInt64).to(hidden.device());  // [R]
+  ExchangeRows rows;
+  rows.send = token_of_row;  // a token goes out once per expert it chose
+  rows.recv = plan.ungroup_order;
+  auto expert_input = all_to_all(hidden, plan.recv_splits, plan.send_splits, ep_,
+                                 hidden.requires_grad(), rows);  // [R, H] (expert, source)
+  return {expert_input, plan};
 }
 
 torch::Tensor TokenDispatcher::combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
                                        const torch::Tensor& topk_weights, bool differentiable) {
-  torch::Tensor sorted_rows = expert_output;  // [T*K, H] when ep_size == 1
-  if (ep_size_ > 1) {
-    auto by_source = expert_output.index_select(0, plan.ungroup_order);  // [R, H]
-    sorted_rows = all_to_all(by_source, plan.send_splits, plan.recv_splits, ep_,
-                             differentiable);  // [T*K, H]
-  }
   const int64_t hidden_size = expert_output.size(1);
-  auto per_choice = sorted_rows.index_select(0, plan.unsort_order)
-                        .view({plan.num_tokens, plan.top_k, hidden_size});  // [T, K, H]
+  torch::Tensor choice_rows;  // [T*K, H] in flat (token, k) order
+  if (ep_size_ == 1) {
+    choice_rows = expert_output.index_select(0, plan.unsort_order);
+  } else {
+    ExchangeRows rows;
+    rows.send = plan.ungroup_order;  // back in the order they arrived
+    rows.recv = plan.sort_order;     // straight to their (token, k) slot
+    rows.send_is_permutation = true;
+    choice_rows = all_to_all(expert_output, plan.send_splits, plan.recv_splits, ep_,
+                             differentiable, rows);
+  }
+  auto per_choice = choice_rows.view({plan.num_tokens, plan.top_k, hidden_size});  // [T, K, H]
   // One pass over the rows: [T, 1, K] x [T, K, H] -> [T, 1, H], accumulated in fp32.
   auto combined = torch::bmm(topk_weights.unsqueeze(1), per_choice.to(torch::kFloat32)).squeeze(1);
   return combined.to(expert_output.scalar_type());  // [T, H]

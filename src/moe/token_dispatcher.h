@@ -10,6 +10,10 @@
 //   combine : [R, H] --un-regroup--> --reverse all-to-all-v--> [T*K, H] --unsort--> [T, K, H]
 //             --weighted sum over K (fp32)--> [T, H]
 //
+// With expert parallelism the gather, regroup, un-regroup and unsort are index lists handed to
+// the exchange (Communicator::all_to_all_rows): the MPI backend moves each row once, straight
+// from its source position to its destination position; other backends permute around it.
+//
 // Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
 #include <torch/torch.h>
 
@@ -22,7 +26,6 @@ namespace uoe {
 struct DispatchPlan {
   torch::Tensor sort_order;          // [T*K] int64: sorted position -> flat (token, k) index
   torch::Tensor unsort_order;        // [T*K] int64: flat (token, k) index -> sorted position
-  torch::Tensor regroup_order;       // [R] int64: expert-major position -> received position
   torch::Tensor ungroup_order;       // [R] int64: received position -> expert-major position
   std::vector<int64_t> send_splits;  // [P] rows sent to each rank of the EP group
   std::vector<int64_t> recv_splits;  // [P] rows received from each rank

@@ -14,4 +14,18 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
                          bool differentiable);
 
+// The row permutations fused into the exchange (Communicator::all_to_all_rows).
+struct ExchangeRows {
+  torch::Tensor send;  // [sum(input_splits)] int64: input row of each sent row; may repeat rows
+  torch::Tensor recv;  // [sum(output_splits)] int64: output row of each received row (permutation)
+  bool send_is_permutation = false;  // each input row is sent exactly once
+};
+
+// all_to_all with `rows` applied: output[rows.recv[i]] = i-th received row, where the rows sent
+// are input[rows.send]. Backward runs the reverse exchange with the roles of the two index lists
+// swapped; when `send` repeats rows, the returning gradients are summed per input row.
+torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+                         const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
+                         bool differentiable, const ExchangeRows& rows);
+
 }  // namespace uoe
