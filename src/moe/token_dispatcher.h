@@ -19,6 +19,7 @@
 
 #include <vector>
 
+#include "common/step_profiler.h"
 #include "parallel/communicator.h"
 
 namespace uoe {
@@ -49,6 +50,13 @@ class TokenDispatcher {
   torch::Tensor combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
                         const torch::Tensor& topk_weights, bool differentiable);
 
+  // Phases, bytes and backward exchange of this dispatcher go to `profiler` (null = none) under
+  // `layer`. The profiler must outlive every graph built while it is set.
+  void set_profiler(StepProfiler* profiler, int layer) {
+    profiler_ = profiler;
+    layer_ = layer;
+  }
+
   int64_t num_local_experts() const { return num_local_experts_; }
   int64_t first_local_expert() const { return first_local_expert_; }
 
@@ -58,6 +66,8 @@ class TokenDispatcher {
   int64_t ep_size_;
   int64_t num_local_experts_;
   int64_t first_local_expert_;
+  StepProfiler* profiler_ = nullptr;
+  int layer_ = StepProfiler::kNoLayer;
 };
 
 }  // namespace uoe

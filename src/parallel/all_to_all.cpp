@@ -31,12 +31,13 @@ class AllToAllBackward : public torch::autograd::Node {
  public:
   AllToAllBackward(CommunicatorPtr comm, std::vector<int64_t> output_splits,
                    std::vector<int64_t> input_splits, ExchangeRows rows, int64_t input_rows,
-                   const torch::Tensor& output)
+                   ExchangeTrace trace, const torch::Tensor& output)
       : comm_(std::move(comm)),
         output_splits_(std::move(output_splits)),
         input_splits_(std::move(input_splits)),
         rows_(std::move(rows)),
         input_rows_(input_rows),
+        trace_(trace),
         output_shape_(output.sizes().vec()),
         output_options_(output.options()) {}
 
@@ -44,7 +45,10 @@ class AllToAllBackward : public torch::autograd::Node {
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     // An unused output still takes part in the exchange, with zeros, so that no rank waits.
+    const StepProfiler::Scope timer(trace_.profiler, "backward_token_all_to_all", trace_.layer);
     torch::Tensor grad = grads[0].defined() ? grads[0] : torch::zeros(output_shape_, output_options_);
+    StepProfiler::add_bytes(trace_.profiler, "backward_token_all_to_all", trace_.layer,
+                            double(grad.numel()) * double(grad.element_size()));
     torch::Tensor grad_input;
     if (rows_.send.defined() && !rows_.send_is_permutation) {
       // Forward sent some input rows more than once: sum their returning gradients.
@@ -65,6 +69,7 @@ class AllToAllBackward : public torch::autograd::Node {
   std::vector<int64_t> input_splits_;
   ExchangeRows rows_;
   int64_t input_rows_;
+  ExchangeTrace trace_;
   std::vector<int64_t> output_shape_;
   torch::TensorOptions output_options_;
 };
@@ -94,7 +99,8 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
 
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
-                         bool differentiable, const ExchangeRows& rows) {
+                         bool differentiable, const ExchangeRows& rows,
+                         const ExchangeTrace& trace) {
   torch::Tensor output;
   {
     torch::NoGradGuard no_grad;
@@ -102,7 +108,7 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
   }
   if (differentiable && torch::GradMode::is_enabled()) {
     auto node = make_node<AllToAllBackward>(comm, output_splits, input_splits, rows,
-                                            input.size(0), output);
+                                            input.size(0), trace, output);
     node->set_next_edges(torch::autograd::collect_next_edges(input));
     torch::autograd::set_history(output, node);
   }
