@@ -42,7 +42,7 @@ def scaling_plot(steps, kind, out):
     ax.set_xlabel("ranks")
     ax.set_ylabel("step time (ms, median)")
     ax.set_xticks([1, 2, 4])
-    ax.set_title(f"{kind} scaling, SEUF step (2-core machine, ranks > cores oversubscribed)", fontsize=8)
+    ax.set_title(f"{kind} scaling of a step (2 shared cores: 4 ranks oversubscribed; ideal: SEUF)", fontsize=8)
     ax.legend(fontsize=7)
     save(fig, f"{out}/{kind}_scaling.png")
 
@@ -55,7 +55,8 @@ def breakdown_plot(steps, out):
         values = [s["phases_s_median"].get(phase, 0.0) * 1e3 for s in steps]
         if not any(values):
             continue
-        ax.bar(names, values, bottom=bottom, label=phase)
+        ax.bar(names, values, bottom=bottom,
+               label="backward (with its all-to-all)" if phase == "backward" else phase)
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.plot(names, [s["step_time_s_median"] * 1e3 for s in steps], "k_", markersize=20, label="step wall")
     ax.set_ylabel("ms per step (rank 0, median)")

@@ -49,6 +49,8 @@ PlanInput load_plan_input(const std::string& path, const std::vector<std::string
   UOE_CHECK(c.compute_units_per_node >= 0, "cluster key 'compute_units_per_node' must be >= 0");
   c.intra_node = read_link(root.child("intra_node"), defaults.intra_node);
   c.inter_node = read_link(root.child("inter_node"), defaults.inter_node);
+  c.collective_overhead = root.get<double>("collective_overhead", defaults.collective_overhead);
+  UOE_CHECK(c.collective_overhead >= 0, "cluster key 'collective_overhead' must be >= 0");
   c.gpu_counts = root.get<std::vector<int64_t>>("gpu_counts", defaults.gpu_counts);
   UOE_CHECK(!c.gpu_counts.empty(), "cluster key 'gpu_counts' must not be empty");
   for (int64_t n : c.gpu_counts) UOE_CHECK(n > 0, "cluster key 'gpu_counts' must hold counts > 0");

@@ -25,6 +25,7 @@ struct ClusterSpec {
   int64_t compute_units_per_node = 0;
   LinkSpec intra_node{450e9, 3e-6};  // NVLink
   LinkSpec inter_node{50e9, 10e-6};  // InfiniBand, one 400 Gb/s NIC per GPU
+  double collective_overhead = 20e-6;  // seconds per collective call (launch + synchronisation)
   std::vector<int64_t> gpu_counts = {8, 16, 32, 64, 128, 256, 512, 1024};
 };
 

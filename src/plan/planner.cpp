@@ -103,7 +103,8 @@ double device_share(const ClusterSpec& c, int64_t world) {
 }
 
 // One all-to-all in which each rank of a group of `group` consecutive ranks sends `bytes` split
-// evenly over the group: intra- and inter-node parts proceed in parallel, one message per peer.
+// evenly over the group: intra- and inter-node parts proceed in parallel, one message per peer,
+// plus the cluster's fixed cost of one collective call.
 double all_to_all_time(const ClusterSpec& c, int64_t group, double bytes) {
   if (group <= 1) return 0;
   const double on_node = double(std::min(group, c.gpus_per_node));
@@ -111,16 +112,16 @@ double all_to_all_time(const ClusterSpec& c, int64_t group, double bytes) {
   const double per_peer = bytes / double(group);
   return std::max(per_peer * intra_peers / c.intra_node.bandwidth,
                   per_peer * inter_peers / c.inter_node.bandwidth) +
-         intra_peers * c.intra_node.latency + inter_peers * c.inter_node.latency;
+         intra_peers * c.intra_node.latency + inter_peers * c.inter_node.latency + c.collective_overhead;
 }
 
 // Ring all-reduce of `bytes` over `group` ranks whose first and last members are `span` ranks
-// apart: the slowest link of the ring sets the pace.
+// apart: the slowest link of the ring sets the pace; plus the fixed cost of one collective call.
 double all_reduce_time(const ClusterSpec& c, int64_t group, int64_t span, double bytes) {
   if (group <= 1 || bytes == 0) return 0;
   const LinkSpec& link = span >= c.gpus_per_node ? c.inter_node : c.intra_node;
   const double n = double(group);
-  return 2 * (n - 1) / n * bytes / link.bandwidth + 2 * (n - 1) * link.latency;
+  return 2 * (n - 1) / n * bytes / link.bandwidth + 2 * (n - 1) * link.latency + c.collective_overhead;
 }
 
 }  // namespace

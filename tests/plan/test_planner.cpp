@@ -41,6 +41,7 @@ PlanInput hand_input() {
   input.cluster.mfu = 0.5;
   input.cluster.intra_node = {32, 0.5};
   input.cluster.inter_node = {1, 100};
+  input.cluster.collective_overhead = 0.25;
   input.cluster.memory_bandwidth = 52 * 28;
   input.cluster.usable_memory_fraction = 1.0;
   input.workload.precision = "fp32";
@@ -91,13 +92,14 @@ TEST(Planner, TimeOfEp2MatchesHandArithmetic) {
   // router grad 2*16, expert 4*36 * (ep 2 * K 2 / E 4) = 144; sum 256. Two tokens: 1920 FLOPs.
   EXPECT_DOUBLE_EQ(seuf.time.flops, 1920);
   EXPECT_DOUBLE_EQ(seuf.time.compute, 1920.0 / 500);
-  // Exchanges of 2*2*4*4 = 64 bytes, half to the peer: 32 / 32 B/s + 0.5 s latency = 1.5 s;
-  // forward dispatch + combine, backward combine: 3; one count exchange (latency only) 0.5 s.
-  EXPECT_DOUBLE_EQ(seuf.time.all_to_all, 3 * 1.5 + 0.5);
-  // Router gradient (16 fp32) ring all-reduce over 2 ranks: 2*(1/2) * 64 / 32 + 2*1*0.5.
-  EXPECT_DOUBLE_EQ(seuf.time.grad_sync, 3.0);
+  // Exchanges of 2*2*4*4 = 64 bytes, half to the peer: 32 / 32 B/s + 0.5 s latency + 0.25 s
+  // per collective = 1.75 s; forward dispatch + combine, backward combine: 3; one count exchange
+  // (latency only) 0.75 s.
+  EXPECT_DOUBLE_EQ(seuf.time.all_to_all, 3 * 1.75 + 0.75);
+  // Router gradient (16 fp32) ring all-reduce over 2 ranks: 2*(1/2) * 64 / 32 + 2*1*0.5 + 0.25.
+  EXPECT_DOUBLE_EQ(seuf.time.grad_sync, 3.25);
   EXPECT_DOUBLE_EQ(seuf.time.optimizer, 1.0);
-  EXPECT_DOUBLE_EQ(seuf.time.total(), 3.84 + 5.0 + 3.0 + 1.0);
+  EXPECT_DOUBLE_EQ(seuf.time.total(), 3.84 + 6.0 + 3.25 + 1.0);
 
   // Full: backward is twice the forward: 3 * 704 FLOPs per token.
   const LayoutPlan full = plan_layout(m, hand_input(), {2, 1}, PlanMethod::kFull);
