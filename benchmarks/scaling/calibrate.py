@@ -72,6 +72,30 @@ def main():
         f.write(text)
     os.replace(os.path.join(out, "calibration.md.tmp"), os.path.join(out, "calibration.md"))
     print(text)
+    plot(rows, os.path.join(out, "calibration.png"))
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for r in rows:
+        fitted = r["name"] in FITTED
+        ax.plot(r["measured_s"] * 1e3, r["predicted_s"] * 1e3, "s" if fitted else "o",
+                color="gray" if fitted else "C0")
+        ax.annotate(r["name"], (r["measured_s"] * 1e3, r["predicted_s"] * 1e3), fontsize=6)
+    top = max(max(r["measured_s"], r["predicted_s"]) for r in rows) * 1e3 * 1.1
+    ax.plot([0, top], [0, top], "k-", lw=0.8)
+    ax.plot([0, top], [0, top * 1.2], "k:", lw=0.6)
+    ax.plot([0, top], [0, top * 0.8], "k:", lw=0.6)
+    ax.set_xlabel("measured step ms (median)")
+    ax.set_ylabel("predicted step ms (uoe plan, cpu.yaml)")
+    ax.set_title("planner vs measured (grey squares: fitted; dotted: +-20 %)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path + ".tmp.png", dpi=110)
+    os.replace(path + ".tmp.png", path)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
