@@ -33,6 +33,8 @@ tmp=$(mktemp)
   echo
   echo "## Calibration on this machine (predicted vs measured)"
   echo
+  echo "\`configs/clusters/cpu.yaml\` was fitted on the three runs marked \"fit\" (how: benchmarks/scaling/README.md, \"Planner calibration\"); every other row is a prediction. This machine has 2 cores shared with other jobs, so the multi-rank rows measure scheduling waits more than communication (same README)."
+  echo
   if [ -f "$calibration" ]; then cat "$calibration"; else echo "(not run: see benchmarks/scaling/README.md)"; fi
 } > "$tmp"
 mv "$tmp" "$here/PLANNER.md"
