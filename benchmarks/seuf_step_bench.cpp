@@ -1,7 +1,8 @@
 // SEUF step vs full-model unlearning step on the same model (issue: SEUF pipeline, benchmark).
 //
 //   mpiexec -np <W> seuf_step_bench --mode seuf|full --out result.json [--steps 12] [--layers 8]
-//       [--hidden 256] [--experts 64] [--ffn 256] [--seq 64] [--batch 8] [--threads 0]
+//       [--hidden 256] [--experts 64] [--ffn 256] [--seq 64] [--batch 8] [--threads 0] [--ep W]
+// --ep: expert-parallel size (default: all W ranks); the other W / ep ranks are expert-DP.
 // The default model is fine-grained like DeepSeek-V2-Lite (64 experts, top-6), scaled down.
 //
 // Runs the real trainer (run_unlearning, GA) for --steps optimizer steps and reports the mean
@@ -54,12 +55,13 @@ int run(bench::Flags& flags) {
   model_config.norm_topk_prob = true;
   const int64_t seq = flags.get_int("seq", 64);
   const int64_t batch = flags.get_int("batch", 8);
+  const int64_t ep = flags.get_int("ep", 0);
   flags.check_all_used();
   UOE_CHECK(mode == "seuf" || mode == "full", "--mode must be seuf or full, got '", mode, "'");
 
   auto world = MpiCommunicator::world();
   configure_cpu_runtime(MpiRuntime::local_size(), threads);
-  auto groups = ProcessGroups::create(world, world->size());
+  auto groups = ProcessGroups::create(world, ep > 0 ? int(ep) : world->size());
   CausalLM model(model_config, groups.ep());
   model->initialize(1);
   auto forget = random_dataset(64, seq + 1, model_config.vocab_size, 2);
@@ -97,6 +99,8 @@ int run(bench::Flags& flags) {
   nlohmann::json result = {
       {"mode", mode},
       {"ranks", groups.world_size()},
+      {"ep", groups.ep_size()},
+      {"breakdown", summary["breakdown"]},
       {"steps", steps},
       {"step_time_s", summary["step_time_s"]},
       {"optimizer_state_bytes_max_rank", summary["optimizer_state_bytes_max_rank"]},

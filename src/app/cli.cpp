@@ -7,7 +7,7 @@
 namespace uoe {
 namespace {
 const std::vector<std::string> kCommands = {"make-data", "tokenize", "pretrain", "attribute",
-                                            "unlearn", "eval", "info", "export"};
+                                            "unlearn", "eval", "info", "export", "plan"};
 }
 
 std::string usage_text() {
@@ -23,6 +23,11 @@ std::string usage_text() {
          "             directory to export.output_dir (original shards, names and dtypes)\n"
          "  info       print the resolved config, layout and parameter counts; also takes an HF\n"
          "             config.json or model directory (architecture and counts, nothing loaded)\n"
+         "  plan       uoe plan <config.json | HF dir> [cluster.yaml] [key=value ...]: predicted\n"
+         "             memory and step time per GPU of SEUF and full unlearning over EP x DP\n"
+         "             layouts, and the smallest layout that fits (configs/clusters/*.yaml;\n"
+         "             keys: benchmarks/scaling/PLANNER.md; detail=true lists every layout,\n"
+         "             output=plan.json writes them as JSON)\n"
          "example:\n"
          "  mpirun -np 2 build/uoe pretrain configs/tiny/pretrain.yaml max_steps=50 "
          "parallel.ep_size=2";
@@ -40,7 +45,12 @@ CommandLine parse_command_line(int argc, char** argv) {
             "unknown command '", cli.command, "' (see uoe --help)");
   UOE_CHECK(args.size() >= 2, "missing <config.yaml> after '", cli.command, "' (see uoe --help)");
   cli.config_path = args[1];
-  for (size_t i = 2; i < args.size(); ++i) {
+  size_t first_override = 2;
+  if (cli.command == "plan" && args.size() > 2 && args[2].find('=') == std::string::npos) {
+    cli.second_path = args[2];
+    first_override = 3;
+  }
+  for (size_t i = first_override; i < args.size(); ++i) {
     UOE_CHECK(args[i].find('=') != std::string::npos, "unexpected argument '", args[i],
               "': overrides look like dotted.key=value (see uoe --help)");
     cli.overrides.push_back(args[i]);

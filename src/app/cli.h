@@ -8,6 +8,7 @@ namespace uoe {
 struct CommandLine {
   std::string command;
   std::string config_path;
+  std::string second_path;  // uoe plan: the cluster description (optional)
   std::vector<std::string> overrides;
 };
 

@@ -5,6 +5,7 @@
 
 #include "app/run_context.h"
 #include "common/check.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "io/checkpoint.h"
 #include "io/hf_checkpoint.h"
@@ -13,6 +14,7 @@
 #include "io/text_corpus.h"
 #include "model/causal_lm.h"
 #include "model/parameter_count.h"
+#include "plan/plan_report.h"
 #include "train/pretrainer.h"
 #include "unlearn/attribution.h"
 #include "unlearn/evaluation.h"
@@ -338,6 +340,20 @@ int export_model(const CommandLine& cli) {
   return 0;
 }
 
+// `uoe plan <config.json | HF dir> [cluster.yaml] [key=value ...]`: predicted memory and step
+// time per layout; rank 0 prints, nothing is allocated.
+int plan(const CommandLine& cli) {
+  const ModelConfig model = read_hf_config(cli.config_path);
+  const PlanInput input = load_plan_input(cli.second_path, cli.overrides);
+  const auto seuf = plan_all(model, input, PlanMethod::kSeuf);
+  const auto full = plan_all(model, input, PlanMethod::kFull);
+  log0(plan_report_markdown(cli.config_path, model, input, seuf, full));
+  if (!input.output.empty() && log_rank() == 0) {
+    write_json_atomic(input.output, plan_report_json(cli.config_path, input, seuf, full));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_command(const CommandLine& cli) {
@@ -349,6 +365,7 @@ int run_command(const CommandLine& cli) {
   if (cli.command == "eval") return eval(cli);
   if (cli.command == "info") return info(cli);
   if (cli.command == "export") return export_model(cli);
+  if (cli.command == "plan") return plan(cli);
   return 2;
 }
 

@@ -99,6 +99,11 @@ YAML::Node load_yaml_with_overrides(const std::string& path,
   }
   if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   UOE_CHECK(root.IsMap(), "config file '", path, "' must hold a mapping at the top level");
+  apply_overrides(root, overrides);
+  return root;
+}
+
+void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides) {
   for (const auto& text : overrides) {
     const auto eq = text.find('=');
     UOE_CHECK(eq != std::string::npos && eq > 0, "override '", text,
@@ -121,7 +126,6 @@ YAML::Node load_yaml_with_overrides(const std::string& path,
     }
     set_dotted(root, keys, 0, value, text);
   }
-  return root;
 }
 
 }  // namespace uoe

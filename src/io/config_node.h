@@ -80,6 +80,8 @@ class ConfigNode {
 // Loads a YAML file and applies "dotted.key=value" overrides (values parsed as YAML scalars or
 // flow sequences). Throws InputError naming the file or the override.
 YAML::Node load_yaml_with_overrides(const std::string& path, const std::vector<std::string>& overrides);
+// The override part of load_yaml_with_overrides, on a mapping `root`.
+void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides);
 
 // Levenshtein distance; used for "did you mean" hints.
 size_t edit_distance(const std::string& a, const std::string& b);

@@ -17,11 +17,19 @@ ParallelConfig parse_parallel(ConfigNode node) {
   p.ep_size = node.get<int>("ep_size", 1);
   p.backend = node.get<std::string>("backend", "mpi");
   p.threads_per_rank = node.get<int>("threads_per_rank", 0);
+  p.overlap_dispatch = node.get<bool>("overlap_dispatch", p.overlap_dispatch);
   node.finish();
   UOE_CHECK(p.ep_size >= 1, "parallel.ep_size must be >= 1, got ", p.ep_size);
   UOE_CHECK(p.backend == "mpi" || p.backend == "nccl",
             "parallel.backend must be 'mpi' or 'nccl', got '", p.backend, "'");
   UOE_CHECK(p.threads_per_rank >= 0, "parallel.threads_per_rank must be >= 0");
+  return p;
+}
+
+ProfileConfig parse_profile(ConfigNode node) {
+  ProfileConfig p;
+  p.breakdown = node.get<bool>("breakdown", p.breakdown);
+  node.finish();
   return p;
 }
 
@@ -230,6 +238,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   UOE_CHECK(config.delta.empty() || !config.model_name_or_path.empty(),
             "delta needs model_name_or_path (the checkpoint the delta applies to)");
   config.parallel = parse_parallel(root.child("parallel"));
+  config.profile = parse_profile(root.child("profile"));
   config.data = parse_data(root.child("data"), config.training.seed);
   config.dataset = parse_dataset(root.child("dataset"));
   config.unlearn = parse_unlearn(root.child("unlearn"));

@@ -18,6 +18,12 @@ struct ParallelConfig {
   int ep_size = 1;               // experts are split over ep_size ranks
   std::string backend = "mpi";   // mpi | nccl
   int threads_per_rank = 0;      // 0: cores on the node / ranks on the node
+  bool overlap_dispatch = false; // shared experts run while the token all-to-all is in flight
+};
+
+// `profile:` per-step time breakdown (common/step_profiler.h).
+struct ProfileConfig {
+  bool breakdown = true;  // <output_dir>/breakdown.jsonl per step, summary.json "breakdown"
 };
 
 struct TrainingConfig {
@@ -103,6 +109,7 @@ struct RunConfig {
   bool has_model = false;          // `model:` or model_name_or_path given
   ModelConfig model;
   ParallelConfig parallel;
+  ProfileConfig profile;
   TrainingConfig training;
   SyntheticCorpusOptions data;
   DatasetConfig dataset;

@@ -72,6 +72,12 @@ void CausalLMImpl::set_all_trainable() {
   }
 }
 
+void CausalLMImpl::set_profiler(StepProfiler* profiler) {
+  for (size_t l = 0; l < decoder_layers_.size(); ++l) {
+    decoder_layers_[l]->set_profiler(profiler, static_cast<int>(l));
+  }
+}
+
 std::vector<MoELayer> CausalLMImpl::moe_layers() const {
   std::vector<MoELayer> result;
   for (const auto& layer : decoder_layers_) {

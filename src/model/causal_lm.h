@@ -42,6 +42,10 @@ class CausalLMImpl : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
   std::vector<MoELayer> moe_layers() const;
 
+  // Every decoder layer reports its phases to `profiler` (null = none) under its index. The
+  // profiler must outlive every graph built while it is set.
+  void set_profiler(StepProfiler* profiler);
+
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};

@@ -25,11 +25,20 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer_inde
   }
 }
 
+void DecoderLayerImpl::set_profiler(StepProfiler* profiler, int layer) {
+  profiler_ = profiler;
+  layer_ = layer;
+  if (is_moe()) moe_mlp->set_profiler(profiler, layer);
+}
+
 DecoderOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary) {
   DecoderOutput out;
-  auto normed_x = input_layernorm(x);
-  auto h = x + (mla_attn ? mla_attn->forward(normed_x, rotary)
-                         : self_attn->forward(normed_x, rotary));  // [B, S, H]
+  torch::Tensor h;  // [B, S, H]
+  {
+    const StepProfiler::Scope timer(profiler_, "attention", layer_);
+    auto normed_x = input_layernorm(x);
+    h = x + (mla_attn ? mla_attn->forward(normed_x, rotary) : self_attn->forward(normed_x, rotary));
+  }
   auto normed = post_attention_layernorm(h);
   auto tokens = normed.reshape({-1, normed.size(-1)});  // [T, H]
   if (is_moe()) {

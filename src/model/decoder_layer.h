@@ -24,12 +24,19 @@ class DecoderLayerImpl : public torch::nn::Module {
 
   bool is_moe() const { return !moe_mlp.is_empty(); }
 
+  // Reports attention (and the MoE layer's phases) to `profiler` (null = none) as layer `layer`.
+  void set_profiler(StepProfiler* profiler, int layer);
+
   RMSNorm input_layernorm{nullptr};
   Attention self_attn{nullptr};      // registered as "self_attn" (MHA/GQA)
   MLAttention mla_attn{nullptr};     // registered as "self_attn" (multi-head latent attention)
   RMSNorm post_attention_layernorm{nullptr};
   MoELayer moe_mlp{nullptr};  // registered as "mlp" on MoE layers
   SwiGLU dense_mlp{nullptr};  // registered as "mlp" on dense layers
+
+ private:
+  StepProfiler* profiler_ = nullptr;
+  int layer_ = StepProfiler::kNoLayer;
 };
 TORCH_MODULE(DecoderLayer);
 

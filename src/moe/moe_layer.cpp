@@ -22,15 +22,35 @@ MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, CommunicatorPtr ep)
   }
 }
 
+void MoELayerImpl::set_profiler(StepProfiler* profiler, int layer) {
+  profiler_ = profiler;
+  layer_ = layer;
+  dispatcher_.set_profiler(profiler, layer);
+}
+
 MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
   MoEOutput out;
-  out.routing = gate->forward(hidden);
+  {
+    const StepProfiler::Scope timer(profiler_, "router", layer_);
+    out.routing = gate->forward(hidden);
+  }
   auto [expert_input, plan] = dispatcher_.dispatch(hidden, out.routing.topk_ids);  // [R, H]
-  auto expert_output = experts->forward(expert_input, plan.rows_per_local_expert);  // [R, H]
+  torch::Tensor expert_output;  // [R, H]
+  {
+    const StepProfiler::Scope timer(profiler_, "expert_compute", layer_);
+    expert_output = experts->forward(expert_input, plan.rows_per_local_expert);
+  }
   const bool differentiable = hidden.requires_grad() || experts->any_expert_trainable();
   out.hidden = dispatcher_.combine(expert_output, plan, out.routing.topk_weights, differentiable);
   out.tokens_per_expert = plan.tokens_per_expert;
+  if (profiler_) {
+    const auto counts = plan.tokens_per_expert.contiguous();
+    profiler_->add_tokens_per_expert(
+        layer_, std::vector<int64_t>(counts.data_ptr<int64_t>(),
+                                     counts.data_ptr<int64_t>() + counts.numel()));
+  }
   if (shared_experts) {
+    const StepProfiler::Scope timer(profiler_, "shared_expert", layer_);
     auto shared = shared_experts->forward(hidden);  // [T, H]
     if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(hidden)) * shared;
     out.hidden = out.hidden + shared;

@@ -35,6 +35,10 @@ class MoELayerImpl : public torch::nn::Module {
 
   const MoELayerOptions& options() const { return options_; }
 
+  // Reports router, dispatcher, expert and shared-expert phases, bytes and tokens per expert to
+  // `profiler` (null = none) as layer `layer`.
+  void set_profiler(StepProfiler* profiler, int layer);
+
   Router gate{nullptr};
   ExpertBank experts{nullptr};
   SwiGLU shared_experts{nullptr};               // optional
@@ -43,6 +47,8 @@ class MoELayerImpl : public torch::nn::Module {
  private:
   MoELayerOptions options_;
   TokenDispatcher dispatcher_;
+  StepProfiler* profiler_ = nullptr;
+  int layer_ = StepProfiler::kNoLayer;
 };
 TORCH_MODULE(MoELayer);
 

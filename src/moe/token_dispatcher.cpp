@@ -17,6 +17,29 @@ torch::Tensor inverse_permutation(const torch::Tensor& order) {
   return inverse;
 }
 
+// recv_counts [P, El] -> [R] int64: the expert-major position of each received row. Rows arrive
+// in (source, expert) blocks; the expert bank wants (expert, source) blocks.
+torch::Tensor expert_major_positions(const torch::Tensor& recv_counts) {
+  const int64_t sources = recv_counts.size(0), experts = recv_counts.size(1);
+  auto counts = recv_counts.accessor<int64_t, 2>();
+  std::vector<int64_t> block_start(sources * experts);  // [(s, e)]
+  int64_t position = 0;
+  for (int64_t e = 0; e < experts; ++e) {
+    for (int64_t s = 0; s < sources; ++s) {
+      block_start[s * experts + e] = position;
+      position += counts[s][e];
+    }
+  }
+  auto positions = torch::empty({position}, torch::kInt64);  // [R]
+  int64_t* out = positions.data_ptr<int64_t>();
+  for (int64_t s = 0; s < sources; ++s) {
+    for (int64_t e = 0; e < experts; ++e) {
+      for (int64_t i = 0; i < counts[s][e]; ++i) *out++ = block_start[s * experts + e] + i;
+    }
+  }
+  return positions;
+}
+
 }  // namespace
 
 TokenDispatcher::TokenDispatcher(CommunicatorPtr ep, int64_t num_experts)
@@ -33,67 +56,75 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(const torch::Te
   DispatchPlan plan;
   plan.num_tokens = hidden.size(0);
   plan.top_k = topk_ids.size(1);
-  auto flat_ids = topk_ids.reshape({-1});                                      // [T*K]
-  plan.sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));     // [T*K]
-  plan.unsort_order = inverse_permutation(plan.sort_order);                    // [T*K]
-  auto token_of_row = torch::div(plan.sort_order, plan.top_k, "floor");        // [T*K]
-  auto permuted = hidden.index_select(0, token_of_row);                        // [T*K, H]
-  plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
-
-  if (ep_size_ == 1) {
-    plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
-    plan.send_splits = plan.recv_splits = {permuted.size(0)};
-    return {permuted, plan};
+  torch::Tensor token_of_row;  // [T*K] sorted position -> token
+  {
+    const StepProfiler::Scope timer(profiler_, "permutation", layer_);
+    auto flat_ids = topk_ids.reshape({-1});                                   // [T*K]
+    plan.sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));  // [T*K]
+    plan.unsort_order = inverse_permutation(plan.sort_order);                 // [T*K]
+    token_of_row = torch::div(plan.sort_order, plan.top_k, "floor");          // [T*K]
+    plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
+    if (ep_size_ == 1) {
+      plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
+      plan.send_splits = plan.recv_splits = {token_of_row.size(0)};
+      return {hidden.index_select(0, token_of_row), plan};  // [T*K, H]
+    }
   }
 
   // Count exchange: row p of `sent_counts` goes to rank p; row s of `recv_counts` came from s.
   // It travels on the tokens' device (the communicator's: CPU for MPI, CUDA for NCCL).
-  auto sent_counts = plan.tokens_per_expert.view({ep_size_, num_local_experts_});
-  auto sent_on_device = sent_counts.to(hidden.device()).contiguous();  // [P, El]
-  auto recv_on_device = torch::empty_like(sent_on_device);             // [P, El]
-  ep_->all_to_all_single(recv_on_device, sent_on_device, {}, {});
-  auto recv_counts = recv_on_device.to(torch::kCPU);                   // [P, El]
-  plan.send_splits = to_vector(sent_counts.sum(1));
-  plan.recv_splits = to_vector(recv_counts.sum(1));
-  plan.rows_per_local_expert = to_vector(recv_counts.sum(0));
-
-  auto received = all_to_all(permuted, plan.recv_splits, plan.send_splits, ep_,
-                             hidden.requires_grad());  // [R, H] ordered (source, expert)
-
-  // Regroup (source, expert) blocks into (expert, source) order.
-  auto counts = recv_counts.accessor<int64_t, 2>();
-  std::vector<int64_t> block_start(ep_size_ * num_local_experts_);
-  int64_t offset = 0;
-  for (int64_t s = 0; s < ep_size_; ++s) {
-    for (int64_t e = 0; e < num_local_experts_; ++e) {
-      block_start[s * num_local_experts_ + e] = offset;
-      offset += counts[s][e];
-    }
+  torch::Tensor recv_counts;  // [P, El]
+  {
+    const StepProfiler::Scope timer(profiler_, "count_exchange", layer_);
+    auto sent_counts = plan.tokens_per_expert.view({ep_size_, num_local_experts_});
+    auto sent_on_device = sent_counts.to(hidden.device()).contiguous();  // [P, El]
+    auto recv_on_device = torch::empty_like(sent_on_device);             // [P, El]
+    ep_->all_to_all_single(recv_on_device, sent_on_device, {}, {});
+    recv_counts = recv_on_device.to(torch::kCPU);
+    plan.send_splits = to_vector(sent_counts.sum(1));
+    StepProfiler::add_bytes(profiler_, "count_exchange", layer_,
+                            double(sent_counts.numel()) * double(sent_counts.element_size()));
   }
-  std::vector<int64_t> regroup;
-  regroup.reserve(offset);
-  for (int64_t e = 0; e < num_local_experts_; ++e) {
-    for (int64_t s = 0; s < ep_size_; ++s) {
-      const int64_t start = block_start[s * num_local_experts_ + e];
-      for (int64_t i = 0; i < counts[s][e]; ++i) regroup.push_back(start + i);
-    }
+  {
+    const StepProfiler::Scope timer(profiler_, "permutation", layer_);
+    plan.recv_splits = to_vector(recv_counts.sum(1));
+    plan.rows_per_local_expert = to_vector(recv_counts.sum(0));
+    plan.ungroup_order = expert_major_positions(recv_counts).to(hidden.device());  // [R]
   }
-  plan.regroup_order = torch::tensor(regroup, torch::kInt64).to(hidden.device());  // [R]
-  plan.ungroup_order = inverse_permutation(plan.regroup_order);                     // [R]
-  return {received.index_select(0, plan.regroup_order), plan};
+
+  const StepProfiler::Scope timer(profiler_, "token_all_to_all", layer_);
+  ExchangeRows rows;
+  rows.send = token_of_row;  // a token goes out once per expert it chose
+  rows.recv = plan.ungroup_order;
+  StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
+                          double(token_of_row.numel()) * double(hidden.size(1)) *
+                              double(hidden.element_size()));
+  auto expert_input = all_to_all(hidden, plan.recv_splits, plan.send_splits, ep_,
+                                 hidden.requires_grad(), rows,
+                                 {profiler_, layer_});  // [R, H] (expert, source)
+  return {expert_input, plan};
 }
 
 torch::Tensor TokenDispatcher::combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
                                        const torch::Tensor& topk_weights, bool differentiable) {
-  torch::Tensor sorted_rows = expert_output;  // [T*K, H] when ep_size == 1
-  if (ep_size_ > 1) {
-    auto by_source = expert_output.index_select(0, plan.ungroup_order);  // [R, H]
-    sorted_rows = all_to_all(by_source, plan.send_splits, plan.recv_splits, ep_,
-                             differentiable);  // [T*K, H]
-  }
   const int64_t hidden_size = expert_output.size(1);
-  auto per_choice = sorted_rows.index_select(0, plan.unsort_order)
-                        .view({plan.num_tokens, plan.top_k, hidden_size});  // [T, K, H]
+  torch::Tensor choice_rows;  // [T*K, H] in flat (token, k) order
+  if (ep_size_ == 1) {
+    const StepProfiler::Scope timer(profiler_, "permutation", layer_);
+    choice_rows = expert_output.index_select(0, plan.unsort_order);
+  } else {
+    const StepProfiler::Scope timer(profiler_, "token_all_to_all", layer_);
+    ExchangeRows rows;
+    rows.send = plan.ungroup_order;  // back in the order they arrived
+    rows.recv = plan.sort_order;     // straight to their (token, k) slot
+    rows.send_is_permutation = true;
+    StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
+                            double(expert_output.numel()) * double(expert_output.element_size()));
+    choice_rows = all_to_all(expert_output, plan.send_splits, plan.recv_splits, ep_,
+                             differentiable, rows, {profiler_, layer_});
+  }
+  const StepProfiler::Scope timer(profiler_, "combine", layer_);
+  auto per_choice = choice_rows.view({plan.num_tokens, plan.top_k, hidden_size});  // [T, K, H]
   // One pass over the rows: [T, 1, K] x [T, K, H] -> [T, 1, H], accumulated in fp32.
   auto combined = torch::bmm(topk_weights.unsqueeze(1), per_choice.to(torch::kFloat32)).squeeze(1);
   return combined.to(expert_output.scalar_type());  // [T, H]

@@ -10,11 +10,16 @@
 //   combine : [R, H] --un-regroup--> --reverse all-to-all-v--> [T*K, H] --unsort--> [T, K, H]
 //             --weighted sum over K (fp32)--> [T, H]
 //
+// With expert parallelism the gather, regroup, un-regroup and unsort are index lists handed to
+// the exchange (Communicator::all_to_all_rows): the MPI backend moves each row once, straight
+// from its source position to its destination position; other backends permute around it.
+//
 // Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
 #include <torch/torch.h>
 
 #include <vector>
 
+#include "common/step_profiler.h"
 #include "parallel/communicator.h"
 
 namespace uoe {
@@ -22,7 +27,6 @@ namespace uoe {
 struct DispatchPlan {
   torch::Tensor sort_order;          // [T*K] int64: sorted position -> flat (token, k) index
   torch::Tensor unsort_order;        // [T*K] int64: flat (token, k) index -> sorted position
-  torch::Tensor regroup_order;       // [R] int64: expert-major position -> received position
   torch::Tensor ungroup_order;       // [R] int64: received position -> expert-major position
   std::vector<int64_t> send_splits;  // [P] rows sent to each rank of the EP group
   std::vector<int64_t> recv_splits;  // [P] rows received from each rank
@@ -46,6 +50,13 @@ class TokenDispatcher {
   torch::Tensor combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
                         const torch::Tensor& topk_weights, bool differentiable);
 
+  // Phases, bytes and backward exchange of this dispatcher go to `profiler` (null = none) under
+  // `layer`. The profiler must outlive every graph built while it is set.
+  void set_profiler(StepProfiler* profiler, int layer) {
+    profiler_ = profiler;
+    layer_ = layer;
+  }
+
   int64_t num_local_experts() const { return num_local_experts_; }
   int64_t first_local_expert() const { return first_local_expert_; }
 
@@ -55,6 +66,8 @@ class TokenDispatcher {
   int64_t ep_size_;
   int64_t num_local_experts_;
   int64_t first_local_expert_;
+  StepProfiler* profiler_ = nullptr;
+  int layer_ = StepProfiler::kNoLayer;
 };
 
 }  // namespace uoe

@@ -1,5 +1,6 @@
 #pragma once
 // Differentiable all-to-all-v: the backward pass is the reverse exchange of the gradient.
+#include "common/step_profiler.h"
 #include "parallel/communicator.h"
 
 namespace uoe {
@@ -13,5 +14,26 @@ namespace uoe {
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
                          bool differentiable);
+
+// The row permutations fused into the exchange (Communicator::all_to_all_rows).
+struct ExchangeRows {
+  torch::Tensor send;  // [sum(input_splits)] int64: input row of each sent row; may repeat rows
+  torch::Tensor recv;  // [sum(output_splits)] int64: output row of each received row (permutation)
+  bool send_is_permutation = false;  // each input row is sent exactly once
+};
+
+// Where the backward exchange reports its time and bytes ("backward_token_all_to_all").
+struct ExchangeTrace {
+  StepProfiler* profiler = nullptr;  // null = not profiled
+  int layer = StepProfiler::kNoLayer;
+};
+
+// all_to_all with `rows` applied: output[rows.recv[i]] = i-th received row, where the rows sent
+// are input[rows.send]. Backward runs the reverse exchange with the roles of the two index lists
+// swapped; when `send` repeats rows, the returning gradients are summed per input row.
+torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+                         const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
+                         bool differentiable, const ExchangeRows& rows,
+                         const ExchangeTrace& trace = {});
 
 }  // namespace uoe

@@ -33,6 +33,18 @@ class Communicator {
                                  const std::vector<int64_t>& output_splits,
                                  const std::vector<int64_t>& input_splits) = 0;
 
+  // all_to_all_single with the row permutations around it fused where the backend can:
+  // the rows sent are input[send_rows] in that order (send_rows [sum(input_splits)] int64, may
+  // repeat rows; undefined = all rows in order), and the i-th row received is written to
+  // output[recv_rows[i]] (recv_rows [sum(output_splits)] int64, a permutation; undefined = in
+  // order). Index tensors live on the tensors' device. This default gathers and scatters around
+  // all_to_all_single (two extra passes over the rows); the MPI backend describes the rows with
+  // derived datatypes instead, so that the rows move once.
+  virtual void all_to_all_rows(torch::Tensor& output, const torch::Tensor& input,
+                               const std::vector<int64_t>& output_splits,
+                               const std::vector<int64_t>& input_splits,
+                               const torch::Tensor& send_rows, const torch::Tensor& recv_rows);
+
   // output = concatenation of every rank's `input` along dim 0 (rank order): [size * N, ...].
   virtual void all_gather(torch::Tensor& output, const torch::Tensor& input) = 0;
 

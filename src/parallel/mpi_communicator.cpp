@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <numeric>
 
 #include "common/check.h"
 #include "common/leak_check.h"
@@ -73,6 +74,73 @@ std::vector<int> displacements(const std::vector<int>& counts) {
   for (size_t i = 1; i < counts.size(); ++i) displs[i] = displs[i - 1] + counts[i - 1];
   return displs;
 }
+
+// For each peer, a datatype that picks that peer's rows out of a buffer: peer p's rows are
+// buffer rows rows[o_p], ..., rows[o_p + splits[p] - 1] (o_p = sum of the earlier splits; the
+// identity when `rows` is undefined), runs of consecutive rows merged into one block. Used with
+// count 1 and displacement 0 in MPI_Alltoallw.
+class PeerRowTypes {
+ public:
+  PeerRowTypes(const RowType& row, int64_t row_bytes, int64_t buffer_rows,
+               const std::vector<int64_t>& splits, const torch::Tensor& rows, const char* which) {
+    const int64_t total = std::accumulate(splits.begin(), splits.end(), int64_t{0});
+    torch::Tensor index;
+    if (rows.defined()) {
+      UOE_ASSERT(rows.device().is_cpu() && rows.scalar_type() == torch::kInt64 && rows.dim() == 1,
+                 "mpi backend: ", which, " rows must be a 1-D CPU int64 tensor");
+      UOE_ASSERT(rows.numel() == total, "mpi backend: ", which, " rows has ", rows.numel(),
+                 " entries, the splits sum to ", total);
+      index = rows.contiguous();
+    }
+    const int64_t* picked = index.defined() ? index.data_ptr<int64_t>() : nullptr;
+    std::vector<int> lengths;
+    std::vector<MPI_Aint> starts;
+    int64_t offset = 0;
+    for (const int64_t count : splits) {
+      lengths.clear();
+      starts.clear();
+      int64_t previous = -2;
+      for (int64_t i = offset; i < offset + count; ++i) {
+        const int64_t r = picked ? picked[i] : i;
+        UOE_ASSERT(r >= 0 && r < buffer_rows, "mpi backend: ", which, " row ", r,
+                   " out of range [0, ", buffer_rows, ")");
+        if (r == previous + 1 && lengths.back() < INT_MAX) {
+          ++lengths.back();
+        } else {
+          starts.push_back(static_cast<MPI_Aint>(r * row_bytes));
+          lengths.push_back(1);
+        }
+        previous = r;
+      }
+      offset += count;
+      MPI_Datatype type = row.get();
+      if (!lengths.empty()) {
+        MPI_CHECK(MPI_Type_create_hindexed(static_cast<int>(lengths.size()), lengths.data(),
+                                           starts.data(), row.get(), &type));
+        MPI_CHECK(MPI_Type_commit(&type));
+        owned_.push_back(type);
+      }
+      types_.push_back(type);
+      counts_.push_back(lengths.empty() ? 0 : 1);
+    }
+    displacements_.assign(splits.size(), 0);
+  }
+  ~PeerRowTypes() {
+    for (MPI_Datatype& type : owned_) MPI_Type_free(&type);
+  }
+  PeerRowTypes(const PeerRowTypes&) = delete;
+  PeerRowTypes& operator=(const PeerRowTypes&) = delete;
+
+  const MPI_Datatype* types() const { return types_.data(); }
+  const int* counts() const { return counts_.data(); }
+  const int* displacements() const { return displacements_.data(); }
+
+ private:
+  std::vector<MPI_Datatype> types_;  // [P]
+  std::vector<MPI_Datatype> owned_;  // the committed ones, freed on destruction
+  std::vector<int> counts_;          // [P] 1, or 0 for a peer without rows
+  std::vector<int> displacements_;   // [P] zeros: the datatypes carry the offsets
+};
 
 }  // namespace
 
@@ -177,6 +245,25 @@ void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tens
   const auto recv_displs = displacements(recv);
   MPI_CHECK(MPI_Alltoallv(input.data_ptr(), send.data(), send_displs.data(), row.get(),
                           output.data_ptr(), recv.data(), recv_displs.data(), row.get(), comm_));
+}
+
+void MpiCommunicator::all_to_all_rows(torch::Tensor& output, const torch::Tensor& input,
+                                      const std::vector<int64_t>& output_splits,
+                                      const std::vector<int64_t>& input_splits,
+                                      const torch::Tensor& send_rows,
+                                      const torch::Tensor& recv_rows) {
+  check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
+  const int64_t sent = send_rows.defined() ? send_rows.numel() : input.size(0);
+  const int64_t received = output.size(0);
+  const auto send = resolve_splits(input_splits, sent, size_, "input");
+  const auto recv = resolve_splits(output_splits, received, size_, "output");
+  const RowType row(input.scalar_type(), row_numel(input));
+  const int64_t row_bytes = row_numel(input) * static_cast<int64_t>(input.element_size());
+  const PeerRowTypes send_types(row, row_bytes, input.size(0), send, send_rows, "send");
+  const PeerRowTypes recv_types(row, row_bytes, received, recv, recv_rows, "receive");
+  MPI_CHECK(MPI_Alltoallw(input.data_ptr(), send_types.counts(), send_types.displacements(),
+                          send_types.types(), output.data_ptr(), recv_types.counts(),
+                          recv_types.displacements(), recv_types.types(), comm_));
 }
 
 void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {

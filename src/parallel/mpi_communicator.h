@@ -43,6 +43,11 @@ class MpiCommunicator final : public Communicator {
   void all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
                          const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits) override;
+  // One MPI_Alltoallw whose per-peer datatypes index the rows directly (no gather, no scatter).
+  void all_to_all_rows(torch::Tensor& output, const torch::Tensor& input,
+                       const std::vector<int64_t>& output_splits,
+                       const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+                       const torch::Tensor& recv_rows) override;
   void all_gather(torch::Tensor& output, const torch::Tensor& input) override;
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override;

@@ -27,8 +27,25 @@ void DistributedOptimizer::zero_grad() {
   }
 }
 
-double DistributedOptimizer::step(double learning_rate) {
-  sync_gradients(params_, groups_);
+double DistributedOptimizer::step(double learning_rate, StepProfiler* profiler) {
+  {
+    const StepProfiler::Scope timer(profiler, "grad_reduction");
+    sync_gradients(params_, groups_);
+  }
+  if (profiler) {
+    // all_reduce_flat skips groups of one rank.
+    const auto bytes_of = [](const std::vector<torch::Tensor>& list, const Communicator& comm) {
+      double bytes = 0.0;
+      if (comm.size() > 1) {
+        for (const auto& p : list) bytes += double(p.numel()) * double(p.element_size());
+      }
+      return bytes;
+    };
+    profiler->add_bytes("grad_all_reduce", StepProfiler::kNoLayer,
+                        bytes_of(params_.dense, *groups_.world()) +
+                            bytes_of(params_.expert, *groups_.expert_dp()));
+  }
+  const StepProfiler::Scope timer(profiler, "optimizer");
   const double norm = clip_grad_norm(params_, groups_, max_grad_norm_);
   if (!std::isfinite(norm)) return norm;
   for (auto& group : adamw_->param_groups()) {

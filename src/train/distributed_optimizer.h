@@ -2,6 +2,7 @@
 // AdamW over this rank's trainable parameters with expert-parallel gradient synchronisation:
 // step() = sync (dense over the world, experts over expert-DP) -> global-norm clip -> AdamW.
 // Only parameters that require grad get optimizer state.
+#include "common/step_profiler.h"
 #include "io/run_config.h"
 #include "parallel/grad_sync.h"
 
@@ -17,7 +18,9 @@ class DistributedOptimizer {
   // Synchronises and clips the gradients, sets the learning rate and updates the parameters.
   // Returns the global gradient norm before clipping. A non-finite norm (identical on every rank)
   // leaves parameters and optimizer state untouched; the caller reports it.
-  double step(double learning_rate);
+  // `profiler` (may be null) gets the phases "grad_reduction" (the sync, with the bytes of its
+  // all-reduces as "grad_all_reduce") and "optimizer" (clip and AdamW).
+  double step(double learning_rate, StepProfiler* profiler = nullptr);
 
   // This rank's optimizer state (moments and step counts of its trainable parameters, in the
   // order they were given). A file written by one layout loads only into the same layout.

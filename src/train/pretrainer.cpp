@@ -8,6 +8,7 @@
 #include "train/distributed_optimizer.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
+#include "train/step_breakdown.h"
 #include "train/training_checkpoint.h"
 
 namespace uoe {
@@ -89,8 +90,11 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
   const auto write_model = [&](const std::string& dir) { save_checkpoint(dir + "/model", model, groups); };
   ProgressLogger progress("pretrain", max_steps,
                           groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "", start_step + 1);
+  StepBreakdown breakdown(config.profile.breakdown, model, groups, t.output_dir, start_step + 1);
+  StepProfiler* const profiler = breakdown.profiler();  // null when profile.breakdown is off
   double interval_start = progress.elapsed_seconds();
   for (int64_t step = start_step; step < max_steps; ++step) {
+    breakdown.start_step();
     optimizer.zero_grad();
     std::vector<TokenBatch> batches;
     for (int64_t m = 0; m < micro_steps; ++m) batches.push_back(source.get(step * micro_steps + m));
@@ -102,12 +106,18 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
     groups.world()->all_reduce(global_tokens, ReduceOp::kSum);
     const double scored = std::max(global_tokens.item<double>(), 1.0);
     for (const auto& b : batches) {
-      auto out = model->forward(b.input_ids);
-      auto nll = token_nll_sum(out.logits, b.labels, b.loss_mask);
-      (nll / scored).backward();
+      torch::Tensor nll;
+      {
+        const StepProfiler::Scope timer(profiler, "forward");
+        nll = token_nll_sum(model->forward(b.input_ids).logits, b.labels, b.loss_mask);
+      }
+      {
+        const StepProfiler::Scope timer(profiler, "backward");
+        (nll / scored).backward();
+      }
       counts[1] += nll.detach().to(torch::kFloat64);
     }
-    const double grad_norm = optimizer.step(schedule.at(step));
+    const double grad_norm = optimizer.step(schedule.at(step), profiler);
     groups.world()->all_reduce(counts, ReduceOp::kSum);
     const double loss = counts[1].item<double>() / scored;
     if (step == 0) first_loss = loss;
@@ -130,9 +140,11 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
       interval_tokens = 0;
       interval_start = now;
     }
+    breakdown.end_step(step + 1);
     checkpointer.end_of_step(step + 1, {{"training", loss}}, grad_norm, write_model, optimizer,
                              {{"first_loss", first_loss}, {"last_loss", last_loss}, {"tokens", total_tokens}});
   }
+  const nlohmann::json breakdown_summary = breakdown.finish();
   const double wall = progress.elapsed_seconds();
   if (t.save_full_model) save_checkpoint(t.output_dir + "/checkpoint", model, groups);
   return {{"command", "pretrain"},
@@ -144,7 +156,8 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
           {"tokens_per_s", double(session_tokens) / std::max(wall, 1e-9)},
           {"resumed_from_step", start_step},
           {"trainable_elements_per_rank", optimizer.num_trainable_elements()},
-          {"optimizer_state_bytes_per_rank", optimizer.state_bytes()}};
+          {"optimizer_state_bytes_per_rank", optimizer.state_bytes()},
+          {"breakdown", breakdown_summary}};
 }
 
 }  // namespace uoe

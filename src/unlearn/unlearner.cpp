@@ -10,6 +10,7 @@
 #include "train/distributed_optimizer.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
+#include "train/step_breakdown.h"
 #include "train/training_checkpoint.h"
 #include "unlearn/evaluation.h"
 #include "unlearn/objectives.h"
@@ -107,9 +108,12 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
   };
   ProgressLogger progress("unlearn " + u.method, max_steps,
                           groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "", start_step + 1);
+  StepBreakdown breakdown(config.profile.breakdown, model, groups, t.output_dir, start_step + 1);
+  StepProfiler* const profiler = breakdown.profiler();  // null when profile.breakdown is off
   double step_seconds = 0.0;  // this process's steps (a resumed run counts from its restart)
   for (int64_t step = start_step; step < max_steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
+    breakdown.start_step();
     optimizer.zero_grad();
     std::vector<TokenBatch> forget_batches, retain_batches;
     for (int64_t m = 0; m < micro_steps; ++m) {
@@ -137,7 +141,11 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
     // Reported parts: [forget loss, retain loss, anchor loss, target hits, target tokens].
     auto parts = torch::zeros({5}, torch::kFloat64);
     for (const auto& b : forget_batches) {
-      auto out = model->forward(b.input_ids, capture);
+      CausalLMOutput out;
+      {
+        const StepProfiler::Scope timer(profiler, "forward");
+        out = model->forward(b.input_ids, capture);
+      }
       torch::Tensor forget_loss;
       if (u.method == "ga" || u.method == "gdiff") {
         forget_loss = -token_nll_sum(out.logits, b.labels, b.loss_mask) / global(0);
@@ -172,25 +180,30 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
         parts[3] += hits;
         parts[4] += tokens;
       }
+      const StepProfiler::Scope timer(profiler, "backward");
       total.backward();
     }
     for (const auto& b : retain_batches) {
       torch::Tensor retain_loss;
-      if (u.method == "rmu") {
-        auto frozen_hidden = frozen->with_frozen(
-            [&] { return model->forward(b.input_ids, hook_layer).captured_hidden; });
-        auto out = model->forward(b.input_ids, hook_layer);
-        retain_loss = u.rmu_retain_alpha *
-                      rmu_retain_sum(out.captured_hidden, frozen_hidden, b.valid) / global(4);
-      } else {
-        auto out = model->forward(b.input_ids);
-        retain_loss = token_nll_sum(out.logits, b.labels, b.loss_mask) / global(3);
+      {
+        const StepProfiler::Scope forward_timer(profiler, "forward");
+        if (u.method == "rmu") {
+          auto frozen_hidden = frozen->with_frozen(
+              [&] { return model->forward(b.input_ids, hook_layer).captured_hidden; });
+          auto out = model->forward(b.input_ids, hook_layer);
+          retain_loss = u.rmu_retain_alpha *
+                        rmu_retain_sum(out.captured_hidden, frozen_hidden, b.valid) / global(4);
+        } else {
+          auto out = model->forward(b.input_ids);
+          retain_loss = token_nll_sum(out.logits, b.labels, b.loss_mask) / global(3);
+        }
       }
       parts[1] += retain_loss.item<double>();
+      const StepProfiler::Scope timer(profiler, "backward");
       (u.retain_weight * retain_loss).backward();
     }
     const double lr = schedule.at(step);
-    const double grad_norm = optimizer.step(lr);
+    const double grad_norm = optimizer.step(lr, profiler);
     groups.world()->all_reduce(parts, ReduceOp::kSum);
     step_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -210,8 +223,10 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
     std::map<std::string, double> losses = {{"forget", forget_loss}};
     if (use_retain) losses["retain"] = retain_loss;
     if (anchor) losses["anchor"] = anchor_loss;
+    breakdown.end_step(step + 1);
     checkpointer.end_of_step(step + 1, losses, grad_norm, write_model, optimizer, {{"last", last}});
   }
+  const nlohmann::json breakdown_summary = breakdown.finish();
   // The rank that owns the target expert holds the most; report it next to this rank's values.
   auto maxima = torch::tensor({optimizer.num_trainable_elements(), optimizer.state_bytes()});
   groups.world()->all_reduce(maxima, ReduceOp::kMax);
@@ -222,7 +237,8 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
           {"trainable_elements_per_rank", optimizer.num_trainable_elements()},
           {"optimizer_state_bytes_per_rank", optimizer.state_bytes()},
           {"trainable_elements_max_rank", maxima[0].item<int64_t>()},
-          {"optimizer_state_bytes_max_rank", maxima[1].item<int64_t>()}};
+          {"optimizer_state_bytes_max_rank", maxima[1].item<int64_t>()},
+          {"breakdown", breakdown_summary}};
 }
 
 }  // namespace uoe

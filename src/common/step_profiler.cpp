@@ -1,0 +1,170 @@
+#include "common/step_profiler.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+
+namespace uoe {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// total += record for every number in `record` (recursively; arrays and "step" are skipped).
+void add_numbers(nlohmann::json& total, const nlohmann::json& record) {
+  if (total.is_null()) total = nlohmann::json::object();
+  for (const auto& [key, value] : record.items()) {
+    if (key == "step" || value.is_array()) continue;
+    if (value.is_object()) {
+      add_numbers(total[key], value);
+    } else if (value.is_number()) {
+      total[key] = total.value(key, 0.0) + value.get<double>();
+    }
+  }
+}
+
+void scale_numbers(nlohmann::json& numbers, double factor) {
+  for (auto& [key, value] : numbers.items()) {
+    if (value.is_object()) {
+      scale_numbers(value, factor);
+    } else if (value.is_number()) {
+      value = value.get<double>() * factor;
+    }
+  }
+}
+
+std::string layer_key(int layer) { return std::to_string(layer); }
+
+}  // namespace
+
+StepProfiler::Scope::Scope(StepProfiler* profiler, const char* phase, int layer)
+    : profiler_(profiler), phase_(phase), layer_(layer) {
+  if (profiler_) start_ = std::chrono::steady_clock::now();
+}
+
+StepProfiler::Scope::~Scope() {
+  if (profiler_) profiler_->add_seconds(phase_, layer_, seconds_since(start_));
+}
+
+void StepProfiler::add_seconds(const std::string& phase, int layer, double seconds) {
+  step_[layer].seconds[phase] += seconds;
+}
+
+void StepProfiler::add_bytes(const std::string& collective, int layer, double bytes) {
+  step_[layer].bytes[collective] += bytes;
+}
+
+void StepProfiler::add_tokens_per_expert(int layer, const std::vector<int64_t>& counts) {
+  auto& sum = tokens_[layer];
+  if (sum.empty()) sum.assign(counts.size(), 0);
+  for (size_t e = 0; e < std::min(sum.size(), counts.size()); ++e) sum[e] += counts[e];
+}
+
+void StepProfiler::set_tokens_per_expert(const std::map<int, std::vector<int64_t>>& counts) {
+  tokens_ = counts;
+}
+
+void StepProfiler::start_step() {
+  step_.clear();
+  tokens_.clear();
+  step_start_ = std::chrono::steady_clock::now();
+}
+
+// {"step", "wall_s", "phases_s": {phase: seconds summed over layers}, "bytes": {collective:
+//  bytes sent by this rank, summed over layers}, "imbalance_max": max over layers,
+//  "layers": {"<l>": {"phases_s", "bytes", "tokens_per_expert": [E], "imbalance"}}}
+nlohmann::json StepProfiler::end_step(int64_t step) {
+  nlohmann::json record = {{"step", step},
+                           {"wall_s", seconds_since(step_start_)},
+                           {"phases_s", nlohmann::json::object()},
+                           {"bytes", nlohmann::json::object()}};
+  nlohmann::json layers = nlohmann::json::object();
+  for (const auto& [layer, numbers] : step_) {
+    for (const auto& [phase, s] : numbers.seconds) {
+      record["phases_s"][phase] = record["phases_s"].value(phase, 0.0) + s;
+      if (layer != kNoLayer) layers[layer_key(layer)]["phases_s"][phase] = s;
+    }
+    for (const auto& [collective, b] : numbers.bytes) {
+      record["bytes"][collective] = record["bytes"].value(collective, 0.0) + b;
+      if (layer != kNoLayer) layers[layer_key(layer)]["bytes"][collective] = b;
+    }
+  }
+  double imbalance_max = 0.0;
+  for (const auto& [layer, counts] : tokens_) {
+    const double imbalance = load_imbalance(counts);
+    layers[layer_key(layer)]["tokens_per_expert"] = counts;
+    layers[layer_key(layer)]["imbalance"] = imbalance;
+    imbalance_max = std::max(imbalance_max, imbalance);
+  }
+  if (!tokens_.empty()) record["imbalance_max"] = imbalance_max;
+  record["layers"] = layers;
+  add_numbers(totals_, record);
+  ++steps_;
+  return record;
+}
+
+nlohmann::json StepProfiler::summary() const {
+  nlohmann::json mean = totals_.is_null() ? nlohmann::json::object() : totals_;
+  if (steps_ > 0) scale_numbers(mean, 1.0 / double(steps_));
+  mean["steps"] = steps_;
+  return mean;
+}
+
+double load_imbalance(const std::vector<int64_t>& counts) {
+  if (counts.empty()) return 0.0;
+  const double total = std::accumulate(counts.begin(), counts.end(), 0.0);
+  if (total <= 0.0) return 0.0;
+  return double(*std::max_element(counts.begin(), counts.end())) / (total / double(counts.size()));
+}
+
+std::string breakdown_table(const nlohmann::json& summary) {
+  std::ostringstream out;
+  char line[160];
+  const double wall = summary.value("wall_s", 0.0);
+  std::snprintf(line, sizeof line, "%-28s %12s %8s\n", "phase (mean per step)", "ms", "% wall");
+  out << line;
+  std::snprintf(line, sizeof line, "%-28s %12.3f %8.1f\n", "step wall time", wall * 1e3, 100.0);
+  out << line;
+  // Top-level phases, each followed by the phases nested in it (indented); others at the end.
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kLayout = {
+      {"forward",
+       {"attention", "router", "permutation", "count_exchange", "token_all_to_all",
+        "expert_compute", "combine", "shared_expert"}},
+      {"backward", {"backward_token_all_to_all"}},
+      {"grad_reduction", {}},
+      {"optimizer", {}}};
+  const nlohmann::json phases = summary.value("phases_s", nlohmann::json::object());
+  std::vector<std::string> printed;
+  const auto print = [&](const std::string& phase, const std::string& label) {
+    if (!phases.contains(phase)) return;
+    const double seconds = phases[phase].get<double>();
+    std::snprintf(line, sizeof line, "%-28s %12.3f %8.1f\n", label.c_str(), seconds * 1e3,
+                  wall > 0 ? 100.0 * seconds / wall : 0.0);
+    out << line;
+    printed.push_back(phase);
+  };
+  for (const auto& [phase, nested] : kLayout) {
+    print(phase, phase);
+    for (const auto& inner : nested) print(inner, "  " + inner);
+  }
+  for (const auto& [phase, value] : phases.items()) {
+    if (std::find(printed.begin(), printed.end(), phase) == printed.end()) print(phase, phase);
+  }
+  if (summary.contains("bytes")) {
+    for (const auto& [collective, b] : summary["bytes"].items()) {
+      std::snprintf(line, sizeof line, "%-28s %12.3f MiB sent\n", ("bytes " + collective).c_str(),
+                    b.get<double>() / (1024.0 * 1024.0));
+      out << line;
+    }
+  }
+  if (summary.contains("imbalance_max")) {
+    std::snprintf(line, sizeof line, "%-28s %12.3f (max/mean tokens per expert, worst layer)\n",
+                  "load imbalance", summary["imbalance_max"].get<double>());
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace uoe

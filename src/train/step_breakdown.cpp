@@ -1,0 +1,52 @@
+#include "train/step_breakdown.h"
+
+#include "common/log.h"
+
+namespace uoe {
+
+StepBreakdown::StepBreakdown(bool enabled, CausalLM model, const ProcessGroups& groups,
+                             const std::string& output_dir, int64_t first_step)
+    : enabled_(enabled), model_(std::move(model)), groups_(groups) {
+  if (!enabled_) return;
+  model_->set_profiler(&profiler_);
+  if (groups_.rank() == 0) {
+    records_ = JsonLinesWriter(output_dir + "/breakdown.jsonl", /*append=*/first_step > 1);
+  }
+}
+
+StepBreakdown::~StepBreakdown() {
+  if (enabled_) model_->set_profiler(nullptr);
+}
+
+void StepBreakdown::start_step() {
+  if (enabled_) profiler_.start_step();
+}
+
+void StepBreakdown::end_step(int64_t step) {
+  if (!enabled_) return;
+  // Every rank routes its own tokens: sum the counts of all layers in one all-reduce.
+  auto local = profiler_.tokens_per_expert();
+  std::vector<int64_t> flat;
+  for (const auto& [layer, counts] : local) flat.insert(flat.end(), counts.begin(), counts.end());
+  if (!flat.empty() && groups_.world()->size() > 1) {
+    auto summed = torch::tensor(flat, torch::kInt64);
+    groups_.world()->all_reduce(summed, ReduceOp::kSum);
+    const int64_t* value = summed.data_ptr<int64_t>();
+    for (auto& [layer, counts] : local) {
+      for (auto& c : counts) c = *value++;
+    }
+    profiler_.set_tokens_per_expert(local);
+  }
+  auto record = profiler_.end_step(step);
+  if (records_.is_open()) records_.write(record);
+}
+
+nlohmann::json StepBreakdown::finish() {
+  if (!enabled_) return nullptr;
+  auto summary = profiler_.summary();
+  log0("step breakdown (rank 0, mean per step over ", summary["steps"].get<int64_t>(),
+       " steps):\n", breakdown_table(summary));
+  return summary;
+}
+
+}  // namespace uoe

@@ -1,0 +1,40 @@
+#pragma once
+// The per-step time breakdown of a training run (`profile.breakdown`): attaches a StepProfiler to
+// the model, adds the load per expert summed over all ranks, appends one record per step to
+// <output_dir>/breakdown.jsonl (rank 0) and keeps the per-step means for summary.json.
+// Times are rank 0's; bytes are those rank 0 sends; tokens per expert are global.
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+#include "common/step_profiler.h"
+#include "model/causal_lm.h"
+#include "parallel/process_groups.h"
+
+namespace uoe {
+
+class StepBreakdown {
+ public:
+  // Disabled: profiler() is null and nothing is written. A run resumed after `first_step - 1`
+  // steps appends to the existing file.
+  StepBreakdown(bool enabled, CausalLM model, const ProcessGroups& groups,
+                const std::string& output_dir, int64_t first_step);
+  ~StepBreakdown();
+  StepBreakdown(const StepBreakdown&) = delete;
+  StepBreakdown& operator=(const StepBreakdown&) = delete;
+
+  StepProfiler* profiler() { return enabled_ ? &profiler_ : nullptr; }
+  void start_step();
+  // Collective over the world when enabled (sums the tokens per expert).
+  void end_step(int64_t step);
+  // Per-step means (StepProfiler::summary) or null when disabled; rank 0 also prints the table.
+  nlohmann::json finish();
+
+ private:
+  bool enabled_;
+  CausalLM model_;
+  const ProcessGroups& groups_;
+  StepProfiler profiler_;
+  JsonLinesWriter records_;
+};
+
+}  // namespace uoe

@@ -1,0 +1,93 @@
+// StepProfiler: step records, means, load imbalance, and the dispatcher's phases and bytes.
+#include <chrono>
+#include <thread>
+
+#include "common/step_profiler.h"
+#include "moe/token_dispatcher.h"
+#include "parallel/process_groups.h"
+#include "test_utils.h"
+
+namespace uoe {
+namespace {
+
+TEST(StepProfiler, LoadImbalanceIsMaxOverMean) {
+  EXPECT_DOUBLE_EQ(load_imbalance({1, 1, 1, 5}), 2.5);  // mean 2
+  EXPECT_DOUBLE_EQ(load_imbalance({3, 3}), 1.0);
+  EXPECT_DOUBLE_EQ(load_imbalance({0, 0, 0}), 0.0);
+  EXPECT_DOUBLE_EQ(load_imbalance({}), 0.0);
+}
+
+TEST(StepProfiler, RecordsSumPerLayerAndMeansOverSteps) {
+  StepProfiler profiler;
+  for (int step = 1; step <= 2; ++step) {
+    profiler.start_step();
+    {
+      const StepProfiler::Scope forward(&profiler, "forward");
+      const StepProfiler::Scope attention(&profiler, "attention", 0);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    profiler.add_seconds("token_all_to_all", 1, 0.001 * step);
+    profiler.add_seconds("token_all_to_all", 2, 0.002 * step);
+    profiler.add_bytes("token_all_to_all", 1, 100.0 * step);
+    profiler.add_tokens_per_expert(1, {1, 2, 3, 6});  // two micro-batches add up
+    profiler.add_tokens_per_expert(1, {1, 2, 3, 6});
+    const auto record = profiler.end_step(step);
+    EXPECT_EQ(record["step"].get<int64_t>(), step);
+    const double wall = record["wall_s"].get<double>();
+    const double forward = record["phases_s"]["forward"].get<double>();
+    EXPECT_GE(forward, 0.002);
+    EXPECT_LE(forward, wall);
+    EXPECT_LE(record["phases_s"]["attention"].get<double>(), forward);
+    EXPECT_NEAR(record["phases_s"]["token_all_to_all"].get<double>(), 0.003 * step, 1e-12);
+    EXPECT_NEAR(record["layers"]["2"]["phases_s"]["token_all_to_all"].get<double>(),
+                0.002 * step, 1e-12);
+    EXPECT_EQ(record["layers"]["1"]["tokens_per_expert"], nlohmann::json({2, 4, 6, 12}));
+    EXPECT_DOUBLE_EQ(record["layers"]["1"]["imbalance"].get<double>(), 2.0);  // 12 / 6
+    EXPECT_DOUBLE_EQ(record["imbalance_max"].get<double>(), 2.0);
+    for (const auto& [phase, seconds] : record["phases_s"].items()) EXPECT_GE(seconds, 0.0) << phase;
+  }
+  const auto summary = profiler.summary();
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 2);
+  EXPECT_NEAR(summary["phases_s"]["token_all_to_all"].get<double>(), 0.0045, 1e-12);  // (3+6)/2 ms
+  EXPECT_NEAR(summary["bytes"]["token_all_to_all"].get<double>(), 150.0, 1e-9);
+  const std::string table = breakdown_table(summary);
+  EXPECT_NE(table.find("  attention"), std::string::npos) << table;
+  EXPECT_NE(table.find("load imbalance"), std::string::npos) << table;
+}
+
+// Bytes per collective are the rows each exchange sends: dispatch T*K rows, combine R rows, and
+// the same again backward; the count exchange sends E int64 counts.
+TEST(StepProfiler, DispatcherBytesMatchSplitSizes) {
+  auto world = test::world();
+  auto groups = ProcessGroups::create(world, world->size());
+  const int64_t hidden = 8, top_k = 2, experts = 4 * world->size(), tokens = 10 + groups.rank();
+  TokenDispatcher dispatcher(groups.ep(), experts);
+  StepProfiler profiler;
+  profiler.start_step();
+  dispatcher.set_profiler(&profiler, 3);
+  auto x = test::seeded_randn({tokens, hidden}, 7 + groups.rank()).requires_grad_();
+  auto ids = std::get<1>(test::seeded_randn({tokens, experts}, 3 + groups.rank()).topk(top_k, -1));
+  auto [rows, plan] = dispatcher.dispatch(x, ids);
+  auto out = dispatcher.combine(rows, plan, torch::full({tokens, top_k}, 0.5), true);
+  out.sum().backward();
+  const auto record = profiler.end_step(1);
+  const auto layer = record["layers"]["3"];
+  for (const char* phase : {"permutation", "combine"}) {
+    EXPECT_GE(layer["phases_s"][phase].get<double>(), 0.0) << phase;
+  }
+  if (world->size() == 1) {
+    EXPECT_FALSE(layer.contains("bytes")) << "no collective without expert parallelism";
+    return;
+  }
+  const double row_bytes = hidden * 4.0;
+  const double sent = double(tokens * top_k + rows.size(0)) * row_bytes;
+  EXPECT_DOUBLE_EQ(layer["bytes"]["token_all_to_all"].get<double>(), sent);
+  EXPECT_DOUBLE_EQ(layer["bytes"]["backward_token_all_to_all"].get<double>(), sent);
+  EXPECT_DOUBLE_EQ(layer["bytes"]["count_exchange"].get<double>(), experts * 8.0);
+  for (const char* phase : {"count_exchange", "token_all_to_all", "backward_token_all_to_all"}) {
+    EXPECT_GE(layer["phases_s"][phase].get<double>(), 0.0) << phase;
+  }
+}
+
+}  // namespace
+}  // namespace uoe
