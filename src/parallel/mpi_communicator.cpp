@@ -247,23 +247,85 @@ void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tens
                           output.data_ptr(), recv.data(), recv_displs.data(), row.get(), comm_));
 }
 
+namespace {
+
+// The datatypes of one all_to_all_rows call, built from the splits and index lists.
+class RowsExchangeTypes {
+ public:
+  RowsExchangeTypes(const torch::Tensor& output, const torch::Tensor& input,
+                    const std::vector<int64_t>& output_splits,
+                    const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+                    const torch::Tensor& recv_rows, int world)
+      : row_(input.scalar_type(), row_numel(input)),
+        send_(row_, row_numel(input) * int64_t(input.element_size()), input.size(0),
+              resolve_splits(input_splits, send_rows.defined() ? send_rows.numel() : input.size(0),
+                             world, "input"),
+              send_rows, "send"),
+        recv_(row_, row_numel(input) * int64_t(input.element_size()), output.size(0),
+              resolve_splits(output_splits, output.size(0), world, "output"), recv_rows,
+              "receive") {}
+
+  const PeerRowTypes& send() const { return send_; }
+  const PeerRowTypes& recv() const { return recv_; }
+
+ private:
+  RowType row_;
+  PeerRowTypes send_;
+  PeerRowTypes recv_;
+};
+
+// An MPI_Ialltoallw in flight, with the datatypes and tensors it uses kept alive until done.
+class MpiPendingExchange final : public PendingExchange {
+ public:
+  MpiPendingExchange(torch::Tensor& output, const torch::Tensor& input,
+                     const std::vector<int64_t>& output_splits,
+                     const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+                     const torch::Tensor& recv_rows, MPI_Comm comm, int world)
+      : types_(output, input, output_splits, input_splits, send_rows, recv_rows, world),
+        output_(output),
+        input_(input) {
+    MPI_CHECK(MPI_Ialltoallw(input.data_ptr(), types_.send().counts(),
+                             types_.send().displacements(), types_.send().types(),
+                             output.data_ptr(), types_.recv().counts(),
+                             types_.recv().displacements(), types_.recv().types(), comm,
+                             &request_));
+  }
+  ~MpiPendingExchange() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+  }
+
+  void wait() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+  }
+
+ private:
+  RowsExchangeTypes types_;
+  torch::Tensor output_, input_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+}  // namespace
+
 void MpiCommunicator::all_to_all_rows(torch::Tensor& output, const torch::Tensor& input,
                                       const std::vector<int64_t>& output_splits,
                                       const std::vector<int64_t>& input_splits,
                                       const torch::Tensor& send_rows,
                                       const torch::Tensor& recv_rows) {
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
-  const int64_t sent = send_rows.defined() ? send_rows.numel() : input.size(0);
-  const int64_t received = output.size(0);
-  const auto send = resolve_splits(input_splits, sent, size_, "input");
-  const auto recv = resolve_splits(output_splits, received, size_, "output");
-  const RowType row(input.scalar_type(), row_numel(input));
-  const int64_t row_bytes = row_numel(input) * static_cast<int64_t>(input.element_size());
-  const PeerRowTypes send_types(row, row_bytes, input.size(0), send, send_rows, "send");
-  const PeerRowTypes recv_types(row, row_bytes, received, recv, recv_rows, "receive");
-  MPI_CHECK(MPI_Alltoallw(input.data_ptr(), send_types.counts(), send_types.displacements(),
-                          send_types.types(), output.data_ptr(), recv_types.counts(),
-                          recv_types.displacements(), recv_types.types(), comm_));
+  const RowsExchangeTypes types(output, input, output_splits, input_splits, send_rows, recv_rows,
+                                size_);
+  MPI_CHECK(MPI_Alltoallw(input.data_ptr(), types.send().counts(), types.send().displacements(),
+                          types.send().types(), output.data_ptr(), types.recv().counts(),
+                          types.recv().displacements(), types.recv().types(), comm_));
+}
+
+std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
+    torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+    const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+    const torch::Tensor& recv_rows) {
+  check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
+  return std::make_unique<MpiPendingExchange>(output, input, output_splits, input_splits,
+                                              send_rows, recv_rows, comm_, size_);
 }
 
 void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {
