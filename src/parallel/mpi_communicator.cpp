@@ -259,6 +259,24 @@ void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tens
 
 namespace {
 
+// Open MPI packs a send datatype of scattered single rows far slower than it unpacks one on the
+// receive side (measured at 2 ranks, 16384 rows of 4 KiB: contiguous 36 ms, scattered receive
+// 48 ms, scattered send 75-230 ms), so scattered send rows are gathered into a contiguous buffer
+// first (one pass) and sent as one block per peer. Returns `input` itself when the rows to send
+// are already in long runs (e.g. whole (source, expert) blocks).
+torch::Tensor stage_scattered_send(const torch::Tensor& input, torch::Tensor& send_rows) {
+  if (!send_rows.defined() || send_rows.numel() == 0) return input;
+  auto index = send_rows.contiguous();
+  const int64_t* rows = index.data_ptr<int64_t>();
+  int64_t runs = 1;
+  for (int64_t i = 1; i < index.numel(); ++i) runs += rows[i] != rows[i - 1] + 1 ? 1 : 0;
+  constexpr int64_t kMinRowsPerRun = 16;
+  if (runs * kMinRowsPerRun <= index.numel()) return input;
+  auto staged = input.index_select(0, index);  // [sum(input_splits), ...] in send order
+  send_rows = torch::Tensor();
+  return staged;
+}
+
 // The datatypes of one all_to_all_rows call, built from the splits and index lists.
 class RowsExchangeTypes {
  public:
@@ -339,10 +357,12 @@ void MpiCommunicator::all_to_all_rows(torch::Tensor& output, const torch::Tensor
                                       const torch::Tensor& send_rows,
                                       const torch::Tensor& recv_rows) {
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
-  const RowsExchangeTypes types(output, input, output_splits, input_splits, send_rows, recv_rows,
+  torch::Tensor send_index = send_rows;
+  const torch::Tensor sent = stage_scattered_send(input, send_index);
+  const RowsExchangeTypes types(output, sent, output_splits, input_splits, send_index, recv_rows,
                                 size_, rank_);
-  types.copy_own_rows(output, input);
-  MPI_CHECK(MPI_Alltoallw(input.data_ptr(), types.send().counts(), types.send().displacements(),
+  types.copy_own_rows(output, sent);
+  MPI_CHECK(MPI_Alltoallw(sent.data_ptr(), types.send().counts(), types.send().displacements(),
                           types.send().types(), output.data_ptr(), types.recv().counts(),
                           types.recv().displacements(), types.recv().types(), comm_));
 }
@@ -352,8 +372,10 @@ std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
     const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
     const torch::Tensor& recv_rows) {
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
-  return std::make_unique<MpiPendingExchange>(output, input, output_splits, input_splits,
-                                              send_rows, recv_rows, comm_, size_, rank_);
+  torch::Tensor send_index = send_rows;
+  const torch::Tensor sent = stage_scattered_send(input, send_index);
+  return std::make_unique<MpiPendingExchange>(output, sent, output_splits, input_splits,
+                                              send_index, recv_rows, comm_, size_, rank_);
 }
 
 void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {

@@ -43,7 +43,8 @@ class MpiCommunicator final : public Communicator {
   void all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
                          const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits) override;
-  // One MPI_Alltoallw whose per-peer datatypes index the rows directly (no gather, no scatter).
+  // One MPI_Alltoallw whose per-peer datatypes index the rows directly (no scatter pass; send
+  // rows scattered one by one are gathered first, see stage_scattered_send).
   void all_to_all_rows(torch::Tensor& output, const torch::Tensor& input,
                        const std::vector<int64_t>& output_splits,
                        const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
