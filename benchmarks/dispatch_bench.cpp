@@ -16,18 +16,21 @@
 //      raw fwd            : 2 x MPI_Alltoallv of the same row counts ([T*K, H] -> [R, H] -> back)
 //      dispatcher fwd+bwd : dispatch + combine + backward through both all-to-alls (grad mode)
 //      raw fwd+bwd        : 4 x MPI_Alltoallv of the same row counts
-//    Ratios dispatcher / raw; target <= 1.2.
+//    Ratios dispatcher / raw; target <= 1.2. Also the forward's phases (StepProfiler) and the
+//    ratio of the pure token exchange (both directions, permutations fused in on MPI) to raw.
 #include <torch/torch.h>
 
 #include <mpi.h>
 
 #include <climits>
+#include <map>
 #include <numeric>
 
 #include "bench_utils.h"
 #include "common/check.h"
 #include "common/log.h"
 #include "common/cpu_runtime.h"
+#include "common/step_profiler.h"
 #include "moe/token_dispatcher.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
@@ -185,14 +188,28 @@ int run(int argc, char** argv) {
   auto back_buf = torch::empty({sent_rows, hidden});      // [T*K, H]
 
   std::vector<double> dispatch_s, combine_s;  // breakdown of the forward, warm-up included
+  // Per-phase breakdown of the forward (StepProfiler, the trainer's breakdown): max over ranks
+  // per iteration, warm-up included. "token_all_to_all" is the pure exchange (both directions,
+  // the row permutations fused into it on MPI); the rest are the local passes around it.
+  const std::vector<std::string> phases = {"permutation", "count_exchange", "token_all_to_all",
+                                           "combine"};
+  std::map<std::string, std::vector<double>> phase_s;
+  StepProfiler profiler;
   const Step dispatcher_fwd = [&] {
     torch::NoGradGuard no_grad;
     ep->barrier();
+    profiler.start_step();
+    dispatcher.set_profiler(&profiler, 0);
     const double t0 = now_seconds();
     auto [rows, p] = dispatcher.dispatch(mine.hidden, mine.topk_ids);  // [R, H]
     const double t1 = now_seconds();
     auto out = dispatcher.combine(rows, p, weights, /*differentiable=*/false);  // [T, H]
     const double t2 = now_seconds();
+    dispatcher.set_profiler(nullptr, StepProfiler::kNoLayer);
+    const auto record = profiler.end_step(0);
+    for (const auto& phase : phases) {
+      phase_s[phase].push_back(max_over_ranks(*ep, record["phases_s"].value(phase, 0.0)));
+    }
     dispatch_s.push_back(max_over_ranks(*ep, t1 - t0));
     combine_s.push_back(max_over_ranks(*ep, t2 - t1));
     return max_over_ranks(*ep, t2 - t0);
@@ -226,6 +243,13 @@ int run(int argc, char** argv) {
       time_interleaved(warmup, iters, {dispatcher_fwd, raw_fwd, dispatcher_fwd_bwd, raw_fwd_bwd});
   dispatch_s.erase(dispatch_s.begin(), dispatch_s.begin() + warmup);
   combine_s.erase(combine_s.begin(), combine_s.begin() + warmup);
+  nlohmann::json phases_json;
+  for (auto& [phase, seconds] : phase_s) {
+    seconds.erase(seconds.begin(), seconds.begin() + warmup);
+    phases_json[phase + "_median_s"] = median(seconds);
+  }
+  // The pure exchange against the raw exchange: both directions, same rows, same rank count.
+  const double ratio_exchange = median(phase_s["token_all_to_all"]) / median(timed[1]);
 
   const double bytes_per_exchange = double(sent_rows) * double(hidden) * 4.0;
   const double ratio_fwd = median(timed[0]) / median(timed[1]);
@@ -246,9 +270,10 @@ int run(int argc, char** argv) {
       {"dispatcher_fwd_bwd", timing_json(timed[2])},
       {"raw_alltoallv_x4", timing_json(timed[3])},
       {"breakdown_fwd", {{"dispatch_median_s", median(dispatch_s)},
-                         {"combine_median_s", median(combine_s)}}},
+                         {"combine_median_s", median(combine_s)},
+                         {"phases", phases_json}}},
       {"raw_gb_per_s_per_rank", 2.0 * bytes_per_exchange / median(timed[1]) / 1e9},
-      {"ratios", {{"fwd", ratio_fwd}, {"fwd_bwd", ratio_fwd_bwd}}},
+      {"ratios", {{"fwd", ratio_fwd}, {"fwd_bwd", ratio_fwd_bwd}, {"exchange_fwd", ratio_exchange}}},
       {"ratios_of_minimums",
        {{"fwd", minimum(timed[0]) / minimum(timed[1])},
         {"fwd_bwd", minimum(timed[2]) / minimum(timed[3])}}},
@@ -260,6 +285,11 @@ int run(int argc, char** argv) {
        median(dispatch_s) * 1e3, ", combine ", median(combine_s) * 1e3, "); raw 2 x Alltoallv ",
        median(timed[1]) * 1e3, " ms (", 2.0 * bytes_per_exchange / median(timed[1]) / 1e9,
        " GB/s per rank): ratio ", ratio_fwd, " (target <= ", kTargetRatio, ")");
+  log0("  forward phases (median of max over ranks): permutation ",
+       median(phase_s["permutation"]) * 1e3, " ms, count exchange ",
+       median(phase_s["count_exchange"]) * 1e3, " ms, token exchange (2 directions) ",
+       median(phase_s["token_all_to_all"]) * 1e3, " ms, weighted combine ",
+       median(phase_s["combine"]) * 1e3, " ms; pure exchange / raw: ratio ", ratio_exchange);
   log0("  dispatcher fwd+bwd ", median(timed[2]) * 1e3, " ms; raw 4 x Alltoallv ",
        median(timed[3]) * 1e3, " ms: ratio ", ratio_fwd_bwd);
   if (ep->rank() == 0 && !json_path.empty()) write_json(json_path, result);

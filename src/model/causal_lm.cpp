@@ -78,6 +78,10 @@ void CausalLMImpl::set_profiler(StepProfiler* profiler) {
   }
 }
 
+void CausalLMImpl::set_overlap_dispatch(bool on) {
+  for (auto& moe : moe_layers()) moe->set_overlap_dispatch(on);
+}
+
 std::vector<MoELayer> CausalLMImpl::moe_layers() const {
   std::vector<MoELayer> result;
   for (const auto& layer : decoder_layers_) {

@@ -34,7 +34,16 @@ MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
     const StepProfiler::Scope timer(profiler_, "router", layer_);
     out.routing = gate->forward(hidden);
   }
-  auto [expert_input, plan] = dispatcher_.dispatch(hidden, out.routing.topk_ids);  // [R, H]
+  torch::Tensor shared;  // [T, H]
+  const auto run_shared_experts = [&] {
+    const StepProfiler::Scope timer(profiler_, "shared_expert", layer_);
+    shared = shared_experts->forward(hidden);
+    if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(hidden)) * shared;
+  };
+  const bool overlap = overlap_dispatch_ && shared_experts;
+  auto [expert_input, plan] = dispatcher_.dispatch(
+      hidden, out.routing.topk_ids,
+      overlap ? std::function<void()>(run_shared_experts) : nullptr);  // [R, H]
   torch::Tensor expert_output;  // [R, H]
   {
     const StepProfiler::Scope timer(profiler_, "expert_compute", layer_);
@@ -50,9 +59,7 @@ MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
                                      counts.data_ptr<int64_t>() + counts.numel()));
   }
   if (shared_experts) {
-    const StepProfiler::Scope timer(profiler_, "shared_expert", layer_);
-    auto shared = shared_experts->forward(hidden);  // [T, H]
-    if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(hidden)) * shared;
+    if (!overlap) run_shared_experts();
     out.hidden = out.hidden + shared;
   }
   return out;

@@ -1,5 +1,7 @@
 #include "moe/token_dispatcher.h"
 
+#include <chrono>
+
 #include "common/check.h"
 #include "parallel/all_to_all.h"
 
@@ -51,8 +53,9 @@ TokenDispatcher::TokenDispatcher(CommunicatorPtr ep, int64_t num_experts)
   first_local_expert_ = (ep_ ? ep_->rank() : 0) * num_local_experts_;
 }
 
-std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(const torch::Tensor& hidden,
-                                                                 const torch::Tensor& topk_ids) {
+std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
+    const torch::Tensor& hidden, const torch::Tensor& topk_ids,
+    const std::function<void()>& while_in_flight) {
   DispatchPlan plan;
   plan.num_tokens = hidden.size(0);
   plan.top_k = topk_ids.size(1);
@@ -67,6 +70,7 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(const torch::Te
     if (ep_size_ == 1) {
       plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
       plan.send_splits = plan.recv_splits = {token_of_row.size(0)};
+      if (while_in_flight) while_in_flight();  // nothing to overlap with
       return {hidden.index_select(0, token_of_row), plan};  // [T*K, H]
     }
   }
@@ -92,16 +96,30 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(const torch::Te
     plan.ungroup_order = expert_major_positions(recv_counts).to(hidden.device());  // [R]
   }
 
-  const StepProfiler::Scope timer(profiler_, "token_all_to_all", layer_);
   ExchangeRows rows;
   rows.send = token_of_row;  // a token goes out once per expert it chose
   rows.recv = plan.ungroup_order;
   StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
                           double(token_of_row.numel()) * double(hidden.size(1)) *
                               double(hidden.element_size()));
+  // "token_all_to_all" is the time the exchange holds this rank up: work run while the rows are
+  // in flight reports its own time, which is taken out.
+  double in_flight_s = 0.0;
+  std::function<void()> timed_work;
+  if (while_in_flight) {
+    timed_work = [&] {
+      const auto start = std::chrono::steady_clock::now();
+      while_in_flight();
+      in_flight_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+  }
+  const auto start = std::chrono::steady_clock::now();
   auto expert_input = all_to_all(hidden, plan.recv_splits, plan.send_splits, ep_,
-                                 hidden.requires_grad(), rows,
-                                 {profiler_, layer_});  // [R, H] (expert, source)
+                                 hidden.requires_grad(), rows, {profiler_, layer_},
+                                 timed_work);  // [R, H] (expert, source)
+  const double total_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  StepProfiler::add_seconds(profiler_, "token_all_to_all", layer_, total_s - in_flight_s);
   return {expert_input, plan};
 }
 

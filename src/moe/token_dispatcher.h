@@ -17,6 +17,7 @@
 // Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "common/step_profiler.h"
@@ -42,8 +43,11 @@ class TokenDispatcher {
   TokenDispatcher(CommunicatorPtr ep, int64_t num_experts);
 
   // hidden [T, H], topk_ids [T, K] -> (expert input [R, H], plan). Collective over the EP group.
-  std::pair<torch::Tensor, DispatchPlan> dispatch(const torch::Tensor& hidden,
-                                                  const torch::Tensor& topk_ids);
+  // `while_in_flight` (optional) runs once, while the token exchange is in flight (see
+  // all_to_all.h); it must not use the EP communicator.
+  std::pair<torch::Tensor, DispatchPlan> dispatch(
+      const torch::Tensor& hidden, const torch::Tensor& topk_ids,
+      const std::function<void()>& while_in_flight = nullptr);
 
   // expert_output [R, H], topk_weights [T, K] -> [T, H] in the dtype of expert_output.
   // `differentiable` must be the same on every rank of the EP group (see all_to_all.h).

@@ -9,14 +9,18 @@
 namespace uoe {
 namespace {
 
-// [sum(input_splits) rows picked by rows.send] -> [sum(output_splits), ...] placed by rows.recv.
+// An empty [sum(output_splits), ...] tensor like `input`.
+torch::Tensor exchange_output(const torch::Tensor& input, const std::vector<int64_t>& output_splits) {
+  std::vector<int64_t> shape = input.sizes().vec();
+  shape[0] = std::accumulate(output_splits.begin(), output_splits.end(), int64_t{0});
+  return torch::empty(shape, input.options());
+}
+
+// [sum(input_splits) rows picked by send_rows] -> [sum(output_splits), ...] placed by recv_rows.
 torch::Tensor exchange(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                        const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
                        const torch::Tensor& recv_rows, Communicator& comm) {
-  const int64_t rows = std::accumulate(output_splits.begin(), output_splits.end(), int64_t{0});
-  std::vector<int64_t> shape = input.sizes().vec();
-  shape[0] = rows;
-  auto output = torch::empty(shape, input.options());
+  auto output = exchange_output(input, output_splits);
   auto contiguous = input.contiguous();
   if (send_rows.defined() || recv_rows.defined()) {
     comm.all_to_all_rows(output, contiguous, output_splits, input_splits, send_rows, recv_rows);
@@ -100,9 +104,22 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
                          bool differentiable, const ExchangeRows& rows,
-                         const ExchangeTrace& trace) {
+                         const ExchangeTrace& trace,
+                         const std::function<void()>& while_in_flight) {
   torch::Tensor output;
-  {
+  if (while_in_flight) {
+    torch::Tensor contiguous;
+    std::unique_ptr<PendingExchange> pending;
+    {
+      torch::NoGradGuard no_grad;
+      output = exchange_output(input, output_splits);
+      contiguous = input.contiguous();
+      pending = comm->start_all_to_all_rows(output, contiguous, output_splits, input_splits,
+                                            rows.send, rows.recv);
+    }
+    while_in_flight();
+    pending->wait();
+  } else {
     torch::NoGradGuard no_grad;
     output = exchange(input, output_splits, input_splits, rows.send, rows.recv, *comm);
   }

@@ -1,5 +1,7 @@
 #pragma once
 // Differentiable all-to-all-v: the backward pass is the reverse exchange of the gradient.
+#include <functional>
+
 #include "common/step_profiler.h"
 #include "parallel/communicator.h"
 
@@ -31,9 +33,13 @@ struct ExchangeTrace {
 // all_to_all with `rows` applied: output[rows.recv[i]] = i-th received row, where the rows sent
 // are input[rows.send]. Backward runs the reverse exchange with the roles of the two index lists
 // swapped; when `send` repeats rows, the returning gradients are summed per input row.
+// `while_in_flight`, when given, runs (with the caller's grad mode) between the start of the
+// forward exchange and its completion (Communicator::start_all_to_all_rows); it must not use
+// `comm`.
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
                          bool differentiable, const ExchangeRows& rows,
-                         const ExchangeTrace& trace = {});
+                         const ExchangeTrace& trace = {},
+                         const std::function<void()>& while_in_flight = nullptr);
 
 }  // namespace uoe

@@ -16,6 +16,23 @@ void Communicator::all_to_all_rows(torch::Tensor& output, const torch::Tensor& i
   output.index_copy_(0, recv_rows, received);
 }
 
+namespace {
+
+class CompletedExchange final : public PendingExchange {
+ public:
+  void wait() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<PendingExchange> Communicator::start_all_to_all_rows(
+    torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+    const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+    const torch::Tensor& recv_rows) {
+  all_to_all_rows(output, input, output_splits, input_splits, send_rows, recv_rows);
+  return std::make_unique<CompletedExchange>();
+}
+
 int64_t all_reduce_sum(Communicator& comm, int64_t value) {
   auto t = torch::full({1}, value, torch::kInt64);
   comm.all_reduce(t, ReduceOp::kSum);

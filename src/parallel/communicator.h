@@ -15,6 +15,14 @@ namespace uoe {
 
 enum class ReduceOp { kSum, kMax, kMin };
 
+// An exchange in flight (Communicator::start_all_to_all_rows). wait() completes it; destroying
+// it also waits, so that no exchange is abandoned while other collectives follow.
+class PendingExchange {
+ public:
+  virtual ~PendingExchange() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -44,6 +52,16 @@ class Communicator {
                                const std::vector<int64_t>& output_splits,
                                const std::vector<int64_t>& input_splits,
                                const torch::Tensor& send_rows, const torch::Tensor& recv_rows);
+
+  // all_to_all_rows that returns while the rows may still be moving, so that independent work
+  // can run before wait(). `output` and `input` must stay alive and untouched until then. This
+  // default exchanges before returning (already complete); the MPI backend starts an
+  // MPI_Ialltoallw. (An NCCL version would enqueue on a side stream and make wait() order the
+  // current stream after it with an event.)
+  virtual std::unique_ptr<PendingExchange> start_all_to_all_rows(
+      torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+      const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+      const torch::Tensor& recv_rows);
 
   // output = concatenation of every rank's `input` along dim 0 (rank order): [size * N, ...].
   virtual void all_gather(torch::Tensor& output, const torch::Tensor& input) = 0;

@@ -43,11 +43,18 @@ class MpiCommunicator final : public Communicator {
   void all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
                          const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits) override;
-  // One MPI_Alltoallw whose per-peer datatypes index the rows directly (no gather, no scatter).
+  // One MPI_Alltoallw whose per-peer datatypes index the rows directly (no scatter pass; send
+  // rows scattered one by one are gathered first, see stage_scattered_send).
   void all_to_all_rows(torch::Tensor& output, const torch::Tensor& input,
                        const std::vector<int64_t>& output_splits,
                        const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
                        const torch::Tensor& recv_rows) override;
+  // The same as one MPI_Ialltoallw; wait() is MPI_Wait. Open MPI progresses it inside MPI calls
+  // (the start and the wait), so work in between overlaps only what those calls get done.
+  std::unique_ptr<PendingExchange> start_all_to_all_rows(
+      torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+      const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+      const torch::Tensor& recv_rows) override;
   void all_gather(torch::Tensor& output, const torch::Tensor& input) override;
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override;

@@ -88,19 +88,25 @@ void check_parity(RouterKind kind, bool shared, const std::string& what) {
     Result ref = run_layer(reference, tokens, probe, global);
 
     auto groups = ProcessGroups::create(world, ep);
-    MoELayer layer(options, groups.ep());
-    initialize_parameters(*layer, 7, 0.1);
-    const int64_t first = groups.rank() * kTokensPerRank;
-    Result got = run_layer(layer, tokens.narrow(0, first, kTokensPerRank),
-                           probe.narrow(0, first, kTokensPerRank), global);
-    GradientGroups params;
-    for (const auto& item : layer->named_parameters()) {
-      (item.key().rfind("experts.", 0) == 0 ? params.expert : params.dense).push_back(item.value());
-    }
-    sync_gradients(params, groups);
+    // parallel.overlap_dispatch: shared experts computed while the dispatch exchange is in flight.
+    for (const bool overlap : {false, true}) {
+      MoELayer layer(options, groups.ep());
+      layer->set_overlap_dispatch(overlap);
+      initialize_parameters(*layer, 7, 0.1);
+      const int64_t first = groups.rank() * kTokensPerRank;
+      Result got = run_layer(layer, tokens.narrow(0, first, kTokensPerRank),
+                             probe.narrow(0, first, kTokensPerRank), global);
+      GradientGroups params;
+      for (const auto& item : layer->named_parameters()) {
+        (item.key().rfind("experts.", 0) == 0 ? params.expert : params.dense)
+            .push_back(item.value());
+      }
+      sync_gradients(params, groups);
 
-    const std::string tag = what + " ep=" + std::to_string(ep) + " dp=" + std::to_string(n / ep);
-    expect_matches_reference(layer, got, reference, ref, first, kTolerance, tag);
+      const std::string tag = what + " ep=" + std::to_string(ep) + " dp=" +
+                              std::to_string(n / ep) + (overlap ? " overlap" : "");
+      expect_matches_reference(layer, got, reference, ref, first, kTolerance, tag);
+    }
   }
 }
 
@@ -119,6 +125,7 @@ void check_cuda_parity(RouterKind kind, bool shared, const std::string& what) {
 
   const auto device = test::cuda_device();
   MoELayer layer(options, nccl);
+  layer->set_overlap_dispatch(true);  // the generic (synchronous) start/wait path
   initialize_parameters(*layer, 7, 0.1);
   layer->to(device);
   const int64_t first = nccl->rank() * kTokensPerRank;
