@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
-"""Writes the TOFU training sets of the benchmark as JSON-lines files.
+"""Writes the TOFU sets of the benchmark as JSON-lines files in <output dir>:
+
+  train_full.jsonl    what the target model is trained on
+  train_retain.jsonl  what the retain model (the forget-quality reference) is trained on
+  forget_eval.jsonl   forget10_perturbed: the forget set (question, answer, paraphrased_answer,
+                      perturbed_answer[5]); its questions and answers are also the unlearning data
+  retain_eval.jsonl   retain_perturbed: the utility set
 
 scale=full : full.json and retain90.json as they are (4,000 and 3,600 QA pairs).
-scale=small: the records of full.json whose question is in forget10 or retain_perturbed
-             (800 pairs: the 20 forget authors and the ~20 retain authors of the utility set), and
-             its retain part (the 400 retain_perturbed questions with their original answers).
-Usage: select_subset.py <tofu data dir> <scale> <output dir>
+scale=small: the records of full.json whose question is in forget10 or retain_perturbed (800
+             pairs: the 20 forget authors and the ~20 retain authors of the utility set), and its
+             retain part (the 400 retain_perturbed questions with their original answers).
+scale=tiny : like small with only the first 40 questions of each eval file (2 authors each), for
+             the test suite.
+Usage: select_subset.py <tofu data dir> full|small|tiny <output dir>
 """
 import json
 import os
 import sys
+
+TINY_QUESTIONS = 40
 
 
 def read(path):
@@ -17,30 +27,41 @@ def read(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def write(path, records):
+def write(path, records, keys):
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         for r in records:
-            f.write(json.dumps({"question": r["question"], "answer": r["answer"]}) + "\n")
+            f.write(json.dumps({k: r[k] for k in keys}) + "\n")
     os.replace(tmp, path)
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[2] not in ("full", "small"):
-        sys.exit("usage: select_subset.py <tofu data dir> full|small <output dir>")
+    if len(sys.argv) != 4 or sys.argv[2] not in ("full", "small", "tiny"):
+        sys.exit("usage: select_subset.py <tofu data dir> full|small|tiny <output dir>")
     data, scale, out = sys.argv[1:]
     full = read(os.path.join(data, "full.json"))
     retain90 = read(os.path.join(data, "retain90.json"))
-    if scale == "small":
-        forget = {r["question"] for r in read(os.path.join(data, "forget10.json"))}
-        utility = {r["question"] for r in read(os.path.join(data, "retain_perturbed.json"))}
+    forget_eval = read(os.path.join(data, "forget10_perturbed.json"))
+    retain_eval = read(os.path.join(data, "retain_perturbed.json"))
+    if scale == "tiny":
+        forget_eval, retain_eval = forget_eval[:TINY_QUESTIONS], retain_eval[:TINY_QUESTIONS]
+    if scale != "full":
+        forget = {r["question"] for r in forget_eval}
+        utility = {r["question"] for r in retain_eval}
         full = [r for r in full if r["question"] in forget | utility]
         retain90 = [r for r in retain90 if r["question"] in utility]
-        assert len(retain90) >= len(utility) and len(full) >= len(forget) + len(utility)
+        # A few questions occur twice in TOFU; every eval question must be trained on.
+        assert {r["question"] for r in full} == forget | utility
+        assert {r["question"] for r in retain90} == utility
     os.makedirs(out, exist_ok=True)
-    write(os.path.join(out, "train_full.jsonl"), full)
-    write(os.path.join(out, "train_retain.jsonl"), retain90)
-    print(f"scale={scale}: {len(full)} training pairs, {len(retain90)} retain pairs -> {out}")
+    qa = ("question", "answer")
+    perturbed = qa + ("paraphrased_answer", "perturbed_answer")
+    write(os.path.join(out, "train_full.jsonl"), full, qa)
+    write(os.path.join(out, "train_retain.jsonl"), retain90, qa)
+    write(os.path.join(out, "forget_eval.jsonl"), forget_eval, perturbed)
+    write(os.path.join(out, "retain_eval.jsonl"), retain_eval, perturbed)
+    print(f"scale={scale}: {len(full)} training pairs, {len(retain90)} retain pairs, "
+          f"{len(forget_eval)} forget / {len(retain_eval)} retain eval questions -> {out}")
 
 
 if __name__ == "__main__":

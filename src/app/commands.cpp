@@ -145,6 +145,7 @@ int tokenize(const CommandLine& cli) {
                     {"sequences", s.num_sequences},
                     {"tokens", s.num_tokens},
                     {"truncated", s.num_truncated},
+                    {"answers_per_record", s.answers_per_record},
                     {"vocab_size", s.vocab_size},
                     {"tokens_per_s", tokens_per_s}});
     log0("tokenized ", s.num_records, " records of ", options.input, " into ", s.num_sequences,
@@ -220,7 +221,10 @@ int unlearn(const CommandLine& cli) {
   ctx.open_outputs();
   auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
 
-  const EvalOptions options = eval_options(c, &selection);
+  EvalOptions options = eval_options(c, &selection);
+  if (!options.target) {  // full-model unlearning: report the best-attributed expert's routing
+    options.target = select_targets(SelectionConfig{}, &attribution, c.model, c.training.seed).experts.front();
+  }
   log0("evaluating before unlearning ...");
   nlohmann::json before = evaluate_suite(model, suite, ctx.groups, options, /*record=*/true);
   log0("before: ", before.dump());
