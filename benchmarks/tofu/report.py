@@ -5,7 +5,7 @@ Usage: report.py --runs runs/tofu --out benchmarks/tofu [--scale small --np 2 --
                  --epochs 60 --wall-seconds N]
 Reads <runs>/models/{full,retain}/eval/summary.json, <runs>/models/*/summary.json (training),
 <runs>/unlearn/<row>/seed<k>/{summary.json,metrics.jsonl,attribution.h5}, <runs>/attribution/
-and <runs>/commands.txt. Hand-written notes in <out>/NOTES.md are appended when present.
+and <runs>/commands.txt. The hand-written lr_sweep.md and NOTES.md next to this script are appended.
 """
 import argparse
 import glob
@@ -189,6 +189,8 @@ def main(argv):
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--epochs", type=float, default=60)
     parser.add_argument("--wall-seconds", type=int, default=0)
+    parser.add_argument("--lr-full", default="3e-4")
+    parser.add_argument("--lr-expert", default="3e-3")
     args = parser.parse_args(argv[1:])
     models, training = {}, {}
     for name in ("full", "retain"):
@@ -230,6 +232,13 @@ def main(argv):
                f"{args.steps} steps per row, {args.np} MPI ranks on {os.cpu_count()} cores ({cpu_name()}), "
                f"wall time of this invocation {args.wall_seconds / 60:.1f} min (reused models and rows "
                f"are not retrained).\n")
+    out.append(f"Unlearning hyper-parameters (the same for every method): {args.steps} AdamW steps, constant "
+               f"learning rate {args.lr_full} for full-model rows and {args.lr_expert} for rows that train "
+               "experts (chosen once by the rule in `lr_sweep.md`, on forget10 itself: there is no separate "
+               "validation split at this scale), global batch 16, gradient clipping 1.0, retain weight 1 "
+               "(GDiff, RMU; NPO and SimNPO add the retain NLL, i.e. NPO+RT / SimNPO+RT), anchor weight 1 for "
+               "expert rows and 0 for full-model rows, npo_beta 0.1, simnpo_beta 2.5, RMU steering 20 at the "
+               "target layer.\n")
     out.append("## Models\n")
     out.append("Forget quality is log10 of the KS p-value between the forget10 truth-ratio distributions "
                "of the model and of the retain model (0 is the retain model itself). Model utility is the "
@@ -245,7 +254,7 @@ def main(argv):
     for name, t in training.items():
         tr = t.get("training", t)
         out.append("")
-        out.append(f"- {name} model training: `{json.dumps({k: tr[k] for k in tr if k in ('steps', 'final_loss', 'seconds', 'initial_loss', 'tokens_per_s')})}`")
+        out.append(f"- {name} model training: `{json.dumps({k: tr[k] for k in tr if k in ('steps', 'initial_loss', 'final_loss', 'wall_s', 'tokens_per_s')})}`")
     out.append("")
     out.append("## Main comparison\n")
     seeds = sorted({r["seed"] for recs in rows.values() for r in recs})
@@ -327,10 +336,11 @@ def main(argv):
         out.append("```")
         out.extend(commands)
         out.append("```\n")
-    notes = os.path.join(args.out, "NOTES.md")
-    if os.path.isfile(notes):
-        with open(notes, encoding="utf-8") as f:
-            out.append(f.read())
+    for name in ("lr_sweep.md", "NOTES.md"):  # hand-written parts, when present
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                out.append(f.read())
     for path, text in ((os.path.join(args.out, "RESULTS.md"), "\n".join(out) + "\n"),
                        (os.path.join(args.out, "results.json"), json.dumps(results, indent=1) + "\n")):
         tmp = path + ".tmp"

@@ -12,6 +12,8 @@
 #   METHODS     ("ga gdiff npo simnpo rmu")   VARIANTS ("full seuf random")
 #   ABLATIONS   1: GA anchor 0 / 100 and top-3 (seed 1)  (1)
 #   STEPS       unlearning steps per row             (25)
+#   LR_FULL     learning rate of full-model rows     (3e-4)  chosen once, see lr_sweep.md
+#   LR_EXPERT   learning rate of expert rows         (3e-3)  (SEUF, random expert, ablations)
 #   EPOCHS      training epochs of the two models    (60)
 #   OUT         run directory                        (runs/tofu)
 #   REPORT      where RESULTS.md, results.json, figures go (benchmarks/tofu)
@@ -27,6 +29,8 @@ METHODS=${METHODS:-"ga gdiff npo simnpo rmu"}
 VARIANTS=${VARIANTS:-"full seuf random"}
 ABLATIONS=${ABLATIONS:-1}
 STEPS=${STEPS:-25}
+LR_FULL=${LR_FULL:-3e-4}
+LR_EXPERT=${LR_EXPERT:-3e-3}
 EPOCHS=${EPOCHS:-60}
 OUT=${OUT:-runs/tofu}
 REPORT=${REPORT:-benchmarks/tofu}
@@ -78,7 +82,7 @@ for set in forget retain; do
 done
 
 for model in retain full; do  # the retain model first: its forget-set truth ratios are the reference
-  if [[ ! -f $OUT/models/$model/checkpoint/config.yaml && ! -d $OUT/models/$model/checkpoint ]]; then
+  if [[ ! -f $OUT/models/$model/checkpoint/COMPLETE ]]; then
     echo "== training the $model model ($EPOCHS epochs on train_$model)"
     run_uoe "pretrain_$model" pretrain "$CONFIGS/pretrain.yaml" output_dir="$OUT/models/$model" \
       overwrite_output_dir=true dataset.train="$OUT/data/train_$model.h5" num_train_epochs="$EPOCHS" \
@@ -110,13 +114,14 @@ row() {  # row <name> <seed> [overrides...]
     model_name_or_path="$OUT/models/full/checkpoint" output_dir="$dir" overwrite_output_dir=true \
     seed="$seed" max_steps="$STEPS" parallel.ep_size=$EP dataset.forget="$OUT/data/forget_answer.h5" \
     dataset.retain="$OUT/data/retain_answer.h5" "${TOFU_SETS[@]}" \
-    tofu.reference="$OUT/models/retain/eval/summary.json" "$@"
+    tofu.reference="$OUT/models/retain/eval/summary.json" learning_rate="$LR_EXPERT" "$@"
 }
 for seed in $SEEDS; do
   for method in $METHODS; do
     for variant in $VARIANTS; do
       case $variant in
-        full) row "${method}_full" "$seed" unlearn.method=$method unlearn.selection.mode=full unlearn.anchor_weight=0 ;;
+        full) row "${method}_full" "$seed" unlearn.method=$method unlearn.selection.mode=full unlearn.anchor_weight=0 \
+                learning_rate="$LR_FULL" ;;
         seuf) row "${method}_seuf" "$seed" unlearn.method=$method ;;
         random) row "${method}_random" "$seed" unlearn.method=$method unlearn.selection.mode=random ;;
         *) echo "error: unknown variant '$variant' (full | seuf | random)" >&2; exit 2 ;;
@@ -132,4 +137,4 @@ done
 
 echo "== report"
 "$PY" benchmarks/tofu/report.py --runs "$OUT" --out "$REPORT" --scale "$SCALE" --np "$NP" \
-  --steps "$STEPS" --epochs "$EPOCHS" --wall-seconds $(( $(date +%s) - start ))
+  --steps "$STEPS" --epochs "$EPOCHS" --lr-full "$LR_FULL" --lr-expert "$LR_EXPERT" --wall-seconds $(( $(date +%s) - start ))
