@@ -189,6 +189,7 @@ def main(argv):
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--epochs", type=float, default=60)
     parser.add_argument("--wall-seconds", type=int, default=0)
+    parser.add_argument("--eval-questions", type=int, nargs=2, default=[0, 0])
     parser.add_argument("--lr-full", default="3e-4")
     parser.add_argument("--lr-expert", default="3e-3")
     args = parser.parse_args(argv[1:])
@@ -239,6 +240,11 @@ def main(argv):
                "(GDiff, RMU; NPO and SimNPO add the retain NLL, i.e. NPO+RT / SimNPO+RT), anchor weight 1 for "
                "expert rows and 0 for full-model rows, npo_beta 0.1, simnpo_beta 2.5, RMU steering 20 at the "
                "target layer.\n")
+    nf, nr = models["full"]["forget"]["questions"], models["full"]["retain"]["questions"]
+    out.append(f"Evaluated: the first {nf} questions of forget10_perturbed ({nf // 20} of the 20 forget authors) "
+               f"and the first {nr} of retain_perturbed ({nr // 20} authors)"
+               + (" — a fixed subset, to fit the CPU budget; unlearning uses all 400 forget10 pairs" if nf < 400 or nr < 400 else "")
+               + ".\n")
     out.append("## Models\n")
     out.append("Forget quality is log10 of the KS p-value between the forget10 truth-ratio distributions "
                "of the model and of the retain model (0 is the retain model itself). Model utility is the "
@@ -331,8 +337,8 @@ def main(argv):
     if os.path.isfile(commands_path):
         with open(commands_path, encoding="utf-8") as f:
             commands = [line.rstrip() for line in f if line.strip()]
-        out.append(f"The uoe commands this invocation ran ({len(commands)}; earlier invocations' "
-                   f"trained models and rows were reused):\n")
+        out.append(f"The uoe commands run.sh ran, by invocation (`#` lines; {len(commands)} lines in "
+                   f"all; trained models and finished rows are reused across invocations):\n")
         out.append("```")
         out.extend(commands)
         out.append("```\n")

@@ -11,6 +11,8 @@
 #   SEEDS       unlearning seeds of the main rows    ("1 2 3"; seeds run outermost)
 #   METHODS     ("ga gdiff npo simnpo rmu")   VARIANTS ("full seuf random")
 #   ABLATIONS   1: GA anchor 0 / 100 and top-3 (seed 1)  (1)
+#   EVAL_FORGET / EVAL_RETAIN  questions of forget10_perturbed / retain_perturbed evaluated
+#               (200 / 100: the first 10 / 5 authors, to fit the CPU budget; 0: all 400)
 #   STEPS       unlearning steps per row             (25)
 #   LR_FULL     learning rate of full-model rows     (3e-4)  chosen once, see lr_sweep.md
 #   LR_EXPERT   learning rate of expert rows         (3e-3)  (SEUF, random expert, ablations)
@@ -29,6 +31,8 @@ METHODS=${METHODS:-"ga gdiff npo simnpo rmu"}
 VARIANTS=${VARIANTS:-"full seuf random"}
 ABLATIONS=${ABLATIONS:-1}
 STEPS=${STEPS:-25}
+EVAL_FORGET=${EVAL_FORGET:-200}
+EVAL_RETAIN=${EVAL_RETAIN:-100}
 LR_FULL=${LR_FULL:-3e-4}
 LR_EXPERT=${LR_EXPERT:-3e-3}
 EPOCHS=${EPOCHS:-60}
@@ -50,7 +54,7 @@ if [[ ! -x $UOE ]]; then
 fi
 mkdir -p "$OUT/logs" "$REPORT"
 COMMANDS=$OUT/commands.txt
-: > "$COMMANDS"
+echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN" >> "$COMMANDS"
 run_uoe() {  # run_uoe <log name> <uoe command> <config> [overrides...]
   local log=$OUT/logs/$1.log
   shift
@@ -63,7 +67,7 @@ run_uoe() {  # run_uoe <log name> <uoe command> <config> [overrides...]
 }
 
 echo "== data ($SCALE) from $DATA"
-"$PY" benchmarks/tofu/select_subset.py "$DATA" "$SCALE" "$OUT/data/json"
+"$PY" benchmarks/tofu/select_subset.py "$DATA" "$SCALE" "$OUT/data/json" "$EVAL_FORGET" "$EVAL_RETAIN"
 tokenize() {  # tokenize <input jsonl> <output name> <answer key>
   [[ -f $OUT/data/$2.h5 ]] && return 0
   run_uoe "tokenize_$2" tokenize "$CONFIGS/tokenize.yaml" output_dir="$OUT/data" overwrite_output_dir=true \
@@ -71,6 +75,7 @@ tokenize() {  # tokenize <input jsonl> <output name> <answer key>
 }
 tokenize train_full train_full answer
 tokenize train_retain train_retain answer
+tokenize forget_train forget_train answer
 for set in forget retain; do
   tokenize ${set}_eval ${set}_answer answer
   tokenize ${set}_eval ${set}_paraphrased paraphrased_answer
@@ -101,7 +106,7 @@ done
 if [[ ! -f $OUT/attribution/attribution_retain.h5 ]]; then  # the Figure 2 analogue
   run_uoe attribute attribute "$CONFIGS/unlearn.yaml" model_name_or_path="$OUT/models/full/checkpoint" \
     output_dir="$OUT/attribution" overwrite_output_dir=true parallel.ep_size=$EP \
-    dataset.forget="$OUT/data/forget_answer.h5" dataset.retain="$OUT/data/retain_answer.h5"
+    dataset.forget="$OUT/data/forget_train.h5" dataset.retain="$OUT/data/retain_answer.h5"
 fi
 
 row() {  # row <name> <seed> [overrides...]
@@ -112,7 +117,7 @@ row() {  # row <name> <seed> [overrides...]
   echo "== $name seed $seed"
   run_uoe "unlearn_${name}_seed$seed" unlearn "$CONFIGS/unlearn.yaml" \
     model_name_or_path="$OUT/models/full/checkpoint" output_dir="$dir" overwrite_output_dir=true \
-    seed="$seed" max_steps="$STEPS" parallel.ep_size=$EP dataset.forget="$OUT/data/forget_answer.h5" \
+    seed="$seed" max_steps="$STEPS" parallel.ep_size=$EP dataset.forget="$OUT/data/forget_train.h5" \
     dataset.retain="$OUT/data/retain_answer.h5" "${TOFU_SETS[@]}" \
     tofu.reference="$OUT/models/retain/eval/summary.json" learning_rate="$LR_EXPERT" "$@"
 }
@@ -137,4 +142,5 @@ done
 
 echo "== report"
 "$PY" benchmarks/tofu/report.py --runs "$OUT" --out "$REPORT" --scale "$SCALE" --np "$NP" \
-  --steps "$STEPS" --epochs "$EPOCHS" --lr-full "$LR_FULL" --lr-expert "$LR_EXPERT" --wall-seconds $(( $(date +%s) - start ))
+  --steps "$STEPS" --epochs "$EPOCHS" --lr-full "$LR_FULL" --lr-expert "$LR_EXPERT" \
+  --eval-questions "$EVAL_FORGET" "$EVAL_RETAIN" --wall-seconds $(( $(date +%s) - start ))

@@ -217,7 +217,10 @@ TofuConfig parse_tofu(ConfigNode node) {
   for (auto& [key, value] : sets) *value = node.get<std::string>(key, "");
   t.reference = node.get<std::string>("reference", "");
   t.max_new_tokens = node.get<int64_t>("max_new_tokens", t.max_new_tokens);
+  t.rouge_questions = node.get<int64_t>("rouge_questions", t.rouge_questions);
   node.finish();
+  UOE_CHECK(t.rouge_questions >= 0, "tofu.rouge_questions must be >= 0 (0: all), got ",
+            t.rouge_questions);
   UOE_CHECK(t.max_new_tokens >= 1, "tofu.max_new_tokens must be >= 1, got ", t.max_new_tokens);
   if (t.enabled()) {
     UOE_CHECK(!t.tokenizer.empty(), "tofu.tokenizer is required with tofu.forget_answer");

@@ -33,14 +33,16 @@ std::vector<double> normalised_nll(CausalLM& model, const TokenDataset& data,
   return nll;
 }
 
-// Mean ROUGE-L recall of the greedy answers (decoded, up to eos) against the reference answers.
-double greedy_rouge(CausalLM& model, const TokenDataset& data, const HfTokenizer& tokenizer,
-                    const ProcessGroups& groups, int64_t batch_size, int64_t max_new_tokens) {
+// Mean ROUGE-L recall of the greedy answers (decoded, up to eos) against the reference answers,
+// over the first `questions` sequences of `data`.
+double greedy_rouge(CausalLM& model, const TokenDataset& data, int64_t questions,
+                    const HfTokenizer& tokenizer, const ProcessGroups& groups, int64_t batch_size,
+                    int64_t max_new_tokens) {
   const int64_t eos = tokenizer.eos_id() ? int64_t(*tokenizer.eos_id()) : -1;
   auto to_ids = [](auto begin, auto end) { return std::vector<int32_t>(begin, end); };
   auto sum = torch::zeros({1}, torch::kFloat64);
   for (const auto& indices :
-       shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
+       shard_batches(questions, groups.rank(), groups.world_size(), batch_size)) {
     std::vector<std::vector<int64_t>> prompts;
     std::vector<std::string> references;
     for (int64_t index : indices) {
@@ -57,7 +59,7 @@ double greedy_rouge(CausalLM& model, const TokenDataset& data, const HfTokenizer
     }
   }
   groups.world()->all_reduce(sum, ReduceOp::kSum);
-  return sum[0].item<double>() / double(data.size());
+  return sum[0].item<double>() / double(questions);
 }
 
 struct TofuSet {
@@ -80,8 +82,10 @@ TofuSet load_set(const std::string& answer, const std::string& paraphrased,
 
 nlohmann::json evaluate_set(CausalLM& model, const TofuSet& set, bool is_forget,
                             const HfTokenizer& tokenizer, const ProcessGroups& groups,
-                            int64_t batch_size, int64_t max_new_tokens) {
+                            int64_t batch_size, const TofuConfig& tofu) {
   const int64_t n = set.answer.size(), k = set.perturbed_per_question;
+  const int64_t max_new_tokens = tofu.max_new_tokens;
+  const int64_t rouge_questions = tofu.rouge_questions > 0 ? std::min(tofu.rouge_questions, n) : n;
   int64_t longest_prompt = 0;
   for (int64_t i = 0; i < n; ++i) {
     const TokenSequence s = set.answer.get(i);
@@ -101,7 +105,9 @@ nlohmann::json evaluate_set(CausalLM& model, const TofuSet& set, bool is_forget,
   const std::vector<double> ratios = truth_ratios(paraphrased_nll, perturbed_nll);
   return {{"questions", n},
           {"answer_prob", probability / double(n)},
-          {"rouge_l_recall", greedy_rouge(model, set.answer, tokenizer, groups, batch_size, max_new_tokens)},
+          {"rouge_l_recall", greedy_rouge(model, set.answer, rouge_questions, tokenizer, groups,
+                                          batch_size, max_new_tokens)},
+          {"rouge_questions", rouge_questions},
           {"truth_ratio", is_forget ? forget_truth_ratio_score(ratios) : retain_truth_ratio_score(ratios)},
           {"truth_ratios", ratios}};
 }
@@ -130,8 +136,8 @@ nlohmann::json evaluate_tofu(CausalLM& model, const TofuConfig& tofu, const Proc
   std::vector<double> reference;
   if (!tofu.reference.empty()) reference = reference_truth_ratios(tofu.reference);
   nlohmann::json result;
-  result["forget"] = evaluate_set(model, forget, true, tokenizer, groups, batch_size, tofu.max_new_tokens);
-  result["retain"] = evaluate_set(model, retain, false, tokenizer, groups, batch_size, tofu.max_new_tokens);
+  result["forget"] = evaluate_set(model, forget, true, tokenizer, groups, batch_size, tofu);
+  result["retain"] = evaluate_set(model, retain, false, tokenizer, groups, batch_size, tofu);
   const auto& r = result["retain"];
   result["model_utility"] = harmonic_mean({r["answer_prob"].get<double>(),
                                            r["rouge_l_recall"].get<double>(),
