@@ -41,12 +41,23 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def row_record(summary):
+def scipy_log10_p(tofu, reference):
+    """log10 of scipy's exact KS p-value on the same truth ratios (a cross-check of uoe's value)."""
+    try:
+        from scipy.stats import ks_2samp
+    except ImportError:
+        return None
+    result = ks_2samp(tofu["forget"]["truth_ratios"], reference["forget"]["truth_ratios"], method="exact")
+    return math.log10(max(result.pvalue, 1e-300))
+
+
+def row_record(summary, reference):
     """The per-seed numbers of one unlearning run."""
     tofu = summary["tofu"]
     before, after = summary["before"], summary["after"]
     return {
         "log10_forget_quality": tofu["log10_forget_quality"],
+        "scipy_log10_forget_quality": scipy_log10_p(tofu, reference),
         "forget_quality": tofu["forget_quality"],
         "model_utility": tofu["model_utility"],
         "forget_rouge_l": tofu["forget"]["rouge_l_recall"],
@@ -65,13 +76,13 @@ def row_record(summary):
     }
 
 
-def collect_rows(runs):
+def collect_rows(runs, reference):
     rows = {}
     for path in sorted(glob.glob(os.path.join(runs, "unlearn", "*", "seed*", "summary.json"))):
         seed_dir = os.path.dirname(path)
         name = os.path.basename(os.path.dirname(seed_dir))
         seed = int(os.path.basename(seed_dir)[len("seed"):])
-        record = row_record(read_json(path))
+        record = row_record(read_json(path), reference)
         record["seed"] = seed
         record["curve"] = read_jsonl(os.path.join(seed_dir, "metrics.jsonl"))
         rows.setdefault(name, []).append(record)
@@ -131,6 +142,8 @@ def plot_scatter(rows, models, out):
         t = models["full"]
         ax.scatter([t["model_utility"]], [t["log10_forget_quality"]], marker="x", color="black",
                    s=60, label="before unlearning")
+    ax.scatter([models["retain"]["model_utility"]], [0.0], marker="D", color="grey", s=40,
+               label="retain model (reference)")
     ax.axhline(0.0, color="grey", lw=0.5)
     ax.set_xlabel("model utility (retain_perturbed)")
     ax.set_ylabel("forget quality, log10 KS p-value (0 = retain model)")
@@ -140,6 +153,7 @@ def plot_scatter(rows, models, out):
 
 
 def plot_curves(rows, out):
+    colors = {"full": "tab:blue", "seuf": "tab:orange", "random": "tab:green"}
     fig, axes = plt.subplots(2, len(METHODS), figsize=(3.2 * len(METHODS), 6), sharex=True)
     for col, method in enumerate(METHODS):
         for variant in VARIANTS:
@@ -149,14 +163,16 @@ def plot_curves(rows, out):
                 continue
             curve = records[0]["curve"]
             steps = [p.get("step") for p in curve]
-            axes[0][col].plot(steps, [p.get("forget_loss") for p in curve], label=VARIANT_LABEL[variant])
+            axes[0][col].plot(steps, [p.get("forget_loss") for p in curve], label=VARIANT_LABEL[variant],
+                              color=colors[variant])
             rates = [p.get("target_selection_rate") for p in curve]
             if any(v is not None for v in rates):
-                axes[1][col].plot(steps, [np.nan if v is None else v for v in rates], label=VARIANT_LABEL[variant])
+                axes[1][col].plot(steps, [np.nan if v is None else v for v in rates], label=VARIANT_LABEL[variant],
+                                  color=colors[variant])
         axes[0][col].set_title(method.upper())
         axes[1][col].set_xlabel("step")
     axes[0][0].set_ylabel("forget loss (method objective)")
-    axes[1][0].set_ylabel("target-expert selection rate\n(forget batch)")
+    axes[1][0].set_ylabel("target-expert selection rate\n(forget batch; expert rows only)")
     axes[0][0].legend(fontsize=7)
     save_atomic(fig, out)
 
@@ -202,7 +218,7 @@ def main(argv):
         train_summary = os.path.join(args.runs, "models", name, "summary.json")
         if os.path.isfile(train_summary):
             training[name] = read_json(train_summary)
-    rows = collect_rows(args.runs)
+    rows = collect_rows(args.runs, models["retain"])
     if not rows:
         raise InputError(f"no finished rows under {args.runs}/unlearn")
     os.makedirs(args.out, exist_ok=True)
@@ -291,6 +307,11 @@ def main(argv):
             "seeds": [{k: v for k, v in r.items() if k != "curve"} for r in records],
             "mean": {k: aggregate(records, k)[0] for k in records[0] if k not in ("seed", "curve", "targets")},
             "std": {k: aggregate(records, k)[1] for k in records[0] if k not in ("seed", "curve", "targets")}}
+    checks = [abs(r["log10_forget_quality"] - r["scipy_log10_forget_quality"]) for recs in rows.values()
+              for r in recs if r.get("scipy_log10_forget_quality") is not None]
+    if checks:
+        out.append(f"\nForget quality cross-check: scipy.stats.ks_2samp (exact) on the same truth ratios gives "
+                   f"log10 p within {max(checks):.1e} of uoe's value for all {len(checks)} runs.")
     out.append("")
     if any(name in rows for name, _ in ABLATIONS if name != "ga_seuf"):
         out.append("## GA ablations (seed 1 unless n says otherwise)\n")
