@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 
 #include "common/check.h"
+#include "unlearn/evaluation.h"
 
 namespace uoe {
 
@@ -25,18 +27,15 @@ std::vector<std::string> rouge_words(const std::string& text) {
 }
 
 double rouge_l_recall_text(const std::string& generated, const std::string& reference) {
-  const std::vector<std::string> gen = rouge_words(generated), ref = rouge_words(reference);
-  if (gen.empty() || ref.empty()) return 0.0;
-  std::vector<size_t> row(ref.size() + 1, 0);  // LCS lengths of the previous generated prefix
-  for (const std::string& g : gen) {
-    size_t diagonal = 0;
-    for (size_t j = 1; j <= ref.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = g == ref[j - 1] ? diagonal + 1 : std::max(row[j], row[j - 1]);
-      diagonal = above;
-    }
-  }
-  return double(row[ref.size()]) / double(ref.size());
+  // Words as ids, so that the token-level ROUGE-L of unlearn/evaluation.h applies.
+  std::map<std::string, int64_t> ids;
+  auto to_ids = [&](const std::string& text) {
+    std::vector<int64_t> out;
+    for (const std::string& word : rouge_words(text)) out.push_back(ids.emplace(word, ids.size()).first->second);
+    return out;
+  };
+  const std::vector<int64_t> ref = to_ids(reference), gen = to_ids(generated);
+  return gen.empty() ? 0.0 : rouge_l_recall(gen, ref);
 }
 
 KsResult ks_2samp_exact(const std::vector<double>& a, const std::vector<double>& b) {
