@@ -18,6 +18,7 @@
 #include "train/pretrainer.h"
 #include "unlearn/attribution.h"
 #include "unlearn/evaluation.h"
+#include "unlearn/tofu_eval.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"
 
@@ -147,6 +148,7 @@ int tokenize(const CommandLine& cli) {
                     {"sequences", s.num_sequences},
                     {"tokens", s.num_tokens},
                     {"truncated", s.num_truncated},
+                    {"answers_per_record", s.answers_per_record},
                     {"vocab_size", s.vocab_size},
                     {"tokens_per_s", tokens_per_s}});
     log0("tokenized ", s.num_records, " records of ", options.input, " into ", s.num_sequences,
@@ -201,6 +203,16 @@ int attribute(const CommandLine& cli) {
   return 0;
 }
 
+// TOFU metrics of `tofu:` (evaluated after `eval:`'s sets), logged without the per-question ratios.
+nlohmann::json tofu_metrics(const RunContext& ctx, CausalLM& model) {
+  log0("TOFU evaluation ...");
+  nlohmann::json result = evaluate_tofu(model, ctx.config.tofu, ctx.groups, ctx.config.eval.batch_size);
+  nlohmann::json shown = result;
+  for (const char* set : {"forget", "retain"}) shown[set].erase("truth_ratios");
+  log0("tofu: ", shown.dump());
+  return result;
+}
+
 int unlearn(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   const RunConfig& c = ctx.config;
@@ -212,7 +224,10 @@ int unlearn(const CommandLine& cli) {
   ctx.open_outputs();
   auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
 
-  const EvalOptions options = eval_options(c, &selection);
+  EvalOptions options = eval_options(c, &selection);
+  if (!options.target) {  // full-model unlearning: report the best-attributed expert's routing
+    options.target = select_targets(SelectionConfig{}, &attribution, c.model, c.training.seed).experts.front();
+  }
   log0("evaluating before unlearning ...");
   nlohmann::json before = evaluate_suite(model, suite, ctx.groups, options, /*record=*/true);
   log0("before: ", before.dump());
@@ -230,6 +245,8 @@ int unlearn(const CommandLine& cli) {
                                            {forget.get(), retain.get()}, hook_layer);
   nlohmann::json after = evaluate_suite(model, suite, ctx.groups, options, /*record=*/false);
   log0("after: ", after.dump());
+  nlohmann::json tofu_after;
+  if (c.tofu.enabled()) tofu_after = tofu_metrics(ctx, model);
 
   nlohmann::json provenance = {{"method", c.unlearn.method},
                                {"target", selection.to_json()},
@@ -245,7 +262,8 @@ int unlearn(const CommandLine& cli) {
                      {"total_parameters", total_parameters},
                      {"training", training},
                      {"before", before},
-                     {"after", after}});
+                     {"after", after},
+                     {"tofu", tofu_after}});
   log0("unlearn done; wrote ", c.training.output_dir, "/{summary.json,metrics.jsonl,delta.h5",
        c.training.save_full_model ? ",checkpoint}" : "}");
   return 0;
@@ -263,7 +281,9 @@ int eval(const CommandLine& cli) {
   ctx.open_outputs();
   auto result = evaluate_suite(model, suite, ctx.groups, eval_options(ctx.config, target.get()), false);
   log0("eval: ", result.dump(2));
-  ctx.write_summary({{"command", "eval"}, {"eval", result}});
+  nlohmann::json summary = {{"command", "eval"}, {"eval", result}};
+  if (ctx.config.tofu.enabled()) summary["tofu"] = tofu_metrics(ctx, model);
+  ctx.write_summary(summary);
   return 0;
 }
 

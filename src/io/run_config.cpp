@@ -215,6 +215,30 @@ ExportConfig parse_export(ConfigNode node) {
   return e;
 }
 
+TofuConfig parse_tofu(ConfigNode node) {
+  TofuConfig t;
+  t.tokenizer = node.get<std::string>("tokenizer", "");
+  std::vector<std::pair<const char*, std::string*>> sets = {
+      {"forget_answer", &t.forget_answer},   {"forget_paraphrased", &t.forget_paraphrased},
+      {"forget_perturbed", &t.forget_perturbed}, {"retain_answer", &t.retain_answer},
+      {"retain_paraphrased", &t.retain_paraphrased}, {"retain_perturbed", &t.retain_perturbed}};
+  for (auto& [key, value] : sets) *value = node.get<std::string>(key, "");
+  t.reference = node.get<std::string>("reference", "");
+  t.max_new_tokens = node.get<int64_t>("max_new_tokens", t.max_new_tokens);
+  t.rouge_questions = node.get<int64_t>("rouge_questions", t.rouge_questions);
+  node.finish();
+  UOE_CHECK(t.rouge_questions >= 0, "tofu.rouge_questions must be >= 0 (0: all), got ",
+            t.rouge_questions);
+  UOE_CHECK(t.max_new_tokens >= 1, "tofu.max_new_tokens must be >= 1, got ", t.max_new_tokens);
+  if (t.enabled()) {
+    UOE_CHECK(!t.tokenizer.empty(), "tofu.tokenizer is required with tofu.forget_answer");
+    for (auto& [key, value] : sets) {
+      UOE_CHECK(!value->empty(), "tofu.", key, " is required with tofu.forget_answer");
+    }
+  }
+  return t;
+}
+
 }  // namespace
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -246,6 +270,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.facts = parse_facts(root.child("facts"), config.training.seed);
   config.tokenize = parse_tokenize(root.child("tokenize"));
   config.export_config = parse_export(root.child("export"));
+  config.tofu = parse_tofu(root.child("tofu"));
   root.finish();
   config.config_hash = hex64(fnv1a(YAML::Dump(config.resolved)));
   if (!config.has_model) return config;  // `uoe make-data` needs no model

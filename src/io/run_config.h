@@ -100,6 +100,19 @@ struct ExportConfig {
   bool overwrite = false;  // replace an existing output_dir
 };
 
+// `tofu:` the TOFU metrics (unlearn/tofu_eval.h) of `uoe eval` and, after training, `uoe unlearn`.
+// Each set is three token datasets of the same questions: the answers, the paraphrased answers,
+// and the perturbed answers (K per question, in question order).
+struct TofuConfig {
+  std::string tokenizer;  // tokenizer.json or its directory: decodes greedy answers for ROUGE-L
+  std::string forget_answer, forget_paraphrased, forget_perturbed;
+  std::string retain_answer, retain_paraphrased, retain_perturbed;
+  std::string reference;  // optional: the retain model's tofu.json, for forget quality
+  int64_t max_new_tokens = 64;  // greedy answer budget (stops early at eos)
+  int64_t rouge_questions = 0;  // ROUGE-L on the first N questions of each set only; 0: all
+  bool enabled() const { return !forget_answer.empty(); }
+};
+
 struct RunConfig {
   std::string config_path;
   // uoe checkpoint directory or HF model directory (config.json + safetensors); empty: build
@@ -118,6 +131,7 @@ struct RunConfig {
   FictitiousFactsOptions facts;  // `uoe make-data`
   TokenizeOptions tokenize;      // `uoe tokenize`
   ExportConfig export_config;    // `uoe export`
+  TofuConfig tofu;               // TOFU metrics
   YAML::Node resolved;      // every key with the value in use, for printing and saving
   std::string config_hash;  // FNV-1a of the resolved config (16 hex digits)
 };

@@ -36,6 +36,22 @@ std::string string_field(const nlohmann::json& record, const std::string& key,
   return it->get<std::string>();
 }
 
+// A QA answer: a string, or a non-empty array of strings (one sequence each, e.g. TOFU's
+// perturbed_answer).
+std::vector<std::string> answer_fields(const nlohmann::json& record, const std::string& key,
+                                       const std::string& where) {
+  const auto it = record.find(key);
+  if (it == record.end() || !it->is_array()) return {string_field(record, key, where)};
+  UOE_CHECK(!it->empty(), where, ": \"", key, "\" is an empty array");
+  std::vector<std::string> answers;
+  for (const auto& answer : *it) {
+    UOE_CHECK(answer.is_string(), where, ": \"", key, "\" must hold strings, got ",
+              answer.type_name());
+    answers.push_back(answer.get<std::string>());
+  }
+  return answers;
+}
+
 class CorpusWriter {
  public:
   CorpusWriter(const TokenizeOptions& options, const HfTokenizer& tokenizer)
@@ -169,9 +185,15 @@ TokenizeSummary tokenize_corpus(const TokenizeOptions& options, const std::strin
         writer.add_document(string_field(record, options.text_key, where));
       } else {
         const std::string question = string_field(record, options.question_key, where);
-        const std::string answer = string_field(record, options.answer_key, where);
-        writer.add_qa(substitute(options.prompt_template, "{question}", question),
-                      substitute(options.answer_template, "{answer}", answer), where);
+        const std::vector<std::string> answers = answer_fields(record, options.answer_key, where);
+        if (summary.answers_per_record == 0) summary.answers_per_record = int64_t(answers.size());
+        UOE_CHECK(int64_t(answers.size()) == summary.answers_per_record, where, ": \"",
+                  options.answer_key, "\" has ", answers.size(), " answers, earlier records ",
+                  summary.answers_per_record, " (every record needs the same number)");
+        for (const std::string& answer : answers) {
+          writer.add_qa(substitute(options.prompt_template, "{question}", question),
+                        substitute(options.answer_template, "{answer}", answer), where);
+        }
       }
     }
     if (++summary.num_records % kProgressEvery == 0) {

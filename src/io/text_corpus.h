@@ -9,7 +9,9 @@
 //   qa     one JSON object per line with `question_key` and `answer_key`; the sequence is
 //          prompt_template + answer_template with {question} / {answer} substituted, encoded as
 //          one text, and only the answer tokens are scored (loss_mask = 1 from the first token
-//          that differs from the prompt's own encoding)
+//          that differs from the prompt's own encoding); an answer that is an array of strings
+//          (TOFU's perturbed_answer) gives one sequence per element, in order, and every record
+//          must have the same number, so record r's answers are sequences r*n .. r*n+n-1
 // Special tokens: the tokenizer's post-processor (add_special_tokens, e.g. <s> first) and, with
 // add_eos, the eos token of tokenizer_config.json after each document / answer (scored).
 // max_length > 0 cuts documents into consecutive chunks of at most max_length tokens and
@@ -44,6 +46,7 @@ struct TokenizeSummary {
   int64_t num_sequences = 0;  // sequences written (chunks count separately)
   int64_t num_tokens = 0;
   int64_t num_truncated = 0;  // QA sequences cut to max_length
+  int64_t answers_per_record = 0;  // qa format: sequences per record (1 unless answers are arrays)
   int64_t vocab_size = 0;
   double seconds = 0;         // tokenization time (reading and encoding, not writing)
 };

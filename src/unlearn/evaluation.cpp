@@ -46,13 +46,10 @@ double rouge_l_recall(const std::vector<int64_t>& generated, const std::vector<i
   return double(row[reference.size()]) / double(reference.size());
 }
 
-namespace {
-
-// Greedy continuation of each prompt by `steps` tokens; every rank runs the same number of
-// forward passes. prompts: token lists (may be empty for padding rows).
 std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
                                                   const std::vector<std::vector<int64_t>>& prompts,
-                                                  int64_t steps) {
+                                                  int64_t steps, const ProcessGroups& groups,
+                                                  int64_t stop_token) {
   const int64_t rows = std::max<int64_t>(1, prompts.size());
   int64_t longest = 1;
   for (const auto& p : prompts) longest = std::max<int64_t>(longest, p.size());
@@ -63,21 +60,28 @@ std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
     cursor[b] = std::max<int64_t>(1, prompts[b].size());
   }
   std::vector<std::vector<int64_t>> generated(prompts.size());
+  std::vector<bool> stopped(prompts.size(), false);
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t width = *std::max_element(cursor.begin(), cursor.end());
     auto logits = model->forward(ids.narrow(1, 0, width)).logits;  // [B, width, V]
+    int64_t running = 0;
     for (size_t b = 0; b < prompts.size(); ++b) {
       const int64_t next = logits[b][cursor[b] - 1].argmax().item<int64_t>();
       ids[b][cursor[b]] = next;
-      generated[b].push_back(next);
+      if (!stopped[b]) generated[b].push_back(next);
+      stopped[b] = stopped[b] || next == stop_token;
+      running += stopped[b] ? 0 : 1;
       ++cursor[b];
     }
     for (size_t b = prompts.size(); b < size_t(rows); ++b) ++cursor[b];
+    if (stop_token >= 0) {  // the ranks stop together: every forward pass is collective
+      auto any = torch::full({1}, double(running), torch::kFloat64);
+      groups.world()->all_reduce(any, ReduceOp::kSum);
+      if (any.item<double>() == 0) break;
+    }
   }
   return generated;
 }
-
-}  // namespace
 
 nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const ProcessGroups& groups,
                            const EvalOptions& options, RoutingTrace* record,
@@ -138,7 +142,7 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
       prompts.emplace_back(s.tokens.begin(), s.tokens.begin() + first);
       references.emplace_back(s.tokens.begin() + first, s.tokens.end());
     }
-    auto generated = greedy_generate(model, prompts, options.max_new_tokens);
+    auto generated = greedy_generate(model, prompts, options.max_new_tokens, groups);
     for (size_t b = 0; b < indices.size(); ++b) sums[4] += rouge_l_recall(generated[b], references[b]);
   }
   groups.world()->all_reduce(sums, ReduceOp::kSum);

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# TOFU benchmark: each unlearning method as the full-model baseline, with SEUF (attribution-
+# selected expert + router anchor) and with a random expert, plus anchor-weight and top-M
+# ablations for GA; writes RESULTS.md, results.json and figures (benchmarks/tofu/report.py).
+#
+# Usage (from anywhere): benchmarks/tofu/run.sh
+# Settings (environment):
+#   TOFU_DATA   TOFU JSON-lines directory            (../shared/data/tofu; fetch_tofu.sh gets it)
+#   TOFU_SCALE  full | small | tiny (select_subset.py) (small: what fits about an hour on 2 cores)
+#   NP          MPI ranks                            (2; parallel.ep_size follows, 1 for NP=1)
+#   SEEDS       unlearning seeds of the main rows    ("1 2 3"; seeds run outermost)
+#   METHODS     ("ga gdiff npo simnpo rmu")   VARIANTS ("full seuf random")
+#   ABLATIONS   1: GA anchor 0 / 100 and top-3 (seed 1)  (1)
+#   EVAL_FORGET / EVAL_RETAIN  questions of forget10_perturbed / retain_perturbed evaluated
+#               (200 / 100: the first 10 / 5 authors, to fit the CPU budget; 0: all 400)
+#   STEPS       unlearning steps per row             (25)
+#   LR_FULL     learning rate of full-model rows     (3e-4)  chosen once, see lr_sweep.md
+#   LR_EXPERT   learning rate of expert rows         (3e-3)  (SEUF, random expert, ablations)
+#   EPOCHS      training epochs of the two models    (60)
+#   OUT         run directory                        (runs/tofu)
+#   REPORT      where RESULTS.md, results.json, figures go (benchmarks/tofu)
+#   UOE         the uoe binary                       (build/uoe, built when missing)
+# Trained models, tokenized data and finished rows are reused when present.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=${TOFU_DATA:-../shared/data/tofu}
+SCALE=${TOFU_SCALE:-small}
+NP=${NP:-2}
+SEEDS=${SEEDS:-"1 2 3"}
+METHODS=${METHODS:-"ga gdiff npo simnpo rmu"}
+VARIANTS=${VARIANTS:-"full seuf random"}
+ABLATIONS=${ABLATIONS:-1}
+STEPS=${STEPS:-25}
+EVAL_FORGET=${EVAL_FORGET:-200}
+EVAL_RETAIN=${EVAL_RETAIN:-100}
+LR_FULL=${LR_FULL:-3e-4}
+LR_EXPERT=${LR_EXPERT:-3e-3}
+EPOCHS=${EPOCHS:-60}
+OUT=${OUT:-runs/tofu}
+REPORT=${REPORT:-benchmarks/tofu}
+UOE=${UOE:-build/uoe}
+PY=${PY:-/usr/bin/python3}  # needs matplotlib for the figures
+EP=$((NP >= 2 ? 2 : 1))
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+CONFIGS=benchmarks/tofu/configs
+start=$(date +%s)
+for file in full.json forget10_perturbed.json retain_perturbed.json; do
+  [[ -r $DATA/$file ]] || { echo "error: $DATA/$file missing (set TOFU_DATA or run benchmarks/tofu/fetch_tofu.sh)" >&2; exit 2; }
+done
+if [[ ! -x $UOE ]]; then
+  echo "== building $UOE"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build build --target uoe -j "$(nproc)"
+fi
+mkdir -p "$OUT/logs" "$REPORT"
+COMMANDS=$OUT/commands.txt
+echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN" >> "$COMMANDS"
+run_uoe() {  # run_uoe <log name> <uoe command> <config> [overrides...]
+  local log=$OUT/logs/$1.log
+  shift
+  echo "mpiexec -np $NP $UOE $*" >> "$COMMANDS"
+  if ! mpiexec -np "$NP" "$UOE" "$@" > "$log" 2>&1; then
+    echo "error: uoe $1 failed, see $log" >&2
+    tail -5 "$log" >&2
+    exit 1
+  fi
+}
+
+echo "== data ($SCALE) from $DATA"
+"$PY" benchmarks/tofu/select_subset.py "$DATA" "$SCALE" "$OUT/data/json" "$EVAL_FORGET" "$EVAL_RETAIN"
+tokenize() {  # tokenize <input jsonl> <output name> <answer key>
+  [[ -f $OUT/data/$2.h5 ]] && return 0
+  run_uoe "tokenize_$2" tokenize "$CONFIGS/tokenize.yaml" output_dir="$OUT/data" overwrite_output_dir=true \
+    tokenize.input="$OUT/data/json/$1.jsonl" tokenize.output="$2.h5" tokenize.answer_key="$3"
+}
+tokenize train_full train_full answer
+tokenize train_retain train_retain answer
+tokenize forget_train forget_train answer
+for set in forget retain; do
+  tokenize ${set}_eval ${set}_answer answer
+  tokenize ${set}_eval ${set}_paraphrased paraphrased_answer
+  tokenize ${set}_eval ${set}_perturbed perturbed_answer
+done
+TOFU_SETS=(tofu.tokenizer=benchmarks/tofu/tokenizer)
+for set in forget retain; do
+  for kind in answer paraphrased perturbed; do TOFU_SETS+=(tofu.${set}_$kind="$OUT/data/${set}_$kind.h5"); done
+done
+
+for model in retain full; do  # the retain model first: its forget-set truth ratios are the reference
+  if [[ ! -f $OUT/models/$model/checkpoint/COMPLETE ]]; then
+    echo "== training the $model model ($EPOCHS epochs on train_$model)"
+    run_uoe "pretrain_$model" pretrain "$CONFIGS/pretrain.yaml" output_dir="$OUT/models/$model" \
+      overwrite_output_dir=true dataset.train="$OUT/data/train_$model.h5" num_train_epochs="$EPOCHS" \
+      parallel.ep_size=$EP
+  fi
+  if [[ ! -f $OUT/models/$model/eval/summary.json ]]; then
+    echo "== TOFU evaluation of the $model model"
+    reference=()
+    [[ $model == full ]] && reference=(tofu.reference="$OUT/models/retain/eval/summary.json")
+    run_uoe "eval_$model" eval "$CONFIGS/unlearn.yaml" model_name_or_path="$OUT/models/$model/checkpoint" \
+      output_dir="$OUT/models/$model/eval" overwrite_output_dir=true dataset.forget= dataset.retain= \
+      parallel.ep_size=$EP "${TOFU_SETS[@]}" tofu.reference= "${reference[@]}"
+  fi
+done
+
+if [[ ! -f $OUT/attribution/attribution_retain.h5 ]]; then  # the Figure 2 analogue
+  run_uoe attribute attribute "$CONFIGS/unlearn.yaml" model_name_or_path="$OUT/models/full/checkpoint" \
+    output_dir="$OUT/attribution" overwrite_output_dir=true parallel.ep_size=$EP \
+    dataset.forget="$OUT/data/forget_train.h5" dataset.retain="$OUT/data/retain_answer.h5"
+fi
+
+row() {  # row <name> <seed> [overrides...]
+  local name=$1 seed=$2
+  shift 2
+  local dir=$OUT/unlearn/$name/seed$seed
+  [[ -f $dir/summary.json ]] && return 0
+  echo "== $name seed $seed"
+  run_uoe "unlearn_${name}_seed$seed" unlearn "$CONFIGS/unlearn.yaml" \
+    model_name_or_path="$OUT/models/full/checkpoint" output_dir="$dir" overwrite_output_dir=true \
+    seed="$seed" max_steps="$STEPS" parallel.ep_size=$EP dataset.forget="$OUT/data/forget_train.h5" \
+    dataset.retain="$OUT/data/retain_answer.h5" "${TOFU_SETS[@]}" \
+    tofu.reference="$OUT/models/retain/eval/summary.json" learning_rate="$LR_EXPERT" "$@"
+}
+for seed in $SEEDS; do
+  for method in $METHODS; do
+    for variant in $VARIANTS; do
+      case $variant in
+        full) row "${method}_full" "$seed" unlearn.method=$method unlearn.selection.mode=full unlearn.anchor_weight=0 \
+                learning_rate="$LR_FULL" ;;
+        seuf) row "${method}_seuf" "$seed" unlearn.method=$method ;;
+        random) row "${method}_random" "$seed" unlearn.method=$method unlearn.selection.mode=random ;;
+        *) echo "error: unknown variant '$variant' (full | seuf | random)" >&2; exit 2 ;;
+      esac
+    done
+  done
+  if [[ $ABLATIONS == 1 && $seed == "${SEEDS%% *}" ]]; then
+    row ga_seuf_anchor0 "$seed" unlearn.method=ga unlearn.anchor_weight=0
+    row ga_seuf_anchor100 "$seed" unlearn.method=ga unlearn.anchor_weight=100
+    row ga_seuf_top3 "$seed" unlearn.method=ga unlearn.selection.top_m=3
+  fi
+done
+
+echo "== report"
+"$PY" benchmarks/tofu/report.py --runs "$OUT" --out "$REPORT" --scale "$SCALE" --np "$NP" \
+  --steps "$STEPS" --epochs "$EPOCHS" --lr-full "$LR_FULL" --lr-expert "$LR_EXPERT" \
+  --eval-questions "$EVAL_FORGET" "$EVAL_RETAIN" --wall-seconds $(( $(date +%s) - start ))
