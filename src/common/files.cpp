@@ -49,6 +49,19 @@ JsonLinesWriter::JsonLinesWriter(const std::string& path, bool append) : path_(p
   UOE_CHECK(out_.good(), "cannot open ", path, " for writing: ", std::strerror(errno));
 }
 
+JsonLinesWriter open_step_records(const std::string& path, int64_t first_step) {
+  if (first_step > 1) {
+    std::ifstream in(path);
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (record.is_object() && record.value("step", int64_t(0)) < first_step) kept += line + "\n";
+    }
+    write_text_atomic(path, kept);
+  }
+  return JsonLinesWriter(path, /*append=*/first_step > 1);
+}
+
 void JsonLinesWriter::write(const nlohmann::json& record) {
   if (!out_.is_open()) return;
   out_ << record.dump() << '\n';

@@ -30,4 +30,9 @@ class JsonLinesWriter {
   std::ofstream out_;
 };
 
+// Opens a file of per-step records (metrics.jsonl, breakdown.jsonl: objects with a "step") for a
+// run whose first step is `first_step`: a resumed run keeps the records of the steps before it and
+// appends (each step appears once), a new run starts the file empty.
+JsonLinesWriter open_step_records(const std::string& path, int64_t first_step);
+
 }  // namespace uoe

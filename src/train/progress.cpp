@@ -7,21 +7,6 @@
 
 namespace uoe {
 
-namespace {
-
-// Keeps the records of metrics.jsonl whose step is <= `last_step` (a resumed run repeats nothing).
-void truncate_metrics(const std::string& path, int64_t last_step) {
-  std::ifstream in(path);
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (record.is_object() && record.value("step", int64_t(0)) <= last_step) kept += line + "\n";
-  }
-  write_text_atomic(path, kept);
-}
-
-}  // namespace
-
 ProgressLogger::ProgressLogger(std::string what, int64_t total_steps,
                                const std::string& metrics_path, int64_t first_step)
     : what_(std::move(what)),
@@ -29,8 +14,7 @@ ProgressLogger::ProgressLogger(std::string what, int64_t total_steps,
       first_step_(first_step),
       start_(std::chrono::steady_clock::now()) {
   if (metrics_path.empty()) return;
-  if (first_step > 1) truncate_metrics(metrics_path, first_step - 1);
-  metrics_ = JsonLinesWriter(metrics_path, /*append=*/first_step > 1);
+  metrics_ = open_step_records(metrics_path, first_step);
 }
 
 double ProgressLogger::elapsed_seconds() const {

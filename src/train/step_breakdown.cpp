@@ -10,7 +10,7 @@ StepBreakdown::StepBreakdown(bool enabled, CausalLM model, const ProcessGroups& 
   if (!enabled_) return;
   model_->set_profiler(&profiler_);
   if (groups_.rank() == 0) {
-    records_ = JsonLinesWriter(output_dir + "/breakdown.jsonl", /*append=*/first_step > 1);
+    records_ = open_step_records(output_dir + "/breakdown.jsonl", first_step);
   }
 }
 

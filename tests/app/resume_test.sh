@@ -51,11 +51,12 @@ kill_one_rank_when() {  # kill_one_rank_when <dir> <pattern>: SIGKILL one rank o
   kill -9 "$pid"
   echo "  killed rank pid $pid at $(ls "$dir" | grep -c '^checkpoint-[0-9]*$') checkpoint(s)"
 }
-metrics_once() {  # each step 1..steps exactly once in <dir>/metrics.jsonl
-  python3 - "$1/metrics.jsonl" "$2" <<'PY'
+metrics_once() {  # each step 1..steps exactly once in <dir>/metrics.jsonl and breakdown.jsonl
+  python3 - "$1" "$2" <<'PY'
 import json, sys
-steps = [json.loads(l)["step"] for l in open(sys.argv[1])]
-assert steps == list(range(1, int(sys.argv[2]) + 1)), f"metrics steps: {steps}"
+for name in ("metrics.jsonl", "breakdown.jsonl"):
+    steps = [json.loads(l)["step"] for l in open(f"{sys.argv[1]}/{name}")]
+    assert steps == list(range(1, int(sys.argv[2]) + 1)), f"{name} steps: {steps}"
 PY
 }
 
