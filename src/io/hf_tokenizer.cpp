@@ -125,9 +125,12 @@ HfTokenizer HfTokenizer::from_json(const std::string& tokenizer_json, const std:
   HfTokenizer tokenizer(std::move(impl));
   const Impl& t = *tokenizer.impl_;
   const int64_t vocab = tokenizer.vocab_size();
+  // Every id the post-processor adds must decode: ids below vocab_size can still be missing (a
+  // vocabulary with gaps, or a special token left out of added_tokens).
   for (int32_t id : t.post_processor.apply({})) {
-    UOE_CHECK(id < vocab, context, ": post_processor adds token id ", id, " outside the vocabulary (",
-              vocab, ")");
+    const bool known = id >= 0 && id < vocab && (t.added.find(id) || t.model->id_to_token(id));
+    UOE_CHECK(known, context, ": post_processor adds token id ", id,
+              " that is not in the vocabulary (size ", vocab, ")");
   }
   if (!config_json.empty()) {
     const std::string config_name = c10::str("tokenizer config for '", name, "'");

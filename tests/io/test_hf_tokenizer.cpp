@@ -202,6 +202,16 @@ TEST(HfTokenizer, RejectsMalformedFiles) {
             "bad.json");
       },
       {"bad.json", "added_tokens[1]", "id 7 is used by both"});
+  test::expect_input_error(  // ids 3 and 4 lie below vocab_size (6) but name no token
+      [] {
+        HfTokenizer::from_json(
+            tiny_json({{"model", {{"vocab", {{"z", 5}}}}},
+                       {"post_processor", {{"type", "BertProcessing"},
+                                           {"cls", Json::array({"<s>", 3})},
+                                           {"sep", Json::array({"</s>", 4})}}}}),
+            "bad.json");
+      },
+      {"bad.json", "post_processor adds token id 3", "not in the vocabulary"});
   const auto tiny = HfTokenizer::from_json(tiny_json({}), "tiny.json");
   test::expect_input_error([&] { tiny.decode({5}, false); }, {"tiny.json", "token id 5"});
   test::expect_input_error([&] { tiny.encode("a\xFF", false); }, {"not valid UTF-8"});
