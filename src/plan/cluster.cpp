@@ -51,6 +51,8 @@ PlanInput load_plan_input(const std::string& path, const std::vector<std::string
   c.inter_node = read_link(root.child("inter_node"), defaults.inter_node);
   c.collective_overhead = root.get<double>("collective_overhead", defaults.collective_overhead);
   UOE_CHECK(c.collective_overhead >= 0, "cluster key 'collective_overhead' must be >= 0");
+  c.oversubscription_wait = root.get<double>("oversubscription_wait", defaults.oversubscription_wait);
+  UOE_CHECK(c.oversubscription_wait >= 0, "cluster key 'oversubscription_wait' must be >= 0");
   c.gpu_counts = root.get<std::vector<int64_t>>("gpu_counts", defaults.gpu_counts);
   UOE_CHECK(!c.gpu_counts.empty(), "cluster key 'gpu_counts' must not be empty");
   for (int64_t n : c.gpu_counts) UOE_CHECK(n > 0, "cluster key 'gpu_counts' must hold counts > 0");

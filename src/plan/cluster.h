@@ -19,13 +19,16 @@ struct ClusterSpec {
   double mfu = 0.4;                  // fraction of peak_flops reached by the step's GEMMs
   double memory_gib = 80;            // per GPU
   double usable_memory_fraction = 0.9;  // the rest: allocator fragmentation, CUDA context
-  double memory_bandwidth = 3.35e12;    // bytes/s per GPU, for the optimizer update
+  double memory_bandwidth = 3.35e12;    // bytes/s per GPU: optimizer update, expert weight reads
   // Cores shared by the ranks of one node (CPU only; 0: one device per rank). With r ranks on a
   // node, each rank computes at peak_flops * min(1, compute_units_per_node / r).
   int64_t compute_units_per_node = 0;
   LinkSpec intra_node{450e9, 3e-6};  // NVLink
   LinkSpec inter_node{50e9, 10e-6};  // InfiniBand, one 400 Gb/s NIC per GPU
   double collective_overhead = 20e-6;  // seconds per collective call (launch + synchronisation)
+  // CPU only: extra seconds each collective call waits, per rank beyond one per core, for the
+  // node's other ranks to be scheduled (ranks outnumber compute_units_per_node).
+  double oversubscription_wait = 0;
   std::vector<int64_t> gpu_counts = {8, 16, 32, 64, 128, 256, 512, 1024};
 };
 

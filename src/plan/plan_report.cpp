@@ -17,6 +17,10 @@ std::string fixed(double value, int digits) {
 }
 
 std::string gib(double bytes) { return fixed(bytes / double(1ull << 30), 1); }
+
+std::string flop_rate(double flops) {
+  return flops >= 1e12 ? fixed(flops / 1e12, 1) + " TFLOP/s" : fixed(flops / 1e9, 1) + " GFLOP/s";
+}
 std::string ms(double seconds) { return fixed(seconds * 1e3, seconds < 0.1 ? 2 : 0); }
 
 std::string layout_name(const LayoutPlan& p) { return c10::str(p.layout.ep, "x", p.layout.dp); }
@@ -29,7 +33,8 @@ std::string memory_cell(const LayoutPlan& p) {
 
 std::string time_cell(const LayoutPlan& p) {
   const TimeEstimate& t = p.time;
-  return c10::str(ms(t.total()), " (", ms(t.compute), " / ", ms(t.communication()), " / ", ms(t.optimizer), ")");
+  return c10::str(ms(t.total()), " (", ms(t.compute + t.weight_streaming), " / ", ms(t.communication()), " / ",
+                  ms(t.optimizer), ")");
 }
 
 // Fastest fitting layout with `world` ranks; else the one with the least memory (marked).
@@ -67,7 +72,7 @@ std::string plan_report_markdown(const std::string& name, const ModelConfig& mod
       << fixed(counts.total() / 1e9, 2) << "B parameters (" << fixed(counts.active / 1e9, 2)
       << "B active), " << model.num_experts << " experts top-" << model.num_experts_per_tok << ", "
       << model.num_moe_layers() << " MoE layers of " << model.num_hidden_layers << ". Cluster `" << c.name
-      << "`: " << c.gpus_per_node << " per node, " << fixed(c.peak_flops / 1e12, 1) << " TFLOP/s x MFU "
+      << "`: " << c.gpus_per_node << " per node, " << flop_rate(c.peak_flops) << " x MFU "
       << c.mfu << ", " << c.memory_gib << " GiB (" << c.usable_memory_fraction << " usable). Workload: "
       << w.precision << ", " << w.sequences_per_rank << " x " << w.seq_len << " tokens per rank, " << w.attention << " attention, "
       << (w.recompute ? "recompute" : "no recompute") << ".\n\n"

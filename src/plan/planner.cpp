@@ -102,26 +102,35 @@ double device_share(const ClusterSpec& c, int64_t world) {
   return std::min(1.0, double(c.compute_units_per_node) / ranks_on_node);
 }
 
+// Fixed cost of one collective call: the cluster's launch + synchronisation cost, plus on an
+// oversubscribed CPU node the wait for the other ranks to be scheduled.
+double per_call_cost(const ClusterSpec& c, int64_t world) {
+  if (c.compute_units_per_node == 0) return c.collective_overhead;
+  const double ranks_on_node = double(std::min(world, c.gpus_per_node));
+  const double extra_ranks_per_unit = std::max(0.0, ranks_on_node / double(c.compute_units_per_node) - 1);
+  return c.collective_overhead + c.oversubscription_wait * extra_ranks_per_unit;
+}
+
 // One all-to-all in which each rank of a group of `group` consecutive ranks sends `bytes` split
 // evenly over the group: intra- and inter-node parts proceed in parallel, one message per peer,
-// plus the cluster's fixed cost of one collective call.
-double all_to_all_time(const ClusterSpec& c, int64_t group, double bytes) {
+// plus the fixed cost of one collective call.
+double all_to_all_time(const ClusterSpec& c, int64_t group, double bytes, double call_cost) {
   if (group <= 1) return 0;
   const double on_node = double(std::min(group, c.gpus_per_node));
   const double intra_peers = on_node - 1, inter_peers = double(group) - on_node;
   const double per_peer = bytes / double(group);
   return std::max(per_peer * intra_peers / c.intra_node.bandwidth,
                   per_peer * inter_peers / c.inter_node.bandwidth) +
-         intra_peers * c.intra_node.latency + inter_peers * c.inter_node.latency + c.collective_overhead;
+         intra_peers * c.intra_node.latency + inter_peers * c.inter_node.latency + call_cost;
 }
 
 // Ring all-reduce of `bytes` over `group` ranks whose first and last members are `span` ranks
 // apart: the slowest link of the ring sets the pace; plus the fixed cost of one collective call.
-double all_reduce_time(const ClusterSpec& c, int64_t group, int64_t span, double bytes) {
+double all_reduce_time(const ClusterSpec& c, int64_t group, int64_t span, double bytes, double call_cost) {
   if (group <= 1 || bytes == 0) return 0;
   const LinkSpec& link = span >= c.gpus_per_node ? c.inter_node : c.intra_node;
   const double n = double(group);
-  return 2 * (n - 1) / n * bytes / link.bandwidth + 2 * (n - 1) * link.latency + c.collective_overhead;
+  return 2 * (n - 1) / n * bytes / link.bandwidth + 2 * (n - 1) * link.latency + call_cost;
 }
 
 }  // namespace
@@ -143,11 +152,13 @@ nlohmann::json LayoutPlan::to_json() const {
             {"total", memory.total()}}},
           {"time_s",
            {{"compute", time.compute},
+            {"weight_streaming", time.weight_streaming},
             {"all_to_all", time.all_to_all},
             {"grad_sync", time.grad_sync},
             {"optimizer", time.optimizer},
             {"total", time.total()}}},
-          {"flops_per_rank", time.flops}};
+          {"flops_per_rank", time.flops},
+          {"collective_calls", time.collective_calls}};
 }
 
 LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layout& layout,
@@ -183,17 +194,21 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
   double forward = 2 * h * vocab, backward = 2 * h * vocab;  // LM head; backward: input grad only
   double recomputed_forward = 0;
   int64_t backward_exchanges = 0;
+  double expert_weight_passes = 0;  // MoE layers whose local experts' weights are read, summed over passes
   for (int64_t l = 0; l < m.num_hidden_layers; ++l) {
     const double f = layer_forward_flops(m, s, l, seq);
     forward += f;
     const bool moe = m.is_moe_layer(l);
+    expert_weight_passes += moe ? 1 : 0;
     if (full) {
       backward += 2 * f;  // input and weight gradients
       backward_exchanges += moe ? 2 : 0;
+      expert_weight_passes += moe ? 2 : 0;
     } else if (l > target) {
       backward += f;  // input gradients only
       recomputed_forward += f;
       backward_exchanges += moe ? 2 : 0;
+      expert_weight_passes += moe ? 1 : 0;
     }
   }
   if (full) {
@@ -209,14 +224,23 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
   time.flops = tokens * (forward + backward);
   const double share = device_share(c, world);
   time.compute = time.flops / (c.peak_flops * c.mfu * share);
+  // Each pass over a MoE layer reads the weights of every local expert that receives a row (balanced
+  // routing: T * K rows arrive per rank): memory-bound when few rows reach each expert.
+  const double experts_used = std::min(double(m.num_experts) / ep, tokens * k);
+  time.weight_streaming =
+      expert_weight_passes * experts_used * s.per_expert * b / (c.memory_bandwidth * share);
   const double moe_layers = double(m.num_moe_layers());
   const double exchanges = 2 * moe_layers + double(backward_exchanges);
-  time.all_to_all = exchanges * all_to_all_time(c, layout.ep, exchange_bytes) +
-                    moe_layers * all_to_all_time(c, layout.ep, 0);  // count exchanges: latency only
+  const double call_cost = per_call_cost(c, world);
+  time.all_to_all = exchanges * all_to_all_time(c, layout.ep, exchange_bytes, call_cost) +
+                    moe_layers * all_to_all_time(c, layout.ep, 0, call_cost);  // counts: latency only
   const double world_grads = full ? dense_elements : s.router;
   const double expert_grads = full ? s.routed_total / ep : s.per_expert;
-  time.grad_sync = all_reduce_time(c, world, world - 1, kGradBytes * world_grads) +
-                   all_reduce_time(c, layout.dp, (layout.dp - 1) * layout.ep, kGradBytes * expert_grads);
+  time.grad_sync =
+      all_reduce_time(c, world, world - 1, kGradBytes * world_grads, call_cost) +
+      all_reduce_time(c, layout.dp, (layout.dp - 1) * layout.ep, kGradBytes * expert_grads, call_cost);
+  time.collective_calls = (layout.ep > 1 ? int64_t(exchanges + moe_layers) : 0) + (world > 1 ? 1 : 0) +
+                          (layout.dp > 1 ? 1 : 0);
   const double bytes_per_update = b < 4 ? 32 : 28;  // read w, g, m, v (+master); write w, m, v (+master)
   time.optimizer = mem.trainable * bytes_per_update / (c.memory_bandwidth * share);
   return plan;

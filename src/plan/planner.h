@@ -35,13 +35,15 @@ struct MemoryEstimate {
 };
 
 struct TimeEstimate {
-  double compute = 0;    // forward + backward FLOPs / (peak * mfu)
-  double all_to_all = 0; // token dispatch/combine + count exchanges
-  double grad_sync = 0;  // ring all-reduce of the trainable gradients
-  double optimizer = 0;  // AdamW update, memory-bound
-  double flops = 0;      // per rank and step
+  double compute = 0;           // forward + backward FLOPs / (peak * mfu)
+  double weight_streaming = 0;  // local expert weights read from memory, once per pass over them
+  double all_to_all = 0;        // token dispatch/combine + count exchanges
+  double grad_sync = 0;         // ring all-reduce of the trainable gradients
+  double optimizer = 0;         // AdamW update, memory-bound
+  double flops = 0;             // per rank and step
+  int64_t collective_calls = 0; // all-to-alls and all-reduces per step
   double communication() const { return all_to_all + grad_sync; }
-  double total() const { return compute + communication() + optimizer; }
+  double total() const { return compute + weight_streaming + communication() + optimizer; }
 };
 
 struct LayoutPlan {

@@ -33,7 +33,7 @@ ModelConfig hand_model() {
 }
 
 // fp32, 1 sequence of 2 tokens per rank; peak 1000 FLOP/s x MFU 0.5; intra-node links 32 B/s
-// with 0.5 s latency; memory bandwidth 52*28 B/s so that the SEUF AdamW update takes 1 s.
+// with 0.5 s latency; memory bandwidth 52*28 = 1456 B/s so that the SEUF AdamW update takes 1 s.
 PlanInput hand_input() {
   PlanInput input;
   input.cluster.gpus_per_node = 8;
@@ -99,11 +99,34 @@ TEST(Planner, TimeOfEp2MatchesHandArithmetic) {
   // Router gradient (16 fp32) ring all-reduce over 2 ranks: 2*(1/2) * 64 / 32 + 2*1*0.5 + 0.25.
   EXPECT_DOUBLE_EQ(seuf.time.grad_sync, 3.25);
   EXPECT_DOUBLE_EQ(seuf.time.optimizer, 1.0);
-  EXPECT_DOUBLE_EQ(seuf.time.total(), 3.84 + 6.0 + 3.25 + 1.0);
+  // The forward reads both local experts of the MoE layer (36 values, 4 bytes each; T*K = 4 rows
+  // reach them); SEUF's backward starts at that layer and reads them no more.
+  EXPECT_DOUBLE_EQ(seuf.time.weight_streaming, 2 * 36 * 4 / 1456.0);
+  EXPECT_DOUBLE_EQ(seuf.time.total(), 3.84 + 288 / 1456.0 + 6.0 + 3.25 + 1.0);
+  EXPECT_EQ(seuf.time.collective_calls, 3 + 1 + 1);  // exchanges, count exchange, router all-reduce
 
-  // Full: backward is twice the forward: 3 * 704 FLOPs per token.
+  // Full: backward is twice the forward: 3 * 704 FLOPs per token; the experts' weights are read in
+  // the forward and in both backward passes.
   const LayoutPlan full = plan_layout(m, hand_input(), {2, 1}, PlanMethod::kFull);
   EXPECT_DOUBLE_EQ(full.time.flops, 2 * 3 * 704.0);
+  EXPECT_DOUBLE_EQ(full.time.weight_streaming, 3 * 288 / 1456.0);
+}
+
+TEST(Planner, OversubscribedCpuRanksShareTheCoreAndWaitPerCollective) {
+  PlanInput input = hand_input();
+  input.cluster.compute_units_per_node = 1;
+  input.cluster.oversubscription_wait = 0.5;
+  const LayoutPlan seuf = plan_layout(hand_model(), input, {2, 1}, PlanMethod::kSeuf);
+  // Two ranks on one core: half the FLOP rate and memory bandwidth each, and every collective call
+  // waits 0.5 s more (one rank beyond one per core): exchanges 1 + 0.5 + 0.75 s.
+  EXPECT_DOUBLE_EQ(seuf.time.compute, 1920.0 / 250);
+  EXPECT_DOUBLE_EQ(seuf.time.weight_streaming, 288 / 728.0);
+  EXPECT_DOUBLE_EQ(seuf.time.optimizer, 2.0);
+  EXPECT_DOUBLE_EQ(seuf.time.all_to_all, 3 * 2.25 + 1.25);
+  EXPECT_DOUBLE_EQ(seuf.time.grad_sync, 3.75);
+  // One rank per core: no wait.
+  input.cluster.compute_units_per_node = 2;
+  EXPECT_DOUBLE_EQ(plan_layout(hand_model(), input, {2, 1}, PlanMethod::kSeuf).time.all_to_all, 3 * 1.75 + 0.75);
 }
 
 TEST(Planner, RecommendsTheSmallestFittingLayout) {
