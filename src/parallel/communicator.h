@@ -56,8 +56,8 @@ class Communicator {
   // all_to_all_rows that returns while the rows may still be moving, so that independent work
   // can run before wait(). `output` and `input` must stay alive and untouched until then. This
   // default exchanges before returning (already complete); the MPI backend starts an
-  // MPI_Ialltoallw. (An NCCL version would enqueue on a side stream and make wait() order the
-  // current stream after it with an event.)
+  // MPI_Ialltoallw; the NCCL backend enqueues on a side stream and wait() orders the default
+  // stream after it with an event.
   virtual std::unique_ptr<PendingExchange> start_all_to_all_rows(
       torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
       const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,

@@ -61,11 +61,93 @@ void check_cuda_contiguous(const torch::Tensor& t, const char* what) {
 // The legacy default stream: ordered with LibTorch's default-stream kernels.
 constexpr cudaStream_t kStream = nullptr;
 
+// Enqueues on `stream` one exchange of whole rows: send[p] rows of `input` to rank p, recv[p] rows
+// from rank p into `output`, as grouped point-to-point calls.
+void enqueue_all_to_all(ncclComm_t comm, torch::Tensor& output, const torch::Tensor& input,
+                        const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
+                        cudaStream_t stream) {
+  const int64_t row = row_numel(input);
+  const size_t elem = input.element_size();
+  const ncclDataType_t type = nccl_datatype(input.scalar_type());
+  auto* send_base = static_cast<char*>(input.data_ptr());
+  auto* recv_base = static_cast<char*>(output.data_ptr());
+  int64_t send_offset = 0;
+  int64_t recv_offset = 0;
+  NCCL_CHECK(ncclGroupStart());
+  for (int peer = 0; peer < static_cast<int>(send.size()); ++peer) {
+    if (send[peer] > 0) {
+      NCCL_CHECK(ncclSend(send_base + send_offset * row * elem, send[peer] * row, type, peer, comm,
+                          stream));
+    }
+    if (recv[peer] > 0) {
+      NCCL_CHECK(ncclRecv(recv_base + recv_offset * row * elem, recv[peer] * row, type, peer, comm,
+                          stream));
+    }
+    send_offset += send[peer];
+    recv_offset += recv[peer];
+  }
+  NCCL_CHECK(ncclGroupEnd());
+}
+
+// An event recorded on `stream`; the returned event must be destroyed by the caller.
+cudaEvent_t record_event(cudaStream_t stream) {
+  cudaEvent_t event = nullptr;
+  CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  CUDA_CHECK(cudaEventRecord(event, stream));
+  return event;
+}
+
+// An exchange enqueued on the communicator's side stream after the default stream's gather of
+// the sent rows; wait() orders the default stream after it and scatters the received rows there.
+// The tensors stay referenced until then, so the caching allocator cannot hand their memory to
+// default-stream work while the side stream still uses it.
+class SideStreamExchange final : public PendingExchange {
+ public:
+  SideStreamExchange(ncclComm_t comm, cudaStream_t side, torch::Tensor& output, torch::Tensor sent,
+                     const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
+                     torch::Tensor recv_rows)
+      : side_(side), output_(output), sent_(std::move(sent)), recv_rows_(std::move(recv_rows)) {
+    received_ = recv_rows_.defined() ? torch::empty_like(output_) : output_;
+    cudaEvent_t gathered = record_event(kStream);
+    const cudaError_t ordered = cudaStreamWaitEvent(side_, gathered, 0);
+    cudaEventDestroy(gathered);  // released once recorded work completes
+    CUDA_CHECK(ordered);
+    enqueue_all_to_all(comm, received_, sent_, send, recv, side_);
+    done_ = record_event(side_);
+  }
+  ~SideStreamExchange() override {
+    if (done_ == nullptr) return;
+    cudaStreamWaitEvent(kStream, done_, 0);  // never leave the default stream unordered
+    cudaEventDestroy(done_);
+  }
+
+  void wait() override {
+    if (done_ == nullptr) return;
+    const cudaError_t ordered = cudaStreamWaitEvent(kStream, done_, 0);
+    cudaEventDestroy(done_);
+    done_ = nullptr;
+    CUDA_CHECK(ordered);
+    if (recv_rows_.defined()) output_.index_copy_(0, recv_rows_, received_);
+  }
+
+ private:
+  cudaStream_t side_;
+  torch::Tensor output_, sent_, recv_rows_, received_;
+  cudaEvent_t done_ = nullptr;
+};
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(std::shared_ptr<MpiCommunicator> bootstrap, int device, ncclComm_t comm)
-      : bootstrap_(std::move(bootstrap)), device_(device), comm_(comm) {}
-  ~NcclCommunicator() override { ncclCommDestroy(comm_); }
+      : bootstrap_(std::move(bootstrap)), device_(device), comm_(comm) {
+    // Non-blocking: no implicit synchronisation with the legacy default stream.
+    CUDA_CHECK(cudaStreamCreateWithFlags(&side_stream_, cudaStreamNonBlocking));
+  }
+  ~NcclCommunicator() override {
+    cudaStreamSynchronize(side_stream_);
+    cudaStreamDestroy(side_stream_);
+    ncclCommDestroy(comm_);
+  }
 
   int rank() const override { return bootstrap_->rank(); }
   int size() const override { return bootstrap_->size(); }
@@ -75,6 +157,12 @@ class NcclCommunicator final : public Communicator {
   void all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
                          const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits) override;
+  // On a side stream, so that default-stream kernels enqueued before wait() overlap with it. No
+  // other collective of this communicator may be started before wait().
+  std::unique_ptr<PendingExchange> start_all_to_all_rows(
+      torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+      const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+      const torch::Tensor& recv_rows) override;
   void all_gather(torch::Tensor& output, const torch::Tensor& input) override;
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override;
@@ -84,6 +172,7 @@ class NcclCommunicator final : public Communicator {
   std::shared_ptr<MpiCommunicator> bootstrap_;
   int device_;
   ncclComm_t comm_;
+  cudaStream_t side_stream_ = nullptr;
 };
 
 }  // namespace
@@ -112,30 +201,22 @@ void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Ten
                                          const std::vector<int64_t>& output_splits,
                                          const std::vector<int64_t>& input_splits) {
   check_exchange_tensors(output, input, c10::DeviceType::CUDA, "nccl");
-  const int world = size();
-  const auto send = resolve_splits(input_splits, input.size(0), world, "input");
-  const auto recv = resolve_splits(output_splits, output.size(0), world, "output");
-  const int64_t row = row_numel(input);
-  const size_t elem = input.element_size();
-  const ncclDataType_t type = nccl_datatype(input.scalar_type());
-  auto* send_base = static_cast<char*>(input.data_ptr());
-  auto* recv_base = static_cast<char*>(output.data_ptr());
-  int64_t send_offset = 0;
-  int64_t recv_offset = 0;
-  NCCL_CHECK(ncclGroupStart());
-  for (int peer = 0; peer < world; ++peer) {
-    if (send[peer] > 0) {
-      NCCL_CHECK(ncclSend(send_base + send_offset * row * elem, send[peer] * row, type, peer,
-                          comm_, kStream));
-    }
-    if (recv[peer] > 0) {
-      NCCL_CHECK(ncclRecv(recv_base + recv_offset * row * elem, recv[peer] * row, type, peer,
-                          comm_, kStream));
-    }
-    send_offset += send[peer];
-    recv_offset += recv[peer];
-  }
-  NCCL_CHECK(ncclGroupEnd());
+  const auto send = resolve_splits(input_splits, input.size(0), size(), "input");
+  const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
+  enqueue_all_to_all(comm_, output, input, send, recv, kStream);
+}
+
+std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
+    torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+    const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+    const torch::Tensor& recv_rows) {
+  check_exchange_tensors(output, input, c10::DeviceType::CUDA, "nccl");
+  const auto send = resolve_splits(input_splits, send_rows.defined() ? send_rows.size(0) : input.size(0),
+                                   size(), "input");
+  const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
+  torch::Tensor sent = send_rows.defined() ? input.index_select(0, send_rows) : input;
+  return std::make_unique<SideStreamExchange>(comm_, side_stream_, output, std::move(sent), send,
+                                              recv, recv_rows);
 }
 
 void NcclCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {

@@ -79,6 +79,31 @@ TEST_P(CommunicatorTest, AllToAllUnevenSplits) {
   }
 }
 
+// Two rows to every rank, sent and received in reverse order (the fused permutations), while
+// independent work runs between start and wait: rows from rank s arrive as s*100 + local index.
+TEST_P(CommunicatorTest, StartedRowExchangeOverlapsIndependentWork) {
+  const int r = comm_->rank(), n = comm_->size();
+  const int64_t rows = 2 * n;
+  auto input = on(torch::arange(rows, torch::kFloat32).add(100.0 * r).view({rows, 1}).repeat({1, 4}));
+  auto reversed = on(torch::arange(rows - 1, -1, -1, torch::kInt64));
+  const std::vector<int64_t> splits(n, 2);
+  auto output = torch::full({rows, 4}, -1.0f, options());
+  auto busy = torch::ones({256, 256}, options());
+  auto pending = comm_->start_all_to_all_rows(output, input, splits, splits, reversed, reversed);
+  for (int i = 0; i < 4; ++i) busy = torch::mm(busy, busy) / 256.0;  // stays all ones
+  pending->wait();
+  EXPECT_TRUE(torch::equal(busy.cpu(), torch::ones({256, 256})));
+  auto got = output.cpu();
+  for (int64_t j = 0; j < rows; ++j) {
+    const int64_t arrival = rows - 1 - j;         // received rows land reversed
+    const int64_t source = arrival / 2;           // two rows from each rank, in rank order
+    const int64_t sent = 2 * r + arrival % 2;     // the source's send position for this rank
+    const float expected = 100.0f * source + float(rows - 1 - sent);  // sent rows are reversed
+    EXPECT_EQ(got[j][0].item<float>(), expected) << "row " << j;
+    EXPECT_TRUE(torch::equal(got[j], torch::full({4}, expected))) << "row " << j;
+  }
+}
+
 TEST_P(CommunicatorTest, AllToAllEqualSplitsInt64) {
   const int r = comm_->rank(), n = comm_->size();
   auto input = torch::arange(n, options(torch::kInt64)) + 100 * r;  // element p goes to rank p
