@@ -125,26 +125,26 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
 
 torch::Tensor TokenDispatcher::combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
                                        const torch::Tensor& topk_weights, bool differentiable) {
-  const int64_t hidden_size = expert_output.size(1);
-  torch::Tensor choice_rows;  // [T*K, H] in flat (token, k) order
-  if (ep_size_ == 1) {
-    const StepProfiler::Scope timer(profiler_, "permutation", layer_);
-    choice_rows = expert_output.index_select(0, plan.unsort_order);
-  } else {
+  torch::Tensor sorted_rows = expert_output;  // [T*K, H] in sorted (expert) order
+  if (ep_size_ > 1) {
     const StepProfiler::Scope timer(profiler_, "token_all_to_all", layer_);
     ExchangeRows rows;
-    rows.send = plan.ungroup_order;  // back in the order they arrived
-    rows.recv = plan.sort_order;     // straight to their (token, k) slot
+    rows.send = plan.ungroup_order;  // back in the order they arrived: whole (source, expert) runs
     rows.send_is_permutation = true;
     StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
                             double(expert_output.numel()) * double(expert_output.element_size()));
-    choice_rows = all_to_all(expert_output, plan.send_splits, plan.recv_splits, ep_,
-                             differentiable, rows, {profiler_, layer_});
+    sorted_rows = all_to_all(expert_output, plan.send_splits, plan.recv_splits, ep_, differentiable,
+                             rows, {profiler_, layer_});  // arrives in this rank's sorted order
   }
   const StepProfiler::Scope timer(profiler_, "combine", layer_);
-  auto per_choice = choice_rows.view({plan.num_tokens, plan.top_k, hidden_size});  // [T, K, H]
-  // One pass over the rows: [T, 1, K] x [T, K, H] -> [T, 1, H], accumulated in fp32.
-  auto combined = torch::bmm(topk_weights.unsqueeze(1), per_choice.to(torch::kFloat32)).squeeze(1);
+  // One pass that gathers each token's K rows from their sorted positions and sums them with the
+  // router weights, accumulated in fp32: out[t] = sum_k w[t, k] * sorted_rows[unsort[t * K + k]].
+  const int64_t choices = plan.num_tokens * plan.top_k;
+  auto offsets = torch::arange(0, choices, plan.top_k, plan.unsort_order.options());  // [T]
+  auto weights = topk_weights.reshape({-1}).to(torch::kFloat32);                      // [T*K]
+  auto combined = std::get<0>(torch::embedding_bag(sorted_rows.to(torch::kFloat32), plan.unsort_order,
+                                                   offsets, /*scale_grad_by_freq=*/false,
+                                                   /*mode=sum*/ 0, /*sparse=*/false, weights));
   return combined.to(expert_output.scalar_type());  // [T, H]
 }
 

@@ -7,12 +7,13 @@
 //   dispatch: [T, H] --gather by stable sort of expert ids--> [T*K, H] (ordered by global expert)
 //             --count exchange [P, El]--> --all-to-all-v--> [R, H] ordered (source rank, expert)
 //             --regroup--> [R, H] ordered (local expert, source rank)
-//   combine : [R, H] --un-regroup--> --reverse all-to-all-v--> [T*K, H] --unsort--> [T, K, H]
-//             --weighted sum over K (fp32)--> [T, H]
+//   combine : [R, H] --un-regroup--> --reverse all-to-all-v--> [T*K, H] (sorted order)
+//             --gather by unsort + weighted sum over K (fp32), one pass--> [T, H]
 //
-// With expert parallelism the gather, regroup, un-regroup and unsort are index lists handed to
-// the exchange (Communicator::all_to_all_rows): the MPI backend moves each row once, straight
-// from its source position to its destination position; other backends permute around it.
+// With expert parallelism the gather, regroup and un-regroup are index lists handed to the
+// exchange (Communicator::all_to_all_rows): the MPI backend sends the rows for other ranks from
+// one gathered buffer, copies its own rows directly, and receives whole (source, expert) runs;
+// other backends permute around it. The unsort is fused into the weighted sum.
 //
 // Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
 #include <torch/torch.h>

@@ -81,10 +81,11 @@ std::vector<int> displacements(const std::vector<int>& counts) {
 // identity when `rows` is undefined), runs of consecutive rows merged into one block. Used with
 // count 1 and displacement 0 in MPI_Alltoallw. The rows of `own_rank` get no datatype (count 0):
 // they are listed in own_rows() for a direct copy, which costs one pass where MPI's self
-// exchange of derived datatypes packs and unpacks (two).
+// exchange of derived datatypes packs and unpacks (two); they index a buffer of `own_buffer_rows`
+// rows, which may be another one than the peers' (a staged send keeps the own rows in place).
 class PeerRowTypes {
  public:
-  PeerRowTypes(const RowType& row, int64_t row_bytes, int64_t buffer_rows,
+  PeerRowTypes(const RowType& row, int64_t row_bytes, int64_t buffer_rows, int64_t own_buffer_rows,
                const std::vector<int64_t>& splits, const torch::Tensor& rows, int own_rank,
                const char* which) {
     const int64_t total = std::accumulate(splits.begin(), splits.end(), int64_t{0});
@@ -108,8 +109,9 @@ class PeerRowTypes {
       int64_t previous = -2;
       for (int64_t i = offset; i < offset + count; ++i) {
         const int64_t r = picked ? picked[i] : i;
-        UOE_ASSERT(r >= 0 && r < buffer_rows, "mpi backend: ", which, " row ", r,
-                   " out of range [0, ", buffer_rows, ")");
+        const int64_t limit = own ? own_buffer_rows : buffer_rows;
+        UOE_ASSERT(r >= 0 && r < limit, "mpi backend: ", which, " row ", r, " out of range [0, ",
+                   limit, ")");
         if (own) {
           own_rows_.push_back(r);
         } else if (r == previous + 1 && lengths.back() < INT_MAX) {
@@ -259,38 +261,59 @@ void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tens
 
 namespace {
 
+// Rows sent to each rank: `input_splits`, or equal splits of the rows picked by `send_rows`.
+std::vector<int64_t> send_splits(const torch::Tensor& input, const torch::Tensor& send_rows,
+                                 const std::vector<int64_t>& input_splits, int world) {
+  return resolve_splits(input_splits, send_rows.defined() ? send_rows.numel() : input.size(0), world,
+                        "input");
+}
+
+// The rows one rank sends: MPI sends the peers' rows from `buffer` (picked by `rows`), the own
+// rows are copied from `own_source` (picked by the own block of `rows`).
+struct SendRows {
+  torch::Tensor buffer;
+  torch::Tensor rows;  // [sum(input_splits)] int64, or undefined: every row of `buffer` in order
+  torch::Tensor own_source;
+};
+
 // Open MPI packs a send datatype of scattered single rows far slower than it unpacks one on the
 // receive side (measured at 2 ranks, 16384 rows of 4 KiB: contiguous 36 ms, scattered receive
-// 48 ms, scattered send 75-230 ms), so scattered send rows are gathered into a contiguous buffer
-// first (one pass) and sent as one block per peer. Returns `input` itself when the rows to send
-// are already in long runs (e.g. whole (source, expert) blocks).
-torch::Tensor stage_scattered_send(const torch::Tensor& input, torch::Tensor& send_rows) {
-  if (!send_rows.defined() || send_rows.numel() == 0) return input;
+// 48 ms, scattered send 75-230 ms), so the rows for other ranks are gathered into a contiguous
+// buffer first (one pass over them; the own rows are not staged: they are copied once, straight
+// from `input`). Rows already in long runs (e.g. whole (source, expert) blocks) are sent in place.
+SendRows stage_send_rows(const torch::Tensor& input, const torch::Tensor& send_rows,
+                         const std::vector<int64_t>& splits, int own_rank) {
+  if (!send_rows.defined() || send_rows.numel() == 0) return {input, send_rows, input};
   auto index = send_rows.contiguous();
   const int64_t* rows = index.data_ptr<int64_t>();
   int64_t runs = 1;
   for (int64_t i = 1; i < index.numel(); ++i) runs += rows[i] != rows[i - 1] + 1 ? 1 : 0;
   constexpr int64_t kMinRowsPerRun = 16;
-  if (runs * kMinRowsPerRun <= index.numel()) return input;
-  auto staged = input.index_select(0, index);  // [sum(input_splits), ...] in send order
-  send_rows = torch::Tensor();
-  return staged;
+  if (runs * kMinRowsPerRun <= index.numel()) return {input, index, input};
+  const int64_t own_start = std::accumulate(splits.begin(), splits.begin() + own_rank, int64_t{0});
+  const int64_t own_count = splits[own_rank];
+  const int64_t after = index.numel() - own_start - own_count;
+  auto own = index.narrow(0, own_start, own_count);
+  auto peer_index = torch::cat({index.narrow(0, 0, own_start), index.narrow(0, own_start + own_count, after)});
+  auto staged = input.index_select(0, peer_index);  // [rows for other ranks, ...] in send order
+  // Peers' rows are now staged rows 0, 1, ... in order; the own block keeps its input rows.
+  auto staged_rows = torch::cat({torch::arange(own_start, index.options()), own,
+                                 torch::arange(own_start, own_start + after, index.options())});
+  return {staged, staged_rows, input};
 }
 
 // The datatypes of one all_to_all_rows call, built from the splits and index lists.
 class RowsExchangeTypes {
  public:
-  RowsExchangeTypes(const torch::Tensor& output, const torch::Tensor& input,
+  RowsExchangeTypes(const torch::Tensor& output, const SendRows& input,
                     const std::vector<int64_t>& output_splits,
-                    const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
-                    const torch::Tensor& recv_rows, int world, int own_rank)
-      : row_(input.scalar_type(), row_numel(input)),
-        row_bytes_(row_numel(input) * int64_t(input.element_size())),
-        send_(row_, row_bytes_, input.size(0),
-              resolve_splits(input_splits, send_rows.defined() ? send_rows.numel() : input.size(0),
-                             world, "input"),
-              send_rows, own_rank, "send"),
-        recv_(row_, row_bytes_, output.size(0),
+                    const std::vector<int64_t>& input_splits, const torch::Tensor& recv_rows,
+                    int world, int own_rank)
+      : row_(input.buffer.scalar_type(), row_numel(input.buffer)),
+        row_bytes_(row_numel(input.buffer) * int64_t(input.buffer.element_size())),
+        send_(row_, row_bytes_, input.buffer.size(0), input.own_source.size(0), input_splits,
+              input.rows, own_rank, "send"),
+        recv_(row_, row_bytes_, output.size(0), output.size(0),
               resolve_splits(output_splits, output.size(0), world, "output"), recv_rows, own_rank,
               "receive") {
     UOE_ASSERT(send_.own_rows().size() == recv_.own_rows().size(), "mpi backend: rank sends ",
@@ -300,9 +323,9 @@ class RowsExchangeTypes {
   const PeerRowTypes& send() const { return send_; }
   const PeerRowTypes& recv() const { return recv_; }
 
-  // The rows this rank sends to itself, straight from `input` to `output`.
-  void copy_own_rows(torch::Tensor& output, const torch::Tensor& input) const {
-    const auto* from = static_cast<const char*>(input.data_ptr());
+  // The rows this rank sends to itself, straight from `own_source` to `output`.
+  void copy_own_rows(torch::Tensor& output, const torch::Tensor& own_source) const {
+    const auto* from = static_cast<const char*>(own_source.data_ptr());
     auto* to = static_cast<char*>(output.data_ptr());
     const auto& sent = send_.own_rows();
     const auto& received = recv_.own_rows();
@@ -321,19 +344,19 @@ class RowsExchangeTypes {
 // An MPI_Ialltoallw in flight, with the datatypes and tensors it uses kept alive until done.
 class MpiPendingExchange final : public PendingExchange {
  public:
-  MpiPendingExchange(torch::Tensor& output, const torch::Tensor& input,
+  MpiPendingExchange(torch::Tensor& output, const SendRows& input,
                      const std::vector<int64_t>& output_splits,
-                     const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
-                     const torch::Tensor& recv_rows, MPI_Comm comm, int world, int rank)
-      : types_(output, input, output_splits, input_splits, send_rows, recv_rows, world, rank),
+                     const std::vector<int64_t>& input_splits, const torch::Tensor& recv_rows,
+                     MPI_Comm comm, int world, int rank)
+      : types_(output, input, output_splits, input_splits, recv_rows, world, rank),
         output_(output),
         input_(input) {
-    MPI_CHECK(MPI_Ialltoallw(input.data_ptr(), types_.send().counts(),
+    MPI_CHECK(MPI_Ialltoallw(input.buffer.data_ptr(), types_.send().counts(),
                              types_.send().displacements(), types_.send().types(),
                              output.data_ptr(), types_.recv().counts(),
                              types_.recv().displacements(), types_.recv().types(), comm,
                              &request_));
-    types_.copy_own_rows(output, input);  // while the other ranks' rows are under way
+    types_.copy_own_rows(output, input.own_source);  // while the other ranks' rows are under way
   }
   ~MpiPendingExchange() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
@@ -345,7 +368,8 @@ class MpiPendingExchange final : public PendingExchange {
 
  private:
   RowsExchangeTypes types_;
-  torch::Tensor output_, input_;
+  torch::Tensor output_;
+  SendRows input_;
   MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
@@ -356,15 +380,8 @@ void MpiCommunicator::all_to_all_rows(torch::Tensor& output, const torch::Tensor
                                       const std::vector<int64_t>& input_splits,
                                       const torch::Tensor& send_rows,
                                       const torch::Tensor& recv_rows) {
-  check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
-  torch::Tensor send_index = send_rows;
-  const torch::Tensor sent = stage_scattered_send(input, send_index);
-  const RowsExchangeTypes types(output, sent, output_splits, input_splits, send_index, recv_rows,
-                                size_, rank_);
-  types.copy_own_rows(output, sent);
-  MPI_CHECK(MPI_Alltoallw(sent.data_ptr(), types.send().counts(), types.send().displacements(),
-                          types.send().types(), output.data_ptr(), types.recv().counts(),
-                          types.recv().displacements(), types.recv().types(), comm_));
+  // Non-blocking underneath: the own rows are copied while the peers move theirs.
+  start_all_to_all_rows(output, input, output_splits, input_splits, send_rows, recv_rows)->wait();
 }
 
 std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
@@ -372,10 +389,9 @@ std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
     const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
     const torch::Tensor& recv_rows) {
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
-  torch::Tensor send_index = send_rows;
-  const torch::Tensor sent = stage_scattered_send(input, send_index);
-  return std::make_unique<MpiPendingExchange>(output, sent, output_splits, input_splits,
-                                              send_index, recv_rows, comm_, size_, rank_);
+  const auto splits = send_splits(input, send_rows, input_splits, size_);
+  return std::make_unique<MpiPendingExchange>(output, stage_send_rows(input, send_rows, splits, rank_),
+                                              output_splits, splits, recv_rows, comm_, size_, rank_);
 }
 
 void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {
