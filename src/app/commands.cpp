@@ -364,8 +364,11 @@ int export_model(const CommandLine& cli) {
 // `uoe plan <config.json | HF dir> [cluster.yaml] [key=value ...]`: predicted memory and step
 // time per layout; rank 0 prints, nothing is allocated.
 int plan(const CommandLine& cli) {
-  const ModelConfig model = read_hf_config(cli.config_path);
-  const PlanInput input = load_plan_input(cli.second_path, cli.overrides);
+  // Under mpirun every rank reads the same files: bad input is reported once.
+  const auto world = MpiCommunicator::world();
+  const auto [model, input] = agreed(*world, [&] {
+    return std::make_pair(read_hf_config(cli.config_path), load_plan_input(cli.second_path, cli.overrides));
+  });
   const auto seuf = plan_all(model, input, PlanMethod::kSeuf);
   const auto full = plan_all(model, input, PlanMethod::kFull);
   log0(plan_report_markdown(cli.config_path, model, input, seuf, full));

@@ -41,7 +41,7 @@ expect_error() {  # expect_error <expected text> <args...>
   set -e
   [ "$code" -eq 2 ] || { echo "exit code $code, expected 2 for: $*"; cat "$work/err.txt"; exit 1; }
   grep -q "$expected" "$work/err.txt" || { echo "'$expected' not in:"; cat "$work/err.txt"; exit 1; }
-  [ "$(grep -c "error:" "$work/err.txt")" -ge 1 ] || { echo "no error line"; exit 1; }
+  [ "$(grep -c "error:" "$work/err.txt")" -eq 1 ] || { echo "expected exactly one error line (2 ranks)"; cat "$work/err.txt"; exit 1; }
 }
 printf 'gpus_per_node: 8\nmfuu: 0.5\n' > "$work/typo.yaml"
 expect_error "mfuu" "$work/typo.yaml" output="$work/bad.json"
