@@ -223,6 +223,11 @@ def main(argv):
     parser.add_argument("--eval-questions", type=int, nargs=2, default=[0, 0])
     parser.add_argument("--lr-full", default="3e-4")
     parser.add_argument("--lr-expert", default="3e-3")
+    parser.add_argument("--lr-source", default="chosen once by the rule in `lr_sweep.md`, on forget10 itself; "
+                        "the same rule on a held-out validation split: see lr_sweep.md",
+                        help="how the learning rates were chosen, for the report's text")
+    parser.add_argument("--no-notes", action="store_true",
+                        help="leave out the hand-written lr_sweep.md and NOTES.md (a side study's report)")
     args = parser.parse_args(argv[1:])
     models, training = {}, {}
     for name in ("full", "retain"):
@@ -268,8 +273,7 @@ def main(argv):
                + "\n")
     out.append(f"Unlearning hyper-parameters (the same for every method): {args.steps} AdamW steps, constant "
                f"learning rate {args.lr_full} for full-model rows and {args.lr_expert} for rows that train "
-               "experts (chosen once by the rule in `lr_sweep.md`, on forget10 itself: there is no separate "
-               "validation split at this scale), global batch 16, gradient clipping 1.0, retain weight 1 "
+               f"experts ({args.lr_source}), global batch 16, gradient clipping 1.0, retain weight 1 "
                "(GDiff, RMU; NPO and SimNPO add the retain NLL, i.e. NPO+RT / SimNPO+RT), anchor weight 1 for "
                "expert rows and 0 for full-model rows, npo_beta 0.1, simnpo_beta 2.5, RMU steering 20 at the "
                "target layer.\n")
@@ -388,7 +392,7 @@ def main(argv):
         out.append("```")
         out.extend(commands)
         out.append("```\n")
-    for name in ("lr_sweep.md", "NOTES.md"):  # hand-written parts, when present
+    for name in () if args.no_notes else ("lr_sweep.md", "NOTES.md"):  # hand-written parts, when present
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as f:
