@@ -5,7 +5,7 @@
 #   2. pretraining, rank 1 SIGKILLed while writing checkpoint 8 (UOE_INJECT_FAULT): the half-written
 #      checkpoint-8.tmp is never picked, the run resumes from checkpoint-4;
 #   3. pretraining stopped by SIGTERM (Slurm preemption): a last checkpoint, exit code 143;
-#   4. unlearning (GA + SEUF), SIGKILLed at a random moment, resumed: same delta as uninterrupted.
+#   4. unlearning (NPO + SEUF), SIGKILLed at a random step, resumed: same delta as uninterrupted.
 # Also checks save_total_limit and that metrics.jsonl has each step exactly once.
 # Usage: resume_test.sh <uoe binary> <repo root>
 set -euo pipefail
@@ -39,13 +39,16 @@ same_tensors() {  # same_tensors <dir a> <dir b>: every .h5 under a equals its t
   ((n > 0)) || fail "no tensors found in $a"
   echo "  $n tensor files bitwise equal: $b"
 }
-kill_one_rank_when() {  # kill_one_rank_when <dir> <pattern>: SIGKILL one rank of $job once <dir> has <pattern>
-  local dir=$1 pattern=$2
+# kill_one_rank_when <dir> <pattern> [window]: SIGKILL one rank of $job at a random moment within
+# <window> (second: 0-0.9 s, the default; step: 0-90 ms, for runs whose steps take milliseconds)
+# after <dir> has <pattern>.
+kill_one_rank_when() {
+  local dir=$1 pattern=$2 window=${3:-second}
   for _ in $(seq 600); do
     compgen -G "$dir/$pattern" > /dev/null && break
     sleep 0.1
   done
-  sleep "0.$((RANDOM % 10))"  # a random moment within the next second of training
+  if [[ $window == step ]]; then sleep "0.0$((RANDOM % 10))"; else sleep "0.$((RANDOM % 10))"; fi
   local pid
   pid=$(pgrep -n -P "$job") || fail "no rank of $dir to kill"
   kill -9 "$pid"
@@ -106,12 +109,12 @@ run "$work/pre.log" pretrain "$root/configs/tiny/pretrain_facts.yaml" output_dir
   dataset.forget_mc= dataset.retain_mc=
 unlearn=(unlearn "$root/configs/tiny/unlearn_seuf.yaml" model_name_or_path="$work/pre/checkpoint"
          dataset.forget="$work/data/forget.h5" dataset.retain="$work/data/retain.h5"
-         dataset.forget_mc= dataset.retain_mc= unlearn.method=npo max_steps=16 logging_steps=1
+         dataset.forget_mc= dataset.retain_mc= unlearn.method=npo max_steps=40 logging_steps=1
          dataset.tokenizer="$work/data/vocab.json")
 run "$work/u_ref.log" "${unlearn[@]}" output_dir="$work/u_ref"
 d=$work/u_kill
 launch "$work/u_kill.log" "${unlearn[@]}" output_dir="$d" save_steps=2
-kill_one_rank_when "$d" "checkpoint-4"
+kill_one_rank_when "$d" "checkpoint-4" step  # ~10 ms per step: 36 steps (~0.4 s) left
 wait $job && fail "the killed unlearning run exited 0"
 run "$work/u_resume.log" "${unlearn[@]}" output_dir="$d" save_steps=2 resume_from_checkpoint=auto
 grep -q "resuming from .*checkpoint-" "$work/u_resume.log" || fail "run 4 did not resume"
