@@ -63,9 +63,10 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
   {
     const StepProfiler::Scope timer(profiler_, "permutation", layer_);
     auto flat_ids = topk_ids.reshape({-1});                                   // [T*K]
-    plan.sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));  // [T*K]
-    plan.unsort_order = inverse_permutation(plan.sort_order);                 // [T*K]
-    token_of_row = torch::div(plan.sort_order, plan.top_k, "floor");          // [T*K]
+    // sorted position -> flat (token, k) index
+    const auto sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));  // [T*K]
+    plan.unsort_order = inverse_permutation(sort_order);                            // [T*K]
+    token_of_row = torch::div(sort_order, plan.top_k, "floor");                     // [T*K]
     plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
     if (ep_size_ == 1) {
       plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);

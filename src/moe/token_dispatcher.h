@@ -27,7 +27,6 @@
 namespace uoe {
 
 struct DispatchPlan {
-  torch::Tensor sort_order;          // [T*K] int64: sorted position -> flat (token, k) index
   torch::Tensor unsort_order;        // [T*K] int64: flat (token, k) index -> sorted position
   torch::Tensor ungroup_order;       // [R] int64: received position -> expert-major position
   std::vector<int64_t> send_splits;  // [P] rows sent to each rank of the EP group

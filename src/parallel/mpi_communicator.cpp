@@ -261,13 +261,6 @@ void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tens
 
 namespace {
 
-// Rows sent to each rank: `input_splits`, or equal splits of the rows picked by `send_rows`.
-std::vector<int64_t> send_splits(const torch::Tensor& input, const torch::Tensor& send_rows,
-                                 const std::vector<int64_t>& input_splits, int world) {
-  return resolve_splits(input_splits, send_rows.defined() ? send_rows.numel() : input.size(0), world,
-                        "input");
-}
-
 // The rows one rank sends: MPI sends the peers' rows from `buffer` (picked by `rows`), the own
 // rows are copied from `own_source` (picked by the own block of `rows`).
 struct SendRows {
@@ -389,7 +382,7 @@ std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
     const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
     const torch::Tensor& recv_rows) {
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
-  const auto splits = send_splits(input, send_rows, input_splits, size_);
+  const auto splits = resolve_send_splits(input_splits, input, send_rows, size_);
   return std::make_unique<MpiPendingExchange>(output, stage_send_rows(input, send_rows, splits, rank_),
                                               output_splits, splits, recv_rows, comm_, size_, rank_);
 }

@@ -211,8 +211,7 @@ std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
     const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
     const torch::Tensor& recv_rows) {
   check_exchange_tensors(output, input, c10::DeviceType::CUDA, "nccl");
-  const auto send = resolve_splits(input_splits, send_rows.defined() ? send_rows.size(0) : input.size(0),
-                                   size(), "input");
+  const auto send = resolve_send_splits(input_splits, input, send_rows, size());
   const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
   torch::Tensor sent = send_rows.defined() ? input.index_select(0, send_rows) : input;
   return std::make_unique<SideStreamExchange>(comm_, side_stream_, output, std::move(sent), send,

@@ -22,6 +22,12 @@ std::vector<int64_t> resolve_splits(const std::vector<int64_t>& splits, int64_t 
   return splits;
 }
 
+std::vector<int64_t> resolve_send_splits(const std::vector<int64_t>& input_splits, const torch::Tensor& input,
+                                         const torch::Tensor& send_rows, int world) {
+  return resolve_splits(input_splits, send_rows.defined() ? send_rows.numel() : input.size(0), world,
+                        "input");
+}
+
 int64_t row_numel(const torch::Tensor& t) {
   int64_t n = 1;
   for (int64_t d = 1; d < t.dim(); ++d) n *= t.size(d);
