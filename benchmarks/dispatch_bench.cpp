@@ -1,23 +1,28 @@
 // Token dispatcher communication cost against raw MPI_Alltoallv of the same rows. Run under
-// mpirun with P ranks; the EP group is the whole world (ep_size = P).
+// mpirun with P ranks; the EP group is the whole world (ep_size = P). Both transports of the
+// dispatcher are measured in the same run: node-shared memory (the default when the ranks share
+// a node) and the all-to-all exchange (`parallel.shared_memory_dispatch: false`).
 //
 // Notation: T tokens per rank, H hidden, E routed experts, K experts per token, P ranks,
 // El = E / P experts per rank, R rows this rank receives (sum over sources of its experts' rows).
 //
-// 1. Checks, on every rank, before timing (closed form: each rank regenerates every rank's inputs
-//    from the seed, as nccl-tests and DeepEP tag inputs by rank):
+// 1. Checks, on every rank, for each transport, before timing (closed form: each rank
+//    regenerates every rank's inputs from the seed, as nccl-tests and DeepEP tag inputs by rank):
 //      dispatch   returns exactly the expected [R, H] rows: for each local expert, for each source
 //                 rank in order, the source's tokens routed to that expert in token order;
 //      combine    of the dispatched rows with weights 1/K (identity experts) returns the input;
 //      backward   of dispatch+combine with those weights returns the output gradient unchanged.
 //    Any failure ends the program with exit code 1 on all ranks before anything is timed.
 // 2. Times, round-robin, the maximum over ranks of each step (median over --iters):
-//      dispatcher fwd     : dispatch + combine (identity experts, no grad)
+//      dispatcher fwd     : dispatch + combine (identity experts, no grad), per transport
 //      raw fwd            : 2 x MPI_Alltoallv of the same row counts ([T*K, H] -> [R, H] -> back)
-//      dispatcher fwd+bwd : dispatch + combine + backward through both all-to-alls (grad mode)
+//      dispatcher fwd+bwd : dispatch + combine + backward through both, per transport
 //      raw fwd+bwd        : 4 x MPI_Alltoallv of the same row counts
 //    Ratios dispatcher / raw; target <= 1.2. Also the forward's phases (StepProfiler) and the
-//    ratio of the pure token exchange (both directions, permutations fused in on MPI) to raw.
+//    ratio of the pure token exchange (both directions) to raw. The identity experts hand the
+//    dispatched rows to combine, which writes them into the shared block; the ratio counts that
+//    write. In the MoE layer it is the expert bank's concatenation (timed as expert_compute), so
+//    the ratio without it is reported too.
 #include <torch/torch.h>
 
 #include <mpi.h>
@@ -131,9 +136,9 @@ int run(int argc, char** argv) {
   auto ep = groups.ep();
   auto* ep_mpi = dynamic_cast<MpiCommunicator*>(ep.get());
   UOE_ASSERT(ep_mpi != nullptr, "the EP group is not an MPI communicator");
-  TokenDispatcher dispatcher(ep, experts);
   log0("dispatch_bench ", name, ": ", ranks, " ranks x ", threads, " threads, T=", tokens,
-       " per rank, H=", hidden, " E=", experts, " K=", top_k);
+       " per rank, H=", hidden, " E=", experts, " K=", top_k,
+       ep->node_shared_memory() ? " (ranks share a node)" : " (ranks span nodes)");
 
   std::vector<Inputs> all_inputs;
   for (int r = 0; r < ranks; ++r) {
@@ -143,18 +148,31 @@ int run(int argc, char** argv) {
   const auto weights = torch::full({tokens, top_k}, 1.0 / double(top_k));  // [T, K]
   const auto grad_out = torch::randn({tokens, hidden});                     // [T, H]
 
+  struct Transport {
+    std::string name;
+    std::unique_ptr<TokenDispatcher> dispatcher;
+  };
+  std::vector<Transport> transports;
+  for (const bool shared_memory : {true, false}) {
+    Transport t{shared_memory ? "shared_memory" : "all_to_all",
+                std::make_unique<TokenDispatcher>(ep, experts)};
+    t.dispatcher->set_shared_memory(shared_memory);
+    transports.push_back(std::move(t));
+  }
+
   // Correctness. Every rank runs every step (collectives), then all ranks agree on the verdict.
   nlohmann::json check;
   DispatchPlan plan;
-  {
+  for (auto& transport : transports) {
     auto x = mine.hidden.clone().requires_grad_(true);  // [T, H]
-    auto dispatched = dispatcher.dispatch(x, mine.topk_ids);
+    auto dispatched = transport.dispatcher->dispatch(x, mine.topk_ids);
     plan = dispatched.second;
-    const auto expected = expected_rows(all_inputs, dispatcher.first_local_expert(),
-                                        dispatcher.num_local_experts());
+    const auto expected = expected_rows(all_inputs, transport.dispatcher->first_local_expert(),
+                                        transport.dispatcher->num_local_experts());
     const bool rows_ok = dispatched.first.sizes() == expected.sizes() &&
                          torch::equal(dispatched.first.detach(), expected);
-    auto out = dispatcher.combine(dispatched.first, plan, weights, /*differentiable=*/true);
+    auto out =
+        transport.dispatcher->combine(dispatched.first, plan, weights, /*differentiable=*/true);
     out.backward(grad_out);
     const auto combine_err = compare(out, mine.hidden);
     const auto grad_err = compare(x.grad(), grad_out);
@@ -164,12 +182,14 @@ int run(int argc, char** argv) {
     const double worst_combine = max_over_ranks(*ep, combine_err.relative);
     const double worst_grad = max_over_ranks(*ep, grad_err.relative);
     const bool passed = -max_over_ranks(*ep, -local_ok) == 1;  // min over ranks
-    check = {{"dispatch_rows_exact", rows_ok},
-             {"combine_relative_error_max", worst_combine},
-             {"backward_relative_error_max", worst_grad},
-             {"tolerance_relative", kTolerance},
-             {"passed", passed}};
-    log0("  check dispatch rows exact (rank 0): ", rows_ok ? "yes" : "NO",
+    check[transport.name] = {{"dispatch_rows_exact", rows_ok},
+                             {"through_shared_memory", plan.through_shared_memory},
+                             {"combine_relative_error_max", worst_combine},
+                             {"backward_relative_error_max", worst_grad},
+                             {"tolerance_relative", kTolerance},
+                             {"passed", passed}};
+    log0("  check ", transport.name, (plan.through_shared_memory ? "" : " (all-to-all used)"),
+         ": dispatch rows exact (rank 0): ", rows_ok ? "yes" : "NO",
          "; combine(dispatch(x)) vs x: relative error ", worst_combine,
          "; backward vs grad_out: relative error ", worst_grad, passed ? "  ok" : "  MISMATCH");
     if (!passed) {
@@ -187,50 +207,64 @@ int run(int argc, char** argv) {
   auto recv_buf = torch::empty({received_rows, hidden});  // [R, H]
   auto back_buf = torch::empty({sent_rows, hidden});      // [T*K, H]
 
-  std::vector<double> dispatch_s, combine_s;  // breakdown of the forward, warm-up included
-  // Per-phase breakdown of the forward (StepProfiler, the trainer's breakdown): max over ranks
-  // per iteration, warm-up included. "token_all_to_all" is the pure exchange (both directions,
-  // the row permutations fused into it on MPI); the rest are the local passes around it.
+  // Per transport: breakdown of the forward (warm-up included) into dispatch / combine and the
+  // StepProfiler phases (the trainer's breakdown), max over ranks per iteration.
+  // "token_all_to_all" is the pure exchange (both directions); the rest are local passes.
+  // "expert_compute" is the concatenation of the experts' outputs where combine sends them from
+  // (for identity experts: writing the dispatched rows into the shared block; nothing for the
+  // all-to-all, which sends the dispatched rows as they are).
   const std::vector<std::string> phases = {"permutation", "count_exchange", "token_all_to_all",
-                                           "combine"};
-  std::map<std::string, std::vector<double>> phase_s;
-  StepProfiler profiler;
-  const Step dispatcher_fwd = [&] {
-    torch::NoGradGuard no_grad;
-    ep->barrier();
-    profiler.start_step();
-    dispatcher.set_profiler(&profiler, 0);
-    const double t0 = now_seconds();
-    auto [rows, p] = dispatcher.dispatch(mine.hidden, mine.topk_ids);  // [R, H]
-    const double t1 = now_seconds();
-    auto out = dispatcher.combine(rows, p, weights, /*differentiable=*/false);  // [T, H]
-    const double t2 = now_seconds();
-    dispatcher.set_profiler(nullptr, StepProfiler::kNoLayer);
-    const auto record = profiler.end_step(0);
-    for (const auto& phase : phases) {
-      phase_s[phase].push_back(max_over_ranks(*ep, record["phases_s"].value(phase, 0.0)));
-    }
-    dispatch_s.push_back(max_over_ranks(*ep, t1 - t0));
-    combine_s.push_back(max_over_ranks(*ep, t2 - t1));
-    return max_over_ranks(*ep, t2 - t0);
+                                           "expert_compute", "combine"};
+  struct Breakdown {
+    std::vector<double> dispatch_s, combine_s;
+    std::map<std::string, std::vector<double>> phase_s;
+    StepProfiler profiler;
   };
-  const Step raw_fwd = [&] {
+  std::vector<Breakdown> breakdowns(transports.size());
+  std::vector<Step> steps;
+  for (size_t i = 0; i < transports.size(); ++i) {
+    TokenDispatcher& dispatcher = *transports[i].dispatcher;
+    Breakdown& b = breakdowns[i];
+    steps.push_back([&] {
+      torch::NoGradGuard no_grad;
+      ep->barrier();
+      b.profiler.start_step();
+      dispatcher.set_profiler(&b.profiler, 0);
+      const double t0 = now_seconds();
+      auto [rows, p] = dispatcher.dispatch(mine.hidden, mine.topk_ids);  // [R, H]
+      const double t1 = now_seconds();
+      auto out = dispatcher.combine(rows, p, weights, /*differentiable=*/false);  // [T, H]
+      const double t2 = now_seconds();
+      dispatcher.set_profiler(nullptr, StepProfiler::kNoLayer);
+      const auto record = b.profiler.end_step(0);
+      for (const auto& phase : phases) {
+        b.phase_s[phase].push_back(max_over_ranks(*ep, record["phases_s"].value(phase, 0.0)));
+      }
+      b.dispatch_s.push_back(max_over_ranks(*ep, t1 - t0));
+      b.combine_s.push_back(max_over_ranks(*ep, t2 - t1));
+      return max_over_ranks(*ep, t2 - t0);
+    });
+  }
+  steps.push_back([&] {  // raw fwd
     ep->barrier();
     const double t0 = now_seconds();
     raw.run(send_buf, recv_buf, /*reverse=*/false);
     raw.run(recv_buf, back_buf, /*reverse=*/true);
     return max_over_ranks(*ep, now_seconds() - t0);
-  };
+  });
   auto x = mine.hidden.clone().requires_grad_(true);  // [T, H]
-  const Step dispatcher_fwd_bwd = [&] {
-    x.mutable_grad() = torch::Tensor();
-    ep->barrier();
-    const double t0 = now_seconds();
-    auto [rows, p] = dispatcher.dispatch(x, mine.topk_ids);
-    dispatcher.combine(rows, p, weights, /*differentiable=*/true).backward(grad_out);
-    return max_over_ranks(*ep, now_seconds() - t0);
-  };
-  const Step raw_fwd_bwd = [&] {
+  for (auto& transport : transports) {
+    TokenDispatcher& dispatcher = *transport.dispatcher;
+    steps.push_back([&] {
+      x.mutable_grad() = torch::Tensor();
+      ep->barrier();
+      const double t0 = now_seconds();
+      auto [rows, p] = dispatcher.dispatch(x, mine.topk_ids);
+      dispatcher.combine(rows, p, weights, /*differentiable=*/true).backward(grad_out);
+      return max_over_ranks(*ep, now_seconds() - t0);
+    });
+  }
+  steps.push_back([&] {  // raw fwd+bwd
     ep->barrier();
     const double t0 = now_seconds();
     for (int i = 0; i < 2; ++i) {
@@ -238,22 +272,13 @@ int run(int argc, char** argv) {
       raw.run(recv_buf, back_buf, /*reverse=*/true);
     }
     return max_over_ranks(*ep, now_seconds() - t0);
-  };
-  const auto timed =
-      time_interleaved(warmup, iters, {dispatcher_fwd, raw_fwd, dispatcher_fwd_bwd, raw_fwd_bwd});
-  dispatch_s.erase(dispatch_s.begin(), dispatch_s.begin() + warmup);
-  combine_s.erase(combine_s.begin(), combine_s.begin() + warmup);
-  nlohmann::json phases_json;
-  for (auto& [phase, seconds] : phase_s) {
-    seconds.erase(seconds.begin(), seconds.begin() + warmup);
-    phases_json[phase + "_median_s"] = median(seconds);
-  }
-  // The pure exchange against the raw exchange: both directions, same rows, same rank count.
-  const double ratio_exchange = median(phase_s["token_all_to_all"]) / median(timed[1]);
+  });
+  const auto timed = time_interleaved(warmup, iters, steps);
+  const size_t n = transports.size();
+  const auto& raw_fwd = timed[n];
+  const auto& raw_fwd_bwd = timed[2 * n + 1];
 
   const double bytes_per_exchange = double(sent_rows) * double(hidden) * 4.0;
-  const double ratio_fwd = median(timed[0]) / median(timed[1]);
-  const double ratio_fwd_bwd = median(timed[2]) / median(timed[3]);
   nlohmann::json result = {
       {"benchmark", "dispatch"},
       {"name", name},
@@ -265,33 +290,63 @@ int run(int argc, char** argv) {
       {"bytes_sent_per_rank_per_exchange", bytes_per_exchange},
       {"send_splits_rank0", plan.send_splits},
       {"check", check},
-      {"dispatcher_fwd", timing_json(timed[0])},
-      {"raw_alltoallv_x2", timing_json(timed[1])},
-      {"dispatcher_fwd_bwd", timing_json(timed[2])},
-      {"raw_alltoallv_x4", timing_json(timed[3])},
-      {"breakdown_fwd", {{"dispatch_median_s", median(dispatch_s)},
-                         {"combine_median_s", median(combine_s)},
-                         {"phases", phases_json}}},
-      {"raw_gb_per_s_per_rank", 2.0 * bytes_per_exchange / median(timed[1]) / 1e9},
-      {"ratios", {{"fwd", ratio_fwd}, {"fwd_bwd", ratio_fwd_bwd}, {"exchange_fwd", ratio_exchange}}},
-      {"ratios_of_minimums",
-       {{"fwd", minimum(timed[0]) / minimum(timed[1])},
-        {"fwd_bwd", minimum(timed[2]) / minimum(timed[3])}}},
-      {"targets", {{"ratio_max", kTargetRatio},
-                   {"fwd_met", ratio_fwd <= kTargetRatio},
-                   {"fwd_bwd_met", ratio_fwd_bwd <= kTargetRatio}}},
+      {"raw_alltoallv_x2", timing_json(raw_fwd)},
+      {"raw_alltoallv_x4", timing_json(raw_fwd_bwd)},
+      {"raw_gb_per_s_per_rank", 2.0 * bytes_per_exchange / median(raw_fwd) / 1e9},
   };
-  log0("  dispatcher dispatch+combine ", median(timed[0]) * 1e3, " ms (dispatch ",
-       median(dispatch_s) * 1e3, ", combine ", median(combine_s) * 1e3, "); raw 2 x Alltoallv ",
-       median(timed[1]) * 1e3, " ms (", 2.0 * bytes_per_exchange / median(timed[1]) / 1e9,
-       " GB/s per rank): ratio ", ratio_fwd, " (target <= ", kTargetRatio, ")");
-  log0("  forward phases (median of max over ranks): permutation ",
-       median(phase_s["permutation"]) * 1e3, " ms, count exchange ",
-       median(phase_s["count_exchange"]) * 1e3, " ms, token exchange (2 directions) ",
-       median(phase_s["token_all_to_all"]) * 1e3, " ms, weighted combine ",
-       median(phase_s["combine"]) * 1e3, " ms; pure exchange / raw: ratio ", ratio_exchange);
-  log0("  dispatcher fwd+bwd ", median(timed[2]) * 1e3, " ms; raw 4 x Alltoallv ",
-       median(timed[3]) * 1e3, " ms: ratio ", ratio_fwd_bwd);
+  log0("  raw 2 x Alltoallv ", median(raw_fwd) * 1e3, " ms (",
+       2.0 * bytes_per_exchange / median(raw_fwd) / 1e9, " GB/s per rank); raw 4 x ",
+       median(raw_fwd_bwd) * 1e3, " ms");
+  for (size_t i = 0; i < n; ++i) {
+    Breakdown& b = breakdowns[i];
+    const auto& fwd = timed[i];
+    const auto& fwd_bwd = timed[n + 1 + i];
+    b.dispatch_s.erase(b.dispatch_s.begin(), b.dispatch_s.begin() + warmup);
+    b.combine_s.erase(b.combine_s.begin(), b.combine_s.begin() + warmup);
+    nlohmann::json phases_json;
+    for (auto& [phase, seconds] : b.phase_s) {
+      seconds.erase(seconds.begin(), seconds.begin() + warmup);
+      phases_json[phase + "_median_s"] = median(seconds);
+    }
+    // The pure exchange against the raw exchange: both directions, same rows, same rank count.
+    const double ratio_exchange = median(b.phase_s["token_all_to_all"]) / median(raw_fwd);
+    const double ratio_fwd = median(fwd) / median(raw_fwd);
+    const double ratio_fwd_bwd = median(fwd_bwd) / median(raw_fwd_bwd);
+    // Without placing the expert outputs: what the MoE layer pays on top of its experts, whose
+    // concatenation does that placement in either transport.
+    std::vector<double> without_placement;
+    for (size_t k = 0; k < fwd.size(); ++k) {
+      without_placement.push_back(fwd[k] - b.phase_s["expert_compute"][k]);  // warm-up removed
+    }
+    const double ratio_fwd_unplaced = median(without_placement) / median(raw_fwd);
+    result["transports"][transports[i].name] = {
+        {"dispatcher_fwd", timing_json(fwd)},
+        {"dispatcher_fwd_bwd", timing_json(fwd_bwd)},
+        {"breakdown_fwd", {{"dispatch_median_s", median(b.dispatch_s)},
+                           {"combine_median_s", median(b.combine_s)},
+                           {"phases", phases_json}}},
+        {"ratios", {{"fwd", ratio_fwd},
+                    {"fwd_bwd", ratio_fwd_bwd},
+                    {"exchange_fwd", ratio_exchange},
+                    {"fwd_without_expert_output_placement", ratio_fwd_unplaced}}},
+        {"ratios_of_minimums",
+         {{"fwd", minimum(fwd) / minimum(raw_fwd)},
+          {"fwd_bwd", minimum(fwd_bwd) / minimum(raw_fwd_bwd)}}},
+        {"targets", {{"ratio_max", kTargetRatio},
+                     {"fwd_met", ratio_fwd <= kTargetRatio},
+                     {"fwd_bwd_met", ratio_fwd_bwd <= kTargetRatio}}},
+    };
+    log0("  ", transports[i].name, ": dispatch+combine ", median(fwd) * 1e3, " ms (dispatch ",
+         median(b.dispatch_s) * 1e3, ", combine ", median(b.combine_s) * 1e3, "): ratio ",
+         ratio_fwd, " (target <= ", kTargetRatio, "); without placing the expert outputs ",
+         ratio_fwd_unplaced, "; fwd+bwd ", median(fwd_bwd) * 1e3, " ms: ratio ", ratio_fwd_bwd);
+    log0("    forward phases (median of max over ranks): permutation ",
+         median(b.phase_s["permutation"]) * 1e3, " ms, count exchange ",
+         median(b.phase_s["count_exchange"]) * 1e3, " ms, token exchange (2 directions) ",
+         median(b.phase_s["token_all_to_all"]) * 1e3, " ms, placing the expert outputs ",
+         median(b.phase_s["expert_compute"]) * 1e3, " ms, weighted combine ",
+         median(b.phase_s["combine"]) * 1e3, " ms; pure exchange / raw: ratio ", ratio_exchange);
+  }
   if (ep->rank() == 0 && !json_path.empty()) write_json(json_path, result);
   return 0;
 }

@@ -2,7 +2,10 @@
 //
 //   mpiexec -np <W> seuf_step_bench --mode seuf|full --out result.json [--steps 12] [--layers 8]
 //       [--hidden 256] [--experts 64] [--ffn 256] [--seq 64] [--batch 8] [--threads 0] [--ep W]
+//       [--shared-memory 1]
 // --ep: expert-parallel size (default: all W ranks); the other W / ep ranks are expert-DP.
+// --shared-memory 0: tokens by all-to-all even when the ranks share a node
+// (`parallel.shared_memory_dispatch: false`); default 1.
 // The default model is fine-grained like DeepSeek-V2-Lite (64 experts, top-6), scaled down.
 //
 // Runs the real trainer (run_unlearning, GA) for --steps optimizer steps and reports the mean
@@ -56,6 +59,7 @@ int run(bench::Flags& flags) {
   const int64_t seq = flags.get_int("seq", 64);
   const int64_t batch = flags.get_int("batch", 8);
   const int64_t ep = flags.get_int("ep", 0);
+  const bool shared_memory = flags.get_int("shared-memory", 1) != 0;  // parallel.shared_memory_dispatch
   flags.check_all_used();
   UOE_CHECK(mode == "seuf" || mode == "full", "--mode must be seuf or full, got '", mode, "'");
 
@@ -64,6 +68,7 @@ int run(bench::Flags& flags) {
   auto groups = ProcessGroups::create(world, ep > 0 ? int(ep) : world->size());
   CausalLM model(model_config, groups.ep());
   model->initialize(1);
+  model->set_dispatch_options({/*overlap_shared_experts=*/false, shared_memory});
   auto forget = random_dataset(64, seq + 1, model_config.vocab_size, 2);
 
   RunConfig run;
@@ -100,6 +105,7 @@ int run(bench::Flags& flags) {
       {"mode", mode},
       {"ranks", groups.world_size()},
       {"ep", groups.ep_size()},
+      {"shared_memory_dispatch", shared_memory},
       {"breakdown", summary["breakdown"]},
       {"steps", steps},
       {"step_time_s", summary["step_time_s"]},

@@ -32,7 +32,7 @@ CausalLM build_model(const RunContext& ctx) {
     const RunConfig& c = ctx.config;
     UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
     CausalLM model(c.model, ctx.groups.ep());
-    model->set_overlap_dispatch(c.parallel.overlap_dispatch);
+    model->set_dispatch_options({c.parallel.overlap_dispatch, c.parallel.shared_memory_dispatch});
     if (c.model_name_or_path.empty()) {
       model->initialize(c.training.seed);
     } else {

@@ -18,6 +18,7 @@ ParallelConfig parse_parallel(ConfigNode node) {
   p.backend = node.get<std::string>("backend", "mpi");
   p.threads_per_rank = node.get<int>("threads_per_rank", 0);
   p.overlap_dispatch = node.get<bool>("overlap_dispatch", p.overlap_dispatch);
+  p.shared_memory_dispatch = node.get<bool>("shared_memory_dispatch", p.shared_memory_dispatch);
   node.finish();
   UOE_CHECK(p.ep_size >= 1, "parallel.ep_size must be >= 1, got ", p.ep_size);
   UOE_CHECK(p.backend == "mpi" || p.backend == "nccl",

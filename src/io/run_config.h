@@ -19,6 +19,8 @@ struct ParallelConfig {
   std::string backend = "mpi";   // mpi | nccl
   int threads_per_rank = 0;      // 0: cores on the node / ranks on the node
   bool overlap_dispatch = false; // shared experts run while the token all-to-all is in flight
+  bool shared_memory_dispatch = true;  // tokens move through node-shared memory when the EP
+                                       // group's ranks share a node (CPU tensors)
 };
 
 // `profile:` per-step time breakdown (common/step_profiler.h).

@@ -78,8 +78,8 @@ void CausalLMImpl::set_profiler(StepProfiler* profiler) {
   }
 }
 
-void CausalLMImpl::set_overlap_dispatch(bool on) {
-  for (auto& moe : moe_layers()) moe->set_overlap_dispatch(on);
+void CausalLMImpl::set_dispatch_options(const DispatchOptions& options) {
+  for (auto& moe : moe_layers()) moe->set_dispatch_options(options);
 }
 
 std::vector<MoELayer> CausalLMImpl::moe_layers() const {

@@ -45,8 +45,8 @@ class CausalLMImpl : public torch::nn::Module {
   // Every decoder layer reports its phases to `profiler` (null = none) under its index. The
   // profiler must outlive every graph built while it is set.
   void set_profiler(StepProfiler* profiler);
-  // MoELayerImpl::set_overlap_dispatch on every MoE layer (`parallel.overlap_dispatch`).
-  void set_overlap_dispatch(bool on);
+  // MoELayerImpl::set_dispatch_options on every MoE layer.
+  void set_dispatch_options(const DispatchOptions& options);
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};

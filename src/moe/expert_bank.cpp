@@ -25,8 +25,8 @@ SwiGLU& ExpertBankImpl::expert(int64_t global_id) {
   return experts_[global_id - options_.first_expert];
 }
 
-torch::Tensor ExpertBankImpl::forward(const torch::Tensor& rows,
-                                      const std::vector<int64_t>& rows_per_expert) {
+std::vector<torch::Tensor> ExpertBankImpl::forward_parts(
+    const torch::Tensor& rows, const std::vector<int64_t>& rows_per_expert) {
   UOE_ASSERT(static_cast<int64_t>(rows_per_expert.size()) == options_.num_local_experts,
              "expected ", options_.num_local_experts, " row counts, got ", rows_per_expert.size());
   int64_t total = 0;
@@ -39,9 +39,13 @@ torch::Tensor ExpertBankImpl::forward(const torch::Tensor& rows,
   for (int64_t e = 0; e < options_.num_local_experts; ++e) {
     if (rows_per_expert[e] > 0) outputs.push_back(experts_[e]->forward(parts[e]));  // [n_e, H]
   }
-  // No rows at all: return an empty result that still depends on `rows`, so that the backward
-  // pass reaches the dispatch all-to-all on this rank as it does on the others.
-  if (outputs.empty()) return rows * 0;
+  if (outputs.empty()) outputs.push_back(rows * 0);  // [0, H]
+  return outputs;
+}
+
+torch::Tensor ExpertBankImpl::forward(const torch::Tensor& rows,
+                                      const std::vector<int64_t>& rows_per_expert) {
+  const auto outputs = forward_parts(rows, rows_per_expert);
   return outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 0);  // [R, H]
 }
 

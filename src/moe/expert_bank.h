@@ -22,8 +22,14 @@ class ExpertBankImpl : public torch::nn::Module {
   explicit ExpertBankImpl(const ExpertBankOptions& options);
 
   // rows [R, H] grouped by local expert (rows_per_expert[e] rows for local expert e, in order)
-  // -> [R, H]. Experts with no rows are skipped (their parameters get no gradient). The result
-  // is always connected to `rows` in the autograd graph, also when R = 0.
+  // -> the outputs [n_e, H] of the experts that have rows, in order; concatenated they are the
+  // [R, H] output (TokenDispatcher::combine concatenates them straight into its send buffer).
+  // Experts with no rows are skipped (their parameters get no gradient). Never empty: with no
+  // rows at all it holds one [0, H] tensor that is still connected to `rows` in the autograd
+  // graph, so that the backward pass reaches the dispatch on this rank as on the others.
+  std::vector<torch::Tensor> forward_parts(const torch::Tensor& rows,
+                                           const std::vector<int64_t>& rows_per_expert);
+  // The concatenated output [R, H].
   torch::Tensor forward(const torch::Tensor& rows, const std::vector<int64_t>& rows_per_expert);
 
   // Makes exactly the experts in `global_ids` trainable (requires_grad) and freezes the others.

@@ -28,6 +28,11 @@ void MoELayerImpl::set_profiler(StepProfiler* profiler, int layer) {
   dispatcher_.set_profiler(profiler, layer);
 }
 
+void MoELayerImpl::set_dispatch_options(const DispatchOptions& options) {
+  overlap_shared_experts_ = options.overlap_shared_experts;
+  dispatcher_.set_shared_memory(options.shared_memory);
+}
+
 MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
   MoEOutput out;
   {
@@ -40,14 +45,14 @@ MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
     shared = shared_experts->forward(hidden);
     if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(hidden)) * shared;
   };
-  const bool overlap = overlap_dispatch_ && shared_experts;
+  const bool overlap = overlap_shared_experts_ && shared_experts;
   auto [expert_input, plan] = dispatcher_.dispatch(
       hidden, out.routing.topk_ids,
       overlap ? std::function<void()>(run_shared_experts) : nullptr);  // [R, H]
-  torch::Tensor expert_output;  // [R, H]
+  std::vector<torch::Tensor> expert_output;  // per local expert with rows: [n_e, H]
   {
     const StepProfiler::Scope timer(profiler_, "expert_compute", layer_);
-    expert_output = experts->forward(expert_input, plan.rows_per_local_expert);
+    expert_output = experts->forward_parts(expert_input, plan.rows_per_local_expert);
   }
   const bool differentiable = hidden.requires_grad() || experts->any_expert_trainable();
   out.hidden = dispatcher_.combine(expert_output, plan, out.routing.topk_weights, differentiable);

@@ -38,9 +38,8 @@ class MoELayerImpl : public torch::nn::Module {
   // Reports router, dispatcher, expert and shared-expert phases, bytes and tokens per expert to
   // `profiler` (null = none) as layer `layer`.
   void set_profiler(StepProfiler* profiler, int layer);
-  // When on, the shared experts run while the dispatch all-to-all is in flight
-  // (`parallel.overlap_dispatch`). Same result either way.
-  void set_overlap_dispatch(bool on) { overlap_dispatch_ = on; }
+  // How tokens move (token_dispatcher.h). Same result either way.
+  void set_dispatch_options(const DispatchOptions& options);
 
   Router gate{nullptr};
   ExpertBank experts{nullptr};
@@ -52,7 +51,7 @@ class MoELayerImpl : public torch::nn::Module {
   TokenDispatcher dispatcher_;
   StepProfiler* profiler_ = nullptr;
   int layer_ = StepProfiler::kNoLayer;
-  bool overlap_dispatch_ = false;
+  bool overlap_shared_experts_ = false;
 };
 TORCH_MODULE(MoELayer);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/check.h"
+#include "moe/shared_memory_dispatch.h"
 #include "parallel/all_to_all.h"
 
 namespace uoe {
@@ -53,6 +54,17 @@ TokenDispatcher::TokenDispatcher(CommunicatorPtr ep, int64_t num_experts)
   first_local_expert_ = (ep_ ? ep_->rank() : 0) * num_local_experts_;
 }
 
+SharedDispatchContext TokenDispatcher::shared_context() const {
+  SharedDispatchContext context;
+  context.memory = ep_->node_shared_memory();
+  context.rank = ep_->rank();
+  context.ranks = static_cast<int>(ep_size_);
+  context.num_experts = num_experts_;
+  context.profiler = profiler_;
+  context.layer = layer_;
+  return context;
+}
+
 std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
     const torch::Tensor& hidden, const torch::Tensor& topk_ids,
     const std::function<void()>& while_in_flight) {
@@ -60,11 +72,12 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
   plan.num_tokens = hidden.size(0);
   plan.top_k = topk_ids.size(1);
   torch::Tensor token_of_row;  // [T*K] sorted position -> token
+  torch::Tensor sort_order;    // [T*K] sorted position -> flat (token, k) index
   {
     const StepProfiler::Scope timer(profiler_, "permutation", layer_);
     auto flat_ids = topk_ids.reshape({-1});                                   // [T*K]
     // sorted position -> flat (token, k) index
-    const auto sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));  // [T*K]
+    sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));  // [T*K]
     plan.unsort_order = inverse_permutation(sort_order);                            // [T*K]
     token_of_row = torch::div(sort_order, plan.top_k, "floor");                     // [T*K]
     plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
@@ -74,6 +87,21 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
       if (while_in_flight) while_in_flight();  // nothing to overlap with
       return {hidden.index_select(0, token_of_row), plan};  // [T*K, H]
     }
+  }
+
+  NodeSharedMemory* shared =
+      shared_memory_ && hidden.device().is_cpu() ? ep_->node_shared_memory() : nullptr;
+  if (shared) {
+    torch::Tensor all_counts;  // [P, E]
+    {
+      const StepProfiler::Scope timer(profiler_, "count_exchange", layer_);
+      all_counts = torch::empty({ep_size_, num_experts_}, torch::kInt64);
+      ep_->all_gather(all_counts, plan.tokens_per_expert.contiguous());
+      StepProfiler::add_bytes(profiler_, "count_exchange", layer_, double(num_experts_) * 8.0);
+    }
+    auto expert_input = shared_memory_dispatch(shared_context(), hidden, sort_order, all_counts,
+                                               plan, while_in_flight);
+    return {expert_input, plan};
   }
 
   // Count exchange: row p of `sent_counts` goes to rank p; row s of `recv_counts` came from s.
@@ -126,6 +154,23 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
 
 torch::Tensor TokenDispatcher::combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
                                        const torch::Tensor& topk_weights, bool differentiable) {
+  return combine(std::vector<torch::Tensor>{expert_output}, plan, topk_weights, differentiable);
+}
+
+torch::Tensor TokenDispatcher::combine(const std::vector<torch::Tensor>& expert_output_parts,
+                                       const DispatchPlan& plan, const torch::Tensor& topk_weights,
+                                       bool differentiable) {
+  UOE_ASSERT(!expert_output_parts.empty(), "combine: no expert output");
+  if (plan.through_shared_memory) {
+    return shared_memory_combine(shared_context(), expert_output_parts, plan, topk_weights,
+                                 differentiable);
+  }
+  torch::Tensor expert_output = expert_output_parts[0];  // [R, H]
+  if (expert_output_parts.size() > 1) {
+    // The expert bank's concatenation, done here so that it can go straight where it is sent from.
+    const StepProfiler::Scope timer(profiler_, "expert_compute", layer_);
+    expert_output = torch::cat(expert_output_parts, 0);
+  }
   torch::Tensor sorted_rows = expert_output;  // [T*K, H] in sorted (expert) order
   if (ep_size_ > 1) {
     const StepProfiler::Scope timer(profiler_, "token_all_to_all", layer_);

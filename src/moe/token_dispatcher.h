@@ -15,6 +15,10 @@
 // one gathered buffer, copies its own rows directly, and receives whole (source, expert) runs;
 // other backends permute around it. The unsort is fused into the weighted sum.
 //
+// When the EP group's ranks share a node and the tokens are on the CPU, dispatch and combine go
+// through node-shared memory instead (moe/shared_memory_dispatch.h): same rows, same order, same
+// sums; `parallel.shared_memory_dispatch: false` keeps the all-to-all.
+//
 // Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
 #include <torch/torch.h>
 
@@ -26,6 +30,15 @@
 
 namespace uoe {
 
+struct SharedDispatchContext;
+
+// How MoE layers move tokens (`parallel.overlap_dispatch`, `parallel.shared_memory_dispatch`).
+// The same on every rank of the EP group; the results do not depend on them.
+struct DispatchOptions {
+  bool overlap_shared_experts = false;  // shared experts run while the dispatch is in flight
+  bool shared_memory = true;            // node-shared memory when the EP group shares a node
+};
+
 struct DispatchPlan {
   torch::Tensor unsort_order;        // [T*K] int64: flat (token, k) index -> sorted position
   torch::Tensor ungroup_order;       // [R] int64: received position -> expert-major position
@@ -35,6 +48,11 @@ struct DispatchPlan {
   torch::Tensor tokens_per_expert;   // [E] int64: this rank's assignments per global expert
   int64_t num_tokens = 0;
   int64_t top_k = 0;
+  // Through node-shared memory only (unsort_order and ungroup_order are then unused):
+  bool through_shared_memory = false;
+  torch::Tensor all_counts;   // [P, E] int64: every rank's tokens_per_expert, row s from rank s
+  torch::Tensor row_origin;   // [R, 2] int64: (source rank, flat (token, k) index there) per row
+  torch::Tensor choice_slot;  // [T*K, 2] int64: (owner rank, row there) per flat (token, k)
 };
 
 class TokenDispatcher {
@@ -53,6 +71,12 @@ class TokenDispatcher {
   // `differentiable` must be the same on every rank of the EP group (see all_to_all.h).
   torch::Tensor combine(const torch::Tensor& expert_output, const DispatchPlan& plan,
                         const torch::Tensor& topk_weights, bool differentiable);
+  // The same with the expert output given in parts whose concatenation is [R, H]
+  // (ExpertBank::forward_parts): they are concatenated straight into the send buffer, which
+  // through shared memory is the shared block itself.
+  torch::Tensor combine(const std::vector<torch::Tensor>& expert_output_parts,
+                        const DispatchPlan& plan, const torch::Tensor& topk_weights,
+                        bool differentiable);
 
   // Phases, bytes and backward exchange of this dispatcher go to `profiler` (null = none) under
   // `layer`. The profiler must outlive every graph built while it is set.
@@ -61,10 +85,16 @@ class TokenDispatcher {
     layer_ = layer;
   }
 
+  // Node-shared memory when the EP group's ranks share a node (default on); the same on every
+  // rank of the group. Off: always the all-to-all exchange.
+  void set_shared_memory(bool on) { shared_memory_ = on; }
+
   int64_t num_local_experts() const { return num_local_experts_; }
   int64_t first_local_expert() const { return first_local_expert_; }
 
  private:
+  SharedDispatchContext shared_context() const;
+
   CommunicatorPtr ep_;
   int64_t num_experts_;
   int64_t ep_size_;
@@ -72,6 +102,7 @@ class TokenDispatcher {
   int64_t first_local_expert_;
   StepProfiler* profiler_ = nullptr;
   int layer_ = StepProfiler::kNoLayer;
+  bool shared_memory_ = true;
 };
 
 }  // namespace uoe

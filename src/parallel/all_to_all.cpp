@@ -1,10 +1,10 @@
 #include "parallel/all_to_all.h"
 
-#include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 
 #include <numeric>
-#include <type_traits>
+
+#include "parallel/autograd_node.h"
 
 namespace uoe {
 namespace {
@@ -77,21 +77,6 @@ class AllToAllBackward : public torch::autograd::Node {
   std::vector<int64_t> output_shape_;
   torch::TensorOptions output_options_;
 };
-
-// Autograd nodes are held by std::shared_ptr in LibTorch 1.x and by c10::intrusive_ptr in recent
-// 2.x releases; Edge::function has the type of this LibTorch. (1.x's custom deleter
-// torch::autograd::deleteNode, which releases long chains without deep recursion, is gone in 2.x;
-// the nodes this one points to keep their own deleters, so releasing it recurses one level only.)
-using NodePtr = decltype(torch::autograd::Edge::function);
-
-template <typename T, typename... Args>
-NodePtr make_node(Args&&... args) {
-  if constexpr (std::is_same_v<NodePtr, std::shared_ptr<torch::autograd::Node>>) {
-    return std::make_shared<T>(std::forward<Args>(args)...);
-  } else {
-    return c10::make_intrusive<T>(std::forward<Args>(args)...);
-  }
-}
 
 }  // namespace
 

@@ -13,6 +13,8 @@
 
 namespace uoe {
 
+class NodeSharedMemory;
+
 enum class ReduceOp { kSum, kMax, kMin };
 
 // An exchange in flight (Communicator::start_all_to_all_rows). wait() completes it; destroying
@@ -71,6 +73,11 @@ class Communicator {
 
   // Ranks with the same `color` form a new communicator, ordered by (key, old rank).
   virtual std::shared_ptr<Communicator> split(int color, int key) const = 0;
+
+  // Memory every rank of this communicator maps (parallel/node_shared_memory.h), owned by the
+  // communicator; null when the ranks span nodes or the backend has none (this default).
+  // Collective the first time.
+  virtual NodeSharedMemory* node_shared_memory() { return nullptr; }
 };
 
 using CommunicatorPtr = std::shared_ptr<Communicator>;

@@ -417,4 +417,12 @@ std::shared_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
   return split_mpi(color, key);
 }
 
+NodeSharedMemory* MpiCommunicator::node_shared_memory() {
+  if (!node_memory_probed_) {
+    node_memory_ = NodeSharedMemory::create_if_single_node(comm_);
+    node_memory_probed_ = true;
+  }
+  return node_memory_.get();
+}
+
 }  // namespace uoe

@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include "parallel/communicator.h"
+#include "parallel/node_shared_memory.h"
 
 namespace uoe {
 
@@ -60,12 +61,16 @@ class MpiCommunicator final : public Communicator {
   void barrier() override;
   std::shared_ptr<Communicator> split(int color, int key) const override;
   std::shared_ptr<MpiCommunicator> split_mpi(int color, int key) const;
+  // An MPI-3 shared-memory window over the ranks, when they all share a node.
+  NodeSharedMemory* node_shared_memory() override;
 
  private:
   MPI_Comm comm_;
   bool owned_;
   int rank_ = 0;
   int size_ = 1;
+  bool node_memory_probed_ = false;
+  std::unique_ptr<NodeSharedMemory> node_memory_;  // freed before comm_ (own duplicate)
 };
 
 }  // namespace uoe

@@ -88,10 +88,13 @@ void check_parity(RouterKind kind, bool shared, const std::string& what) {
     Result ref = run_layer(reference, tokens, probe, global);
 
     auto groups = ProcessGroups::create(world, ep);
-    // parallel.overlap_dispatch: shared experts computed while the dispatch exchange is in flight.
-    for (const bool overlap : {false, true}) {
+    // parallel.overlap_dispatch: shared experts computed while the dispatch exchange is in
+    // flight; parallel.shared_memory_dispatch: tokens through node-shared memory or all-to-all.
+    for (const DispatchOptions dispatch :
+         {DispatchOptions{false, false}, DispatchOptions{true, false}, DispatchOptions{false, true},
+          DispatchOptions{true, true}}) {
       MoELayer layer(options, groups.ep());
-      layer->set_overlap_dispatch(overlap);
+      layer->set_dispatch_options(dispatch);
       initialize_parameters(*layer, 7, 0.1);
       const int64_t first = groups.rank() * kTokensPerRank;
       Result got = run_layer(layer, tokens.narrow(0, first, kTokensPerRank),
@@ -104,7 +107,9 @@ void check_parity(RouterKind kind, bool shared, const std::string& what) {
       sync_gradients(params, groups);
 
       const std::string tag = what + " ep=" + std::to_string(ep) + " dp=" +
-                              std::to_string(n / ep) + (overlap ? " overlap" : "");
+                              std::to_string(n / ep) +
+                              (dispatch.overlap_shared_experts ? " overlap" : "") +
+                              (dispatch.shared_memory ? " shared-memory" : " all-to-all");
       expect_matches_reference(layer, got, reference, ref, first, kTolerance, tag);
     }
   }
@@ -125,7 +130,8 @@ void check_cuda_parity(RouterKind kind, bool shared, const std::string& what) {
 
   const auto device = test::cuda_device();
   MoELayer layer(options, nccl);
-  layer->set_overlap_dispatch(true);  // the generic (synchronous) start/wait path
+  layer->set_dispatch_options({/*overlap_shared_experts=*/true, /*shared_memory=*/true});
+  // (CUDA tensors: always the NCCL all-to-all; the overlap takes the side-stream start/wait path)
   initialize_parameters(*layer, 7, 0.1);
   layer->to(device);
   const int64_t first = nccl->rank() * kTokensPerRank;
