@@ -98,6 +98,22 @@ void check_same_inputs(Communicator& world, const RunConfig& config) {
 
 }  // namespace
 
+namespace {
+
+// How MoE layers will move tokens between the EP group's ranks, for the start-up line.
+// Collective over the world (the node-shared memory probe).
+std::string token_transport(const ParallelConfig& parallel, const ProcessGroups& groups) {
+  if (groups.ep_size() == 1) return "no token exchange";
+  if (parallel.backend == "nccl") return "tokens by NCCL all-to-all";
+  if (!parallel.shared_memory_dispatch) {
+    return "tokens by MPI all-to-all (parallel.shared_memory_dispatch: false)";
+  }
+  return groups.ep()->node_shared_memory() ? "tokens through node-shared memory"
+                                           : "tokens by MPI all-to-all (the EP group spans nodes)";
+}
+
+}  // namespace
+
 RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   auto world = MpiCommunicator::world();
   RunConfig config;
@@ -115,7 +131,8 @@ RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   YAML::Emitter emitter;
   emitter << config.resolved;
   log0("uoe ", cli.command, ": ", groups.world_size(), " ranks (ep_size=", groups.ep_size(),
-       ", dp_size=", groups.dp_size(), "), ", threads, " threads per rank, LibTorch ",
+       ", dp_size=", groups.dp_size(), "; ", token_transport(config.parallel, groups), "), ",
+       threads, " threads per rank, LibTorch ",
        TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
   return RunContext{std::move(config), std::move(groups), threads, emitter.c_str()};
 }

@@ -3,7 +3,7 @@
 #include <torch/csrc/autograd/functions/utils.h>
 
 #include <algorithm>
-#include <cstring>
+#include <numeric>
 
 #include "common/check.h"
 #include "moe/token_dispatcher.h"
@@ -78,6 +78,10 @@ struct SharedLayout {
   static torch::Tensor flat_index(const torch::Tensor& pairs, int64_t capacity) {
     return pairs.select(1, 0) * capacity + pairs.select(1, 1);
   }
+  // origin [R, 2] (source rank, flat (token, k) index there) -> [R] rows of tokens().
+  torch::Tensor token_rows(const torch::Tensor& origin, int64_t top_k) const {
+    return origin.select(1, 0) * token_capacity + torch::div(origin.select(1, 1), top_k, "floor");
+  }
 };
 
 SharedLayout layout_for(const SharedDispatchContext& context, const DispatchPlan& plan,
@@ -95,7 +99,8 @@ torch::Tensor gather_sum(const torch::Tensor& table, const torch::Tensor& index,
     return std::get<0>(torch::embedding_bag(table, index, offsets, /*scale_grad_by_freq=*/false,
                                             /*mode=sum*/ 0, /*sparse=*/false, weights));
   }
-  auto gathered = table.index_select(0, index).to(torch::kFloat32).view({tokens, top_k, -1});
+  auto gathered =
+      table.index_select(0, index).to(torch::kFloat32).view({tokens, top_k, table.size(1)});
   if (weights.defined()) gathered.mul_(weights.view({tokens, top_k, 1}));
   return gathered.sum(1);
 }
@@ -167,9 +172,7 @@ class SharedCombineBackward : public torch::autograd::Node {
 
     // Owner: this rank's rows [R] come from (source, flat choice) = plan_.row_origin.
     const auto& origin = plan_.row_origin;  // [R, 2]
-    auto token_rows = origin.select(1, 0) * layout.token_capacity +
-                      torch::div(origin.select(1, 1), plan_.top_k, "floor");  // [R]
-    auto grad_rows = layout.tokens().index_select(0, token_rows);             // [R, H]
+    auto grad_rows = layout.tokens().index_select(0, layout.token_rows(origin, plan_.top_k));  // [R, H]
     auto row_weights = layout.weights().index_select(
         0, SharedLayout::flat_index(origin, layout.choice_capacity));  // [R] fp32
     // Whether the router weights need a gradient is the same on every rank (the router is
@@ -300,12 +303,10 @@ torch::Tensor shared_memory_dispatch(const SharedDispatchContext& context,
       }
     }
   }
-  auto token_rows = plan.row_origin.select(1, 0) * layout.token_capacity +
-                    torch::div(plan.row_origin.select(1, 1), top_k, "floor");  // [R]
   torch::Tensor expert_input;
   {
     torch::NoGradGuard no_grad;
-    expert_input = layout.tokens().index_select(0, token_rows);  // [R, H]
+    expert_input = layout.tokens().index_select(0, layout.token_rows(plan.row_origin, top_k));  // [R, H]
   }
   StepProfiler::add_bytes(context.profiler, "token_all_to_all", context.layer,
                           double(tokens * top_k) * double(width) * double(hidden.element_size()));

@@ -20,12 +20,23 @@
 // Each phase keeps nothing in the block after it: what a backward pass needs is saved privately,
 // so any number of forward passes may precede it. Rows move once per direction, as in a raw
 // all-to-all, with the gather or the weighted sum done in the same pass.
+//
+// Ordering rule (no fence ends a phase): a phase may write a region before its first fence only
+// if every earlier reader of that region has passed a fence or a collective since. Each region
+// keeps its place until it grows (NodeSharedMemory::reserve), and the phases come in the orders
+// autograd gives them (dispatch -> combine forward; combine backward -> dispatch backward), where
+// each one writes only regions whose last readers are separated from it that way:
+//   dispatch          writes tokens, choices  (after the counts all_gather)
+//   combine           writes rows
+//   combine backward  writes tokens, weights; after its first fence, row scalars
+//   dispatch backward writes rows
 #include <torch/torch.h>
 
 #include <functional>
 #include <vector>
 
 #include "common/step_profiler.h"
+#include "parallel/communicator.h"
 #include "parallel/node_shared_memory.h"
 
 namespace uoe {
@@ -33,6 +44,7 @@ namespace uoe {
 struct DispatchPlan;
 
 struct SharedDispatchContext {
+  CommunicatorPtr communicator;  // the EP group; owns `memory` (kept alive by backward nodes)
   NodeSharedMemory* memory = nullptr;
   int rank = 0;
   int ranks = 1;

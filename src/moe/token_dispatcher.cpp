@@ -56,6 +56,7 @@ TokenDispatcher::TokenDispatcher(CommunicatorPtr ep, int64_t num_experts)
 
 SharedDispatchContext TokenDispatcher::shared_context() const {
   SharedDispatchContext context;
+  context.communicator = ep_;
   context.memory = ep_->node_shared_memory();
   context.rank = ep_->rank();
   context.ranks = static_cast<int>(ep_size_);

@@ -70,7 +70,7 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0;
   int size_ = 1;
   bool node_memory_probed_ = false;
-  std::unique_ptr<NodeSharedMemory> node_memory_;  // freed before comm_ (own duplicate)
+  std::unique_ptr<NodeSharedMemory> node_memory_;  // on its own communicator
 };
 
 }  // namespace uoe

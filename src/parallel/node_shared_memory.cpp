@@ -4,10 +4,18 @@
 #include <cstdint>
 #include <exception>
 
+#include <sys/statvfs.h>
+
 #include "common/check.h"
 #include "parallel/mpi_communicator.h"
 
 namespace uoe {
+namespace {
+
+constexpr int64_t kAlignment = 64;  // of the block and of every region
+constexpr const char* kBackingDirectory = "/dev/shm";  // Open MPI's osc_sm_backing_directory
+
+}  // namespace
 
 std::unique_ptr<NodeSharedMemory> NodeSharedMemory::create_if_single_node(MPI_Comm comm) {
   MPI_Comm node_comm;
@@ -47,31 +55,35 @@ void NodeSharedMemory::release() {
 }
 
 void NodeSharedMemory::reserve(const std::vector<int64_t>& region_bytes) {
-  constexpr int64_t kAlignment = 64;
   const auto rounded = [](int64_t bytes) {
     return (bytes + kAlignment - 1) / kAlignment * kAlignment;
   };
+  std::vector<int64_t> capacities = region_capacities_;
+  capacities.resize(region_bytes.size(), 0);
   bool grow = window_ == MPI_WIN_NULL || region_bytes.size() != region_capacities_.size();
-  region_capacities_.resize(region_bytes.size(), 0);
-  for (size_t i = 0; i < region_bytes.size(); ++i)
-    grow = grow || region_bytes[i] > region_capacities_[i];
-  if (!grow) return;
-  // A quarter of headroom per growing region, so that slowly growing batches reallocate rarely.
-  int64_t total = 0;
-  region_offsets_.assign(region_bytes.size(), 0);
   for (size_t i = 0; i < region_bytes.size(); ++i) {
-    if (region_bytes[i] > region_capacities_[i]) {
-      region_capacities_[i] = rounded(region_bytes[i] + region_bytes[i] / 4);
+    if (region_bytes[i] > capacities[i]) {
+      // A quarter of headroom, so that slowly growing batches reallocate rarely.
+      capacities[i] = rounded(region_bytes[i] + region_bytes[i] / 4);
+      grow = true;
     }
-    region_offsets_[i] = total;
-    total += region_capacities_[i];
   }
-  allocate(total);
+  if (!grow) return;
+  std::vector<int64_t> offsets(capacities.size(), 0);
+  int64_t total = 0;
+  for (size_t i = 0; i < capacities.size(); ++i) {
+    offsets[i] = total;
+    total += capacities[i];
+  }
+  allocate(total);  // may throw, leaving the current block as it was
+  region_capacities_ = std::move(capacities);
+  region_offsets_ = std::move(offsets);
 }
 
 void NodeSharedMemory::allocate(int64_t bytes) {
-  constexpr int64_t kPage = 4096, kAlignment = 64;
+  constexpr int64_t kPage = 4096;
   const int64_t wanted = std::max<int64_t>(kPage, (bytes + kPage - 1) / kPage * kPage) + kAlignment;
+  check_backing_space(wanted - bytes_);
   release();
   int rank = 0;
   MPI_CHECK(MPI_Comm_rank(comm_, &rank));
@@ -91,6 +103,29 @@ void NodeSharedMemory::allocate(int64_t bytes) {
   const int64_t skip = static_cast<int64_t>((kAlignment - address % kAlignment) % kAlignment);
   data_ = static_cast<char*>(base) + skip;
   bytes_ = static_cast<int64_t>(size) - skip;
+}
+
+void NodeSharedMemory::check_backing_space(int64_t extra_bytes) const {
+  // Open MPI backs the window with a sparse file there: a block larger than the free space would
+  // end in SIGBUS at first touch. All ranks see the same file system; they still agree on the
+  // verdict, so that none is left waiting in the allocation.
+  struct statvfs info {};
+  int enough = 1;
+  double free_mib = -1;
+  if (::statvfs(kBackingDirectory, &info) == 0) {
+    const double free_bytes = double(info.f_bavail) * double(info.f_frsize);
+    free_mib = free_bytes / double(1 << 20);
+    enough = free_bytes >= double(extra_bytes) ? 1 : 0;
+  }
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &enough, 1, MPI_INT, MPI_MIN, comm_));
+  if (!enough) {
+    throw CollectiveError(
+        c10::str("node-shared memory for the token dispatch needs ", extra_bytes >> 20,
+                 " MiB more in ", kBackingDirectory, ", which has ", int64_t(free_mib),
+                 " MiB free: enlarge it (docker run --shm-size) or set "
+                 "parallel.shared_memory_dispatch: false"),
+        2);
+  }
 }
 
 void NodeSharedMemory::fence() {

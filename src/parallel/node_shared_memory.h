@@ -28,6 +28,8 @@ class NodeSharedMemory {
   // keep nothing in it between exchanges. Because a region never moves or shrinks while the
   // block stays, exchanges that cut a region into slots differently still touch only that
   // region: whether a rank may write it depends only on the fences since its last readers.
+  // When the backing file system (/dev/shm) cannot hold the grown block, every rank throws
+  // CollectiveError (exit code 2, one message) and the current block stays as it was.
   void reserve(const std::vector<int64_t>& region_bytes);
 
   // Region i, at the same bytes on every rank (the address may differ), 64-byte aligned.
@@ -43,8 +45,11 @@ class NodeSharedMemory {
   void release();
 
   void allocate(int64_t bytes);
+  // Throws CollectiveError (on every rank) when the backing file system cannot hold
+  // `extra_bytes` more.
+  void check_backing_space(int64_t extra_bytes) const;
 
-  MPI_Comm comm_;  // a duplicate: the window's own communicator
+  MPI_Comm comm_;  // the window's own communicator (a shared-memory split of the caller's)
   MPI_Win window_ = MPI_WIN_NULL;
   char* data_ = nullptr;
   int64_t bytes_ = 0;

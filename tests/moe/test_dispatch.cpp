@@ -18,14 +18,17 @@ std::vector<int> ep_sizes_for(int world) {
 }
 
 // Dispatch -> identity experts -> combine with weights 1/K must return the input, and the
-// gradient of sum(out * g) with respect to the input must be g; through either transport.
+// gradient of sum(out * g) with respect to the input must be g; through either transport. (In
+// bf16 too: halves of bf16 values summed in fp32 are exact.)
 void check_round_trip(int64_t num_tokens, const torch::Tensor& topk_ids, int64_t num_experts,
-                      const ProcessGroups& groups, const std::string& what) {
+                      const ProcessGroups& groups, const std::string& what,
+                      torch::Dtype dtype = torch::kFloat32) {
   for (const bool shared_memory : {false, true}) {
     const std::string tag = what + (shared_memory ? " shared-memory" : " all-to-all");
     TokenDispatcher dispatcher(groups.ep(), num_experts);
     dispatcher.set_shared_memory(shared_memory);
-    auto hidden = test::seeded_randn({num_tokens, kHidden}, 11 + groups.rank()).requires_grad_();
+    auto hidden =
+        test::seeded_randn({num_tokens, kHidden}, 11 + groups.rank()).to(dtype).requires_grad_();
     auto [rows, plan] = dispatcher.dispatch(hidden, topk_ids);
     int64_t received = 0;
     for (auto c : plan.rows_per_local_expert) received += c;
@@ -36,7 +39,7 @@ void check_round_trip(int64_t num_tokens, const torch::Tensor& topk_ids, int64_t
         shared_memory && groups.ep()->size() > 1 && groups.ep()->node_shared_memory() != nullptr;
     EXPECT_EQ(plan.through_shared_memory, shared_expected) << tag;
     test::expect_close(out, hidden, 1e-6, tag + ": combine(dispatch(x))");
-    auto g = test::seeded_randn({num_tokens, kHidden}, 99 + groups.rank());
+    auto g = test::seeded_randn({num_tokens, kHidden}, 99 + groups.rank()).to(dtype);
     (out * g).sum().backward();
     if (num_tokens > 0) test::expect_close(hidden.grad(), g, 1e-6, tag + ": gradient");
   }
@@ -66,7 +69,7 @@ TEST(TokenDispatcher, ExpertsAndRanksWithZeroTokens) {
   }
 }
 
-// Odd ranks hold no tokens at all.
+// Odd ranks hold no tokens at all (also in bf16, whose weighted sum takes another path).
 TEST(TokenDispatcher, RanksWithNoTokens) {
   auto world = test::world();
   for (int ep : ep_sizes_for(world->size())) {
@@ -76,6 +79,8 @@ TEST(TokenDispatcher, RanksWithNoTokens) {
     auto scores = test::seeded_randn({tokens, num_experts}, 21);
     auto ids = std::get<1>(scores.topk(kTopK, -1));
     check_round_trip(tokens, ids, num_experts, groups, "empty ranks ep=" + std::to_string(ep));
+    check_round_trip(tokens, ids, num_experts, groups, "empty ranks bf16 ep=" + std::to_string(ep),
+                     torch::kBFloat16);
   }
 }
 

@@ -1,7 +1,6 @@
 // NodeSharedMemory: what one rank writes before a fence, every rank reads after it; regions stay
 // in place until one of them grows (the dispatcher's exchanges rely on it: see
 // moe/shared_memory_dispatch.cpp).
-#include <cstring>
 
 #include "parallel/mpi_communicator.h"
 #include "parallel/node_shared_memory.h"
@@ -48,6 +47,29 @@ TEST(NodeSharedMemory, RegionsStayInPlaceUntilOneGrows) {
   memory->reserve({10, grown, 10});  // region 1 grows: the block is replaced
   EXPECT_GE(memory->region(2) - memory->region(1), grown);
   EXPECT_GE(memory->bytes(), grown + 4096 + 8192);
+}
+
+// A block /dev/shm cannot hold is refused on every rank with one clear error (no SIGBUS at first
+// touch, no rank left waiting), and the current block stays usable.
+TEST(NodeSharedMemory, TooLargeABlockIsRefusedOnEveryRank) {
+  auto world = test::world();
+  NodeSharedMemory* memory = world->node_shared_memory();
+  ASSERT_NE(memory, nullptr);
+  memory->reserve({4096});
+  char* before = memory->region(0);
+  const int64_t huge = int64_t(1) << 50;  // 1 PiB
+  try {
+    memory->reserve({huge});
+    ADD_FAILURE() << "a 1 PiB block was accepted";
+  } catch (const CollectiveError& e) {
+    EXPECT_EQ(e.code, 2);
+    EXPECT_NE(std::string(e.what()).find("parallel.shared_memory_dispatch: false"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(memory->region(0), before);
+  if (world->rank() == 0) memory->region(0)[0] = 7;
+  memory->fence();
+  EXPECT_EQ(memory->region(0)[0], 7);
 }
 
 }  // namespace
