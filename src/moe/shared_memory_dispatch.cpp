@@ -90,21 +90,6 @@ SharedLayout layout_for(const SharedDispatchContext& context, const DispatchPlan
                       dtype, *context.memory);
 }
 
-// out[t] = sum_k w[t * K + k] * table[index[t * K + k]] accumulated in fp32 (plain sum when
-// `weights` is undefined): [T, H] fp32, one pass over the gathered rows.
-torch::Tensor gather_sum(const torch::Tensor& table, const torch::Tensor& index,
-                         const torch::Tensor& weights, int64_t tokens, int64_t top_k) {
-  if (table.scalar_type() == torch::kFloat32) {
-    auto offsets = torch::arange(0, tokens * top_k, top_k, index.options());  // [T]
-    return std::get<0>(torch::embedding_bag(table, index, offsets, /*scale_grad_by_freq=*/false,
-                                            /*mode=sum*/ 0, /*sparse=*/false, weights));
-  }
-  auto gathered =
-      table.index_select(0, index).to(torch::kFloat32).view({tokens, top_k, table.size(1)});
-  if (weights.defined()) gathered.mul_(weights.view({tokens, top_k, 1}));
-  return gathered.sum(1);
-}
-
 // Copies `rows` [n, H] into `rank`'s slot of the all-ranks tensor `slots` [P * capacity, H].
 void write_slot(const torch::Tensor& slots, int rank, int64_t capacity, const torch::Tensor& rows) {
   if (rows.size(0) > 0) slots.narrow(0, rank * capacity, rows.size(0)).copy_(rows);
@@ -129,8 +114,9 @@ class SharedDispatchBackward : public torch::autograd::Node {
     write_slot(layout.rows(), context_.rank, layout.row_capacity, grad);
     context_.memory->fence();
     auto grad_hidden =
-        gather_sum(layout.rows(), SharedLayout::flat_index(plan_.choice_slot, layout.row_capacity),
-                   torch::Tensor(), plan_.num_tokens, plan_.top_k);  // [T, H]
+        sum_rows_per_token(layout.rows(),
+                           SharedLayout::flat_index(plan_.choice_slot, layout.row_capacity),
+                           torch::Tensor(), plan_.num_tokens, plan_.top_k);  // [T, H]
     StepProfiler::add_bytes(context_.profiler, "backward_token_all_to_all", context_.layer,
                             double(grad.numel()) * double(grad.element_size()));
     return {grad_hidden.to(grad.scalar_type())};
@@ -350,9 +336,10 @@ torch::Tensor shared_memory_combine(const SharedDispatchContext& context,
     }
     const StepProfiler::Scope timer(context.profiler, "combine", context.layer);
     combined =
-        gather_sum(layout.rows(), SharedLayout::flat_index(plan.choice_slot, layout.row_capacity),
-                   topk_weights.reshape({-1}).to(torch::kFloat32), plan.num_tokens,
-                   plan.top_k)
+        sum_rows_per_token(layout.rows(),
+                           SharedLayout::flat_index(plan.choice_slot, layout.row_capacity),
+                           topk_weights.reshape({-1}).to(torch::kFloat32), plan.num_tokens,
+                           plan.top_k)
             .to(first.scalar_type());  // [T, H]
   }
   if (differentiable && torch::GradMode::is_enabled()) {

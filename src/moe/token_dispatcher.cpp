@@ -45,6 +45,19 @@ torch::Tensor expert_major_positions(const torch::Tensor& recv_counts) {
 
 }  // namespace
 
+torch::Tensor sum_rows_per_token(const torch::Tensor& table, const torch::Tensor& index,
+                                 const torch::Tensor& weights, int64_t tokens, int64_t top_k) {
+  if (table.scalar_type() == torch::kFloat32) {
+    auto offsets = torch::arange(0, tokens * top_k, top_k, index.options());  // [T]
+    return std::get<0>(torch::embedding_bag(table, index, offsets, /*scale_grad_by_freq=*/false,
+                                            /*mode=sum*/ 0, /*sparse=*/false, weights));
+  }
+  // Other dtypes: only the gathered rows are widened to fp32, not the whole table.
+  auto gathered =
+      table.index_select(0, index).to(torch::kFloat32).view({tokens, top_k, table.size(1)});
+  return (weights.defined() ? gathered * weights.view({tokens, top_k, 1}) : gathered).sum(1);
+}
+
 TokenDispatcher::TokenDispatcher(CommunicatorPtr ep, int64_t num_experts)
     : ep_(std::move(ep)), num_experts_(num_experts) {
   ep_size_ = ep_ ? ep_->size() : 1;
@@ -72,26 +85,16 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
   DispatchPlan plan;
   plan.num_tokens = hidden.size(0);
   plan.top_k = topk_ids.size(1);
-  torch::Tensor token_of_row;  // [T*K] sorted position -> token
-  torch::Tensor sort_order;    // [T*K] sorted position -> flat (token, k) index
+  torch::Tensor sort_order;  // [T*K] sorted position -> flat (token, k) index
   {
     const StepProfiler::Scope timer(profiler_, "permutation", layer_);
-    auto flat_ids = topk_ids.reshape({-1});                                   // [T*K]
-    // sorted position -> flat (token, k) index
-    sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));  // [T*K]
-    plan.unsort_order = inverse_permutation(sort_order);                            // [T*K]
-    token_of_row = torch::div(sort_order, plan.top_k, "floor");                     // [T*K]
+    auto flat_ids = topk_ids.reshape({-1});                                          // [T*K]
+    sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));             // [T*K]
     plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
-    if (ep_size_ == 1) {
-      plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
-      plan.send_splits = plan.recv_splits = {token_of_row.size(0)};
-      if (while_in_flight) while_in_flight();  // nothing to overlap with
-      return {hidden.index_select(0, token_of_row), plan};  // [T*K, H]
-    }
   }
-
-  NodeSharedMemory* shared =
-      shared_memory_ && hidden.device().is_cpu() ? ep_->node_shared_memory() : nullptr;
+  NodeSharedMemory* shared = ep_size_ > 1 && shared_memory_ && hidden.device().is_cpu()
+                                 ? ep_->node_shared_memory()
+                                 : nullptr;
   if (shared) {
     torch::Tensor all_counts;  // [P, E]
     {
@@ -103,6 +106,19 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
     auto expert_input = shared_memory_dispatch(shared_context(), hidden, sort_order, all_counts,
                                                plan, while_in_flight);
     return {expert_input, plan};
+  }
+
+  torch::Tensor token_of_row;  // [T*K] sorted position -> token
+  {
+    const StepProfiler::Scope timer(profiler_, "permutation", layer_);
+    plan.unsort_order = inverse_permutation(sort_order);         // [T*K]
+    token_of_row = torch::div(sort_order, plan.top_k, "floor");  // [T*K]
+    if (ep_size_ == 1) {
+      plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
+      plan.send_splits = plan.recv_splits = {token_of_row.size(0)};
+      if (while_in_flight) while_in_flight();  // nothing to overlap with
+      return {hidden.index_select(0, token_of_row), plan};  // [T*K, H]
+    }
   }
 
   // Count exchange: row p of `sent_counts` goes to rank p; row s of `recv_counts` came from s.
@@ -184,15 +200,11 @@ torch::Tensor TokenDispatcher::combine(const std::vector<torch::Tensor>& expert_
                              rows, {profiler_, layer_});  // arrives in this rank's sorted order
   }
   const StepProfiler::Scope timer(profiler_, "combine", layer_);
-  // One pass that gathers each token's K rows from their sorted positions and sums them with the
-  // router weights, accumulated in fp32: out[t] = sum_k w[t, k] * sorted_rows[unsort[t * K + k]].
-  const int64_t choices = plan.num_tokens * plan.top_k;
-  auto offsets = torch::arange(0, choices, plan.top_k, plan.unsort_order.options());  // [T]
-  auto weights = topk_weights.reshape({-1}).to(torch::kFloat32);                      // [T*K]
-  auto combined = std::get<0>(torch::embedding_bag(sorted_rows.to(torch::kFloat32), plan.unsort_order,
-                                                   offsets, /*scale_grad_by_freq=*/false,
-                                                   /*mode=sum*/ 0, /*sparse=*/false, weights));
-  return combined.to(expert_output.scalar_type());  // [T, H]
+  // Each token's K rows, gathered from their sorted positions and weighted in the same pass.
+  return sum_rows_per_token(sorted_rows, plan.unsort_order,
+                            topk_weights.reshape({-1}).to(torch::kFloat32), plan.num_tokens,
+                            plan.top_k)
+      .to(expert_output.scalar_type());  // [T, H]
 }
 
 }  // namespace uoe

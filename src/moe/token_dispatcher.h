@@ -48,12 +48,19 @@ struct DispatchPlan {
   torch::Tensor tokens_per_expert;   // [E] int64: this rank's assignments per global expert
   int64_t num_tokens = 0;
   int64_t top_k = 0;
-  // Through node-shared memory only (unsort_order and ungroup_order are then unused):
+  // Through node-shared memory only (unsort_order and ungroup_order are then left empty):
   bool through_shared_memory = false;
   torch::Tensor all_counts;   // [P, E] int64: every rank's tokens_per_expert, row s from rank s
   torch::Tensor row_origin;   // [R, 2] int64: (source rank, flat (token, k) index there) per row
   torch::Tensor choice_slot;  // [T*K, 2] int64: (owner rank, row there) per flat (token, k)
 };
+
+// The combine's weighted sum, used by both transports: out[t] = sum_k w[t * K + k] *
+// table[index[t * K + k]], accumulated in fp32 (a plain sum when `weights` is undefined), one
+// pass over the gathered rows. table [N, H], index [T*K] int64, weights [T*K] fp32 -> [T, H] fp32;
+// differentiable with respect to table and weights.
+torch::Tensor sum_rows_per_token(const torch::Tensor& table, const torch::Tensor& index,
+                                 const torch::Tensor& weights, int64_t tokens, int64_t top_k);
 
 class TokenDispatcher {
  public:
