@@ -297,7 +297,7 @@ def main(argv):
     for name, t in training.items():
         tr = t.get("training", t)
         out.append("")
-        out.append(f"- {name} model training: `{json.dumps({k: tr[k] for k in tr if k in ('steps', 'initial_loss', 'final_loss', 'wall_s', 'tokens_per_s')})}`")
+        out.append(f"- {name} model training: `{json.dumps({k: tr[k] for k in tr if k in ('steps', 'resumed_from_step', 'initial_loss', 'final_loss', 'wall_s', 'tokens_per_s')})}`")
     out.append("")
     out.append("## Main comparison\n")
     seeds = sorted({r["seed"] for recs in rows.values() for r in recs})

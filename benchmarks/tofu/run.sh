@@ -17,6 +17,8 @@
 #   LR_FULL     learning rate of full-model rows     (3e-4)  chosen once, see lr_sweep.md
 #   LR_EXPERT   learning rate of expert rows         (3e-3)  (SEUF, random expert, ablations)
 #   EPOCHS      training epochs of the two models    (60)
+#   SAVE_STEPS  training-checkpoint interval of the two models (500): an interrupted run.sh
+#               (Ctrl-C / SIGTERM / a killed job) continues their training from the newest one
 #   OUT         run directory                        (runs/tofu)
 #   REPORT      where RESULTS.md, results.json, figures go (benchmarks/tofu)
 #   UOE         the uoe binary                       (build/uoe, built when missing)
@@ -36,6 +38,7 @@ EVAL_RETAIN=${EVAL_RETAIN:-100}
 LR_FULL=${LR_FULL:-3e-4}
 LR_EXPERT=${LR_EXPERT:-3e-3}
 EPOCHS=${EPOCHS:-60}
+SAVE_STEPS=${SAVE_STEPS:-500}
 OUT=${OUT:-runs/tofu}
 REPORT=${REPORT:-benchmarks/tofu}
 UOE=${UOE:-build/uoe}
@@ -91,7 +94,7 @@ for model in retain full; do  # the retain model first: its forget-set truth rat
     echo "== training the $model model ($EPOCHS epochs on train_$model)"
     run_uoe "pretrain_$model" pretrain "$CONFIGS/pretrain.yaml" output_dir="$OUT/models/$model" \
       overwrite_output_dir=true dataset.train="$OUT/data/train_$model.h5" num_train_epochs="$EPOCHS" \
-      parallel.ep_size=$EP
+      parallel.ep_size=$EP save_steps="$SAVE_STEPS" save_total_limit=1 resume_from_checkpoint=auto
   fi
   if [[ ! -f $OUT/models/$model/eval/summary.json ]]; then
     echo "== TOFU evaluation of the $model model"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The TOFU benchmark end to end at test scale (benchmarks/tofu/run.sh with TOFU_SCALE=tiny: 40
 # forget and 40 retain questions, a few training epochs, GA with SEUF for a few steps): the report
-# must come out with every metric computed and in range. Skipped (77) without the TOFU data.
+# must come out with every metric computed and in range, also when the first run.sh was killed
+# during training and run again. Skipped (77) without the TOFU data.
 # Usage: tofu_benchmark.sh <uoe binary> <repo root>
 set -euo pipefail
 uoe=$1
@@ -13,11 +14,23 @@ if [[ ! -r $data/full.json ]]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-TOFU_DATA=$data TOFU_SCALE=tiny EPOCHS=8 STEPS=3 SEEDS=1 METHODS=ga VARIANTS="full seuf" ABLATIONS=0 \
-  OUT=$work/runs REPORT=$work/report UOE=$uoe "$root/benchmarks/tofu/run.sh"
-/usr/bin/python3 - "$work/report" <<'PY'
+run() {
+  TOFU_DATA=$data TOFU_SCALE=tiny EPOCHS=8 SAVE_STEPS=4 STEPS=3 SEEDS=1 METHODS=ga VARIANTS="full seuf" \
+    ABLATIONS=0 OUT=$work/runs REPORT=$work/report UOE=$uoe "$root/benchmarks/tofu/run.sh"
+}
+# A run killed while training the first model (retain: 16 steps, checkpoint every 4) ...
+if UOE_INJECT_FAULT=kill:step@6 run > "$work/killed.out" 2>&1; then
+  echo "FAIL: run.sh succeeded although its training was killed"; exit 1
+fi
+# ... continues from that model's newest training checkpoint when run again.
+run
+grep -q "resuming from .*checkpoint-4 after step 4 of 16" "$work/runs/logs/pretrain_retain.log" || {
+  echo "FAIL: the second run.sh did not resume the retain model from checkpoint-4"; exit 1; }
+/usr/bin/python3 - "$work/report" "$work/runs" <<'PY'
 import json, os, sys
-out = sys.argv[1]
+out, runs = sys.argv[1:3]
+resumed = json.load(open(os.path.join(runs, "models", "retain", "summary.json")))["resumed_from_step"]
+assert resumed == 4, resumed
 r = json.load(open(os.path.join(out, "results.json")))
 assert set(r["rows"]) == {"ga_full", "ga_seuf"}, r["rows"].keys()
 for name, row in r["rows"].items():
