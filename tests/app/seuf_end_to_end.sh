@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # End to end on the built-in data with 2 ranks: make-data -> pretrain -> attribute -> unlearn
-# (GA + SEUF) -> eval of checkpoint + delta. Asserts that the model first knows the facts, that
-# SEUF lowers forget accuracy while retain accuracy stays within the stated margin, and that
-# `uoe eval` of the saved delta reproduces the numbers `uoe unlearn` reported.
+# (GA + SEUF, and full-model GA from the same checkpoint) -> eval of checkpoint + delta.
+# Outcome assertions are the ones tests/app/seuf_outcome_checks.py marks `asserted`: chosen from
+# their measured spread over OpenBLAS kernels and seeds (benchmarks/spread/RESULTS.md), so they
+# hold on any x86-64 CPU, not only on the machine they were tuned on. Exact checks (the saved delta
+# reproduces the numbers `uoe unlearn` reported, attribution.h5's layout) compare runs on this
+# machine and stay exact. The test also runs as app_seuf_end_to_end_other_kernel under a
+# non-default OpenBLAS core type (tests/app/CMakeLists.txt).
 # Usage: seuf_end_to_end.sh <uoe binary> <repo root>
 set -euo pipefail
 uoe=$1
@@ -28,38 +32,31 @@ run attribute 2 attribute "$cfg/unlearn_seuf.yaml" output_dir="$work/attr" \
   model_name_or_path="$work/pretrain/checkpoint" "${files[@]}"
 run unlearn 2 unlearn "$cfg/unlearn_seuf.yaml" output_dir="$work/seuf" \
   model_name_or_path="$work/pretrain/checkpoint" "${files[@]}"
+run full 2 unlearn "$cfg/unlearn_full.yaml" output_dir="$work/full" \
+  model_name_or_path="$work/pretrain/checkpoint" "${files[@]}"
 run eval 2 eval "$cfg/unlearn_seuf.yaml" output_dir="$work/eval" \
   model_name_or_path="$work/pretrain/checkpoint" delta="$work/seuf/delta.h5" "${files[@]}"
 
-/usr/bin/python3 - "$work" <<'PY'
+/usr/bin/python3 - "$work" "$root/tests/app" <<'PY'
 import json, sys
 import h5py
 work = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+import seuf_outcome_checks
+
 pre = json.load(open(f"{work}/pretrain/summary.json"))["eval"]
 seuf = json.load(open(f"{work}/seuf/summary.json"))
+full = json.load(open(f"{work}/full/summary.json"))
 ev = json.load(open(f"{work}/eval/summary.json"))["eval"]
-before, after = seuf["before"], seuf["after"]
+after = seuf["after"]
 
 def check(cond, what):
     print(("ok: " if cond else "FAIL: ") + what)
     if not cond:
         sys.exit(1)
 
-# The pretrained model knows the facts.
-check(pre["forget_mc"]["accuracy"] >= 0.9 and pre["retain_mc"]["accuracy"] >= 0.9,
-      f"pretrained MC accuracy forget {pre['forget_mc']['accuracy']:.3f}, retain {pre['retain_mc']['accuracy']:.3f} >= 0.9")
-# SEUF forgets: forget MC accuracy drops by at least 0.3 ...
-drop = before["forget_mc"]["accuracy"] - after["forget_mc"]["accuracy"]
-check(drop >= 0.3, f"forget MC accuracy {before['forget_mc']['accuracy']:.3f} -> {after['forget_mc']['accuracy']:.3f} (drop {drop:.3f} >= 0.3)")
-# ... while retain MC accuracy stays within 0.15 of where it was.
-loss = before["retain_mc"]["accuracy"] - after["retain_mc"]["accuracy"]
-check(loss <= 0.15, f"retain MC accuracy {before['retain_mc']['accuracy']:.3f} -> {after['retain_mc']['accuracy']:.3f} (loss {loss:.3f} <= 0.15)")
-# The anchor keeps the router sending forget tokens to the target expert.
-check(after["forget"]["target_selection_rate"] >= before["forget"]["target_selection_rate"],
-      f"target selection rate {before['forget']['target_selection_rate']:.3f} -> {after['forget']['target_selection_rate']:.3f} (not lower)")
-# Only one expert and one router were trained.
-check(seuf["trainable_parameters"] < 0.05 * seuf["total_parameters"],
-      f"trainable {seuf['trainable_parameters']} < 5% of {seuf['total_parameters']}")
+for name, holds, seen in seuf_outcome_checks.asserted(pre, seuf, full):
+    check(holds, f"{name}: {seen}")
 # `uoe eval` on checkpoint + delta reproduces the unlearned model's numbers.
 for section in ("forget_mc", "retain_mc"):
     check(abs(ev[section]["accuracy"] - after[section]["accuracy"]) < 1e-9,
