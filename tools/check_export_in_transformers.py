@@ -2,10 +2,13 @@
 """Developer check (transformers + torch from PyPI, not run by CI): an HF directory written by
 `uoe export` loads in transformers, and differs from the original only in the tensors uoe trained.
 
-Prints the tensors whose values differ and the largest logit difference on a fixed input, for
+Prints the tensors whose values differ, the largest logit difference on a fixed input, for
 the original vs itself reloaded (must be 0) and vs the export (must be > 0 when the delta changed
-anything that the input reaches).
+anything that the input reaches), and the largest rounding to the checkpoint's dtype that uoe
+reported in the export's export_report.json.
 Usage: check_export_in_transformers.py <original HF dir> <exported HF dir>"""
+import json
+import os
 import sys
 
 import torch
@@ -29,6 +32,11 @@ def main():
         same = (again(ids).logits - reference).abs().max().item()
         moved = (exported(ids).logits - reference).abs().max().item()
     print(f"max |logits| difference: original reloaded {same:.3g}, export {moved:.3g}")
+    report = f"{exported_dir}/export_report.json"
+    if os.path.exists(report):
+        worst = json.load(open(report))["worst"]
+        print("largest rounding reported by uoe: " + ", ".join(
+            f"{key} {w['value']:.3g} ({w['name']})" for key, w in worst.items() if w))
     return 0 if same == 0 and changed else 1
 
 

@@ -343,21 +343,38 @@ int info(const CommandLine& cli) {
   return 0;
 }
 
+// One line per changed tensor: the dtype written and what rounding to it did.
+std::string describe_rounding(const ExportedTensor& t) {
+  return c10::str(t.name, " ", t.dtype, ": rounding rel_max_error ", t.rel_max_error,
+                  ", rel_l2_error ", t.rel_l2_error, ", update_rel_l2_error ", t.update_rel_l2_error,
+                  " (", t.updated_elements_lost, " of ", t.updated_elements,
+                  " updated elements back at their original value)");
+}
+
 // `uoe export`: model_name_or_path (HF directory) with the delta's tensors, as an HF directory.
-// Rank 0 writes; the other ranks wait.
+// Needs no expert parallelism (make_run_context sets parallel.ep_size=1): rank 0 reads and writes,
+// the other ranks wait for it and share its outcome (a bad input ends every rank with exit 2).
 int export_model(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli, OutputPolicy::kNone);
   const RunConfig& c = ctx.config;
-  if (ctx.groups.rank() == 0) {
-    const HfExportReport report = export_hf_checkpoint(hf_export_options(c));
-    std::string changed;
-    for (const auto& name : report.changed) changed += "\n  " + name;
-    for (const auto& skipped : report.skipped) log0("not copied: ", skipped);
-    log0("exported ", c.model_name_or_path, " + ", c.delta, " to ", c.export_config.output_dir, ": ",
-         report.num_shards, " shard(s), ", report.total_size, " bytes of tensors, ",
-         report.changed.size(), " changed:", changed);
+  const bool root = ctx.groups.rank() == 0;
+  const HfExportReport report = agreed(*ctx.groups.world(), [&] {
+    return root ? export_hf_checkpoint(hf_export_options(c)) : HfExportReport{};
+  });
+  if (!root) return 0;
+  std::string changed;
+  for (const auto& t : report.changed) changed += "\n  " + describe_rounding(t);
+  for (const auto& skipped : report.skipped) log0("not copied: ", skipped);
+  log0("exported ", c.model_name_or_path, " + ", c.delta, " to ", c.export_config.output_dir, ": ",
+       report.num_shards, " shard(s), ", report.total_size, " bytes of tensors, ",
+       report.changed.size(), " changed, each in the checkpoint's dtype (the delta's float32 values ",
+       "rounded):", changed);
+  if (const ExportedTensor* worst = worst_rounding(report, &ExportedTensor::rel_max_error)) {
+    const ExportedTensor* update = worst_rounding(report, &ExportedTensor::update_rel_l2_error);
+    log0("largest rounding: rel_max_error ", worst->rel_max_error, " (", worst->name,
+         "), update_rel_l2_error ", update->update_rel_l2_error, " (", update->name, "); report in ",
+         c.export_config.output_dir, "/", kExportReportFile);
   }
-  ctx.groups.world()->barrier();
   return 0;
 }
 

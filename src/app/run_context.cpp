@@ -29,7 +29,10 @@ void check_output_dir(const TrainingConfig& t) {
 }
 
 RunConfig load_and_check(const CommandLine& cli, int world_size, OutputPolicy outputs) {
-  RunConfig config = load_run_config(cli.config_path, cli.overrides);
+  // `uoe export` uses no expert parallelism: it runs at any world size with the unlearning config.
+  std::vector<std::string> overrides = cli.overrides;
+  if (cli.command == "export") overrides.push_back("parallel.ep_size=1");
+  RunConfig config = load_run_config(cli.config_path, overrides);
   UOE_CHECK(config.parallel.backend == "mpi", "parallel.backend='", config.parallel.backend,
             "': the trainer runs on CPU tensors with the mpi backend in this version (the NCCL "
             "communicator is available to the library and its tests)");

@@ -5,7 +5,13 @@
 #    changed (in their original BF16 dtype),
 #  - `uoe eval` of the exported directory matches `uoe eval` of the original + delta (up to the
 #    BF16 rounding of the trained tensors) and differs from the original alone,
-#  - exporting again without export.overwrite is refused with exit code 2.
+#  - the rounding to BF16 reported in export_report.json (and logged) is what
+#    tools/check_export_rounding.py recomputes from the files, and exactly 0 for an F32 copy of the
+#    model,
+#  - export ignores parallel.ep_size: 1 rank with the config's ep_size=2 writes the same directory
+#    as 2 ranks,
+#  - exporting again without export.overwrite, and a delta that does not fit the model (found by
+#    rank 0 only, while reading), end both ranks with exit code 2 and one error line.
 # Usage: hf_export.sh <uoe binary> <repo root>
 set -euo pipefail
 uoe=$1
@@ -33,6 +39,24 @@ run unlearn 2 unlearn "$cfg" output_dir="$work/seuf" model_name_or_path="$hf" ma
   learning_rate=0.05 "${files[@]}"
 run export 2 export "$cfg" output_dir="$work/export_run" model_name_or_path="$hf" \
   delta="$work/seuf/delta.h5" export.output_dir="$work/exported" data.vocab_size=64
+grep -q "parallel:" "$cfg" && grep -q "ep_size: 2" "$cfg"  # the config asks for EP=2
+run export_1rank 1 export "$cfg" output_dir="$work/export_run" model_name_or_path="$hf" \
+  delta="$work/seuf/delta.h5" export.output_dir="$work/exported_1rank" data.vocab_size=64
+cmp "$work/exported_1rank/model.safetensors" "$work/exported/model.safetensors" \
+  && cmp "$work/exported_1rank/export_report.json" "$work/exported/export_report.json" \
+  || { echo "FAIL: export at 1 rank (config ep_size=2) differs from 2 ranks"; exit 1; }
+echo "ok: export at 1 rank with parallel.ep_size=2 in the config writes what 2 ranks write"
+/usr/bin/python3 "$root/tools/check_export_rounding.py" check "$hf" "$work/seuf/delta.h5" \
+  "$work/exported" || { echo "FAIL: BF16 export's rounding report"; exit 1; }
+echo "ok: the reported BF16 rounding is what the files give"
+/usr/bin/python3 "$root/tools/check_export_rounding.py" to-f32 "$hf" "$work/hf_f32"
+run export_f32 1 export "$cfg" output_dir="$work/export_run" model_name_or_path="$work/hf_f32" \
+  delta="$work/seuf/delta.h5" export.output_dir="$work/exported_f32" data.vocab_size=64
+/usr/bin/python3 "$root/tools/check_export_rounding.py" check "$work/hf_f32" "$work/seuf/delta.h5" \
+  "$work/exported_f32" --zero || { echo "FAIL: F32 export's rounding report"; exit 1; }
+grep -q "largest rounding: rel_max_error 0 " "$work/export_f32.log" \
+  || { echo "FAIL: F32 export does not log rel_max_error 0:"; cat "$work/export_f32.log"; exit 1; }
+echo "ok: an F32 export reports (and logs) 0 rounding"
 run eval_delta 2 eval "$cfg" output_dir="$work/eval_delta" model_name_or_path="$hf" \
   delta="$work/seuf/delta.h5" "${files[@]}"
 run eval_exported 2 eval "$cfg" output_dir="$work/eval_exported" \
@@ -40,20 +64,40 @@ run eval_exported 2 eval "$cfg" output_dir="$work/eval_exported" \
 run eval_original 2 eval "$cfg" output_dir="$work/eval_original" model_name_or_path="$hf" \
   "${files[@]}"
 
-set +e
-timeout 300 mpiexec -np 2 --oversubscribe "$uoe" export "$cfg" output_dir="$work/export_run" \
+# expect_exit2 <log name> <text the error names> <args...>: 2 ranks, exit 2 (agreed, not MPI_Abort),
+# one error line.
+expect_exit2() {
+  local name=$1 text=$2 code=0
+  shift 2
+  timeout 300 mpiexec -np 2 --oversubscribe "$uoe" "$@" > "$work/$name.log" 2>&1 || code=$?
+  [[ $code == 2 ]] && grep -q "$text" "$work/$name.log" && [[ $(grep -c "error:" "$work/$name.log") == 1 ]] \
+    && ! grep -qE "MPI_ABORT|ORTE_ERROR" "$work/$name.log" \
+    || { echo "FAIL: $name gave exit $code (expected 2, one error naming $text):"; cat "$work/$name.log"; exit 1; }
+  echo "ok: $name: exit 2 on both ranks, one error line naming $text"
+}
+expect_exit2 again "export.overwrite" export "$cfg" output_dir="$work/export_run" \
   model_name_or_path="$hf" delta="$work/seuf/delta.h5" export.output_dir="$work/exported" \
-  data.vocab_size=64 > "$work/again.log" 2>&1
-code=$?
-set -e
-[[ $code == 2 ]] && grep -q "export.overwrite" "$work/again.log" \
-  || { echo "FAIL: exporting over an existing directory gave exit $code:"; cat "$work/again.log"; exit 1; }
-echo "ok: exporting over an existing directory is refused (exit 2, names export.overwrite)"
+  data.vocab_size=64
+# A delta with a tensor the model lacks: found by rank 0 while exporting, after the collective checks.
+/usr/bin/python3 - "$work/seuf/delta.h5" "$work/alien.h5" <<'PY'
+import shutil, sys
+import h5py
+shutil.copy(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    f.move(sorted(f.keys())[0], "layers.99.mlp.gate.weight")
+PY
+expect_exit2 alien "layers.99.mlp.gate.weight" export "$cfg" output_dir="$work/export_run" \
+  model_name_or_path="$hf" delta="$work/alien.h5" export.output_dir="$work/exported_alien" \
+  data.vocab_size=64
+[[ ! -e "$work/exported_alien" && ! -e "$work/exported_alien.tmp" ]] \
+  || { echo "FAIL: a rejected export left a directory"; exit 1; }
 
-/usr/bin/python3 - "$work" "$hf" <<'PY'
+/usr/bin/python3 - "$work" "$hf" "$root/tools" <<'PY'
 import json, os, sys
 import torch
 work, hf = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+from check_export_rounding import read_safetensors
 exported = f"{work}/exported"
 
 def check(cond, what):
@@ -61,26 +105,11 @@ def check(cond, what):
     if not cond:
         sys.exit(1)
 
-def read_safetensors(path):  # the format, read independently of uoe (header + raw data)
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        data = f.read()
-    dtypes = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[b:e]), dtype=dtypes[info["dtype"]]) if e > b else torch.empty(0, dtype=dtypes[info["dtype"]])
-        tensors[name] = t.reshape(info["shape"])
-    return header.get("__metadata__"), tensors
-
-expected_files = sorted(f for f in os.listdir(hf) if f != "reference.safetensors")
+expected_files = sorted([f for f in os.listdir(hf) if f != "reference.safetensors"] + ["export_report.json"])
 check(sorted(os.listdir(exported)) == expected_files, f"exported files {sorted(os.listdir(exported))}")
 check(open(f"{hf}/config.json").read() == open(f"{exported}/config.json").read(), "config.json copied")
-meta_a, a = read_safetensors(f"{hf}/model.safetensors")
-meta_b, b = read_safetensors(f"{exported}/model.safetensors")
+meta_a, a, _ = read_safetensors(f"{hf}/model.safetensors")
+meta_b, b, _ = read_safetensors(f"{exported}/model.safetensors")
 check(meta_a == meta_b, f"safetensors metadata kept ({meta_b})")
 check(sorted(a) == sorted(b), f"same {len(a)} tensor names")
 check(all(a[k].dtype == b[k].dtype for k in a), "same dtypes")
@@ -92,6 +121,9 @@ allowed = {f"model.layers.{layer}.block_sparse_moe.gate.weight"} | {
     f"model.layers.{layer}.block_sparse_moe.experts.{expert}.{w}.weight" for w in ("w1", "w2", "w3")}
 check(len(changed) > 0 and set(changed) <= allowed,
       f"changed tensors {changed} are the target expert (layer {layer}, expert {expert}) and its router")
+worst = json.load(open(f"{exported}/export_report.json"))["worst"]["rel_max_error"]
+line = f"largest rounding: rel_max_error {worst['value']:.6g} ({worst['name']})"
+check(worst["value"] > 0 and line in open(f"{work}/export.log").read(), f"the log says '{line}'")
 
 ev = {k: json.load(open(f"{work}/eval_{k}/summary.json"))["eval"] for k in ("delta", "exported", "original")}
 nll = {k: ev[k]["forget"]["answer_nll"] for k in ev}

@@ -242,7 +242,8 @@ TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
   CausalLM model(config, groups.ep());
   load_hf_checkpoint(SafetensorsCheckpoint(source), model, "");
   const std::vector<std::string> trained = {"layers.2.mlp.experts.1.up_proj.weight",
-                                            "layers.2.mlp.gate.weight"};
+                                            "layers.2.mlp.gate.weight",
+                                            "layers.2.post_attention_layernorm.weight"};
   {
     torch::NoGradGuard no_grad;
     for (auto& item : model->named_parameters()) {
@@ -254,12 +255,31 @@ TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
   save_delta(delta, model, groups, trained, {{"method", "ga"}});
   if (world_->rank() == 0) {
     const HfExportReport report = export_hf_checkpoint({source, delta, out, false, ""});
-    EXPECT_EQ(report.changed, (std::vector<std::string>{"model.layers.2.mlp.experts.1.up_proj.weight",
-                                                        "model.layers.2.mlp.gate.weight"}));
+    // Experts are stored as F16, other matrices as BF16, vectors as F32 (tensor_dtype above).
+    const std::vector<std::pair<std::string, std::string>> expected_changed = {
+        {"model.layers.2.mlp.experts.1.up_proj.weight", "F16"},
+        {"model.layers.2.mlp.gate.weight", "BF16"},
+        {"model.layers.2.post_attention_layernorm.weight", "F32"}};
+    ASSERT_EQ(report.changed.size(), expected_changed.size());
+    for (size_t i = 0; i < expected_changed.size(); ++i) {
+      const ExportedTensor& t = report.changed[i];
+      EXPECT_EQ(t.name, expected_changed[i].first);
+      EXPECT_EQ(t.dtype, expected_changed[i].second);
+      EXPECT_EQ(t.updated_elements, model->named_parameters()[trained[i]].numel()) << t.name;
+      if (t.dtype == "F32") {
+        EXPECT_EQ(t.max_abs_error, 0.0);
+        EXPECT_EQ(t.update_rel_l2_error, 0.0);
+      } else {  // round to nearest: at most half a unit in the last place (8 or 11 bits)
+        EXPECT_GT(t.rel_max_error, 0.0) << t.name;
+        EXPECT_LE(t.rel_max_error, t.dtype == "BF16" ? 1.0 / 256 : 1.0 / 2048) << t.name;
+      }
+    }
+    EXPECT_EQ(worst_rounding(report, &ExportedTensor::rel_max_error)->name, expected_changed[1].first);
     EXPECT_EQ(report.skipped.size(), 2u);  // .cache, original/consolidated.00.pth
     auto expected_files = files_under(source);
     expected_files.erase(".cache/download.lock");
     expected_files.erase("original/consolidated.00.pth");
+    expected_files.insert(kExportReportFile);
     EXPECT_EQ(files_under(out), expected_files);
     EXPECT_FALSE(fs::exists(out + ".tmp"));
 
@@ -273,7 +293,8 @@ TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
       EXPECT_EQ(after.file_of(name).path(), out + before.file_of(name).path().substr(source.size()));
       const auto got = after.file_of(name).view(name);
       const auto original = before.file_of(name).view(name);
-      const bool is_trained = name == report.changed[0] || name == report.changed[1];
+      const bool is_trained = std::any_of(report.changed.begin(), report.changed.end(),
+                                          [&](const ExportedTensor& t) { return t.name == name; });
       EXPECT_EQ(torch::equal(got, original), !is_trained) << name;
       if (is_trained) {
         const auto& fp32 = d.tensors.at(name.substr(std::string("model.").size()));
@@ -286,7 +307,7 @@ TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
 
     test::expect_input_error([&] { export_hf_checkpoint({source, delta, out, false, ""}); },
                              {"export.output_dir", out, "exists", "export.overwrite"});
-    EXPECT_EQ(export_hf_checkpoint({source, delta, out + "/", true, ""}).changed.size(), 2u);
+    EXPECT_EQ(export_hf_checkpoint({source, delta, out + "/", true, ""}).changed.size(), 3u);
     test::expect_input_error([&] { export_hf_checkpoint({source, delta, source + "/x", true, ""}); },
                              {"export.output_dir", "inside"});
     test::expect_input_error(
