@@ -172,7 +172,8 @@ RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   ProcessGroups groups = ProcessGroups::create(world, config.parallel.ep_size);
   YAML::Emitter emitter;
   emitter << config.resolved;
-  log0("uoe ", cli.command, ": ", layout_line(config.parallel, groups), ", ", threads,
+  const std::string layout = layout_line(config.parallel, groups);  // collective: on every rank
+  log0("uoe ", cli.command, ": ", layout, ", ", threads,
        " threads per rank, LibTorch ", TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
   return RunContext{std::move(config), std::move(groups), threads, emitter.c_str()};
 }
