@@ -1,6 +1,7 @@
 #include "app/run_context.h"
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "common/check.h"
@@ -111,8 +112,49 @@ std::string token_transport(const ParallelConfig& parallel, const ProcessGroups&
   if (!parallel.shared_memory_dispatch) {
     return "tokens by MPI all-to-all (parallel.shared_memory_dispatch: false)";
   }
-  return groups.ep()->node_shared_memory() ? "tokens through node-shared memory"
-                                           : "tokens by MPI all-to-all (the EP group spans nodes)";
+  const bool shared = groups.ep()->node_shared_memory() != nullptr;
+  const int64_t shared_groups =
+      all_reduce_sum(*groups.world(), groups.ep_rank() == 0 && shared ? 1 : 0);
+  if (shared_groups == groups.dp_size()) return "tokens through node-shared memory";
+  if (shared_groups == 0) return "tokens by MPI all-to-all (the EP group spans nodes)";
+  return c10::str("tokens through node-shared memory in ", shared_groups, " of ",
+                  groups.dp_size(), " EP groups, by MPI all-to-all in the others (they span nodes)");
+}
+
+// The most nodes any group of `group`'s kind spans, by MPI's placement (the one node-shared
+// memory follows). Collective over the world.
+int nodes_spanned(Communicator& world, Communicator& group, int node_id) {
+  const auto mine = torch::full({1}, int64_t(node_id), torch::kInt64);
+  auto nodes = torch::empty({group.size()}, torch::kInt64);  // [group size]
+  group.all_gather(nodes, mine);
+  const int64_t* ids = nodes.data_ptr<int64_t>();
+  auto spanned = torch::full({1}, int64_t(std::set<int64_t>(ids, ids + group.size()).size()),
+                             torch::kInt64);
+  world.all_reduce(spanned, ReduceOp::kMax);
+  return static_cast<int>(spanned.item<int64_t>());
+}
+
+std::string all_reduce_transport(int nodes) {
+  return nodes == 1 ? std::string("MPI all-reduce within a node")
+                    : c10::str("MPI all-reduce across ", nodes, " nodes");
+}
+
+// "<world> ranks on <n> nodes (<layout>; <token transport>; <gradient transports>)" for the
+// start-up line. Collective over the world.
+std::string layout_line(const ParallelConfig& parallel, const ProcessGroups& groups) {
+  const int node_id = MpiRuntime::node_id();
+  auto& world = *groups.world();
+  const int nodes = nodes_spanned(world, world, node_id);
+  std::string gradients = "one rank, no gradient exchange";
+  if (groups.world_size() > 1) {
+    gradients = "gradients: dense by " + all_reduce_transport(nodes) + ", experts ";
+    gradients += groups.dp_size() == 1 ? std::string("not reduced (dp_size=1)")
+                                       : "by " + all_reduce_transport(nodes_spanned(
+                                                     world, *groups.expert_dp(), node_id));
+  }
+  return c10::str(groups.world_size(), " ranks on ", nodes, nodes == 1 ? " node" : " nodes",
+                  " (ep_size=", groups.ep_size(), ", dp_size=", groups.dp_size(), "; ",
+                  token_transport(parallel, groups), "; ", gradients, ")");
 }
 
 }  // namespace
@@ -133,10 +175,9 @@ RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   ProcessGroups groups = ProcessGroups::create(world, config.parallel.ep_size);
   YAML::Emitter emitter;
   emitter << config.resolved;
-  log0("uoe ", cli.command, ": ", groups.world_size(), " ranks (ep_size=", groups.ep_size(),
-       ", dp_size=", groups.dp_size(), "; ", token_transport(config.parallel, groups), "), ",
-       threads, " threads per rank, LibTorch ",
-       TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
+  const std::string layout = layout_line(config.parallel, groups);  // collective: on every rank
+  log0("uoe ", cli.command, ": ", layout, ", ", threads,
+       " threads per rank, LibTorch ", TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
   return RunContext{std::move(config), std::move(groups), threads, emitter.c_str()};
 }
 

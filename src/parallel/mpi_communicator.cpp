@@ -217,6 +217,16 @@ int MpiRuntime::local_size() {
   return size;
 }
 
+int MpiRuntime::node_id() {
+  MPI_Comm local;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
+  int world_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &world_rank, 1, MPI_INT, MPI_MIN, local));
+  MPI_Comm_free(&local);
+  return world_rank;
+}
+
 MpiCommunicator::MpiCommunicator(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
   MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Comm_rank(comm_, &rank_));

@@ -21,6 +21,9 @@ class MpiRuntime {
   static std::string hostname();
   // Number of ranks on this node (from a shared-memory split of MPI_COMM_WORLD).
   static int local_size();
+  // The lowest world rank on this node (same split): two ranks share a node exactly when their
+  // node ids are equal. On one machine a "node" is what MPI's launcher calls one (one orted).
+  static int node_id();
 };
 
 // Throws InternalError with the MPI error string, rank and host when `code` != MPI_SUCCESS.
