@@ -88,6 +88,8 @@ RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
   out.topk_ids = std::get<1>(topk);      // [T, K]
   out.topk_weights = std::get<0>(topk);  // [T, K]
   if (options_.kind == RouterKind::kDeepSeekV2) {
+    // DeepSeek's modeling_deepseek.py: renormalise (then no scaling factor) when top_k > 1 and
+    // norm_topk_prob; transformers' DeepseekV2 ignores norm_topk_prob and always scales.
     if (options_.top_k > 1 && options_.norm_topk_prob) {
       out.topk_weights = out.topk_weights / (out.topk_weights.sum(-1, true) + 1e-20);
     } else {

@@ -133,28 +133,24 @@ TEST(Router, DeepSeekV2GroupLimited) {
   check_router(o, "deepseek_v2 group_limited_greedy");
 }
 
-TEST(Router, DeepSeekV3NoAuxTcWithBias) {
+// DeepSeek-V3's router: 4 groups of 4 experts, 2 kept, renormalised, scaled by 2.5.
+RouterOptions noaux_tc(int64_t top_k) {
   RouterOptions o;
   o.kind = RouterKind::kDeepSeekV3;
-  o.top_k = 4;
+  o.top_k = top_k;
   o.n_group = 4;
   o.topk_group = 2;
   o.norm_topk_prob = true;
   o.routed_scaling_factor = 2.5;
-  check_router(o, "deepseek_v3 noaux_tc");
+  return o;
 }
+
+TEST(Router, DeepSeekV3NoAuxTcWithBias) { check_router(noaux_tc(4), "deepseek_v3 noaux_tc"); }
 
 // Half of each kept group's experts have negative biased scores and top_k exceeds the positive
 // ones: the K-th choice is a negative kept expert, which 0 in the dropped groups would outrank.
 TEST(Router, DeepSeekV3NegativeBiasedScoresBeatDroppedGroups) {
-  RouterOptions o;
-  o.kind = RouterKind::kDeepSeekV3;
-  o.top_k = 6;
-  o.n_group = 4;
-  o.topk_group = 2;
-  o.norm_topk_prob = true;
-  o.routed_scaling_factor = 2.5;
-  check_router(o, "deepseek_v3 negative biased scores", -2.0);
+  check_router(noaux_tc(6), "deepseek_v3 negative biased scores", -2.0);
 }
 
 TEST(Router, GradientFlowsToWeightThroughProbsAndCombineWeights) {
