@@ -37,6 +37,8 @@ std::map<std::string, torch::Tensor> model_state(const CausalLM& model) {
   return state;
 }
 
+}  // namespace
+
 nlohmann::json model_config_json(const ModelConfig& c) {
   const RopeScaling& r = c.rope_scaling;
   const nlohmann::json rope_scaling = {
@@ -87,6 +89,8 @@ nlohmann::json model_config_json(const ModelConfig& c) {
           {"topk_group", c.topk_group},
           {"num_nextn_predict_layers", c.num_nextn_predict_layers}};
 }
+
+namespace {
 
 // JSON is YAML, so the config reader of `model:` (unknown keys rejected, "did you mean") applies.
 ModelConfig read_model_config_file(const std::string& path) {

@@ -21,6 +21,9 @@ namespace uoe {
 // Collective over the world. Only dp_rank 0 ranks write expert files.
 void save_checkpoint(const std::string& dir, CausalLM& model, const ProcessGroups& groups);
 
+// The ModelConfig as model_config.json holds it (every field; equal JSON = equal configs).
+nlohmann::json model_config_json(const ModelConfig& config);
+
 // Reads <dir>/model_config.json. Throws InputError if the directory is not a complete checkpoint.
 ModelConfig read_checkpoint_config(const std::string& dir);
 

@@ -83,6 +83,9 @@ void ModelConfig::validate(const std::string& p) const {
               rope_scaling.factor);
     UOE_CHECK(rope_scaling.beta_fast > 0 && rope_scaling.beta_slow > 0, p,
               ".rope_scaling.beta_fast and beta_slow must be > 0");
+    UOE_CHECK(rope_scaling.attention_factor >= 0, p,
+              ".rope_scaling.attention_factor must be > 0 (0: derived), got ",
+              rope_scaling.attention_factor);
   }
   UOE_CHECK(num_experts >= 0, p, ".num_experts must be >= 0, got ", num_experts);
   UOE_CHECK(first_k_dense_replace >= 0 && first_k_dense_replace <= num_hidden_layers, p,
@@ -103,6 +106,10 @@ void ModelConfig::validate(const std::string& p) const {
               " must divide num_experts=", num_experts);
     UOE_CHECK(topk_group >= 1 && topk_group <= n_group, p, ".topk_group=", topk_group,
               " must be in [1, n_group=", n_group, "]");
+    UOE_CHECK(num_experts_per_tok <= topk_group * (num_experts / n_group), p,
+              ".num_experts_per_tok=", num_experts_per_tok, " exceeds the ", topk_group,
+              " kept groups' ", topk_group * (num_experts / n_group), " experts (topk_group x ",
+              "num_experts / n_group)");
     UOE_CHECK(shared_expert_intermediate_size >= 0, p,
               ".shared_expert_intermediate_size must be >= 0");
     try {

@@ -1,5 +1,7 @@
 #include "moe/router.h"
 
+#include <limits>
+
 #include "common/check.h"
 
 namespace uoe {
@@ -39,15 +41,15 @@ RouterImpl::RouterImpl(const RouterOptions& options) : options_(options) {
 }
 
 torch::Tensor RouterImpl::mask_to_top_groups(const torch::Tensor& scores,
-                                             const torch::Tensor& group_scores) {
-  // scores [T, E], group_scores [T, G] -> scores with experts of non-selected groups set to 0.
+                                             const torch::Tensor& group_scores, double fill) {
+  // scores [T, E], group_scores [T, G] -> scores with experts of non-selected groups set to `fill`.
   const int64_t tokens = scores.size(0);
   auto group_ids = std::get<1>(group_scores.topk(options_.topk_group, -1, true, false));  // [T, g]
   auto group_mask = torch::zeros_like(group_scores).scatter_(1, group_ids, 1.0);          // [T, G]
   auto expert_mask = group_mask.unsqueeze(-1)
                          .expand({tokens, options_.n_group, options_.num_experts / options_.n_group})
                          .reshape({tokens, options_.num_experts});  // [T, E]
-  return scores.masked_fill(expert_mask.logical_not(), 0.0);
+  return scores.masked_fill(expert_mask.logical_not(), fill);
 }
 
 RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
@@ -62,7 +64,9 @@ RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
       auto group_scores = std::get<0>(biased.view({tokens, options_.n_group, group_size})
                                           .topk(std::min<int64_t>(2, group_size), -1))
                               .sum(-1);  // [T, G]
-      biased = mask_to_top_groups(biased, group_scores);
+      // -inf as DeepSeek-V3's inference code and transformers 5: a kept expert whose biased score
+      // is negative still ranks above every expert of a dropped group.
+      biased = mask_to_top_groups(biased, group_scores, -std::numeric_limits<double>::infinity());
     }
     out.topk_ids = std::get<1>(biased.topk(options_.top_k, -1, true, true));  // [T, K]
     out.topk_weights = out.probs.gather(1, out.topk_ids);                      // [T, K]
@@ -78,12 +82,14 @@ RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
   if (options_.kind == RouterKind::kDeepSeekV2 && options_.n_group > 1) {
     auto group_scores =
         std::get<0>(out.probs.detach().view({tokens, options_.n_group, group_size}).max(-1));
-    selection = mask_to_top_groups(out.probs, group_scores);
+    selection = mask_to_top_groups(out.probs, group_scores, 0.0);  // as DeepSeek-V2 (probs > 0)
   }
   auto topk = selection.topk(options_.top_k, -1, true, true);
   out.topk_ids = std::get<1>(topk);      // [T, K]
   out.topk_weights = std::get<0>(topk);  // [T, K]
   if (options_.kind == RouterKind::kDeepSeekV2) {
+    // DeepSeek's modeling_deepseek.py: renormalise (then no scaling factor) when top_k > 1 and
+    // norm_topk_prob; transformers' DeepseekV2 ignores norm_topk_prob and always scales.
     if (options_.top_k > 1 && options_.norm_topk_prob) {
       out.topk_weights = out.topk_weights / (out.topk_weights.sum(-1, true) + 1e-20);
     } else {

@@ -49,8 +49,9 @@ class RouterImpl : public torch::nn::Module {
   torch::Tensor e_score_correction_bias;  // [E] buffer, deepseek_v3 only
 
  private:
-  // Zeroes the scores of experts outside each token's best `topk_group` groups.
-  torch::Tensor mask_to_top_groups(const torch::Tensor& scores, const torch::Tensor& group_scores);
+  // Sets the scores of experts outside each token's best `topk_group` groups to `fill`.
+  torch::Tensor mask_to_top_groups(const torch::Tensor& scores, const torch::Tensor& group_scores,
+                                   double fill);
   RouterOptions options_;
 };
 TORCH_MODULE(Router);

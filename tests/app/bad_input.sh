@@ -59,6 +59,9 @@ mkdir -p "$work/hf_truncated" "$work/hf_header" "$work/hf_llama"
 cp "$hf/config.json" "$work/hf_truncated/" && head -c 200 "$hf/model.safetensors" > "$work/hf_truncated/model.safetensors"
 cp "$hf/config.json" "$work/hf_header/" && { printf '\xff\xff\xff\xff\xff\xff\xff\x7f'; head -c 64 /dev/zero; } > "$work/hf_header/model.safetensors"
 cp "$hf/model.safetensors" "$work/hf_llama/" && sed 's/MixtralForCausalLM/LlamaForCausalLM/' "$hf/config.json" > "$work/hf_llama/config.json"
+hf5=$root/tests/fixtures/hf5/qwen2_moe  # config.json as transformers 5 writes it
+mkdir -p "$work/hf_linear_rope"
+cp "$hf5/model.safetensors" "$work/hf_linear_rope/" && sed 's/"rope_type": "default"/"rope_type": "linear", "factor": 2.0/' "$hf5/config.json" > "$work/hf_linear_rope/config.json"
 touch "$work/.stamp"
 
 o="output_dir=$work/run"
@@ -89,6 +92,7 @@ expect_error 2 "checkpoint with other expert count" "has shape [8, 128], expecte
 expect_error 2 "safetensors file cut short" "hf_truncated/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_truncated" data.vocab_size=64
 expect_error 2 "safetensors header length out of range" "hf_header/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_header" data.vocab_size=64
 expect_error 2 "unsupported HF architecture" "LlamaForCausalLM" "${unlearn[@]}" model_name_or_path="$work/hf_llama"
+expect_error 2 "HF RoPE type uoe does not implement" "rope_parameters.rope_type='linear' is not supported" "${unlearn[@]}" model_name_or_path="$work/hf_linear_rope"
 expect_error 2 "missing dataset" "missing.h5" "${unlearn[@]}" dataset.forget="$work/missing.h5"
 expect_error 2 "dataset is not HDF5" "'$work/random.h5' is not an HDF5 file" "${unlearn[@]}" dataset.forget="$work/random.h5"
 expect_error 2 "malformed JSONL" "truncated.jsonl' line 1" "${unlearn[@]}" dataset.forget_mc="$work/truncated.jsonl"

@@ -280,6 +280,93 @@ TEST(HfConfig, RejectsWhatItDoesNotImplement) {
                            {"/nonexistent/model", "no such file", "config.json"});
 }
 
+// The same models' config.json as transformers 5.23 writes it (AutoConfig.from_pretrained of the
+// 4.x file, then save_pretrained; tests/fixtures/hf_configs/transformers5): rope_parameters instead
+// of rope_theta / rope_scaling, num_local_experts for Qwen3-MoE, head_dim / qk_head_dim for
+// DeepSeek, layer_types for Qwen2-MoE. Each must give the same ModelConfig as the 4.x file.
+TEST(HfConfig, Transformers5ConfigEqualsTransformers4Config) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (const std::string name :
+       {"DeepSeek-V2-Lite", "OLMoE-1B-7B-0924", "Qwen1.5-MoE-A2.7B", "Qwen3-30B-A3B"}) {
+    pairs.emplace_back(written_config(name), written_config("transformers5/" + name));
+  }
+  for (const std::string name : {"Mixtral-8x7B-v0.1", "DeepSeek-V3"}) {
+    if (fs::exists(shared_hf(name) + "/config.json")) {
+      pairs.emplace_back(shared_hf(name), written_config("transformers5/" + name));
+    }
+  }
+  for (const auto& [v4, v5] : pairs) {
+    const auto v5_json = read_json(v5 + "/config.json");
+    ASSERT_TRUE(v5_json.contains("rope_parameters")) << v5;
+    ASSERT_FALSE(v5_json.contains("rope_theta")) << v5;
+    EXPECT_EQ(model_config_json(read_hf_config(v5)), model_config_json(read_hf_config(v4))) << v5;
+  }
+  EXPECT_EQ(read_hf_config(written_config("transformers5/Qwen3-30B-A3B")).num_experts, 128);
+  EXPECT_DOUBLE_EQ(read_hf_config(written_config("transformers5/Qwen3-30B-A3B")).rope_theta, 1e6);
+}
+
+// Keys that change the computation and that uoe does not implement are refused, named; keys that
+// cannot change it are accepted; RoPE given twice must agree.
+TEST(HfConfig, RefusesUnknownAndConflictingNumericsKeys) {
+  auto parse = [](nlohmann::json j) { return parse_hf_config(j, "dir/config.json"); };
+  auto with = [](const char* key, nlohmann::json value) {
+    auto j = mixtral_json();
+    j[key] = std::move(value);
+    return j;
+  };
+  auto linear = with("rope_parameters", {{"rope_type", "linear"}, {"factor", 2.0}});
+  test::expect_input_error([&] { parse(linear); },
+                           {"dir/config.json", "rope_parameters.rope_type", "linear", "default, yarn"});
+  auto llama3_field = with("rope_parameters", {{"rope_type", "yarn"}, {"factor", 2.0},
+                                               {"low_freq_factor", 1.0}});
+  test::expect_input_error([&] { parse(llama3_field); },
+                           {"dir/config.json", "rope_parameters.low_freq_factor", "yarn"});
+  auto default_factor = with("rope_parameters", {{"rope_type", "default"}, {"factor", 2.0}});
+  test::expect_input_error([&] { parse(default_factor); }, {"rope_parameters.factor", "default"});
+  auto partial = with("rope_parameters", {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}});
+  test::expect_input_error([&] { parse(partial); },
+                           {"rope_parameters.partial_rotary_factor", "0.5", "supported: 1"});
+  auto conflict = with("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 1e4}});
+  conflict["rope_theta"] = 5e5;
+  test::expect_input_error([&] { parse(conflict); },
+                           {"dir/config.json", "rope_parameters.rope_theta", "rope_theta", "conflicts"});
+  auto yarn_conflict = with("rope_scaling", {{"type", "yarn"}, {"factor", 4.0}});
+  yarn_conflict["rope_parameters"] = {{"rope_type", "yarn"}, {"factor", 8.0}};
+  test::expect_input_error([&] { parse(yarn_conflict); },
+                           {"rope_parameters.factor", "rope_scaling.factor", "conflicts"});
+  auto same = with("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 10000}});
+  same["rope_theta"] = 10000.0;  // given twice with the same value: accepted
+  EXPECT_DOUBLE_EQ(parse(same).rope_theta, 1e4);
+  auto experts = with("num_local_experts", 4);
+  experts["num_experts"] = 6;
+  test::expect_input_error([&] { parse(experts); }, {"num_experts", "num_local_experts", "conflicts"});
+  auto unknown = with("logit_softcapping", 30.0);
+  test::expect_input_error([&] { parse(unknown); },
+                           {"dir/config.json", "'logit_softcapping'", "MixtralForCausalLM", "refused"});
+  auto typo = with("num_local_expert", 4);
+  test::expect_input_error([&] { parse(typo); }, {"'num_local_expert'", "did you mean 'num_local_experts'"});
+  test::expect_input_error([&] { parse(with("router_jitter_noise", 0.1)); },
+                           {"router_jitter_noise=0.1", "supported: 0"});
+  test::expect_input_error([&] { parse(with("attention_dropout", 0.1)); },
+                           {"attention_dropout=0.1", "supported: 0"});
+  auto zero_factor = with("rope_parameters", {{"rope_type", "yarn"}, {"factor", 2.0},
+                                              {"attention_factor", 0.0}});
+  test::expect_input_error([&] { parse(zero_factor); }, {"rope_parameters.attention_factor", "> 0"});
+
+  // What does not change the computation is accepted (as transformers 5 writes it).
+  auto inert = mixtral_json();
+  inert.update({{"dtype", "bfloat16"}, {"transformers_version", "5.23.0"}, {"use_cache", true},
+                {"bos_token_id", 1}, {"eos_token_id", 2}, {"pad_token_id", nullptr},
+                {"output_router_logits", false}, {"router_aux_loss_coef", 0.02},
+                {"router_jitter_noise", 0.0}, {"head_dim", nullptr}, {"attention_dropout", 0.0}});
+  inert["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 5e5}};
+  EXPECT_DOUBLE_EQ(parse(inert).rope_theta, 5e5);
+
+  auto qwen2 = read_json(written_config("transformers5/Qwen1.5-MoE-A2.7B") + "/config.json");
+  qwen2["layer_types"][3] = "sliding_attention";
+  test::expect_input_error([&] { parse(qwen2); }, {"layer_types", "sliding_attention", "full_attention"});
+}
+
 TEST(HfConfig, DeepSeekRouterVariants) {
   auto v2 = read_json(written_config("DeepSeek-V2-Lite") + "/config.json");
   v2["n_group"] = 8;  // greedy ignores the groups
@@ -292,6 +379,13 @@ TEST(HfConfig, DeepSeekRouterVariants) {
   v2["topk_method"] = "noaux_tc";
   test::expect_input_error([&] { parse_hf_config(v2, "v2"); },
                            {"topk_method", "noaux_tc", "greedy, group_limited_greedy"});
+  v2["topk_method"] = "group_limited_greedy";
+  v2["n_group"] = 8;
+  v2["topk_group"] = 1;  // one kept group of 8 experts: 6 chosen fit, 9 do not
+  EXPECT_EQ(parse_hf_config(v2, "v2").topk_group, 1);
+  v2["num_experts_per_tok"] = 9;
+  test::expect_input_error([&] { parse_hf_config(v2, "v2"); }, {"num_experts_per_tok=9", "topk_group"});
+  v2["num_experts_per_tok"] = 6;
   v2["topk_method"] = "greedy";
   v2["moe_layer_freq"] = 2;
   test::expect_input_error([&] { parse_hf_config(v2, "v2"); }, {"moe_layer_freq=2"});

@@ -1,9 +1,12 @@
 // Parity with HF transformers: the fixtures of tools/make_hf_parity_fixtures.py (small random
 // models of every supported architecture, saved by save_pretrained, and what transformers computed
-// from them) loaded with EP=1 and, on 2 ranks, EP=2 and EP=1 x DP=2. Logits and decoder-layer
+// from them; tests/fixtures/hf made with transformers 4.57, whose config.json has top-level
+// rope_theta / rope_scaling, and tests/fixtures/hf5 with transformers 5.23, whose config.json has
+// rope_parameters, in bf16 and fp32 weights) loaded with EP=1 and, on 2 ranks, EP=2 and EP=1 x DP=2. Logits and decoder-layer
 // outputs must match to 1e-4 (max abs, fp32), router probabilities and combine weights to 1e-5, and
 // the top-K experts exactly. Each rank runs its own slice of the fixture's batch. Weights come in
 // through the EP-aware HF loader (io/hf_checkpoint.h), names through io/hf_names.h.
+#include <algorithm>
 #include <filesystem>
 
 #include "io/hf_checkpoint.h"
@@ -21,13 +24,23 @@ namespace fs = std::filesystem;
 constexpr double kLogitTolerance = 1e-4;   // max |diff|, fp32
 constexpr double kRouterTolerance = 1e-5;  // max |diff| of probabilities and combine weights
 
-const std::string kFixtures = std::string(UOE_SOURCE_DIR) + "/tests/fixtures/hf/";
-const std::vector<std::string> kNames = {"mixtral",     "qwen2_moe",           "qwen3_moe",
-                                         "olmoe",       "deepseek_v2",         "deepseek_v2_grouped",
-                                         "deepseek_v3"};
+const std::string kFixtures = std::string(UOE_SOURCE_DIR) + "/tests/fixtures/";
+const std::vector<std::string> kNames = {
+    // transformers 4.57.6, bf16 weights
+    "hf/mixtral", "hf/qwen2_moe", "hf/qwen3_moe", "hf/olmoe", "hf/deepseek_v2",
+    "hf/deepseek_v2_grouped", "hf/deepseek_v3",
+    // transformers 5.23.0
+    "hf5/mixtral", "hf5/mixtral_fp32", "hf5/qwen2_moe", "hf5/qwen2_moe_fp32", "hf5/qwen3_moe",
+    "hf5/qwen3_moe_yarn_fp32", "hf5/olmoe", "hf5/olmoe_fp32", "hf5/deepseek_v2",
+    "hf5/deepseek_v2_grouped_fp32", "hf5/deepseek_v3", "hf5/deepseek_v3_negative_bias_fp32"};
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// max |a - b| over max |b|: the difference relative to the reference's scale.
+double max_rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return max_abs_diff(a, b) / b.to(torch::kFloat64).abs().max().item<double>();
 }
 
 // Sorts each row's expert ids and carries the weights along: top-K as a set with its weights.
@@ -74,12 +87,14 @@ TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
     if (hidden.empty()) out = model->forward(input_ids.narrow(0, first, rows));
 
     const double logit_diff = max_abs_diff(out.logits, ref.at("logits").narrow(0, first, rows));
-    std::cout << tag << ": max |logit diff| " << logit_diff << "\n";
     EXPECT_LE(logit_diff, kLogitTolerance) << tag;
+    double hidden_diff = 0, hidden_rel = 0, router_diff = 0;
     for (size_t l = 0; l < hidden.size(); ++l) {
-      const double diff =
-          max_abs_diff(hidden[l], ref.at("hidden." + std::to_string(l)).narrow(0, first, rows));
+      const auto want = ref.at("hidden." + std::to_string(l)).narrow(0, first, rows);
+      const double diff = max_abs_diff(hidden[l], want);
       EXPECT_LE(diff, kLogitTolerance) << tag << " hidden state of layer " << l;
+      hidden_diff = std::max(hidden_diff, diff);
+      hidden_rel = std::max(hidden_rel, max_rel_diff(hidden[l], want));
     }
 
     ASSERT_EQ(out.moe.size(), static_cast<size_t>(config.num_moe_layers())) << tag;
@@ -88,20 +103,30 @@ TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
       ASSERT_TRUE(ref.count("router_logits." + key)) << tag << " layer " << layer;
       auto logits = ref.at("router_logits." + key).narrow(0, first * seq, rows * seq);  // [T, E]
       auto probs = softmax ? torch::softmax(logits, -1) : torch::sigmoid(logits);
-      EXPECT_LE(max_abs_diff(moe.routing.probs, probs), kRouterTolerance) << tag << " layer " << layer;
+      const double probs_diff = max_abs_diff(moe.routing.probs, probs);
+      EXPECT_LE(probs_diff, kRouterTolerance) << tag << " layer " << layer;
       auto [ids, weights] = sorted_choice(moe.routing.topk_ids, moe.routing.topk_weights);
       auto want_ids =
           ref.at("topk_ids." + key).narrow(0, first * seq, rows * seq).to(torch::kInt64);
       auto want_weights = ref.at("topk_weights." + key).narrow(0, first * seq, rows * seq);
       const int64_t mismatched = ids.ne(want_ids).any(-1).sum().item<int64_t>();
       EXPECT_EQ(mismatched, 0) << tag << " layer " << layer << ": tokens with other top-K experts";
-      EXPECT_LE(max_abs_diff(weights, want_weights), kRouterTolerance) << tag << " layer " << layer;
+      const double weights_diff = max_abs_diff(weights, want_weights);
+      EXPECT_LE(weights_diff, kRouterTolerance) << tag << " layer " << layer;
+      router_diff = std::max({router_diff, probs_diff, weights_diff});
     }
+    std::cout << tag << ": logits max abs " << logit_diff << " rel "
+              << max_rel_diff(out.logits, ref.at("logits").narrow(0, first, rows))
+              << "; hidden max abs " << hidden_diff << " rel " << hidden_rel
+              << "; router probs / weights max abs " << router_diff << "\n";
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, HfParity, ::testing::ValuesIn(kNames),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Architectures, HfParity, ::testing::ValuesIn(kNames), [](const auto& info) {
+  std::string name = info.param;
+  std::replace(name.begin(), name.end(), '/', '_');
+  return name;
+});
 
 }  // namespace
 }  // namespace uoe

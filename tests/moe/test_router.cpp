@@ -1,6 +1,7 @@
 // Routers against straightforward per-token reference implementations of the published rules
 // (Mixtral / Qwen softmax top-K, DeepSeek-V2 group-limited greedy, DeepSeek-V3 noaux_tc).
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "moe/router.h"
@@ -44,8 +45,13 @@ Reference reference_route(const torch::Tensor& probs, const torch::Tensor& bias,
         group_score[g] = o.kind == RouterKind::kDeepSeekV3 ? members[0] + members[1] : members[0];
       }
       auto kept = top_indices(group_score, o.topk_group);
+      // Dropped groups: 0 in DeepSeek-V2's code (probabilities are > 0), -inf in DeepSeek-V3's
+      // (biased scores may be negative).
+      const double dropped = o.kind == RouterKind::kDeepSeekV3
+                                 ? -std::numeric_limits<double>::infinity()
+                                 : 0.0;
       for (int64_t e = 0; e < o.num_experts; ++e) {
-        if (std::find(kept.begin(), kept.end(), e / group_size) == kept.end()) choice[e] = 0.0;
+        if (std::find(kept.begin(), kept.end(), e / group_size) == kept.end()) choice[e] = dropped;
       }
     }
     auto ids = top_indices(choice, o.top_k);
@@ -63,7 +69,8 @@ Reference reference_route(const torch::Tensor& probs, const torch::Tensor& bias,
   return ref;
 }
 
-void check_router(RouterOptions o, const std::string& what) {
+// `even_bias_shift` is added to the correction bias of every even expert (DeepSeek-V3).
+void check_router(RouterOptions o, const std::string& what, double even_bias_shift = 0.0) {
   o.hidden_size = kHidden;
   o.num_experts = kExperts;
   Router router(o);
@@ -71,7 +78,9 @@ void check_router(RouterOptions o, const std::string& what) {
     torch::NoGradGuard no_grad;
     router->weight.copy_(test::seeded_randn({kExperts, kHidden}, 7));
     if (router->e_score_correction_bias.defined()) {
-      router->e_score_correction_bias.copy_(test::seeded_randn({kExperts}, 8, 0.3));
+      auto bias = test::seeded_randn({kExperts}, 8, 0.3);
+      bias.slice(0, 0, kExperts, 2).add_(even_bias_shift);
+      router->e_score_correction_bias.copy_(bias);
     }
   }
   auto hidden = test::seeded_randn({kTokens, kHidden}, 9);
@@ -124,15 +133,24 @@ TEST(Router, DeepSeekV2GroupLimited) {
   check_router(o, "deepseek_v2 group_limited_greedy");
 }
 
-TEST(Router, DeepSeekV3NoAuxTcWithBias) {
+// DeepSeek-V3's router: 4 groups of 4 experts, 2 kept, renormalised, scaled by 2.5.
+RouterOptions noaux_tc(int64_t top_k) {
   RouterOptions o;
   o.kind = RouterKind::kDeepSeekV3;
-  o.top_k = 4;
+  o.top_k = top_k;
   o.n_group = 4;
   o.topk_group = 2;
   o.norm_topk_prob = true;
   o.routed_scaling_factor = 2.5;
-  check_router(o, "deepseek_v3 noaux_tc");
+  return o;
+}
+
+TEST(Router, DeepSeekV3NoAuxTcWithBias) { check_router(noaux_tc(4), "deepseek_v3 noaux_tc"); }
+
+// Half of each kept group's experts have negative biased scores and top_k exceeds the positive
+// ones: the K-th choice is a negative kept expert, which 0 in the dropped groups would outrank.
+TEST(Router, DeepSeekV3NegativeBiasedScoresBeatDroppedGroups) {
+  check_router(noaux_tc(6), "deepseek_v3 negative biased scores", -2.0);
 }
 
 TEST(Router, GradientFlowsToWeightThroughProbsAndCombineWeights) {
