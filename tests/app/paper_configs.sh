@@ -7,8 +7,8 @@
 #    parallel.ep_size=2, max_steps=2, eval.log_samples=true and, for fixed targets (a layer the
 #    small model does not have), unlearn.selection.layer / experts;
 #  - the MC log-likelihoods uoe logged before unlearning (samples_before_forget_mc.jsonl) equal
-#    lm-evaluation-harness's (lm_eval.json) to 1e-4 and give the same acc; after 2 steps the run
-#    reports MC accuracies again.
+#    lm-evaluation-harness's (lm_eval.json) to 1e-4 and give the same acc; the run trained 2 steps,
+#    which moved the MC log-likelihoods, and reports MC accuracies after them.
 # Then, once per model, `uoe eval` logs the same per-item results (samples_forget_mc.jsonl), and a
 # word vocabulary given for the model's probes is refused (exit 2, naming dataset.tokenizer).
 # A config whose model has no small stand-in here fails the test, so a shipped config cannot rot.
@@ -98,17 +98,21 @@ for cfg in "${configs[@]}"; do
     overrides+=(unlearn.selection.layer=1 "unlearn.selection.experts=[3]")
   fi
   run "unlearn_$name" unlearn "$cfg" "${overrides[@]}"
-  "$py" - "$work/$name/summary.json" "$name" <<'PY'
+  "$py" - "$work/$name" "$name" <<'PY'
 import json, sys
-summary = json.load(open(sys.argv[1]))
+run, name = sys.argv[1:3]
+summary = json.load(open(f"{run}/summary.json"))
+assert summary["training"]["steps"] == 2, summary["training"]["steps"]
+before, after = ([json.loads(l)["loglikelihoods"] for l in open(f"{run}/samples_{when}_forget_mc.jsonl")]
+                 for when in ("before", "after"))
+assert before != after, "2 steps of unlearning left every MC log-likelihood unchanged"
 for when in ("before", "after"):
     for set in ("forget_mc", "retain_mc"):
         assert 0.0 <= summary[when][set]["accuracy"] <= 1.0, (when, set, summary[when])
-print(f"ok: {sys.argv[2]}: unlearn ran, target {summary['selection']}, forget_mc accuracy "
+print(f"ok: {name}: unlearn ran 2 steps, target {summary['selection']}, forget_mc accuracy "
       f"{summary['before']['forget_mc']['accuracy']:.3f} -> {summary['after']['forget_mc']['accuracy']:.3f}")
 PY
   compare_samples "$work/$name/samples_before_forget_mc.jsonl" "$fx/lm_eval.json" "$name (unlearn, before)"
-  [[ -f "$work/$name/samples_after_retain_mc.jsonl" ]] || { echo "FAIL: no samples_after_retain_mc.jsonl"; exit 1; }
 done
 
 # `uoe eval` with the first config of each model; and a word vocabulary is refused.
