@@ -20,7 +20,8 @@ target_delimiter " ", metric acc) run by lm_eval.simple_evaluate on HFLM(pretrai
 dtype=float32, device=cpu) with log_samples. Per item it keeps the (context, continuation)
 arguments of each request, the token ids HFLM scored (context_tokens / continuation_tokens,
 recorded from the requests HFLM._loglikelihood_tokens received), the summed log-likelihoods and
-acc; and the task's overall acc.
+acc; and the task's overall acc. With the real Mixtral-8x7B tokenizer at hand (--hf-dir), also
+mixtral/real_tokenizer.json: the token ids HFLM gives the same requests with that tokenizer.
 
 The same models, tokenizers and a small text corpus (corpus.txt) serve tests/app/paper_configs.sh,
 which runs every paper config in configs/ on them.
@@ -189,10 +190,32 @@ def run_lm_eval(out_dir):
             "acc": float(results["results"][TASK_NAME]["acc,none"]), "samples": out}
 
 
+def real_tokenizer_requests(hf_dir, model_dir):
+    """HFLM's token ids of every request of ITEMS with a published tokenizer (loaded the way lm-eval
+    loads it, AutoTokenizer on the model directory): lm.loglikelihood runs with the scoring step
+    replaced by a recorder, so the ids are lm-eval's own."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=model_dir, tokenizer=hf_dir, dtype="float32", device="cpu", batch_size=4)
+    recorded = []
+    lm._loglikelihood_tokens = lambda requests, *a, **k: recorded.extend(requests) or [(0.0, False)] * len(requests)
+    instances = [Instance(request_type="loglikelihood", doc=item, arguments=(item["question"], " " + c), idx=i)
+                 for item in ITEMS for i, c in enumerate(item["choices"])]
+    lm.loglikelihood(instances, disable_tqdm=True)
+    return {"tokenizer": os.path.basename(os.path.normpath(hf_dir)),
+            "lm_eval_version": __import__("lm_eval").__version__,
+            "transformers_version": transformers.__version__,
+            "requests": [{"arguments": list(args), "context_tokens": list(ctx), "continuation_tokens": list(cont)}
+                         for args, ctx, cont in recorded]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "mc"))
     parser.add_argument("--only", choices=sorted(FIXTURES))
+    parser.add_argument("--hf-dir", default=os.path.join(ROOT, "..", "shared", "data", "hf"),
+                        help="folder with Mixtral-8x7B-v0.1/ (real tokenizer, for real_tokenizer.json)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "corpus.txt"), "w") as f:
@@ -211,6 +234,13 @@ def main():
             json.dump(reference, f, indent=1, ensure_ascii=False)
             f.write("\n")
         print(f"{name}: acc {reference['acc']:.4f} over {len(reference['samples'])} items")
+    mixtral = os.path.join(args.hf_dir, "Mixtral-8x7B-v0.1")
+    if os.path.exists(os.path.join(mixtral, "tokenizer.json")) and args.only in (None, "mixtral"):
+        real = real_tokenizer_requests(mixtral, os.path.join(args.out, "mixtral"))
+        with open(os.path.join(args.out, "mixtral", "real_tokenizer.json"), "w") as f:
+            json.dump(real, f, ensure_ascii=False)
+            f.write("\n")
+        print(f"real Mixtral tokenizer: {len(real['requests'])} requests")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 // with EP=1 and, on 2 ranks, EP=2. A tokenizer that does not fit the model is an error.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "io/hf_checkpoint.h"
@@ -26,6 +27,16 @@ const std::string kFixtures = std::string(UOE_SOURCE_DIR) + "/tests/fixtures/mc/
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);
+}
+
+// Writes a word vocabulary (io/word_tokenizer.h) to a file of this rank and returns its path.
+std::string write_word_vocabulary(const std::vector<std::string>& words) {
+  static int counter = 0;
+  const std::string path = testing::TempDir() + "uoe_mc_vocab_" + std::to_string(::getpid()) +
+                           "_" + std::to_string(test::world()->rank()) + "_" +
+                           std::to_string(counter++) + ".json";
+  WordTokenizer(words).save(path);
+  return path;
 }
 
 class McParity : public ::testing::TestWithParam<std::string> {};
@@ -86,10 +97,31 @@ TEST_P(McParity, LogLikelihoodsAndAccuracyEqualLmEval) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, McParity,
                          ::testing::Values("mixtral", "qwen2_moe", "deepseek_v2"));
 
+// The published Mixtral-8x7B tokenizer, loaded by lm-eval through AutoTokenizer (transformers'
+// LlamaTokenizer class) and by uoe from tokenizer.json: the same ids for the same requests.
+TEST(MultipleChoice, RealMixtralTokenizerIdsEqualLmEval) {
+  const char* env = std::getenv("UOE_HF_DATA_DIR");
+  const std::string dir = std::string(env ? env : UOE_HF_DATA_DIR) + "/Mixtral-8x7B-v0.1";
+  if (!std::ifstream(dir + "/tokenizer.json").good()) {
+    GTEST_SKIP() << "no " << dir << "/tokenizer.json (set UOE_HF_DATA_DIR to the folder holding "
+                 << "Mixtral-8x7B-v0.1/): real-tokenizer parity not checked";
+  }
+  const auto tokenizer = load_text_tokenizer(dir, "dataset.tokenizer");
+  const auto reference = read_json(kFixtures + "mixtral/real_tokenizer.json");
+  ASSERT_EQ(reference["requests"].size(), 23u);
+  for (const auto& request : reference["requests"]) {
+    const auto context = request["arguments"][0].get<std::string>();
+    const auto continuation = request["arguments"][1].get<std::string>();
+    const McRequest r = encode_mc_request(*tokenizer, context, continuation);
+    const std::string tag = request["arguments"].dump();
+    EXPECT_EQ(r.context, request["context_tokens"].get<std::vector<int32_t>>()) << tag;
+    EXPECT_EQ(r.continuation, request["continuation_tokens"].get<std::vector<int32_t>>()) << tag;
+  }
+}
+
 TEST(MultipleChoice, WordVocabularyOnAnHfModelsProbesIsAnError) {
-  const std::string path = testing::TempDir() + "uoe_mc_vocab_" + std::to_string(::getpid()) +
-                           "_" + std::to_string(test::world()->rank()) + ".json";
-  WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "The", "quick", "A", "B"}).save(path);
+  const std::string path =
+      write_word_vocabulary({"<pad>", "<bos>", "<eos>", "<unk>", "The", "quick", "A", "B"});
   const auto tokenizer = load_text_tokenizer(path, "dataset.tokenizer");
   EXPECT_TRUE(tokenizer->is_word_vocabulary());
   test::expect_input_error(
@@ -106,9 +138,8 @@ TEST(MultipleChoice, TokenizerLargerThanTheModelIsAnError) {
 }
 
 TEST(MultipleChoice, WordVocabularyScoresTheChoiceWordsAfterBosAndQuestion) {
-  const std::string path = testing::TempDir() + "uoe_mc_words_" + std::to_string(::getpid()) +
-                           "_" + std::to_string(test::world()->rank()) + ".json";
-  WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "where", "is", "x", "in", "paris"}).save(path);
+  const std::string path =
+      write_word_vocabulary({"<pad>", "<bos>", "<eos>", "<unk>", "where", "is", "x", "in", "paris"});
   const auto tokenizer = load_text_tokenizer(path, "dataset.tokenizer");
   const McRequest r = encode_mc_request(*tokenizer, "where is x ", " in paris");
   EXPECT_EQ(r.context, (std::vector<int32_t>{WordTokenizer::kBos, 4, 5, 6}));
@@ -117,8 +148,9 @@ TEST(MultipleChoice, WordVocabularyScoresTheChoiceWordsAfterBosAndQuestion) {
 }
 
 TEST(MultipleChoice, MissingTokenizerNamesTheKey) {
-  test::expect_input_error([] { load_text_tokenizer("/nonexistent/tokenizer.json", "dataset.tokenizer"); },
-                           {"dataset.tokenizer", "/nonexistent/tokenizer.json"});
+  test::expect_input_error(
+      [] { load_text_tokenizer("/nonexistent/tokenizer.json", "dataset.tokenizer"); },
+      {"dataset.tokenizer", "/nonexistent/tokenizer.json"});
 }
 
 }  // namespace
