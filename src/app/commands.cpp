@@ -65,8 +65,9 @@ nlohmann::json parameter_counts(const RunContext& ctx, const CausalLM& model) {
 }
 
 EvalOptions eval_options(const RunConfig& c, const Selection* selection) {
-  EvalOptions options{c.eval.batch_size, c.eval.max_new_tokens, std::nullopt};
+  EvalOptions options{c.eval.batch_size, c.eval.max_new_tokens, std::nullopt, ""};
   if (selection && !selection->experts.empty()) options.target = selection->experts.front();
+  if (c.eval.log_samples) options.samples_prefix = c.training.output_dir + "/samples_";
   return options;
 }
 
@@ -83,7 +84,8 @@ std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::str
 }
 
 EvalSuite load_eval_suite(const RunContext& ctx) {
-  return agreed(*ctx.groups.world(), [&] { return EvalSuite::load(ctx.config.dataset); });
+  return agreed(*ctx.groups.world(),
+                [&] { return EvalSuite::load(ctx.config.dataset, ctx.config.model.vocab_size); });
 }
 
 int pretrain(const CommandLine& cli) {
@@ -229,6 +231,8 @@ int unlearn(const CommandLine& cli) {
     options.target = select_targets(SelectionConfig{}, &attribution, c.model, c.training.seed).experts.front();
   }
   log0("evaluating before unlearning ...");
+  const std::string samples_prefix = options.samples_prefix;
+  if (c.eval.log_samples) options.samples_prefix = samples_prefix + "before_";
   nlohmann::json before = evaluate_suite(model, suite, ctx.groups, options, /*record=*/true);
   log0("before: ", before.dump());
 
@@ -243,6 +247,7 @@ int unlearn(const CommandLine& cli) {
        trainable.names.size(), " tensors)");
   nlohmann::json training = run_unlearning(c, ctx.groups, model, selection, trainable,
                                            {forget.get(), retain.get()}, hook_layer);
+  if (c.eval.log_samples) options.samples_prefix = samples_prefix + "after_";
   nlohmann::json after = evaluate_suite(model, suite, ctx.groups, options, /*record=*/false);
   log0("after: ", after.dump());
   nlohmann::json tofu_after;

@@ -28,6 +28,7 @@ class BpeModel {
   // nullptr when no vocabulary entry has this id.
   const std::string* id_to_token(int32_t id) const;
   int64_t max_id() const { return static_cast<int64_t>(tokens_.size()) - 1; }
+  std::optional<int32_t> unk_id() const { return unk_id_; }  // the model's unk_token, if any
 
  private:
   struct Merge {

@@ -218,6 +218,7 @@ bool HfTokenizer::is_special(int32_t id) const {
 
 std::optional<int32_t> HfTokenizer::bos_id() const { return impl_->bos; }
 std::optional<int32_t> HfTokenizer::eos_id() const { return impl_->eos; }
+std::optional<int32_t> HfTokenizer::unk_id() const { return impl_->model->unk_id(); }
 const std::string& HfTokenizer::name() const { return impl_->name; }
 const std::vector<int32_t>& HfTokenizer::special_prefix() const {
   return impl_->post_processor.prefix();

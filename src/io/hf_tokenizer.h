@@ -50,6 +50,7 @@ class HfTokenizer {
   // token for bos.
   std::optional<int32_t> bos_id() const;
   std::optional<int32_t> eos_id() const;
+  std::optional<int32_t> unk_id() const;  // the BPE model's unk_token
   const std::string& name() const;
   // The ids that encode(text, true) puts before / after the text's own ids.
   const std::vector<int32_t>& special_prefix() const;

@@ -168,6 +168,7 @@ EvalConfig parse_eval(ConfigNode node) {
   EvalConfig e;
   e.batch_size = node.get<int64_t>("batch_size", e.batch_size);
   e.max_new_tokens = node.get<int64_t>("max_new_tokens", e.max_new_tokens);
+  e.log_samples = node.get<bool>("log_samples", e.log_samples);
   node.finish();
   UOE_CHECK(e.batch_size >= 1, "eval.batch_size must be >= 1, got ", e.batch_size);
   UOE_CHECK(e.max_new_tokens >= 1, "eval.max_new_tokens must be >= 1, got ", e.max_new_tokens);

@@ -57,14 +57,16 @@ struct TrainingConfig {
 };
 
 // `dataset:` files. Token datasets are HDF5 (io/token_dataset.h); MC probes are JSONL
-// {"question", "choices", "answer"} scored with the word tokenizer in `tokenizer`.
+// {"question", "choices", "answer"} scored like lm-eval (unlearn/multiple_choice.h) with the
+// tokenizer in `tokenizer`.
 struct DatasetConfig {
   std::string train;      // pretraining corpus; empty: the synthetic corpus of `data:`
   std::string forget;     // forget set (QA, loss on answers)
   std::string retain;     // retain set
   std::string forget_mc;  // multiple-choice probes over the forget facts
   std::string retain_mc;
-  std::string tokenizer;  // vocab.json of the word tokenizer (needed for MC probes)
+  std::string tokenizer;  // the model's tokenizer.json (or its directory), or the vocab.json of the
+                          // built-in data's word tokenizer; needed for MC probes
 };
 
 // `unlearn.selection:` which experts are unlearned.
@@ -94,6 +96,10 @@ struct UnlearnConfig {
 struct EvalConfig {
   int64_t batch_size = 16;
   int64_t max_new_tokens = 4;  // greedy generation budget for ROUGE-L
+  // Per-item multiple-choice results as JSONL (like lm-eval's --log_samples):
+  // <output_dir>/samples_<set>.jsonl for `uoe eval` and `uoe pretrain`,
+  // samples_{before,after}_<set>.jsonl for `uoe unlearn` (set: forget_mc | retain_mc).
+  bool log_samples = false;
 };
 
 // `export:` where `uoe export` writes the HF directory (model_name_or_path with the delta applied).

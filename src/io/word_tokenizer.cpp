@@ -81,14 +81,19 @@ std::vector<int32_t> WordTokenizer::encode(const std::string& text) const {
 
 std::string WordTokenizer::decode(const std::vector<int32_t>& ids) const {
   std::string text;
-  for (int32_t token : ids) {
-    UOE_CHECK(token >= 0 && token < vocab_size(), "token id ", token,
-              " is outside the vocabulary of ", vocab_size(), " words");
-    if (token == kPad || token == kBos || token == kEos) continue;
+  for (int32_t id : ids) {
+    const std::string& word = token(id);
+    if (id == kPad || id == kBos || id == kEos) continue;
     if (!text.empty()) text += ' ';
-    text += tokens_[token];
+    text += word;
   }
   return text;
+}
+
+const std::string& WordTokenizer::token(int32_t id) const {
+  UOE_CHECK(id >= 0 && id < vocab_size(), "token id ", id, " is outside the vocabulary of ",
+            vocab_size(), " words");
+  return tokens_[id];
 }
 
 int32_t WordTokenizer::id(const std::string& word) const {

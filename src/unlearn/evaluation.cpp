@@ -9,29 +9,6 @@
 
 namespace uoe {
 
-std::vector<McItem> load_mc_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  UOE_CHECK(in.good(), "cannot read multiple-choice file '", path, "'");
-  std::vector<McItem> items;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      auto j = nlohmann::json::parse(line);
-      McItem item{j.at("question").get<std::string>(),
-                  j.at("choices").get<std::vector<std::string>>(), j.at("answer").get<int64_t>()};
-      UOE_CHECK(item.choices.size() >= 2 && item.answer >= 0 &&
-                    item.answer < int64_t(item.choices.size()),
-                "'", path, "' line ", number, ": needs >= 2 choices and 0 <= answer < #choices");
-      items.push_back(std::move(item));
-    } catch (const nlohmann::json::exception& e) {
-      UOE_CHECK(false, "'", path, "' line ", number, ": ", e.what());
-    }
-  }
-  UOE_CHECK(!items.empty(), "multiple-choice file '", path, "' has no items");
-  return items;
-}
-
 double rouge_l_recall(const std::vector<int64_t>& generated, const std::vector<int64_t>& reference) {
   if (reference.empty()) return 0.0;
   std::vector<int64_t> row(reference.size() + 1, 0);
@@ -173,58 +150,26 @@ torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
   return logp;
 }
 
-nlohmann::json evaluate_mc(CausalLM& model, const std::vector<McItem>& items,
-                           const WordTokenizer& tokenizer, const ProcessGroups& groups,
-                           int64_t batch_size) {
-  torch::NoGradGuard no_grad;
-  // One sequence per (item, choice): <bos> question choice, scored on the choice tokens.
-  std::vector<TokenSequence> sequences;
-  for (size_t i = 0; i < items.size(); ++i) {
-    const auto context = tokenizer.encode(items[i].question);
-    for (size_t c = 0; c < items[i].choices.size(); ++c) {
-      TokenSequence s;
-      s.tokens.push_back(WordTokenizer::kBos);
-      s.tokens.insert(s.tokens.end(), context.begin(), context.end());
-      s.loss_mask.assign(s.tokens.size(), 0);
-      for (int32_t id : tokenizer.encode(items[i].choices[c])) {
-        s.tokens.push_back(id);
-        s.loss_mask.push_back(1);
-      }
-      sequences.push_back(std::move(s));
-    }
-  }
-  TokenDataset data(std::move(sequences), tokenizer.vocab_size(), "multiple-choice probes");
-  auto scores = answer_log_probs(model, data, groups, batch_size);  // [items x choices]
-  int64_t correct = 0;
-  size_t next = 0;
-  for (size_t i = 0; i < items.size(); ++i) {
-    int64_t best = 0;
-    for (size_t c = 0; c < items[i].choices.size(); ++c, ++next) {
-      if (scores[next].item<double>() > scores[next - c + best].item<double>()) best = c;
-    }
-    correct += best == items[i].answer ? 1 : 0;
-  }
-  return {{"items", int64_t(items.size())}, {"accuracy", double(correct) / double(items.size())}};
-}
-
 }  // namespace uoe
 
 namespace uoe {
 
-EvalSuite EvalSuite::load(const DatasetConfig& dataset) {
+EvalSuite EvalSuite::load(const DatasetConfig& dataset, int64_t model_vocab_size) {
   EvalSuite suite;
   if (!dataset.forget.empty()) suite.forget = std::make_shared<TokenDataset>(dataset.forget);
   if (!dataset.retain.empty()) suite.retain = std::make_shared<TokenDataset>(dataset.retain);
-  if (!dataset.tokenizer.empty()) {
-    suite.tokenizer = std::make_shared<WordTokenizer>(WordTokenizer::load(dataset.tokenizer));
+  if (dataset.forget_mc.empty() && dataset.retain_mc.empty()) return suite;
+  const auto tokenizer = load_text_tokenizer(dataset.tokenizer, "dataset.tokenizer");
+  for (auto [path, set] : {std::pair{&dataset.forget_mc, &suite.forget_mc},
+                           std::pair{&dataset.retain_mc, &suite.retain_mc}}) {
+    if (!path->empty()) *set = McSet::load(*path, *tokenizer, "dataset.tokenizer", model_vocab_size);
   }
-  if (!dataset.forget_mc.empty()) suite.forget_mc = load_mc_jsonl(dataset.forget_mc);
-  if (!dataset.retain_mc.empty()) suite.retain_mc = load_mc_jsonl(dataset.retain_mc);
   return suite;
 }
 
 nlohmann::json evaluate_suite(CausalLM& model, EvalSuite& suite, const ProcessGroups& groups,
                               const EvalOptions& options, bool record_routing) {
+  torch::NoGradGuard no_grad;
   nlohmann::json result = nlohmann::json::object();
   auto qa = [&](const char* name, const std::shared_ptr<TokenDataset>& data, RoutingTrace& trace) {
     if (!data) return;
@@ -234,11 +179,14 @@ nlohmann::json evaluate_suite(CausalLM& model, EvalSuite& suite, const ProcessGr
   };
   qa("forget", suite.forget, suite.forget_trace);
   qa("retain", suite.retain, suite.retain_trace);
-  if (!suite.forget_mc.empty()) {
-    result["forget_mc"] = evaluate_mc(model, suite.forget_mc, *suite.tokenizer, groups, options.batch_size);
-  }
-  if (!suite.retain_mc.empty()) {
-    result["retain_mc"] = evaluate_mc(model, suite.retain_mc, *suite.tokenizer, groups, options.batch_size);
+  for (auto [name, set] : {std::pair{"forget_mc", &suite.forget_mc},
+                           std::pair{"retain_mc", &suite.retain_mc}}) {
+    if (!*set) continue;
+    const McScores scores = score_mc(model, **set, groups, options.batch_size);
+    result[name] = mc_summary(**set, scores);
+    if (!options.samples_prefix.empty() && groups.rank() == 0) {
+      write_mc_samples(options.samples_prefix + name + ".jsonl", **set, scores);
+    }
   }
   return result;
 }

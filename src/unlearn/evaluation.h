@@ -4,8 +4,9 @@
 //                  (mean over sequences of exp(mean answer-token log p)), ROUGE-L recall of greedy
 //                  answers, and routing metrics: share of tokens whose top-K contains the target
 //                  expert at the target layer, and top-K overlap with the original model's routing
-//   multiple choice: accuracy scored like lm-evaluation-harness `acc` (sum of the log-likelihoods
-//                  of each choice's tokens after the question; the best choice wins)
+//   multiple choice: accuracy exactly as lm-evaluation-harness `acc` (unlearn/multiple_choice.h),
+//                  with the tokenizer of dataset.tokenizer (the model's tokenizer.json, or the
+//                  word vocabulary of the built-in data)
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -13,21 +14,12 @@
 
 #include "io/run_config.h"
 #include "io/token_dataset.h"
-#include "io/word_tokenizer.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
+#include "unlearn/multiple_choice.h"
 #include "unlearn/selection.h"
 
 namespace uoe {
-
-struct McItem {
-  std::string question;
-  std::vector<std::string> choices;
-  int64_t answer = 0;
-};
-
-// Reads {"question", "choices", "answer"} lines; InputError naming file and line on bad input.
-std::vector<McItem> load_mc_jsonl(const std::string& path);
 
 // Top-K expert ids per evaluated sequence (this rank's shard), to compare routing before/after.
 struct RoutingTrace {
@@ -38,6 +30,9 @@ struct EvalOptions {
   int64_t batch_size = 16;
   int64_t max_new_tokens = 4;
   std::optional<ExpertTarget> target;  // for the target-selection rate
+  // Non-empty: rank 0 writes the per-item multiple-choice results to "<samples_prefix><set>.jsonl"
+  // (write_mc_samples), set = forget_mc | retain_mc.
+  std::string samples_prefix;
 };
 
 // Collective over the world. `record` (optional) receives this model's routing; `original`
@@ -51,20 +46,16 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
 torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
                                const ProcessGroups& groups, int64_t batch_size);
 
-// Collective over the world: accuracy over `items`.
-nlohmann::json evaluate_mc(CausalLM& model, const std::vector<McItem>& items,
-                           const WordTokenizer& tokenizer, const ProcessGroups& groups,
-                           int64_t batch_size);
-
 // Everything `uoe eval` (and `uoe unlearn` before and after training) measures.
 struct EvalSuite {
   std::shared_ptr<TokenDataset> forget, retain;     // QA sets (optional)
-  std::vector<McItem> forget_mc, retain_mc;          // MC probes (optional)
-  std::shared_ptr<WordTokenizer> tokenizer;          // needed for MC probes
+  std::optional<McSet> forget_mc, retain_mc;         // MC probes, tokenized (optional)
   RoutingTrace forget_trace, retain_trace;           // routing of the first evaluated model
 
-  // Loads the files named in `dataset:` (missing names are skipped).
-  static EvalSuite load(const DatasetConfig& dataset);
+  // Loads the files named in `dataset:` (missing names are skipped) and tokenizes the MC probes
+  // with dataset.tokenizer; InputError naming dataset.tokenizer when it does not fit a model of
+  // `model_vocab_size` embedding rows (McSet::load).
+  static EvalSuite load(const DatasetConfig& dataset, int64_t model_vocab_size);
 };
 
 // Evaluates every set of the suite: {"forget": {...}, "retain": {...}, "forget_mc": {...}, ...}.
