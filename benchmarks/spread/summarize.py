@@ -5,6 +5,7 @@ For every <core type>/seed<seed> run under <out dir>: the demo's metrics for SEU
 their range over all runs (min, median, max), and which of the end-to-end test's outcome checks
 (tests/app/seuf_outcome_checks.py, the same code the test runs) held in each run.
 """
+import argparse
 import json
 import os
 import statistics
@@ -65,16 +66,14 @@ def fmt(s):
 
 
 def main(argv):
-    out_json = None
-    if "--json" in argv:
-        i = argv.index("--json")
-        out_json = argv[i + 1]
-        argv = argv[:i] + argv[i + 2:]
-    if len(argv) != 1:
-        sys.exit(__doc__.strip().splitlines()[0])
-    runs = collect(argv[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("out", help="OUT of benchmarks/spread/run.sh")
+    parser.add_argument("--json", dest="out_json", help="write the summary here")
+    args = parser.parse_args(argv)
+    out_json = args.out_json
+    runs = collect(args.out)
     if not runs:
-        sys.exit(f"error: no finished runs under {argv[0]}")
+        sys.exit(f"error: no finished runs under {args.out}")
     table = {}
     print(f"{len(runs)} runs: " + ", ".join(f"{r['core']}/{r['seed']}" for r in runs))
     print(f"{'metric (after unlearning)':40s}  {'SEUF GA min .. max (median)':32s}  full GA min .. max (median)")
