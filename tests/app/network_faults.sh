@@ -6,8 +6,10 @@
 #      non-zero) within 40 s and every process on both nodes within ddp_timeout + 15 s; with the
 #      link back up, resume_from_checkpoint=auto continues from the newest complete checkpoint and
 #      finishes, each step in metrics.jsonl once;
-#   2. node 1's processes killed (kill -9 of everything in its namespace): the job ends within 20 s;
-#   3. node 1's link slowed both ways (netem delay 50 ms, or where the kernel lacks netem a tbf rate
+#   2. link cut with ddp_timeout=5: node 0's ranks each print the watchdog line naming the
+#      collective and the step; the job ends within 40 s (TCP retries lowered, see the case);
+#   3. node 1's processes killed (kill -9 of everything in its namespace): the job ends within 20 s;
+#   4. node 1's link slowed both ways (netem delay 50 ms, or where the kernel lacks netem a tbf rate
 #      limit of 100 Mbit/s) for some steps, then restored: the job finishes (exit 0, no error
 #      line: no watchdog timeout) and the slowed steps are slower.
 # Prints each case's measured time. Skips (77) where the machine does not allow network namespaces.
@@ -35,6 +37,17 @@ node1=$UOE_CLUSTER-node1
 ddp_timeout=30  # above Open MPI's keepalive detection (~11 s, uoe_mpirun.sh)
 
 fail() { echo "FAIL: $*"; exit 1; }
+
+link_up() {  # node 1's link back: port forwarding again, the cut's failed ARP entries forgotten
+  local i
+  ip -n "$bridge" link set v1 up
+  for ((i = 0; i < 100; i++)); do
+    bridge -n "$bridge" link show dev v1 | grep -q "state forwarding" \
+      && ip -n "$node1" link show eth0 | grep -q LOWER_UP && break
+    sleep 0.1
+  done
+  for node in 0 1; do ip -n "$UOE_CLUSTER-node$node" neigh flush all; done
+}
 
 start_job() {  # start_job <name> <overrides...>: 2 nodes x 2 ranks in the background, pid in $job
   local name=$1
@@ -91,7 +104,7 @@ finish cut
 gone=$(gone_after $((ddp_timeout + 15)))
 echo "  mpirun exit $code after $elapsed s, every process gone after $gone s; saw:" \
   "$(grep -E 'error:|lost communication' "$work/cut.log" | sort -u | tr '\n' ' ')"
-ip -n "$bridge" link set v1 up
+link_up
 last=$(ls -d "$work"/cut/checkpoint-*/COMPLETE | sed -E 's|.*/checkpoint-([0-9]+)/COMPLETE|\1|' | sort -n | tail -1)
 ((last >= 10)) || fail "no complete checkpoint at or after step 10"
 start_job cut resume_from_checkpoint=auto max_steps=$steps save_steps=5 ddp_timeout=$ddp_timeout
@@ -107,7 +120,27 @@ assert steps == list(range(1, int(sys.argv[2]) + 1)), f"steps in metrics.jsonl: 
 PY
 echo "  link restored: resumed from checkpoint-$last, finished step $steps in $elapsed s"
 
-echo "2. node 1's processes killed"
+echo "2. link cut with ddp_timeout=5, below Open MPI's keepalive detection, TCP retries lowered"
+# The watchdogs fire first; mpirun's abort message to node 1 then stays unacknowledged, which
+# keepalive does not cover: the job ends when TCP gives up (tcp_retries2=5: ~13 s; Linux's
+# default 15: ~15 min).
+for node in 0 1; do ip netns exec "$UOE_CLUSTER-node$node" sysctl -qw net.ipv4.tcp_retries2=5; done
+start_job cut5 max_steps=100000 ddp_timeout=5
+wait_for_step cut5 3
+ip -n "$bridge" link set v1 down
+fault_at=$SECONDS
+finish cut5
+[[ $code -ne 0 ]] || fail "the job went on without node 1"
+((elapsed <= 5 + 35)) || fail "the job took $elapsed s > 40 s to end after the cut"
+gone=$(gone_after 45)
+grep -qE "^\[rank [01]@$UOE_CLUSTER-node0\] error: collective [a-z_ -]+ on [a-z_ ]+ \([0-9] ranks\) did not complete within ddp_timeout=5 s at step [0-9]+$" \
+  "$work/cut5.log" || { cat "$work/cut5.log"; fail "no watchdog line from node 0's ranks"; }
+echo "  mpirun exit $code after $elapsed s, every process gone after $gone s; saw:"
+grep "error:" "$work/cut5.log" | sed 's/^/    /'
+link_up
+for node in 0 1; do ip netns exec "$UOE_CLUSTER-node$node" sysctl -qw net.ipv4.tcp_retries2=15; done
+
+echo "3. node 1's processes killed"
 start_job kill max_steps=100000 ddp_timeout=$ddp_timeout
 wait_for_step kill 3
 kill -9 $(ip netns pids "$node1")
@@ -128,7 +161,7 @@ slow_link() {  # slow_link <namespace> <device>: prints what it did
   fi
 }
 
-echo "3. node 1's link slowed both ways for steps 6-10, then restored (ddp_timeout=10)"
+echo "4. node 1's link slowed both ways for steps 6-10, then restored (ddp_timeout=10)"
 if ! command -v tc > /dev/null; then
   echo "  SKIP: no tc (Debian: iproute2)"
 else
