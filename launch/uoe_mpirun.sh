@@ -6,6 +6,10 @@
 # every rank cores / ranks threads. With a hostfile (nodes and their slots, docs/multinode.md) the
 # ranks are placed by it and each rank takes its node's cores / ranks on that node (uoe does this
 # itself); --mca options go to mpirun as given (e.g. plm_rsh_agent, btl_tcp_if_include).
+# With a hostfile, Open MPI's control connections get TCP keepalive (oob_tcp_keepalive_time 5,
+# _intvl 2, _probes 3, unless given): a node that stops answering (cut link, dead host) ends the
+# job about 11 s after its last message instead of ~8 min (Open MPI's defaults 300, 20, 9), see
+# docs/multinode.md "Network faults".
 set -euo pipefail
 usage() {
   echo "usage: $0 -np <ranks> [--hostfile <file>] [--mca <name> <value>]... <command> [args...]" >&2
@@ -15,6 +19,7 @@ usage() {
 ranks=$2
 shift 2
 hostfile=""
+keepalive_given=false
 extra=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -25,6 +30,7 @@ while [[ $# -gt 0 ]]; do
       shift 2 ;;
     --mca)
       [[ $# -ge 3 ]] || usage
+      [[ $2 == oob_tcp_keepalive_* ]] && keepalive_given=true
       extra+=(--mca "$2" "$3")
       shift 3 ;;
     *) break ;;
@@ -39,5 +45,7 @@ if [[ -z $hostfile ]]; then
   threads=$(( cores / ranks > 0 ? cores / ranks : 1 ))
   (( ranks > cores )) && extra+=(--oversubscribe)
   extra+=(-x OMP_NUM_THREADS="$threads" -x OPENBLAS_NUM_THREADS="$threads")
+elif ! $keepalive_given; then
+  extra+=(--mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3)
 fi
 exec mpirun -np "$ranks" "${extra[@]}" --bind-to none "$@"

@@ -11,6 +11,7 @@
 #include "train/training_checkpoint.h"
 #include "common/log.h"
 #include "common/cpu_runtime.h"
+#include "parallel/collective_watchdog.h"
 
 namespace uoe {
 
@@ -169,6 +170,7 @@ RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
     error = e.what();
   }
   agree_on_errors(*world, error);
+  start_collective_watchdog(config.training.ddp_timeout);
   check_same_inputs(*world, config);
   install_stop_signal_handlers();
   const int threads = configure_cpu_runtime(MpiRuntime::local_size(), config.parallel.threads_per_rank);

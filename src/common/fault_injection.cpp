@@ -1,9 +1,11 @@
 #include "common/fault_injection.h"
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "common/log.h"
 
@@ -22,6 +24,10 @@ void fault_point(const char* point, int64_t step, int rank) {
   if (action == "kill") {
     log_all("UOE_INJECT_FAULT=", value, ": killing this process with SIGKILL");
     std::raise(SIGKILL);
+  }
+  if (action == "hang") {
+    log_all("UOE_INJECT_FAULT=", value, ": this process stops here");
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "io/run_config.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/hashing.h"
 #include "io/config_node.h"
@@ -61,6 +62,9 @@ TrainingConfig parse_training(ConfigNode& root) {
   t.save_total_limit = root.get<int64_t>("save_total_limit", t.save_total_limit);
   t.resume_from_checkpoint = root.get<std::string>("resume_from_checkpoint", t.resume_from_checkpoint);
   t.overwrite_output_dir = root.get<bool>("overwrite_output_dir", t.overwrite_output_dir);
+  t.ddp_timeout = root.get<double>("ddp_timeout", t.ddp_timeout);
+  UOE_CHECK(t.ddp_timeout > 0 && std::isfinite(t.ddp_timeout),
+            "ddp_timeout must be > 0 seconds (default 1800), got ", t.ddp_timeout);
   UOE_CHECK(t.save_steps >= 0, "save_steps must be >= 0 (0: no training checkpoints), got ",
             t.save_steps);
   UOE_CHECK(t.save_total_limit >= 0, "save_total_limit must be >= 0 (0: keep all), got ",

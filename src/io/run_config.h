@@ -54,6 +54,9 @@ struct TrainingConfig {
   std::string resume_from_checkpoint;     // "": start fresh; "auto": newest complete one, if any;
                                           // otherwise a checkpoint-<step> directory
   bool overwrite_output_dir = false;      // allow writing into a non-empty output_dir
+  // A collective still running after this many seconds ends the rank with an error line naming
+  // it and the step (parallel/collective_watchdog.h); HF TrainingArguments' key and default.
+  double ddp_timeout = 1800;
 };
 
 // `dataset:` files. Token datasets are HDF5 (io/token_dataset.h); MC probes are JSONL

@@ -33,6 +33,10 @@ class Communicator {
   virtual int size() const = 0;
   virtual std::string backend_name() const = 0;
 
+  // What the group is, for messages: "world" until named (ProcessGroups names its groups).
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
   // In place over all ranks. bf16/f16 are reduced in fp32 where the transport cannot.
   virtual void all_reduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::kSum) = 0;
 
@@ -78,6 +82,9 @@ class Communicator {
   // communicator; null when the ranks span nodes or the backend has none (this default).
   // Collective the first time.
   virtual NodeSharedMemory* node_shared_memory() { return nullptr; }
+
+ private:
+  std::string name_ = "world";
 };
 
 using CommunicatorPtr = std::shared_ptr<Communicator>;

@@ -9,6 +9,7 @@
 #include "common/check.h"
 #include "common/leak_check.h"
 #include "common/log.h"
+#include "parallel/collective_watchdog.h"
 #include "parallel/split_sizes.h"
 
 namespace uoe {
@@ -252,6 +253,7 @@ void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
     return;
   }
   UOE_ASSERT(tensor.numel() <= INT_MAX, "all_reduce of ", tensor.numel(), " elements");
+  const CollectiveScope watched("all_reduce", *this);
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
                           mpi_datatype(tensor.scalar_type()), mpi_op(op), comm_));
 }
@@ -265,6 +267,7 @@ void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tens
   const RowType row(input.scalar_type(), row_numel(input));
   const auto send_displs = displacements(send);
   const auto recv_displs = displacements(recv);
+  const CollectiveScope watched("all_to_all", *this);
   MPI_CHECK(MPI_Alltoallv(input.data_ptr(), send.data(), send_displs.data(), row.get(),
                           output.data_ptr(), recv.data(), recv_displs.data(), row.get(), comm_));
 }
@@ -350,29 +353,35 @@ class MpiPendingExchange final : public PendingExchange {
   MpiPendingExchange(torch::Tensor& output, const SendRows& input,
                      const std::vector<int64_t>& output_splits,
                      const std::vector<int64_t>& input_splits, const torch::Tensor& recv_rows,
-                     MPI_Comm comm, int world, int rank)
-      : types_(output, input, output_splits, input_splits, recv_rows, world, rank),
+                     const MpiCommunicator& comm)
+      : types_(output, input, output_splits, input_splits, recv_rows, comm.size(), comm.rank()),
         output_(output),
-        input_(input) {
+        input_(input),
+        comm_(comm) {
     MPI_CHECK(MPI_Ialltoallw(input.buffer.data_ptr(), types_.send().counts(),
                              types_.send().displacements(), types_.send().types(),
                              output.data_ptr(), types_.recv().counts(),
-                             types_.recv().displacements(), types_.recv().types(), comm,
-                             &request_));
+                             types_.recv().displacements(), types_.recv().types(),
+                             comm.handle(), &request_));
     types_.copy_own_rows(output, input.own_source);  // while the other ranks' rows are under way
   }
   ~MpiPendingExchange() override {
-    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    if (request_ == MPI_REQUEST_NULL) return;
+    const CollectiveScope watched("all_to_all", comm_);
+    MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
 
   void wait() override {
-    if (request_ != MPI_REQUEST_NULL) MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
+    if (request_ == MPI_REQUEST_NULL) return;
+    const CollectiveScope watched("all_to_all", comm_);
+    MPI_CHECK(MPI_Wait(&request_, MPI_STATUS_IGNORE));
   }
 
  private:
   RowsExchangeTypes types_;
   torch::Tensor output_;
   SendRows input_;
+  const MpiCommunicator& comm_;  // outlives the exchange
   MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
@@ -394,7 +403,7 @@ std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
   const auto splits = resolve_send_splits(input_splits, input, send_rows, size_);
   return std::make_unique<MpiPendingExchange>(output, stage_send_rows(input, send_rows, splits, rank_),
-                                              output_splits, splits, recv_rows, comm_, size_, rank_);
+                                              output_splits, splits, recv_rows, *this);
 }
 
 void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {
@@ -404,6 +413,7 @@ void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& inp
              " elements, expected ", input.numel() * size_);
   UOE_ASSERT(input.numel() <= INT_MAX, "all_gather of ", input.numel(), " elements");
   const MPI_Datatype type = mpi_datatype(input.scalar_type());
+  const CollectiveScope watched("all_gather", *this);
   MPI_CHECK(MPI_Allgather(input.data_ptr(), static_cast<int>(input.numel()), type,
                           output.data_ptr(), static_cast<int>(input.numel()), type, comm_));
 }
@@ -411,14 +421,19 @@ void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& inp
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   check_cpu_contiguous(tensor, "broadcast");
   UOE_ASSERT(tensor.numel() <= INT_MAX, "broadcast of ", tensor.numel(), " elements");
+  const CollectiveScope watched("broadcast", *this);
   MPI_CHECK(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()),
                       mpi_datatype(tensor.scalar_type()), root, comm_));
 }
 
-void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(comm_)); }
+void MpiCommunicator::barrier() {
+  const CollectiveScope watched("barrier", *this);
+  MPI_CHECK(MPI_Barrier(comm_));
+}
 
 std::shared_ptr<MpiCommunicator> MpiCommunicator::split_mpi(int color, int key) const {
   MPI_Comm sub;
+  const CollectiveScope watched("split", *this);
   MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub));
   return std::make_shared<MpiCommunicator>(sub, true);
 }
@@ -429,7 +444,7 @@ std::shared_ptr<Communicator> MpiCommunicator::split(int color, int key) const {
 
 NodeSharedMemory* MpiCommunicator::node_shared_memory() {
   if (!node_memory_probed_) {
-    node_memory_ = NodeSharedMemory::create_if_single_node(comm_);
+    node_memory_ = NodeSharedMemory::create_if_single_node(*this);
     node_memory_probed_ = true;
   }
   return node_memory_.get();

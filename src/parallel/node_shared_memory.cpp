@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 
 #include "common/check.h"
+#include "parallel/collective_watchdog.h"
 #include "parallel/mpi_communicator.h"
 
 namespace uoe {
@@ -17,7 +18,9 @@ constexpr const char* kBackingDirectory = "/dev/shm";  // Open MPI's osc_sm_back
 
 }  // namespace
 
-std::unique_ptr<NodeSharedMemory> NodeSharedMemory::create_if_single_node(MPI_Comm comm) {
+std::unique_ptr<NodeSharedMemory> NodeSharedMemory::create_if_single_node(
+    const MpiCommunicator& owner) {
+  const MPI_Comm comm = owner.handle();
   MPI_Comm node_comm;
   MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node_comm));
   int comm_size = 0, node_size = 0;
@@ -30,10 +33,11 @@ std::unique_ptr<NodeSharedMemory> NodeSharedMemory::create_if_single_node(MPI_Co
     return nullptr;
   }
   MPI_CHECK(MPI_Comm_set_errhandler(node_comm, MPI_ERRORS_RETURN));
-  return std::unique_ptr<NodeSharedMemory>(new NodeSharedMemory(node_comm));
+  return std::unique_ptr<NodeSharedMemory>(new NodeSharedMemory(node_comm, owner));
 }
 
-NodeSharedMemory::NodeSharedMemory(MPI_Comm node_comm) : comm_(node_comm) {}
+NodeSharedMemory::NodeSharedMemory(MPI_Comm node_comm, const Communicator& owner)
+    : comm_(node_comm), owner_(owner) {}
 
 NodeSharedMemory::~NodeSharedMemory() {
   int finalised = 0;
@@ -88,6 +92,7 @@ void NodeSharedMemory::allocate(int64_t bytes) {
   int rank = 0;
   MPI_CHECK(MPI_Comm_rank(comm_, &rank));
   void* own = nullptr;
+  const CollectiveScope watched("node-shared memory allocation", owner_);
   MPI_CHECK(MPI_Win_allocate_shared(rank == 0 ? static_cast<MPI_Aint>(wanted) : 0, 1, MPI_INFO_NULL,
                                     comm_, &own, &window_));
   MPI_CHECK(MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN));
@@ -117,7 +122,10 @@ void NodeSharedMemory::check_backing_space(int64_t extra_bytes) const {
     free_mib = free_bytes / double(1 << 20);
     enough = free_bytes >= double(extra_bytes) ? 1 : 0;
   }
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &enough, 1, MPI_INT, MPI_MIN, comm_));
+  {
+    const CollectiveScope watched("all_reduce", owner_);
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &enough, 1, MPI_INT, MPI_MIN, comm_));
+  }
   if (!enough) {
     throw CollectiveError(
         c10::str("node-shared memory for the token dispatch needs ", extra_bytes >> 20,
@@ -131,7 +139,10 @@ void NodeSharedMemory::check_backing_space(int64_t extra_bytes) const {
 void NodeSharedMemory::fence() {
   UOE_ASSERT(window_ != MPI_WIN_NULL, "NodeSharedMemory::fence before reserve");
   MPI_CHECK(MPI_Win_sync(window_));
-  MPI_CHECK(MPI_Barrier(comm_));
+  {
+    const CollectiveScope watched("node-shared memory fence", owner_);
+    MPI_CHECK(MPI_Barrier(comm_));
+  }
   MPI_CHECK(MPI_Win_sync(window_));
 }
 

@@ -14,10 +14,14 @@
 
 namespace uoe {
 
+class Communicator;
+class MpiCommunicator;
+
 class NodeSharedMemory {
  public:
-  // Null when the ranks of `comm` do not all share one node. Collective over `comm`.
-  static std::unique_ptr<NodeSharedMemory> create_if_single_node(MPI_Comm comm);
+  // Null when the ranks of `owner` do not all share one node. Collective over `owner`, which
+  // must outlive the block (its name and size are what the collective watchdog reports).
+  static std::unique_ptr<NodeSharedMemory> create_if_single_node(const MpiCommunicator& owner);
   ~NodeSharedMemory();
   NodeSharedMemory(const NodeSharedMemory&) = delete;
   NodeSharedMemory& operator=(const NodeSharedMemory&) = delete;
@@ -41,7 +45,7 @@ class NodeSharedMemory {
   void fence();
 
  private:
-  explicit NodeSharedMemory(MPI_Comm node_comm);
+  NodeSharedMemory(MPI_Comm node_comm, const Communicator& owner);
   void release();
 
   void allocate(int64_t bytes);
@@ -50,6 +54,7 @@ class NodeSharedMemory {
   void check_backing_space(int64_t extra_bytes) const;
 
   MPI_Comm comm_;  // the window's own communicator (a shared-memory split of the caller's)
+  const Communicator& owner_;  // the same ranks
   MPI_Win window_ = MPI_WIN_NULL;
   char* data_ = nullptr;
   int64_t bytes_ = 0;

@@ -14,6 +14,8 @@ ProcessGroups ProcessGroups::create(CommunicatorPtr world, int ep_size) {
   groups.world_ = world;
   groups.ep_ = world->split(/*color=*/rank / ep_size, /*key=*/rank);
   groups.expert_dp_ = world->split(/*color=*/rank % ep_size, /*key=*/rank);
+  groups.ep_->set_name("ep group");
+  groups.expert_dp_->set_name("expert_dp group");
   return groups;
 }
 

@@ -1,12 +1,13 @@
 #include "train/step_breakdown.h"
 
 #include "common/log.h"
+#include "parallel/collective_watchdog.h"
 
 namespace uoe {
 
 StepBreakdown::StepBreakdown(bool enabled, CausalLM model, const ProcessGroups& groups,
                              const std::string& output_dir, int64_t first_step)
-    : enabled_(enabled), model_(std::move(model)), groups_(groups) {
+    : enabled_(enabled), model_(std::move(model)), groups_(groups), next_step_(first_step) {
   if (!enabled_) return;
   model_->set_profiler(&profiler_);
   if (groups_.rank() == 0) {
@@ -19,6 +20,7 @@ StepBreakdown::~StepBreakdown() {
 }
 
 void StepBreakdown::start_step() {
+  set_watchdog_step(next_step_++);
   if (enabled_) profiler_.start_step();
 }
 

@@ -2,7 +2,8 @@
 // The per-step time breakdown of a training run (`profile.breakdown`): attaches a StepProfiler to
 // the model, adds the load per expert summed over all ranks, appends one record per step to
 // <output_dir>/breakdown.jsonl (rank 0) and keeps the per-step means for summary.json.
-// Times are rank 0's; bytes are those rank 0 sends; tokens per expert are global.
+// Times are rank 0's; bytes are those rank 0 sends; tokens per expert are global. Enabled or not,
+// start_step() tells the collective watchdog which step is in progress, for its error line.
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
@@ -23,7 +24,7 @@ class StepBreakdown {
   StepBreakdown& operator=(const StepBreakdown&) = delete;
 
   StepProfiler* profiler() { return enabled_ ? &profiler_ : nullptr; }
-  void start_step();
+  void start_step();  // of step first_step, first_step + 1, ...
   // Collective over the world when enabled (sums the tokens per expert).
   void end_step(int64_t step);
   // Per-step means (StepProfiler::summary) or null when disabled; rank 0 also prints the table.
@@ -35,6 +36,7 @@ class StepBreakdown {
   const ProcessGroups& groups_;
   StepProfiler profiler_;
   JsonLinesWriter records_;
+  int64_t next_step_;
 };
 
 }  // namespace uoe

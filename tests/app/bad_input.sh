@@ -80,6 +80,7 @@ expect_error 1 "misspelled key" "did you mean 'learning_rate'" pretrain "$config
 expect_error 2 "wrong type" "'model.hidden_size': expected an integer" pretrain "$config" "$o" model.hidden_size=abc
 expect_error 1 "out-of-range value" "max_steps must be >= 1" pretrain "$config" "$o" max_steps=0
 expect_error 1 "out-of-range value" "warmup_ratio must be in [0, 1]" pretrain "$config" "$o" warmup_ratio=2
+expect_error 2 "out-of-range value" "ddp_timeout must be > 0 seconds (default 1800), got 0" pretrain "$config" "$o" ddp_timeout=0
 expect_error 1 "unknown method" "unlearn.method" "${unlearn[@]}" unlearn.method=gradient_ascent
 expect_error 1 "contradictory settings" "set either model_name_or_path or model:, not both" "${unlearn[@]}" model.hidden_size=64
 # Layout.

@@ -4,7 +4,10 @@
 #   2. one rank killed by SIGKILL: the other exits and mpirun returns non-zero within 20 s;
 #   3. a non-finite loss: "non-finite values at step N" once, exit 1, checkpoint N-1 intact and no
 #      checkpoint N;
-#   4. ranks that read different configs: an error naming the rank, exit 2.
+#   4. ranks that read different configs: an error naming the rank, exit 2;
+#   5. one rank hangs (UOE_INJECT_FAULT=hang): the other's collective watchdog (ddp_timeout=5)
+#      prints one line naming the collective and the step and the job ends within 5 + 20 s.
+# Network faults between nodes (cut link, dead node, slow link): network_faults.sh.
 # Usage: failure_test.sh <uoe binary> <repo root>
 set -euo pipefail
 uoe=$1
@@ -66,4 +69,16 @@ timeout 60 mpiexec -np 1 "$uoe" pretrain "$config" output_dir="$work/mixed" seed
 grep -q "rank(s) 1 read a different config" "$work/mixed.log" || { cat "$work/mixed.log"; fail "no rank named"; }
 [[ -e $work/mixed ]] && fail "a rejected run created its output directory"
 echo "  $(grep 'error:' "$work/mixed.log")"
+
+echo "5. rank 1 hangs at step 2, ddp_timeout=5"
+start=$SECONDS
+code=0
+UOE_INJECT_FAULT=hang:step@2@1 timeout 120 mpiexec -np 2 -x UOE_INJECT_FAULT "$uoe" pretrain \
+  "$config" output_dir="$work/hang" ddp_timeout=5 > "$work/hang.log" 2>&1 || code=$?
+elapsed=$((SECONDS - start))
+[[ $code -ne 0 && $code -ne 124 ]] || { cat "$work/hang.log"; fail "exit code $code"; }
+((elapsed <= 5 + bound)) || fail "took $elapsed s > 5 + $bound s"
+[[ $(errors "$work/hang.log") -eq 1 ]] && grep -qF "[rank 0@$(hostname)] error: collective all_reduce on world (2 ranks) did not complete within ddp_timeout=5 s at step 2" "$work/hang.log" \
+  || { cat "$work/hang.log"; fail "expected one watchdog line from rank 0 naming the collective and step 2"; }
+echo "  exit $code after $elapsed s (start-up included): $(grep 'error:' "$work/hang.log")"
 echo "failure test OK"

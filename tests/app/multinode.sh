@@ -12,21 +12,7 @@
 set -euo pipefail
 uoe=$1
 root=$2
-cluster_sh=$root/launch/netns_cluster.sh
-export UOE_CLUSTER=mn$$  # a cluster of its own, so a running `uoe` cluster is left alone
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-work=$(mktemp -d)
-trap '"$cluster_sh" stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-trap 'exit 143' TERM INT  # runs the EXIT trap too
-
-rc=0
-"$cluster_sh" start 2 > "$work/start.log" 2>&1 || rc=$?
-if [[ $rc -eq 3 ]]; then
-  echo "SKIP: $(cat "$work/start.log")"
-  exit 77
-fi
-[[ $rc -eq 0 ]] || { cat "$work/start.log"; exit 1; }
-"$cluster_sh" hostfile 2 > "$work/hosts"
+source "$root/tests/app/netns_test_cluster.sh" 2 mn
 node1=$UOE_CLUSTER-node1
 
 global_batch=8

@@ -1,0 +1,89 @@
+#include "parallel/collective_watchdog.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/log.h"
+#include "parallel/communicator.h"
+
+namespace uoe {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The operation in flight, written by the main thread and read by the watchdog thread. start_ns
+// is stored last (release) and read first (acquire), then again after the other fields: an
+// unchanged value means the fields belong to it. Trivially destructible: the detached thread may
+// outlive static destruction at exit.
+struct InFlight {
+  std::atomic<int64_t> start_ns{0};  // 0: none
+  std::atomic<const char*> operation{nullptr};
+  std::atomic<const Communicator*> comm{nullptr};
+  std::atomic<int64_t> step{0};
+  std::atomic<int64_t> timeout_ns{0};
+};
+InFlight g_in_flight;
+
+[[noreturn]] void report_and_exit(const char* operation, const Communicator& comm, int64_t timeout_ns) {
+  const int64_t step = g_in_flight.step.load(std::memory_order_relaxed);
+  const std::string when = step > 0 ? "at step " + std::to_string(step) : "before the first step";
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s error: collective %s on %s (%d ranks) did not complete within ddp_timeout=%g s %s\n",
+               rank_tag().c_str(), operation, comm.name().c_str(), comm.size(),
+               double(timeout_ns) / 1e9, when.c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+void watch() {
+  for (;;) {
+    const int64_t timeout = g_in_flight.timeout_ns.load(std::memory_order_relaxed);
+    // About a second between checks; more often for short timeouts (tests).
+    std::this_thread::sleep_for(std::chrono::nanoseconds(
+        std::clamp<int64_t>(timeout / 4, 10'000'000, 1'000'000'000)));
+    const int64_t start = g_in_flight.start_ns.load(std::memory_order_acquire);
+    if (start == 0 || now_ns() - start <= timeout) continue;
+    const char* operation = g_in_flight.operation.load(std::memory_order_relaxed);
+    const Communicator* comm = g_in_flight.comm.load(std::memory_order_relaxed);
+    if (g_in_flight.start_ns.load(std::memory_order_acquire) != start) continue;  // it ended
+    report_and_exit(operation, *comm, timeout);
+  }
+}
+
+}  // namespace
+
+void start_collective_watchdog(double timeout_s) {
+  g_in_flight.timeout_ns.store(int64_t(timeout_s * 1e9), std::memory_order_relaxed);
+  static std::once_flag started;
+  std::call_once(started, [] { std::thread(watch).detach(); });
+}
+
+void set_watchdog_step(int64_t step) { g_in_flight.step.store(step, std::memory_order_relaxed); }
+
+CollectiveScope::CollectiveScope(const char* operation, const Communicator& comm)
+    : outer_operation_(g_in_flight.operation.load(std::memory_order_relaxed)),
+      outer_comm_(g_in_flight.comm.load(std::memory_order_relaxed)),
+      outer_start_ns_(g_in_flight.start_ns.load(std::memory_order_relaxed)) {
+  g_in_flight.operation.store(operation, std::memory_order_relaxed);
+  g_in_flight.comm.store(&comm, std::memory_order_relaxed);
+  g_in_flight.start_ns.store(now_ns(), std::memory_order_release);
+}
+
+CollectiveScope::~CollectiveScope() {
+  g_in_flight.start_ns.store(0, std::memory_order_release);
+  g_in_flight.operation.store(outer_operation_, std::memory_order_relaxed);
+  g_in_flight.comm.store(outer_comm_, std::memory_order_relaxed);
+  g_in_flight.start_ns.store(outer_start_ns_, std::memory_order_release);
+}
+
+}  // namespace uoe
