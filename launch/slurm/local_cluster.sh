@@ -12,51 +12,19 @@ conf=$state/slurm.conf
 export SLURM_CONF=$conf
 
 die() { echo "local_cluster: $*" >&2; exit 2; }
-
-start_munge() {
-  if pgrep -x munged > /dev/null; then return; fi
-  [[ -f /etc/munge/munge.key ]] || { mungekey --create --force 2>/dev/null || create-munge-key -f; }
-  install -d -o munge -g munge -m 0755 /run/munge
-  install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge /etc/munge
-  chown munge:munge /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
-  runuser -u munge -- /usr/sbin/munged
-}
+source "$(dirname "$0")/common.sh"
 
 write_conf() {
-  local host node_line
+  local host
   host=$(hostname -s)
-  # The hardware line slurmd detects (CPUs, sockets, cores, threads, memory), so that the node
-  # registers without a mismatch.
-  node_line=$(slurmd -C | head -n 1)
   mkdir -p "$state/ctld" "$state/d"
-  cat > "$conf" <<CONF
-ClusterName=uoe-local
-SlurmctldHost=$host(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-SlurmctldPort=16817
-SlurmdPort=16818
-StateSaveLocation=$state/ctld
-SlurmdSpoolDir=$state/d
-SlurmctldPidFile=$state/slurmctld.pid
-SlurmdPidFile=$state/slurmd.pid
-SlurmctldLogFile=$state/slurmctld.log
-SlurmdLogFile=$state/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-ReturnToService=2
-JobRequeue=1
-KillWait=30
-$node_line NodeAddr=127.0.0.1 State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
-CONF
+  {
+    echo "ClusterName=uoe-local"
+    echo "SlurmctldHost=$host(127.0.0.1)"
+    common_conf "$state" ""
+    echo "NodeName=$host $(node_hardware) NodeAddr=127.0.0.1 State=UNKNOWN"
+    echo "PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES"
+  } > "$conf"
 }
 
 start() {
