@@ -26,13 +26,19 @@ source "$here/common.sh"
 
 on_node() { "$cluster_sh" exec "$@"; }  # on_node NODE CMD...
 
-# start_slurmd NODE: `ip netns exec` gives the node a fresh /sys without the cgroup (v1) mounts
-# slurmd checks at start; the node gets a tmpfs there with the machine's name=systemd hierarchy,
-# which is all the plugins of this cluster (proctrack/linuxproc, task/none) need.
+# start_slurmd NODE, in a mount namespace of the node's own (from `ip netns exec`):
+# - /sys is fresh there, without the cgroup (v1) mounts slurmd checks at start: a tmpfs with the
+#   machine's name=systemd hierarchy is all the plugins of this cluster (proctrack/linuxproc,
+#   task/none) need;
+# - TmpFS ($state/node-tmp), where the PMIx plugin makes per-step directories named by job and
+#   step only, is the node's own directory $state/tmp-<node>, as on nodes with a local /tmp.
 start_slurmd() {
+  local name=$cluster-node$1
+  mkdir -p "$state/node-tmp" "$state/tmp-$name"
   on_node "$1" sh -c 'mount -t tmpfs cgroup /sys/fs/cgroup && mkdir /sys/fs/cgroup/systemd &&
-    mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd && exec slurmd -f "$0" -N "$1"' \
-    "$conf" "$cluster-node$1"
+    mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd &&
+    mount --bind "$2/tmp-$1" "$2/node-tmp" && exec slurmd -f "$2/slurm.conf" -N "$1"' \
+    "$name" "$name" "$state"
 }
 
 write_conf() {  # write_conf N
@@ -46,6 +52,7 @@ write_conf() {  # write_conf N
     common_conf "$state" "-%n"
     # A node that stops answering is DOWN (and its jobs requeued) after 10 s, not 5 min.
     echo "SlurmdTimeout=10"
+    echo "TmpFS=$state/node-tmp"
     for ((i = 0; i < n; i++)); do
       echo "NodeName=$cluster-node$i $hardware NodeAddr=10.250.0.$((i + 1)) State=UNKNOWN"
     done
@@ -54,10 +61,10 @@ write_conf() {  # write_conf N
 }
 
 # The daemons are found by their pid files in $state: DAEMON is slurmctld or slurmd-<node name>.
-running() { [[ -f $state/$1.pid ]] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
+running() { kill -0 "$(cat "$state/$1.pid" 2>/dev/null)" 2>/dev/null; }
 stop_daemon() {  # stop_daemon DAEMON: SIGTERM, then wait up to 10 s
   running "$1" || return 0
-  kill "$(cat "$state/$1.pid")"
+  kill "$(cat "$state/$1.pid")" 2>/dev/null || return 0
   for _ in $(seq 100); do running "$1" || return 0; sleep 0.1; done
 }
 
