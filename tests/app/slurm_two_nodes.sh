@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A two-node Slurm (launch/slurm/netns_slurm.sh: slurmctld in node 0, a slurmd per namespace node)
+# runs the batch script launch/slurm/uoe.sbatch with --nodes=2 --ntasks-per-node=1 for a short SEUF
+# unlearning (EP 2 across the nodes: tokens by MPI all-to-all over the nodes' TCP link):
+#   1. with `srun --mpi=pmix` and with the mpirun variant: delta.h5 bitwise equal, and losses
+#      equal, to the same run under plain mpirun on the same two nodes;
+#   2. node 1 set DOWN mid-job (a node failure): Slurm requeues the job (--requeue), which waits
+#      for the node, resumes from its newest checkpoint (resume_from_checkpoint=auto) and ends with
+#      the delta of the uninterrupted run.
+# Skips (77) where the machine does not allow network namespaces or has no Slurm.
+# Usage: slurm_two_nodes.sh <uoe binary> <repo root>
+set -euo pipefail
+uoe=$1
+root=$2
+command -v slurmctld > /dev/null || { echo "SKIP: slurm-wlm is not installed"; exit 77; }
+source "$root/tests/app/netns_test_cluster.sh" 2 s
+slurm_sh=$root/launch/slurm/netns_slurm.sh
+export UOE_SLURM_DIR=$work/slurm
+trap '"$slurm_sh" stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+on_node0() { "$cluster_sh" exec 0 "$@"; }
+
+timeout 120 "$slurm_sh" start 2 || fail "the Slurm cluster did not start"
+eval "$("$slurm_sh" env)"
+node1=$UOE_CLUSTER-node1
+cd "$root"
+
+echo "data and a pretrained model (one node, 2 ranks)"
+mpiexec -np 2 --oversubscribe "$uoe" make-data configs/tiny/facts.yaml output_dir="$work/data" \
+  > "$work/data.log" 2>&1 || { tail "$work/data.log"; fail "make-data"; }
+mpiexec -np 2 --oversubscribe "$uoe" pretrain configs/tiny/pretrain_facts.yaml output_dir="$work/pre" \
+  dataset.train="$work/data/train.h5" max_steps=40 dataset.forget= dataset.retain= \
+  dataset.forget_mc= dataset.retain_mc= > "$work/pre.log" 2>&1 || { tail "$work/pre.log"; fail "pretrain"; }
+steps=${UOE_SLURM_TEST_STEPS:-120}
+args=(unlearn configs/tiny/unlearn_seuf.yaml model_name_or_path="$work/pre/checkpoint"
+      dataset.forget="$work/data/forget.h5" dataset.retain="$work/data/retain.h5"
+      dataset.forget_mc= dataset.retain_mc= dataset.tokenizer="$work/data/vocab.json"
+      unlearn.method=npo max_steps=$steps logging_steps=1 save_steps=10)
+
+echo "reference: plain mpirun, 2 nodes x 1 rank, 1 thread per rank"
+"$cluster_sh" hostfile 1 > "$work/hosts1"
+start=$SECONDS
+timeout 300 "$cluster_sh" exec 0 mpirun -np 2 --hostfile "$work/hosts1" --bind-to none \
+  --mca plm_rsh_agent "$root/launch/netns_rsh_agent.sh" --mca btl tcp,self,vader \
+  -x OMP_NUM_THREADS=1 -x OPENBLAS_NUM_THREADS=1 -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
+  "$uoe" "${args[@]}" output_dir="$work/mpirun" > "$work/mpirun.log" 2>&1 \
+  || { tail -20 "$work/mpirun.log"; fail "the mpirun reference failed"; }
+echo "  $((SECONDS - start)) s"
+grep -q "2 ranks on 2 nodes" "$work/mpirun.log" || { grep "^uoe unlearn" "$work/mpirun.log"; fail "reference not on 2 nodes"; }
+
+# same_as_reference <output dir>: delta.h5 bitwise and every step's losses equal to the reference.
+same_as_reference() {
+  /usr/bin/python3 "$root/tools/h5_same_tensors.py" "$work/mpirun/delta.h5" "$1/delta.h5" \
+    || fail "$1/delta.h5 differs from the mpirun reference"
+  python3 - "$work/mpirun/metrics.jsonl" "$1/metrics.jsonl" "$steps" <<'PY'
+import json, sys
+def losses(path):
+    rows = [json.loads(line) for line in open(path)]
+    return {r["step"]: {k: v for k, v in r.items() if "loss" in k} for r in rows}
+reference, other, steps = losses(sys.argv[1]), losses(sys.argv[2]), int(sys.argv[3])
+assert sorted(other) == list(range(1, steps + 1)), f"{sys.argv[2]}: steps {sorted(other)[:5]}..."
+assert other == reference, f"{sys.argv[2]}: losses differ from the reference"
+PY
+}
+
+submit() {  # submit <name> <launcher> [sbatch options]: prints the job id
+  local name=$1 launcher=$2
+  shift 2
+  timeout 300 "$cluster_sh" exec 0 sbatch --parsable --nodes=2 --ntasks-per-node=1 --job-name="$name" "$@" \
+    --output="$work/$name.out" --export=ALL,UOE_LAUNCHER=$launcher,UOE_OUTPUT_ROOT=$work,UOE_BIN=$uoe \
+    launch/slurm/uoe.sbatch "${args[@]}"
+}
+
+echo "1. sbatch --nodes=2 launch/slurm/uoe.sbatch with srun --mpi=pmix and with mpirun"
+for launcher in srun mpirun; do
+  start=$SECONDS
+  job=$(submit "$launcher" "$launcher" --wait) || { tail -30 "$work/$launcher.out"; fail "sbatch ($launcher) failed"; }
+  out=$work/$launcher-$job
+  grep -q "2 ranks on 2 nodes" "$work/$launcher.out" || { cat "$work/$launcher.out"; fail "$launcher job not on 2 nodes"; }
+  same_as_reference "$out"
+  echo "  $launcher job $job ($((SECONDS - start)) s): delta.h5 bitwise and losses equal to plain mpirun's"
+done
