@@ -56,6 +56,7 @@ same_as_reference() {
 import json, sys
 def losses(path):
     rows = [json.loads(line) for line in open(path)]
+    assert len({r["step"] for r in rows}) == len(rows), f"{path}: a step logged twice"
     return {r["step"]: {k: v for k, v in r.items() if "loss" in k} for r in rows}
 reference, other, steps = losses(sys.argv[1]), losses(sys.argv[2]), int(sys.argv[3])
 assert sorted(other) == list(range(1, steps + 1)), f"{sys.argv[2]}: steps {sorted(other)[:5]}..."
@@ -80,3 +81,31 @@ for launcher in srun mpirun; do
   same_as_reference "$out"
   echo "  $launcher job $job ($((SECONDS - start)) s): delta.h5 bitwise and losses equal to plain mpirun's"
 done
+
+echo "2. node 1 DOWN mid-job: the job is requeued and resumes from its newest checkpoint"
+start=$SECONDS
+job=$(submit requeue srun)
+out=$work/requeue-$job
+job_state() { on_node0 scontrol show job "$job" | grep -oE 'JobState=[A-Z_]+' | cut -d= -f2; }
+for _ in $(seq 1200); do [[ -d $out/checkpoint-20 ]] && break; sleep 0.1; done
+[[ -d $out/checkpoint-20 ]] || { cat "$work/requeue.out"; fail "job $job wrote no checkpoint-20"; }
+on_node0 scontrol update nodename="$node1" state=down reason=uoe-test
+for _ in $(seq 600); do [[ $(job_state) == PENDING ]] && break; sleep 0.1; done
+[[ $(job_state) == PENDING ]] || { on_node0 scontrol show job "$job"; fail "job $job was not requeued"; }
+echo "  node $node1 down at $(ls "$out" | grep -c '^checkpoint-[0-9]*$') checkpoint(s): job requeued"
+# The node can be resumed once its part of the killed job has ended (no longer COMPLETING).
+for _ in $(seq 300); do
+  on_node0 scontrol update nodename="$node1" state=resume 2> /dev/null && break
+  sleep 0.2
+done
+on_node0 sinfo -h -n "$node1" -o %T | grep -qvE 'down' || fail "$node1 could not be resumed"
+for _ in $(seq 1800); do [[ $(job_state) =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL)$ ]] && break; sleep 0.2; done
+[[ $(job_state) == COMPLETED ]] || { tail -30 "$work/requeue.out"; fail "requeued job $job: $(job_state)"; }
+grep -q "(restart 1)" "$work/requeue.out" || { cat "$work/requeue.out"; fail "job $job did not run a second time"; }
+resumed=$(grep -oE "resuming from [^ ]*checkpoint-[0-9]+" "$work/requeue.out") \
+  || { cat "$work/requeue.out"; fail "the requeued job did not resume from a checkpoint"; }
+newest=$(grep -oE "checkpoint-[0-9]+" <<< "$resumed")
+[[ ${newest#checkpoint-} -ge 20 ]] || fail "resumed from $newest, older than checkpoint-20"
+same_as_reference "$out"
+echo "  job $job ($((SECONDS - start)) s) resumed from $newest: delta.h5 bitwise and losses equal to plain mpirun's"
+echo "slurm two-node test OK"
