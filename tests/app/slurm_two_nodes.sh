@@ -93,12 +93,16 @@ on_node0 scontrol update nodename="$node1" state=down reason=uoe-test
 for _ in $(seq 600); do [[ $(job_state) == PENDING ]] && break; sleep 0.1; done
 [[ $(job_state) == PENDING ]] || { on_node0 scontrol show job "$job"; fail "job $job was not requeued"; }
 echo "  node $node1 down at $(ls "$out" | grep -c '^checkpoint-[0-9]*$') checkpoint(s): job requeued"
-# The node can be resumed once its part of the killed job has ended (no longer COMPLETING).
+# Bring the node back: resume it once its part of the killed job has ended (or slurmctld returns
+# it to service itself when its slurmd answers, ReturnToService=2).
 for _ in $(seq 300); do
-  on_node0 scontrol update nodename="$node1" state=resume 2> /dev/null && break
+  on_node0 sinfo -h -n "$node1" -o %T | grep -q down || break
+  on_node0 scontrol update nodename="$node1" state=resume 2> /dev/null || true
   sleep 0.2
 done
-on_node0 sinfo -h -n "$node1" -o %T | grep -qvE 'down' || fail "$node1 could not be resumed"
+on_node0 sinfo -h -n "$node1" -o %T | grep -q down && fail "$node1 could not be resumed"
+# Slurm holds a requeued job back for 2 minutes (its BeginTime); let it start now.
+on_node0 scontrol update jobid="$job" starttime=now 2> /dev/null || true  # unless it started already
 for _ in $(seq 1800); do [[ $(job_state) =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL)$ ]] && break; sleep 0.2; done
 [[ $(job_state) == COMPLETED ]] || { tail -30 "$work/requeue.out"; fail "requeued job $job: $(job_state)"; }
 grep -q "(restart 1)" "$work/requeue.out" || { cat "$work/requeue.out"; fail "job $job did not run a second time"; }
