@@ -21,18 +21,18 @@ trap '"$cluster_sh" stop > /dev/null 2>&1 || true' EXIT
 "$cluster_sh" start 2
 "$cluster_sh" hostfile 1 > "$out/hosts"
 
-# run <name> <nodes> <bench args...>: 2 ranks on 1 node (root namespace) or on the 2 nodes
+# run <name> <nodes> <bench> <args...>: 2 ranks on 1 node (root namespace) or on the 2 nodes
 run() {
-  local name=$1 nodes=$2
-  shift 2
+  local name=$1 nodes=$2 bench=$build/benchmarks/$3
+  shift 3
   echo "$name: load $(cut -d' ' -f1 /proc/loadavg)"
   if [[ $nodes == 1 ]]; then
-    mpiexec -np 2 --bind-to none "$build/benchmarks/$@" > "$out/$name.log" 2>&1
+    mpiexec -np 2 --bind-to none "$bench" "$@" > "$out/$name.log" 2>&1
   else
     "$cluster_sh" exec 0 mpirun -np 2 --hostfile "$out/hosts" --bind-to none \
       --mca plm_rsh_agent "$root/launch/netns_rsh_agent.sh" --mca btl tcp,self,vader \
       -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
-      "$build/benchmarks/$@" > "$out/$name.log" 2>&1
+      "$bench" "$@" > "$out/$name.log" 2>&1
   fi
 }
 exchange=(dispatch_bench --hidden 256 --experts 64 --top-k 6 --tokens 512 --iters 7 --threads 1)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by launch/slurm/local_cluster.sh and launch/slurm/netns_slurm.sh: munged and the
 # slurm.conf lines both clusters share.
 
