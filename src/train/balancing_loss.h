@@ -75,6 +75,9 @@ class LoadBalancingLoss {
   bool needs_counting_pass() const;
   void counting_pass(CausalLM& model, const std::vector<TokenBatch>& batches,
                      StepProfiler* profiler);
+  // The two halves of counting_pass(): add one pass's counts; all-reduce them into f.
+  void add_counts(const std::map<int64_t, MoEOutput>& moe, const torch::Tensor& valid);
+  void reduce_counts();
   // coef-weighted losses of one forward pass (valid [B, S]), normalised so that their sum over
   // the step's forward passes and ranks is the step's loss. In global_batch scope with one
   // forward per rank it all-reduces that pass's counts itself (collective over the world).
@@ -91,9 +94,6 @@ class LoadBalancingLoss {
   torch::Tensor counts_;  // [L, E] fp64 valid assignments of the step (layers in index order)
   torch::Tensor shares_;  // [L, E] fp32 f of the step (global_batch), once reduced
   double aux_part_ = 0.0, z_part_ = 0.0;
-
-  void add_counts(const std::map<int64_t, MoEOutput>& moe, const torch::Tensor& valid);
-  void reduce_counts();
 };
 
 }  // namespace uoe
