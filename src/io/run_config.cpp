@@ -70,6 +70,11 @@ TrainingConfig parse_training(ConfigNode& root) {
             "router_aux_loss_coef must be >= 0 (0: off), got ", t.router_aux_loss_coef);
   UOE_CHECK(t.router_z_loss_coef >= 0 && std::isfinite(t.router_z_loss_coef),
             "router_z_loss_coef must be >= 0 (0: off), got ", t.router_z_loss_coef);
+  t.moe_router_bias_update_rate =
+      root.get<double>("moe_router_bias_update_rate", t.moe_router_bias_update_rate);
+  UOE_CHECK(t.moe_router_bias_update_rate >= 0 && std::isfinite(t.moe_router_bias_update_rate),
+            "moe_router_bias_update_rate must be >= 0 (0: off), got ",
+            t.moe_router_bias_update_rate);
   UOE_CHECK(t.moe_aux_loss_scope == "micro_batch" || t.moe_aux_loss_scope == "sequence" ||
                 t.moe_aux_loss_scope == "global_batch",
             "moe_aux_loss_scope must be micro_batch, sequence or global_batch, got '",

@@ -46,6 +46,10 @@ torch::Tensor z_loss_token_sum(const torch::Tensor& logits, const torch::Tensor&
   return (log_z * log_z * valid.reshape({-1}).to(logits.scalar_type())).sum();
 }
 
+torch::Tensor router_bias_update(const torch::Tensor& load, double rate) {
+  return rate * torch::sign(load.mean() - load);
+}
+
 LoadBalancingOptions load_balancing_options(const TrainingConfig& training,
                                             const ModelConfig& model) {
   LoadBalancingOptions o;
@@ -55,6 +59,10 @@ LoadBalancingOptions load_balancing_options(const TrainingConfig& training,
   o.num_experts = model.num_experts;
   o.top_k = model.num_experts_per_tok;
   o.normalize_scores = model.router_type == "deepseek_v3";
+  o.bias_update_rate = training.moe_router_bias_update_rate;
+  UOE_CHECK(o.bias_update_rate == 0 || model.router_type == "deepseek_v3",
+            "moe_router_bias_update_rate needs model.router_type=deepseek_v3 (the router with "
+            "e_score_correction_bias), got router_type=", model.router_type);
   UOE_CHECK(!(o.aux_coef > 0 || o.z_coef > 0) || model.num_experts > 0,
             "router_aux_loss_coef / router_z_loss_coef need a model with MoE layers "
             "(model.num_experts > 0)");
@@ -70,6 +78,7 @@ void LoadBalancingLoss::start_step(int64_t forwards, double tokens, double seque
   sequences_ = std::max(sequences, 1.0);
   counts_ = torch::Tensor();
   shares_ = torch::Tensor();
+  load_ = torch::Tensor();
   aux_part_ = z_part_ = 0.0;
 }
 
@@ -87,14 +96,31 @@ void LoadBalancingLoss::counting_pass(CausalLM& model, const std::vector<TokenBa
   reduce_counts();
 }
 
-void LoadBalancingLoss::add_counts(const std::map<int64_t, MoEOutput>& moe,
-                                   const torch::Tensor& valid) {
+torch::Tensor LoadBalancingLoss::layer_counts(const std::map<int64_t, MoEOutput>& moe,
+                                              const torch::Tensor& valid) const {
   std::vector<torch::Tensor> rows;
   for (const auto& [layer, out] : moe) {
     rows.push_back(assignment_counts(out.routing.topk_ids, valid, options_.num_experts));
   }
-  auto counts = torch::stack(rows);  // [L, E]
+  return torch::stack(rows);  // [L, E]
+}
+
+void LoadBalancingLoss::add_counts(const std::map<int64_t, MoEOutput>& moe,
+                                   const torch::Tensor& valid) {
+  auto counts = layer_counts(moe, valid);
   counts_ = counts_.defined() ? counts_ + counts : counts;
+}
+
+void LoadBalancingLoss::update_router_bias(CausalLM& model) {
+  if (options_.bias_update_rate <= 0) return;
+  UOE_CHECK(load_.defined(), "load balancing: update_router_bias() without a loss() pass");
+  world_->all_reduce(load_, ReduceOp::kSum);
+  const torch::NoGradGuard no_grad;
+  int64_t row = 0;
+  for (auto& layer : model->moe_layers()) {
+    auto& bias = layer->gate->e_score_correction_bias;  // [E]
+    bias.add_(router_bias_update(load_[row++], options_.bias_update_rate).to(bias.scalar_type()));
+  }
 }
 
 void LoadBalancingLoss::reduce_counts() {
@@ -106,6 +132,10 @@ void LoadBalancingLoss::reduce_counts() {
 
 torch::Tensor LoadBalancingLoss::loss(const std::map<int64_t, MoEOutput>& moe,
                                       const torch::Tensor& valid) {
+  if (options_.bias_update_rate > 0) {
+    auto counts = layer_counts(moe, valid);
+    load_ = load_.defined() ? load_ + counts : counts;
+  }
   const bool aux_on = options_.aux_coef > 0;
   if (aux_on && options_.scope == AuxLossScope::kGlobalBatch && !shares_.defined()) {
     UOE_CHECK(forwards_ == 1, "load balancing: global_batch with ", forwards_,

@@ -18,6 +18,10 @@
 // transformers' load_balancing_loss_func differs in two ways: its f_i is the share of tokens
 // (sums to K), so its single-layer value is K times uoe's; and it concatenates the layers, i.e.
 // multiplies layer-averaged f and P, which balances only the load averaged over layers.
+// Auxiliary-loss-free balancing (DeepSeek-V3, moe_router_bias_update_rate, deepseek_v3 routers
+// only): after each optimizer step every MoE layer's e_score_correction_bias b gets
+// b_i += rate * sign(mean_j load_j - load_i), load = the step's valid top-K assignments summed over
+// all ranks and forward passes (stored and exported with the router as HF's buffer).
 // deepseek_v3 routers use the scores normalised to sum 1 per token for P (DeepSeek-V3's
 // sequence-wise balance loss).
 #include <torch/torch.h>
@@ -47,6 +51,8 @@ torch::Tensor switch_loss_token_sum(const torch::Tensor& probs, const torch::Ten
                                     const torch::Tensor& shares);
 // sum_t valid_t * (logsumexp_i z_t,i)^2: logits [T, E], valid [T] -> scalar.
 torch::Tensor z_loss_token_sum(const torch::Tensor& logits, const torch::Tensor& valid);
+// The aux-loss-free bias change: load [E] -> [E] rate * sign(mean load - load_i).
+torch::Tensor router_bias_update(const torch::Tensor& load, double rate);
 
 struct LoadBalancingOptions {
   double aux_coef = 0.0;  // router_aux_loss_coef
@@ -55,6 +61,7 @@ struct LoadBalancingOptions {
   int64_t num_experts = 0;
   int64_t top_k = 1;
   bool normalize_scores = false;  // P from scores / sum of scores (deepseek_v3 sigmoid router)
+  double bias_update_rate = 0.0;  // moe_router_bias_update_rate
 };
 LoadBalancingOptions load_balancing_options(const TrainingConfig& training,
                                             const ModelConfig& model);
@@ -63,7 +70,9 @@ LoadBalancingOptions load_balancing_options(const TrainingConfig& training,
 class LoadBalancingLoss {
  public:
   LoadBalancingLoss(const LoadBalancingOptions& options, CommunicatorPtr world);
-  bool enabled() const { return options_.aux_coef > 0 || options_.z_coef > 0; }
+  bool enabled() const {
+    return options_.aux_coef > 0 || options_.z_coef > 0 || options_.bias_update_rate > 0;
+  }
 
   // `forwards`: trained forward passes of this rank in the step (the same on every rank);
   // `tokens` / `sequences`: valid tokens / sequences with a valid token of the step, all ranks.
@@ -82,6 +91,9 @@ class LoadBalancingLoss {
   // the step's forward passes and ranks is the step's loss. In global_batch scope with one
   // forward per rank it all-reduces that pass's counts itself (collective over the world).
   torch::Tensor loss(const std::map<int64_t, MoEOutput>& moe, const torch::Tensor& valid);
+  // After the optimizer step: the aux-loss-free bias update of every MoE layer of `model` from the
+  // load of the step's loss() passes. Collective over the world when the rate is > 0.
+  void update_router_bias(CausalLM& model);
   // This rank's part of the step's unweighted aux / z loss so far (summed over ranks: the loss).
   double aux_part() const { return aux_part_; }
   double z_part() const { return z_part_; }
@@ -93,7 +105,11 @@ class LoadBalancingLoss {
   double tokens_ = 1.0, sequences_ = 1.0;
   torch::Tensor counts_;  // [L, E] fp64 valid assignments of the step (layers in index order)
   torch::Tensor shares_;  // [L, E] fp32 f of the step (global_batch), once reduced
+  torch::Tensor load_;    // [L, E] fp64 valid assignments of the step's loss() passes
   double aux_part_ = 0.0, z_part_ = 0.0;
+
+  torch::Tensor layer_counts(const std::map<int64_t, MoEOutput>& moe,
+                             const torch::Tensor& valid) const;  // [L, E]
 };
 
 }  // namespace uoe

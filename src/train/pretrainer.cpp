@@ -134,6 +134,7 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
     counts[1] = balance.aux_part();
     counts[2] = balance.z_part();
     const double grad_norm = optimizer.step(schedule.at(step), profiler);
+    balance.update_router_bias(model);
     groups.world()->all_reduce(counts, ReduceOp::kSum);
     const double loss = counts[0].item<double>() / scored;
     if (step == 0) first_loss = loss;

@@ -92,6 +92,9 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
                       resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
   // Resuming happens after the reference log-probs and frozen values above were taken from the
   // original model, and restores the trained tensors and the optimizer.
+  UOE_CHECK(t.moe_router_bias_update_rate == 0,
+            "moe_router_bias_update_rate applies to uoe pretrain only (unlearning leaves every "
+            "router bias unchanged), got ", t.moe_router_bias_update_rate);
   LoadBalancingLoss balance(load_balancing_options(t, model->config()), groups.world());
   TrainingCheckpointer checkpointer(t, groups);
   nlohmann::json last;

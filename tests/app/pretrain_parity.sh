@@ -3,7 +3,8 @@
 # losses (relative difference <= 1e-4): 1 rank; 2 ranks EP=2; 2 ranks EP=1 x DP=2;
 # 4 ranks EP=4; 4 ranks EP=2 x DP=2. Then the same with the load-balancing losses on
 # (global_batch aux loss + z-loss, 2 accumulation micro-batches): losses, aux_loss and z_loss
-# must agree too. Last, configs/tiny/pretrain_facts.yaml with router_aux_loss_coef=0.01 must log
+# must agree too, and so must a deepseek_v3 router with the aux-loss-free bias update (whose losses
+# must differ from the same run without it). Last, configs/tiny/pretrain_facts.yaml with router_aux_loss_coef=0.01 must log
 # aux_loss and the per-layer load metrics.
 # Usage: pretrain_parity.sh <uoe binary> <repo root>
 set -euo pipefail
@@ -25,11 +26,14 @@ run() {  # run <name> <ranks> <ep_size> [overrides...]
 
 balanced=(router_aux_loss_coef=0.01 router_z_loss_coef=0.001 moe_aux_loss_scope=global_batch
           gradient_accumulation_steps=2)
+bias=(model.router_type=deepseek_v3 moe_router_bias_update_rate=0.01)
 for layout in "np1_ep1 1 1" "np2_ep2 2 2" "np2_ep1 2 1" "np4_ep4 4 4" "np4_ep2 4 2"; do
   set -- $layout
   run "$1" "$2" "$3"
   run "balanced_$1" "$2" "$3" "${balanced[@]}"
+  run "bias_$1" "$2" "$3" "${bias[@]}"
 done
+run nobias_np1_ep1 1 1 model.router_type=deepseek_v3
 
 python3 - "$work" <<'PY'
 import json, sys
@@ -37,7 +41,10 @@ work = sys.argv[1]
 def column(name, key):
     with open(f"{work}/{name}/metrics.jsonl") as f:
         return [json.loads(line)[key] for line in f]
-for prefix, keys in [("", ["step_loss"]), ("balanced_", ["step_loss", "aux_loss", "z_loss"])]:
+with_bias, without = column("bias_np1_ep1", "step_loss"), column("nobias_np1_ep1", "step_loss")
+assert max(abs(a - b) for a, b in zip(with_bias, without)) > 1e-4, "the router bias update changed nothing"
+for prefix, keys in [("", ["step_loss"]), ("balanced_", ["step_loss", "aux_loss", "z_loss"]),
+                     ("bias_", ["step_loss"])]:
     for key in keys:
         reference = column(prefix + "np1_ep1", key)
         assert len(reference) == 20, f"expected 20 logged steps, got {len(reference)}"

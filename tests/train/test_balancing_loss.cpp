@@ -79,6 +79,13 @@ TEST(BalancingLoss, HandComputed) {
               2.0 * std::log(2.0) * std::log(2.0), 1e-6);
 }
 
+TEST(BalancingLoss, RouterBiasUpdateHandComputed) {
+  // mean load 3: overloaded experts go down by the rate, underloaded up, the mean one stays.
+  auto update = router_bias_update(torch::tensor({5.0, 1.0, 3.0, 3.0}, torch::kFloat64), 0.01);
+  test::expect_close(update, torch::tensor({-0.01, 0.01, 0.0, 0.0}, torch::kFloat64), 1e-12,
+                     "bias update");
+}
+
 TEST(BalancingLoss, MatchesTransformersPerLayerAndPerSequence) {
   const Fixture f = load_fixture();
   const int64_t tokens = f.batch * f.seq;
@@ -214,6 +221,8 @@ TEST(BalancingLoss, ConfigErrorsNameTheKey) {
                            {"router_z_loss_coef"});
   test::expect_input_error([&] { load_run_config(path, {"moe_aux_loss_scope=batch"}); },
                            {"moe_aux_loss_scope", "global_batch"});
+  test::expect_input_error([&] { load_run_config(path, {"moe_router_bias_update_rate=-1"}); },
+                           {"moe_router_bias_update_rate"});
   EXPECT_EQ(load_run_config(path, {"moe_aux_loss_scope=sequence"}).training.moe_aux_loss_scope,
             "sequence");
 }
