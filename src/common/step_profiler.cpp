@@ -1,6 +1,7 @@
 #include "common/step_profiler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <sstream>
@@ -96,9 +97,14 @@ nlohmann::json StepProfiler::end_step(int64_t step) {
     const double imbalance = load_imbalance(counts);
     layers[layer_key(layer)]["tokens_per_expert"] = counts;
     layers[layer_key(layer)]["imbalance"] = imbalance;
+    layers[layer_key(layer)]["max_violation"] = std::max(imbalance - 1.0, 0.0);
+    layers[layer_key(layer)]["routing_entropy"] = load_entropy(counts);
     imbalance_max = std::max(imbalance_max, imbalance);
   }
-  if (!tokens_.empty()) record["imbalance_max"] = imbalance_max;
+  if (!tokens_.empty()) {
+    record["imbalance_max"] = imbalance_max;
+    record["max_violation_max"] = std::max(imbalance_max - 1.0, 0.0);
+  }
   record["layers"] = layers;
   add_numbers(totals_, record);
   ++steps_;
@@ -117,6 +123,16 @@ double load_imbalance(const std::vector<int64_t>& counts) {
   const double total = std::accumulate(counts.begin(), counts.end(), 0.0);
   if (total <= 0.0) return 0.0;
   return double(*std::max_element(counts.begin(), counts.end())) / (total / double(counts.size()));
+}
+
+double load_entropy(const std::vector<int64_t>& counts) {
+  const double total = std::accumulate(counts.begin(), counts.end(), 0.0);
+  if (total <= 0.0 || counts.size() < 2) return 0.0;
+  double entropy = 0.0;
+  for (const int64_t c : counts) {
+    if (c > 0) entropy -= double(c) / total * std::log(double(c) / total);
+  }
+  return entropy / std::log(double(counts.size()));
 }
 
 std::string breakdown_table(const nlohmann::json& summary) {

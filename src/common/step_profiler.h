@@ -74,6 +74,9 @@ class StepProfiler {
 
 // max / mean of `counts` (1 for a perfectly balanced router; 0 when nothing was routed).
 double load_imbalance(const std::vector<int64_t>& counts);
+// Entropy of the load shares counts / sum over log(E): 1 for a uniform load, 0 when one expert
+// gets everything (or nothing was routed).
+double load_entropy(const std::vector<int64_t>& counts);
 
 // A printable table of a summary() (or of one step record): phases in ms, bytes in MiB, imbalance.
 std::string breakdown_table(const nlohmann::json& summary);

@@ -63,6 +63,22 @@ TrainingConfig parse_training(ConfigNode& root) {
   t.resume_from_checkpoint = root.get<std::string>("resume_from_checkpoint", t.resume_from_checkpoint);
   t.overwrite_output_dir = root.get<bool>("overwrite_output_dir", t.overwrite_output_dir);
   t.ddp_timeout = root.get<double>("ddp_timeout", t.ddp_timeout);
+  t.router_aux_loss_coef = root.get<double>("router_aux_loss_coef", t.router_aux_loss_coef);
+  t.router_z_loss_coef = root.get<double>("router_z_loss_coef", t.router_z_loss_coef);
+  t.moe_aux_loss_scope = root.get<std::string>("moe_aux_loss_scope", t.moe_aux_loss_scope);
+  UOE_CHECK(t.router_aux_loss_coef >= 0 && std::isfinite(t.router_aux_loss_coef),
+            "router_aux_loss_coef must be >= 0 (0: off), got ", t.router_aux_loss_coef);
+  UOE_CHECK(t.router_z_loss_coef >= 0 && std::isfinite(t.router_z_loss_coef),
+            "router_z_loss_coef must be >= 0 (0: off), got ", t.router_z_loss_coef);
+  t.moe_router_bias_update_rate =
+      root.get<double>("moe_router_bias_update_rate", t.moe_router_bias_update_rate);
+  UOE_CHECK(t.moe_router_bias_update_rate >= 0 && std::isfinite(t.moe_router_bias_update_rate),
+            "moe_router_bias_update_rate must be >= 0 (0: off), got ",
+            t.moe_router_bias_update_rate);
+  UOE_CHECK(t.moe_aux_loss_scope == "micro_batch" || t.moe_aux_loss_scope == "sequence" ||
+                t.moe_aux_loss_scope == "global_batch",
+            "moe_aux_loss_scope must be micro_batch, sequence or global_batch, got '",
+            t.moe_aux_loss_scope, "'");
   UOE_CHECK(t.ddp_timeout > 0 && std::isfinite(t.ddp_timeout),
             "ddp_timeout must be > 0 seconds (default 1800), got ", t.ddp_timeout);
   UOE_CHECK(t.save_steps >= 0, "save_steps must be >= 0 (0: no training checkpoints), got ",

@@ -57,6 +57,11 @@ struct TrainingConfig {
   // A collective still running after this many seconds ends the rank with an error line naming
   // it and the step (parallel/collective_watchdog.h); HF TrainingArguments' key and default.
   double ddp_timeout = 1800;
+  // Load balancing of MoE routers (train/balancing_loss.h), HF's key names; 0 = off.
+  double router_aux_loss_coef = 0.0;              // Switch auxiliary loss
+  double router_z_loss_coef = 0.0;                // ST-MoE router z-loss
+  std::string moe_aux_loss_scope = "micro_batch"; // micro_batch | sequence | global_batch
+  double moe_router_bias_update_rate = 0.0;       // DeepSeek-V3 aux-loss-free bias (pretrain)
 };
 
 // `dataset:` files. Token datasets are HDF5 (io/token_dataset.h); MC probes are JSONL

@@ -56,6 +56,7 @@ RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
   const int64_t tokens = hidden.size(0);
   auto logits = torch::matmul(hidden.to(torch::kFloat32), weight.to(torch::kFloat32).t());  // [T, E]
   RouterOutput out;
+  out.logits = logits;
   const int64_t group_size = options_.num_experts / options_.n_group;
   if (options_.kind == RouterKind::kDeepSeekV3) {
     out.probs = torch::sigmoid(logits);                                          // [T, E]

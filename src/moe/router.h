@@ -33,6 +33,7 @@ struct RouterOptions {
 };
 
 struct RouterOutput {
+  torch::Tensor logits;        // [T, E] fp32 z = W h (the z-loss uses them)
   torch::Tensor probs;         // [T, E] fp32
   torch::Tensor topk_ids;      // [T, K] int64 global expert ids
   torch::Tensor topk_weights;  // [T, K] fp32 combine weights

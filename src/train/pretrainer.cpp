@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "io/checkpoint.h"
 #include "io/token_dataset.h"
+#include "train/balancing_loss.h"
 #include "train/batching.h"
 #include "train/distributed_optimizer.h"
 #include "train/lr_schedule.h"
@@ -74,6 +75,7 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
   LrSchedule schedule{t.lr_scheduler_type, t.learning_rate,
                       resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
 
+  LoadBalancingLoss balance(load_balancing_options(t, config.model), groups.world());
   TrainingCheckpointer checkpointer(t, groups);
   double first_loss = 0.0, last_loss = 0.0, interval_loss = 0.0;
   int64_t interval_steps = 0, total_tokens = 0, interval_tokens = 0, start_step = 0;
@@ -98,28 +100,43 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
     optimizer.zero_grad();
     std::vector<TokenBatch> batches;
     for (int64_t m = 0; m < micro_steps; ++m) batches.push_back(source.get(step * micro_steps + m));
-    // Scored tokens of the whole global step: each rank's token sum is divided by it, so summing
-    // gradients over replicas gives the gradient of the global token mean for any layout.
-    auto counts = torch::zeros({2}, torch::kFloat64);  // [scored tokens, nll sum]
-    for (const auto& b : batches) counts[0] += b.loss_mask.sum().to(torch::kFloat64);
-    auto global_tokens = counts.narrow(0, 0, 1).clone();
-    groups.world()->all_reduce(global_tokens, ReduceOp::kSum);
-    const double scored = std::max(global_tokens.item<double>(), 1.0);
+    // Scored tokens, valid tokens and sequences of the whole global step: each rank's token sum
+    // is divided by them, so summing gradients over replicas gives the gradient of the global
+    // token mean for any layout.
+    auto global = torch::zeros({3}, torch::kFloat64);
     for (const auto& b : batches) {
-      torch::Tensor nll;
+      global[0] += b.loss_mask.sum().to(torch::kFloat64);
+      global[1] += b.valid.sum().to(torch::kFloat64);
+      global[2] += (b.valid.sum(1) > 0).sum().to(torch::kFloat64);
+    }
+    groups.world()->all_reduce(global, ReduceOp::kSum);
+    const double scored = std::max(global[0].item<double>(), 1.0);
+    balance.start_step(micro_steps, global[1].item<double>(), global[2].item<double>());
+    if (balance.needs_counting_pass()) {
+      balance.counting_pass(model, batches, profiler);
+    }
+    auto counts = torch::zeros({3}, torch::kFloat64);  // [nll sum, aux loss, z loss]
+    for (const auto& b : batches) {
+      torch::Tensor nll, total;
       {
         const StepProfiler::Scope timer(profiler, "forward");
-        nll = token_nll_sum(model->forward(b.input_ids).logits, b.labels, b.loss_mask);
+        auto out = model->forward(b.input_ids);
+        nll = token_nll_sum(out.logits, b.labels, b.loss_mask);
+        total = nll / scored;
+        if (balance.enabled()) total = total + balance.loss(out.moe, b.valid);
       }
       {
         const StepProfiler::Scope timer(profiler, "backward");
-        (nll / scored).backward();
+        total.backward();
       }
-      counts[1] += nll.detach().to(torch::kFloat64);
+      counts[0] += nll.detach().to(torch::kFloat64);
     }
+    counts[1] = balance.aux_part();
+    counts[2] = balance.z_part();
     const double grad_norm = optimizer.step(schedule.at(step), profiler);
+    balance.update_router_bias(model);
     groups.world()->all_reduce(counts, ReduceOp::kSum);
-    const double loss = counts[1].item<double>() / scored;
+    const double loss = counts[0].item<double>() / scored;
     if (step == 0) first_loss = loss;
     last_loss = loss;
     interval_loss += loss;
@@ -127,20 +144,24 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
     total_tokens += int64_t(scored);
     session_tokens += int64_t(scored);
     interval_tokens += int64_t(scored);
+    breakdown.end_step(step + 1);
     if ((step + 1) % t.logging_steps == 0 || step + 1 == max_steps) {
       const double now = progress.elapsed_seconds();
-      progress.log(step + 1, {{"loss", interval_loss / double(interval_steps)},
-                              {"step_loss", loss},
-                              {"lr", schedule.at(step)},
-                              {"grad_norm", grad_norm},
-                              {"tokens_per_s",
-                               double(interval_tokens) / std::max(now - interval_start, 1e-9)}});
+      nlohmann::json record = {
+          {"loss", interval_loss / double(interval_steps)},
+          {"step_loss", loss},
+          {"lr", schedule.at(step)},
+          {"grad_norm", grad_norm},
+          {"tokens_per_s", double(interval_tokens) / std::max(now - interval_start, 1e-9)}};
+      if (t.router_aux_loss_coef > 0) record["aux_loss"] = counts[1].item<double>();
+      if (t.router_z_loss_coef > 0) record["z_loss"] = counts[2].item<double>();
+      record.update(breakdown.load_metrics());
+      progress.log(step + 1, record);
       interval_loss = 0.0;
       interval_steps = 0;
       interval_tokens = 0;
       interval_start = now;
     }
-    breakdown.end_step(step + 1);
     checkpointer.end_of_step(step + 1, {{"training", loss}}, grad_norm, write_model, optimizer,
                              {{"first_loss", first_loss}, {"last_loss", last_loss}, {"tokens", total_tokens}});
   }

@@ -39,8 +39,20 @@ void StepBreakdown::end_step(int64_t step) {
     }
     profiler_.set_tokens_per_expert(local);
   }
-  auto record = profiler_.end_step(step);
-  if (records_.is_open()) records_.write(record);
+  last_record_ = profiler_.end_step(step);
+  if (records_.is_open()) records_.write(last_record_);
+}
+
+nlohmann::json StepBreakdown::load_metrics() const {
+  nlohmann::json metrics = nlohmann::json::object();
+  if (!enabled_ || !last_record_.contains("max_violation_max")) return metrics;
+  metrics["load_max_violation"] = last_record_["max_violation_max"];
+  for (const auto& [layer, numbers] : last_record_["layers"].items()) {
+    if (!numbers.contains("max_violation")) continue;
+    metrics["load"][layer] = {{"max_violation", numbers["max_violation"]},
+                              {"routing_entropy", numbers["routing_entropy"]}};
+  }
+  return metrics;
 }
 
 nlohmann::json StepBreakdown::finish() {

@@ -6,6 +6,7 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "io/checkpoint.h"
+#include "train/balancing_loss.h"
 #include "train/batching.h"
 #include "train/distributed_optimizer.h"
 #include "train/lr_schedule.h"
@@ -91,6 +92,10 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
                       resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
   // Resuming happens after the reference log-probs and frozen values above were taken from the
   // original model, and restores the trained tensors and the optimizer.
+  UOE_CHECK(t.moe_router_bias_update_rate == 0,
+            "moe_router_bias_update_rate applies to uoe pretrain only (unlearning leaves every "
+            "router bias unchanged), got ", t.moe_router_bias_update_rate);
+  LoadBalancingLoss balance(load_balancing_options(t, model->config()), groups.world());
   TrainingCheckpointer checkpointer(t, groups);
   nlohmann::json last;
   int64_t start_step = 0;
@@ -124,8 +129,9 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
             *data.retain, retain_sampler->rank_indices(step * micro_steps + m, groups.rank())));
       }
     }
-    // Global counts: [forget scored, forget valid, forget sequences, retain scored, retain valid].
-    auto counts = torch::zeros({5}, torch::kFloat64);
+    // Global counts: [forget scored, forget valid, forget sequences, retain scored, retain valid,
+    // sequences with a valid token (forget and retain)].
+    auto counts = torch::zeros({6}, torch::kFloat64);
     for (const auto& b : forget_batches) {
       counts[0] += b.loss_mask.sum().to(torch::kFloat64);
       counts[1] += b.valid.sum().to(torch::kFloat64);
@@ -135,11 +141,23 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
       counts[3] += b.loss_mask.sum().to(torch::kFloat64);
       counts[4] += b.valid.sum().to(torch::kFloat64);
     }
+    for (const auto* batches : {&forget_batches, &retain_batches}) {
+      for (const auto& b : *batches) counts[5] += (b.valid.sum(1) > 0).sum().to(torch::kFloat64);
+    }
     groups.world()->all_reduce(counts, ReduceOp::kSum);
     auto global = [&](int i) { return std::max(counts[i].item<double>(), 1.0); };
+    // The balancing losses cover every trained forward pass: forget and retain micro-batches.
+    balance.start_step(int64_t(forget_batches.size() + retain_batches.size()),
+                       counts[1].item<double>() + counts[4].item<double>(), counts[5].item<double>());
+    if (balance.needs_counting_pass()) {
+      std::vector<TokenBatch> all = forget_batches;
+      all.insert(all.end(), retain_batches.begin(), retain_batches.end());
+      balance.counting_pass(model, all, profiler);
+    }
 
-    // Reported parts: [forget loss, retain loss, anchor loss, target hits, target tokens].
-    auto parts = torch::zeros({5}, torch::kFloat64);
+    // Reported parts: [forget loss, retain loss, anchor loss, target hits, target tokens, aux loss,
+    // z loss].
+    auto parts = torch::zeros({7}, torch::kFloat64);
     for (const auto& b : forget_batches) {
       CausalLMOutput out;
       {
@@ -180,28 +198,35 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
         parts[3] += hits;
         parts[4] += tokens;
       }
+      if (balance.enabled()) total = total + balance.loss(out.moe, b.valid);
       const StepProfiler::Scope timer(profiler, "backward");
       total.backward();
     }
     for (const auto& b : retain_batches) {
-      torch::Tensor retain_loss;
+      torch::Tensor retain_loss, balance_loss = torch::zeros({});
       {
         const StepProfiler::Scope forward_timer(profiler, "forward");
+        const int64_t capture_retain = u.method == "rmu" ? hook_layer : -1;
+        torch::Tensor frozen_hidden;
         if (u.method == "rmu") {
-          auto frozen_hidden = frozen->with_frozen(
+          frozen_hidden = frozen->with_frozen(
               [&] { return model->forward(b.input_ids, hook_layer).captured_hidden; });
-          auto out = model->forward(b.input_ids, hook_layer);
+        }
+        auto out = model->forward(b.input_ids, capture_retain);
+        if (u.method == "rmu") {
           retain_loss = u.rmu_retain_alpha *
                         rmu_retain_sum(out.captured_hidden, frozen_hidden, b.valid) / global(4);
         } else {
-          auto out = model->forward(b.input_ids);
           retain_loss = token_nll_sum(out.logits, b.labels, b.loss_mask) / global(3);
         }
+        if (balance.enabled()) balance_loss = balance.loss(out.moe, b.valid);
       }
       parts[1] += retain_loss.item<double>();
       const StepProfiler::Scope timer(profiler, "backward");
-      (u.retain_weight * retain_loss).backward();
+      (u.retain_weight * retain_loss + balance_loss).backward();
     }
+    parts[5] = balance.aux_part();
+    parts[6] = balance.z_part();
     const double lr = schedule.at(step);
     const double grad_norm = optimizer.step(lr, profiler);
     groups.world()->all_reduce(parts, ReduceOp::kSum);
@@ -209,21 +234,29 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double forget_loss = parts[0].item<double>(), retain_loss = parts[1].item<double>(),
                  anchor_loss = parts[2].item<double>();
+    const double aux_loss = parts[5].item<double>(), z_loss = parts[6].item<double>();
     const double loss = forget_loss + (use_retain ? u.retain_weight * retain_loss : 0.0) +
-                        (anchor ? u.anchor_weight * anchor_loss : 0.0);
+                        (anchor ? u.anchor_weight * anchor_loss : 0.0) +
+                        t.router_aux_loss_coef * aux_loss + t.router_z_loss_coef * z_loss;
     last = {{"loss", loss}, {"forget_loss", forget_loss}, {"lr", lr}, {"grad_norm", grad_norm}};
     if (use_retain) last["retain_loss"] = retain_loss;
     if (anchor) last["anchor_loss"] = anchor_loss;
+    if (t.router_aux_loss_coef > 0) last["aux_loss"] = aux_loss;
+    if (t.router_z_loss_coef > 0) last["z_loss"] = z_loss;
     if (!selection.experts.empty()) {
       last["target_selection_rate"] = parts[3].item<double>() / std::max(parts[4].item<double>(), 1.0);
     }
     last["tokens_per_s"] = (counts[1].item<double>() + counts[4].item<double>()) /
                            std::max(step_seconds / double(step + 1 - start_step), 1e-9);
-    if ((step + 1) % t.logging_steps == 0 || step + 1 == max_steps) progress.log(step + 1, last);
     std::map<std::string, double> losses = {{"forget", forget_loss}};
     if (use_retain) losses["retain"] = retain_loss;
     if (anchor) losses["anchor"] = anchor_loss;
     breakdown.end_step(step + 1);
+    if ((step + 1) % t.logging_steps == 0 || step + 1 == max_steps) {
+      nlohmann::json record = last;
+      record.update(breakdown.load_metrics());
+      progress.log(step + 1, record);
+    }
     checkpointer.end_of_step(step + 1, losses, grad_norm, write_model, optimizer, {{"last", last}});
   }
   const nlohmann::json breakdown_summary = breakdown.finish();
