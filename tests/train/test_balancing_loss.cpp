@@ -8,6 +8,8 @@
 
 #include <fstream>
 
+#include <unistd.h>
+
 #include "io/run_config.h"
 #include "test_utils.h"
 #include "train/balancing_loss.h"
@@ -213,7 +215,9 @@ TEST(BalancingLoss, MicroBatchOnOneRankIsTransformers) {
 }
 
 TEST(BalancingLoss, ConfigErrorsNameTheKey) {
-  const std::string path = ::testing::TempDir() + "balancing_config.yaml";
+  // One file per process: the MPI ranks of this test share TempDir().
+  const std::string path =
+      ::testing::TempDir() + "uoe_balancing_config_" + std::to_string(::getpid()) + ".yaml";
   std::ofstream(path) << "output_dir: /tmp/unused\n";
   test::expect_input_error([&] { load_run_config(path, {"router_aux_loss_coef=-0.1"}); },
                            {"router_aux_loss_coef"});
