@@ -18,8 +18,8 @@
 #include "common/check.h"
 #include "common/cpu_runtime.h"
 #include "common/log.h"
-#include "io/hf_checkpoint.h"
-#include "io/safetensors_writer.h"
+#include "checkpoint/hf_checkpoint.h"
+#include "formats/safetensors_writer.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
 
@@ -51,7 +51,7 @@ NamedTensor filled(const std::string& name, at::IntArrayRef shape) {
   return {name, torch::full(shape, fill_value(name), torch::kBFloat16)};
 }
 
-// The HF tensors of layer `l` of bench_config's model (plain names, as io/hf_names.h maps them).
+// The HF tensors of layer `l` of bench_config's model (plain names, as checkpoint/hf_names.h maps them).
 std::vector<NamedTensor> layer_tensors(const ModelConfig& c, int64_t l) {
   const int64_t h = c.hidden_size, f = c.moe_intermediate_size;
   const std::string p = c10::str("model.layers.", l, ".");

@@ -6,7 +6,7 @@
 
 #include "common/check.h"
 #include "fuzz_input.h"
-#include "io/safetensors.h"
+#include "formats/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const uoe::fuzz::ScratchFile scratch;

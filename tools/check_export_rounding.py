@@ -69,7 +69,7 @@ def to_f32(source, target):
 
 
 def measures(x, r, o):
-    """The measures of io/hf_export.h (ExportedTensor), in float64."""
+    """The measures of checkpoint/hf_export.h (ExportedTensor), in float64."""
     x, r, o = x.double(), r.double(), o.double()
     error, update = r - x, x - o
     x_max, x_norm, update_norm = x.abs().max().item(), x.norm().item(), update.norm().item()

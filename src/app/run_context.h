@@ -8,7 +8,7 @@
 
 #include "app/cli.h"
 #include "common/check.h"
-#include "io/run_config.h"
+#include "config/run_config.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
 

@@ -1,7 +1,7 @@
 #include "plan/cluster.h"
 
 #include "common/check.h"
-#include "io/config_node.h"
+#include "common/config_node.h"
 
 namespace uoe {
 namespace {

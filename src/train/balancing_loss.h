@@ -28,8 +28,8 @@
 
 #include <map>
 
-#include "io/run_config.h"
-#include "io/token_dataset.h"
+#include "train/training_options.h"
+#include "data/token_dataset.h"
 #include "model/causal_lm.h"
 #include "parallel/communicator.h"
 

@@ -3,7 +3,7 @@
 // step() = sync (dense over the world, experts over expert-DP) -> global-norm clip -> AdamW.
 // Only parameters that require grad get optimizer state.
 #include "common/step_profiler.h"
-#include "io/run_config.h"
+#include "train/training_options.h"
 #include "parallel/grad_sync.h"
 
 namespace uoe {

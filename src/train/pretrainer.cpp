@@ -2,8 +2,8 @@
 
 #include "common/check.h"
 #include "common/log.h"
-#include "io/checkpoint.h"
-#include "io/token_dataset.h"
+#include "checkpoint/checkpoint.h"
+#include "data/token_dataset.h"
 #include "train/balancing_loss.h"
 #include "train/batching.h"
 #include "train/distributed_optimizer.h"

@@ -7,7 +7,7 @@
 // when save_full_model is true.
 #include <nlohmann/json.hpp>
 
-#include "io/run_config.h"
+#include "config/run_config.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
 

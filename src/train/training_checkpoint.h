@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/run_config.h"
+#include "train/training_options.h"
 #include "parallel/process_groups.h"
 #include "train/distributed_optimizer.h"
 

@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "common/check.h"
-#include "io/hdf5_file.h"
+#include "formats/hdf5_file.h"
 #include "train/batching.h"
 
 namespace uoe {

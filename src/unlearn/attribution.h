@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "io/token_dataset.h"
+#include "data/token_dataset.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
 

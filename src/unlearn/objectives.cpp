@@ -2,14 +2,6 @@
 
 namespace uoe {
 
-SequenceLogProbs sequence_log_probs(const torch::Tensor& logits, const torch::Tensor& labels,
-                                    const torch::Tensor& mask) {
-  auto log_probs = torch::log_softmax(logits, -1);                      // [B, S, V]
-  auto token_logp = log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1);  // [B, S]
-  auto m = mask.to(token_logp.scalar_type());
-  return {(token_logp * m).sum(1), m.sum(1)};
-}
-
 torch::Tensor npo_loss_sum(const SequenceLogProbs& seq, const torch::Tensor& ref_logp, double beta) {
   auto has_tokens = (seq.num_tokens > 0).to(seq.logp.scalar_type());  // [B]
   auto per_seq = -(2.0 / beta) * torch::log_sigmoid(-beta * (seq.logp - ref_logp));
@@ -29,13 +21,6 @@ torch::Tensor anchor_loss_sum(const torch::Tensor& probs, const torch::Tensor& v
   onehot[expert] = 1.0;
   auto per_token = (probs - onehot).pow(2).sum(-1);  // [T]
   return (per_token * valid.reshape({-1}).to(per_token.scalar_type())).sum();
-}
-
-std::pair<double, double> target_selection_counts(const torch::Tensor& topk_ids,
-                                                  const torch::Tensor& valid, int64_t expert) {
-  auto hit = (topk_ids == expert).any(-1).to(torch::kFloat64);  // [T]
-  auto v = valid.reshape({-1}).to(torch::kFloat64);
-  return {(hit * v).sum().item<double>(), v.sum().item<double>()};
 }
 
 torch::Tensor rmu_forget_sum(const torch::Tensor& hidden, const torch::Tensor& valid,

@@ -5,16 +5,9 @@
 // Notation: B sequences, S positions, V vocabulary, H hidden, T = B*S tokens, E experts.
 #include <torch/torch.h>
 
+#include "model/log_probs.h"
+
 namespace uoe {
-
-struct SequenceLogProbs {
-  torch::Tensor logp;        // [B] sum of log p(answer token) over scored tokens
-  torch::Tensor num_tokens;  // [B] scored tokens per sequence (float)
-};
-
-// logits [B, S, V], labels [B, S], mask [B, S] -> per-sequence answer log-probabilities.
-SequenceLogProbs sequence_log_probs(const torch::Tensor& logits, const torch::Tensor& labels,
-                                    const torch::Tensor& mask);
 
 // NPO: sum_seq -(2/beta) * log sigmoid(-beta * (logp - ref_logp)); sequences with no scored
 // token are skipped. logp, ref_logp, num_tokens [B].
@@ -27,11 +20,6 @@ torch::Tensor simnpo_loss_sum(const SequenceLogProbs& seq, double beta, double d
 // probs [T, E] (full pre-top-K softmax), valid [T].
 torch::Tensor anchor_loss_sum(const torch::Tensor& probs, const torch::Tensor& valid,
                               int64_t expert);
-
-// Share of valid tokens whose top-K contains `expert`, as (count, valid) sums.
-// topk_ids [T, K], valid [T].
-std::pair<double, double> target_selection_counts(const torch::Tensor& topk_ids,
-                                                  const torch::Tensor& valid, int64_t expert);
 
 // RMU forget term: sum over valid tokens of || hidden_t - target ||^2. hidden [B, S, H],
 // valid [B, S], target [H] (= c * u).

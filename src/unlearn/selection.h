@@ -3,16 +3,12 @@
 // of each target layer; or everything (`full`, the standard-unlearning baseline).
 #include <nlohmann/json.hpp>
 
-#include "io/run_config.h"
+#include "unlearn/unlearn_options.h"
+#include "eval/routing_metrics.h"
 #include "model/causal_lm.h"
 #include "unlearn/attribution.h"
 
 namespace uoe {
-
-struct ExpertTarget {
-  int64_t layer = -1;   // model layer index
-  int64_t expert = -1;  // global expert id
-};
 
 struct Selection {
   std::string mode;

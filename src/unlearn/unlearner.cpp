@@ -5,7 +5,7 @@
 
 #include "common/check.h"
 #include "common/log.h"
-#include "io/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "train/balancing_loss.h"
 #include "train/batching.h"
 #include "train/distributed_optimizer.h"
@@ -13,7 +13,7 @@
 #include "train/progress.h"
 #include "train/step_breakdown.h"
 #include "train/training_checkpoint.h"
-#include "unlearn/evaluation.h"
+#include "eval/evaluation.h"
 #include "unlearn/objectives.h"
 
 namespace uoe {

@@ -8,8 +8,8 @@
 // synchronised (routers over the world, experts over expert-DP) before AdamW.
 #include <nlohmann/json.hpp>
 
-#include "io/run_config.h"
-#include "io/token_dataset.h"
+#include "config/run_config.h"
+#include "data/token_dataset.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
 #include "unlearn/selection.h"

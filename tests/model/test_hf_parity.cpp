@@ -5,13 +5,13 @@
 // rope_parameters, in bf16 and fp32 weights) loaded with EP=1 and, on 2 ranks, EP=2 and EP=1 x DP=2. Logits and decoder-layer
 // outputs must match to 1e-4 (max abs, fp32), router probabilities and combine weights to 1e-5, and
 // the top-K experts exactly. Each rank runs its own slice of the fixture's batch. Weights come in
-// through the EP-aware HF loader (io/hf_checkpoint.h), names through io/hf_names.h.
+// through the EP-aware HF loader (checkpoint/hf_checkpoint.h), names through checkpoint/hf_names.h.
 #include <algorithm>
 #include <filesystem>
 
-#include "io/hf_checkpoint.h"
-#include "io/hf_config.h"
-#include "io/safetensors.h"
+#include "checkpoint/hf_checkpoint.h"
+#include "checkpoint/hf_config.h"
+#include "formats/safetensors.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"

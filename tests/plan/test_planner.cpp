@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "io/hf_config.h"
+#include "checkpoint/hf_config.h"
 #include "model/parameter_count.h"
 #include "plan/planner.h"
 #include "test_utils.h"

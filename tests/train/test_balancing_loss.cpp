@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#include "io/run_config.h"
+#include "config/run_config.h"
 #include "test_utils.h"
 #include "train/balancing_loss.h"
 

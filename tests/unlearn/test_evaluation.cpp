@@ -2,7 +2,7 @@
 // on the layout (sharding and reduction are exact).
 #include "parallel/process_groups.h"
 #include "test_utils.h"
-#include "unlearn/evaluation.h"
+#include "eval/evaluation.h"
 #include "unlearn_fixtures.h"
 
 namespace uoe {

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "test_utils.h"
+#include "eval/routing_metrics.h"
 #include "unlearn/objectives.h"
 
 namespace uoe {

@@ -3,7 +3,7 @@
 // and NPO's cached reference equals a recomputation with a frozen copy.
 #include "parallel/process_groups.h"
 #include "test_utils.h"
-#include "unlearn/evaluation.h"
+#include "eval/evaluation.h"
 #include "unlearn/objectives.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"

@@ -1,6 +1,6 @@
 #pragma once
 // Small models and datasets shared by the unlearning tests.
-#include "io/token_dataset.h"
+#include "data/token_dataset.h"
 #include "model/causal_lm.h"
 #include "test_models.h"
 

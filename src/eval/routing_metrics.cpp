@@ -1,0 +1,12 @@
+#include "eval/routing_metrics.h"
+
+namespace uoe {
+
+std::pair<double, double> target_selection_counts(const torch::Tensor& topk_ids,
+                                                  const torch::Tensor& valid, int64_t expert) {
+  auto hit = (topk_ids == expert).any(-1).to(torch::kFloat64);  // [T]
+  auto v = valid.reshape({-1}).to(torch::kFloat64);
+  return {(hit * v).sum().item<double>(), v.sum().item<double>()};
+}
+
+}  // namespace uoe
