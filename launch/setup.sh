@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev libhdf5-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev llvm   # sanitizer builds, libFuzzer targets, llvm-symbolizer
+  clang-format-14                 # launch/check_format.sh (the code_format test)
   python3 python3-torch python3-numpy python3-h5py python3-matplotlib python3-scipy
   slurm-wlm munge
 )
