@@ -6,7 +6,7 @@ fuzz_safetensors: hand-made safetensors files (8-byte little-endian header lengt
   odd file offset (the reader copies instead of viewing), a zero-size tensor before a gap. The
   fixture tests/fixtures/safetensors/python_written.safetensors (written by the Python library)
   is copied next to them.
-fuzz_tokenizer: the tokenizer.json fixtures of tests/io/data/tokenizers/ (made with HF
+fuzz_tokenizer: the tokenizer.json fixtures of tests/tokenizer/data/tokenizers/ (made with HF
   tokenizers), cut down to their lowest ids and the merges among them so that each seed stays a
   few KB, each followed by NUL + a text to encode (+ NUL + a tokenizer_config.json for some).
 The config seeds (fuzz/corpus/fuzz_config/) are plain YAML files written by hand.

@@ -8,7 +8,7 @@ random-weight model of that architecture with a tokenizer of the same kind:
                          have them; written by this tool, not by save_pretrained)
   model.safetensors      bfloat16 weights saved by transformers (hub tensor names)
   tokenizer.json         a small BPE tokenizer of the same kind as the model's
-                         (tests/io/data/tokenizers/<style>.json, made by make_tokenizer_fixtures.py)
+                         (tests/tokenizer/data/tokenizers/<style>.json, made by make_tokenizer_fixtures.py)
   tokenizer_config.json  bos / eos / unk tokens as the published model sets them, generic
                          PreTrainedTokenizerFast class (the tokenizer.json is used as it is)
   mc.jsonl               the multiple-choice items of ITEMS in uoe's {question, choices, answer}

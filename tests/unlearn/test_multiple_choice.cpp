@@ -12,7 +12,7 @@
 #include "io/hf_checkpoint.h"
 #include "io/hf_config.h"
 #include "io/safetensors_checkpoint.h"
-#include "io/word_tokenizer.h"
+#include "tokenizer/word_tokenizer.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
 #include "unlearn/multiple_choice.h"

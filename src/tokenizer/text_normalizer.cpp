@@ -1,9 +1,9 @@
-#include "io/text_normalizer.h"
+#include "tokenizer/text_normalizer.h"
 
 #include "common/check.h"
-#include "io/unicode_normalization.h"
-#include "io/unicode_properties.h"
-#include "io/utf8.h"
+#include "tokenizer/unicode_normalization.h"
+#include "tokenizer/unicode_properties.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

@@ -1,4 +1,4 @@
-#include "io/post_processor.h"
+#include "tokenizer/post_processor.h"
 
 #include "common/check.h"
 
@@ -27,7 +27,7 @@ void PostProcessor::add(const Json& spec, const std::string& context) {
   if (type == "ByteLevel") return;
   if (type == "Sequence") {
     const Json& list = json_array(spec, "processors", context);
-    for (size_t i = 0; i < list.size(); ++i) add(list[i], c10::str(context, ".processors[", i, "]"));
+    for (size_t i = 0; i < list.size(); ++i) add(list[i], str(context, ".processors[", i, "]"));
     return;
   }
   if (type == "RobertaProcessing" || type == "BertProcessing") {

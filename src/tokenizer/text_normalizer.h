@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "io/tokenizer_json.h"
-#include "io/unicode_regex.h"
+#include "tokenizer/tokenizer_json.h"
+#include "tokenizer/unicode_regex.h"
 
 namespace uoe {
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "io/tokenizer_json.h"
+#include "tokenizer/tokenizer_json.h"
 
 namespace uoe {
 

@@ -1,4 +1,4 @@
-#include "io/word_tokenizer.h"
+#include "tokenizer/word_tokenizer.h"
 
 #include <cctype>
 #include <cerrno>
@@ -63,7 +63,7 @@ WordTokenizer WordTokenizer::load(const std::string& path) {
   try {
     return WordTokenizer(std::move(tokens));
   } catch (const InputError& e) {
-    throw InputError(c10::str("vocabulary ", path, ": ", e.what()));
+    throw InputError(str("vocabulary ", path, ": ", e.what()));
   }
 }
 

@@ -1,7 +1,7 @@
-#include "io/tokenizer_json.h"
+#include "tokenizer/tokenizer_json.h"
 
 #include "common/check.h"
-#include "io/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 
@@ -54,14 +54,14 @@ std::string json_char(const Json& spec, const char* key, const std::string& cont
 }
 
 void throw_null_component(const std::string& context) {
-  throw InputError(c10::str(context, ": null component in a Sequence"));
+  throw InputError(str(context, ": null component in a Sequence"));
 }
 
 void throw_unsupported(const std::string& context, const std::string& what,
                        const std::string& type, const std::vector<std::string>& supported) {
   std::string list;
   for (const auto& s : supported) list += (list.empty() ? "" : ", ") + s;
-  throw InputError(c10::str(context, ": unsupported ", what, " '", type, "' (supported: ", list,
+  throw InputError(str(context, ": unsupported ", what, " '", type, "' (supported: ", list,
                             ")"));
 }
 

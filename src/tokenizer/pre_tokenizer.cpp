@@ -1,11 +1,11 @@
-#include "io/pre_tokenizer.h"
+#include "tokenizer/pre_tokenizer.h"
 
 #include <algorithm>
 
 #include "common/check.h"
-#include "io/byte_level.h"
-#include "io/unicode_regex.h"
-#include "io/utf8.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/unicode_regex.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

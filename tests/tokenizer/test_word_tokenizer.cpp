@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/word_tokenizer.h"
-#include "test_utils.h"
+#include "expect_input_error.h"
+#include "tokenizer/word_tokenizer.h"
 
 namespace uoe {
 namespace {
@@ -18,20 +18,6 @@ std::string write_file(const std::string& name, const std::string& content) {
   const std::string path = temp_path(name);
   std::ofstream(path) << content;
   return path;
-}
-
-// Expects `action` to throw InputError whose message contains every string of `parts`.
-template <typename Action>
-void expect_input_error(Action action, const std::vector<std::string>& parts) {
-  try {
-    action();
-    ADD_FAILURE() << "expected InputError mentioning " << parts.front();
-  } catch (const InputError& e) {
-    for (const std::string& part : parts) {
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "message '" << e.what() << "' does not mention '" << part << "'";
-    }
-  }
 }
 
 WordTokenizer small_tokenizer() {
@@ -57,19 +43,19 @@ TEST(WordTokenizer, UnknownWordsMapToUnk) {
   EXPECT_EQ(tokenizer.id("velmora"), WordTokenizer::kUnk);  // case-sensitive
   EXPECT_EQ(tokenizer.encode("where is Zorvath ?"),
             (std::vector<int32_t>{4, 5, WordTokenizer::kUnk, 7}));
-  expect_input_error([&] { tokenizer.decode({8}); }, {"token id 8", "8 words"});
-  expect_input_error([&] { tokenizer.decode({-1}); }, {"token id -1"});
+  test::expect_input_error([&] { tokenizer.decode({8}); }, {"token id 8", "8 words"});
+  test::expect_input_error([&] { tokenizer.decode({-1}); }, {"token id -1"});
 }
 
 TEST(WordTokenizer, RejectsBadVocabularies) {
-  expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>"}); }, {"<unk>"});
-  expect_input_error([] { WordTokenizer({"<bos>", "<pad>", "<eos>", "<unk>"}); },
+  test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>"}); }, {"<unk>"});
+  test::expect_input_error([] { WordTokenizer({"<bos>", "<pad>", "<eos>", "<unk>"}); },
                      {"token 0", "<pad>"});
-  expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "a"}); },
+  test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "a"}); },
                      {"'a'", "twice", "4", "6"});
-  expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "two words"}); },
+  test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "two words"}); },
                      {"token 4", "whitespace"});
-  expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", ""}); },
+  test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", ""}); },
                      {"token 4"});
 }
 
@@ -91,19 +77,19 @@ TEST(WordTokenizer, SaveLoadRoundTrip) {
 
 TEST(WordTokenizer, LoadErrorsNameTheFile) {
   const std::string missing = temp_path("does_not_exist.json");
-  expect_input_error([&] { WordTokenizer::load(missing); }, {missing});
+  test::expect_input_error([&] { WordTokenizer::load(missing); }, {missing});
   const std::string malformed = write_file("malformed.json", "{\"tokens\": [\"<pad>\",");
-  expect_input_error([&] { WordTokenizer::load(malformed); }, {malformed, "JSON"});
+  test::expect_input_error([&] { WordTokenizer::load(malformed); }, {malformed, "JSON"});
   const std::string no_tokens = write_file("no_tokens.json", "{\"words\": []}");
-  expect_input_error([&] { WordTokenizer::load(no_tokens); }, {no_tokens, "tokens"});
+  test::expect_input_error([&] { WordTokenizer::load(no_tokens); }, {no_tokens, "tokens"});
   const std::string not_string =
       write_file("not_string.json", R"({"tokens": ["<pad>", "<bos>", "<eos>", "<unk>", 7]})");
-  expect_input_error([&] { WordTokenizer::load(not_string); }, {not_string, "token 4"});
+  test::expect_input_error([&] { WordTokenizer::load(not_string); }, {not_string, "token 4"});
   const std::string duplicate = write_file(
       "duplicate.json", R"({"tokens": ["<pad>", "<bos>", "<eos>", "<unk>", "x", "x"]})");
-  expect_input_error([&] { WordTokenizer::load(duplicate); }, {duplicate, "twice"});
+  test::expect_input_error([&] { WordTokenizer::load(duplicate); }, {duplicate, "twice"});
   const std::string no_specials = write_file("no_specials.json", R"({"tokens": ["a", "b"]})");
-  expect_input_error([&] { WordTokenizer::load(no_specials); }, {no_specials, "<pad>"});
+  test::expect_input_error([&] { WordTokenizer::load(no_specials); }, {no_specials, "<pad>"});
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
-#include "io/token_decoder.h"
+#include "tokenizer/token_decoder.h"
 
 #include <cctype>
 #include <cstdlib>
 
 #include "common/check.h"
-#include "io/byte_level.h"
-#include "io/text_normalizer.h"
-#include "io/utf8.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/text_normalizer.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

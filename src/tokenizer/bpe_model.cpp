@@ -1,9 +1,9 @@
-#include "io/bpe_model.h"
+#include "tokenizer/bpe_model.h"
 
 #include <queue>
 
 #include "common/check.h"
-#include "io/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

@@ -1,10 +1,10 @@
-#include "io/unicode_properties.h"
+#include "tokenizer/unicode_properties.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "io/unicode_tables.h"
+#include "tokenizer/unicode_tables.h"
 
 namespace uoe {
 namespace {

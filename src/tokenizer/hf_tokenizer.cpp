@@ -1,18 +1,18 @@
-#include "io/hf_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "common/check.h"
-#include "io/added_vocabulary.h"
-#include "io/bpe_model.h"
-#include "io/post_processor.h"
-#include "io/pre_tokenizer.h"
-#include "io/text_normalizer.h"
-#include "io/token_decoder.h"
-#include "io/tokenizer_json.h"
-#include "io/utf8.h"
+#include "tokenizer/added_vocabulary.h"
+#include "tokenizer/bpe_model.h"
+#include "tokenizer/post_processor.h"
+#include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/text_normalizer.h"
+#include "tokenizer/token_decoder.h"
+#include "tokenizer/tokenizer_json.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {
@@ -23,7 +23,7 @@ Json parse_json(const std::string& text, const std::string& name) {
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {
-    throw InputError(c10::str(name, ": not valid JSON (", e.what(), ")"));
+    throw InputError(str(name, ": not valid JSON (", e.what(), ")"));
   }
 }
 
@@ -41,7 +41,7 @@ std::vector<AddedToken> parse_added_tokens(const Json& root, const std::string& 
   const Json& list = json_array(root, "added_tokens", context);
   std::unordered_map<int32_t, std::string> seen;
   for (size_t i = 0; i < list.size(); ++i) {
-    const std::string where = c10::str(context, ": added_tokens[", i, "]");
+    const std::string where = str(context, ": added_tokens[", i, "]");
     AddedToken t;
     const int64_t id = json_int(list[i], "id", -1, where);
     UOE_CHECK(id >= 0 && id < kMaxAddedId, where, ": \"id\" must be an integer in [0, ",
@@ -67,7 +67,7 @@ std::optional<std::string> config_token(const Json& config, const char* key, con
   if (!config.is_object() || !config.contains(key) || config[key].is_null()) return std::nullopt;
   const Json& value = config[key];
   if (value.is_string()) return value.get<std::string>();
-  return json_string(value, "content", c10::str(name, ": ", key));
+  return json_string(value, "content", str(name, ": ", key));
 }
 
 }  // namespace
@@ -108,7 +108,7 @@ HfTokenizer HfTokenizer::load(const std::string& path) {
 
 HfTokenizer HfTokenizer::from_json(const std::string& tokenizer_json, const std::string& name,
                                    const std::string& config_json) {
-  const std::string context = c10::str("tokenizer '", name, "'");
+  const std::string context = str("tokenizer '", name, "'");
   const Json root = parse_json(tokenizer_json, context);
   UOE_CHECK(root.is_object(), context, ": expected a JSON object at the top level");
   auto impl = std::make_unique<Impl>();
@@ -133,7 +133,7 @@ HfTokenizer HfTokenizer::from_json(const std::string& tokenizer_json, const std:
               " that is not in the vocabulary (size ", vocab, ")");
   }
   if (!config_json.empty()) {
-    const std::string config_name = c10::str("tokenizer config for '", name, "'");
+    const std::string config_name = str("tokenizer config for '", name, "'");
     const Json config = parse_json(config_json, config_name);
     for (auto [key, slot] : {std::pair<const char*, std::optional<int32_t>*>{"bos_token", &tokenizer.impl_->bos},
                              {"eos_token", &tokenizer.impl_->eos}}) {

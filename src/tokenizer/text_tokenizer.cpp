@@ -1,4 +1,4 @@
-#include "io/text_tokenizer.h"
+#include "tokenizer/text_tokenizer.h"
 
 #include <filesystem>
 #include <fstream>
@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
-#include "io/hf_tokenizer.h"
-#include "io/word_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/word_tokenizer.h"
 
 namespace uoe {
 namespace {
@@ -71,7 +71,7 @@ std::unique_ptr<TextTokenizer> load_text_tokenizer(const std::string& path, cons
     }
     return std::make_unique<HfTextTokenizer>(path, HfTokenizer::load(path));
   } catch (const InputError& e) {
-    throw InputError(c10::str(key, ": ", e.what()));
+    throw InputError(str(key, ": ", e.what()));
   }
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/tokenizer_json.h"
+#include "tokenizer/tokenizer_json.h"
 
 namespace uoe {
 

@@ -1,4 +1,4 @@
-#include "io/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/unicode_properties.h"
+#include "tokenizer/unicode_properties.h"
 
 namespace uoe {
 

@@ -1,8 +1,8 @@
-#include "io/added_vocabulary.h"
+#include "tokenizer/added_vocabulary.h"
 
-#include "io/text_normalizer.h"
-#include "io/unicode_properties.h"
-#include "io/utf8.h"
+#include "tokenizer/text_normalizer.h"
+#include "tokenizer/unicode_properties.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

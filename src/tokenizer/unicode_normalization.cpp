@@ -1,12 +1,12 @@
-#include "io/unicode_normalization.h"
+#include "tokenizer/unicode_normalization.h"
 
 #include <algorithm>
 #include <unordered_map>
 #include <vector>
 
-#include "io/unicode_properties.h"
-#include "io/unicode_tables.h"
-#include "io/utf8.h"
+#include "tokenizer/unicode_properties.h"
+#include "tokenizer/unicode_tables.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

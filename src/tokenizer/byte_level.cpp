@@ -1,9 +1,9 @@
-#include "io/byte_level.h"
+#include "tokenizer/byte_level.h"
 
 #include <array>
 #include <unordered_map>
 
-#include "io/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

@@ -1,4 +1,4 @@
-// HfTokenizer against HF tokenizers: the ids and decode strings of tests/io/data/tokenizers/
+// HfTokenizer against HF tokenizers: the ids and decode strings of tests/tokenizer/data/tokenizers/
 // cases.json were recorded by tools/make_tokenizer_fixtures.py with the `tokenizers` package for
 // small trained tokenizers configured like GPT-2, GPT-NeoX/OLMo, Qwen2, Llama-3, DeepSeek-V3 and
 // a SentencePiece-style BPE, and for the real Mixtral tokenizer (read from the shared data
@@ -11,10 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/hf_tokenizer.h"
-#include "io/unicode_normalization.h"
-#include "io/unicode_regex.h"
-#include "test_utils.h"
+#include "expect_input_error.h"
+#include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/unicode_normalization.h"
+#include "tokenizer/unicode_regex.h"
 
 namespace uoe {
 namespace {

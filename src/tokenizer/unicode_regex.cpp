@@ -1,10 +1,10 @@
-#include "io/unicode_regex.h"
+#include "tokenizer/unicode_regex.h"
 
 #include <limits>
 #include <memory>
 
 #include "common/check.h"
-#include "io/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {
@@ -69,7 +69,7 @@ class RegexCompiler {
   using Item = UnicodeRegex::ClassItem;
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw InputError(c10::str(re_.context_, ": regex '", re_.pattern_, "': ", what,
+    throw InputError(str(re_.context_, ": regex '", re_.pattern_, "': ", what,
                               " at character ", pos_, " (", kSupported, ")"));
   }
   bool at_end() const { return pos_ >= p_.size(); }
