@@ -20,7 +20,7 @@ import struct
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
-TOKENIZERS = os.path.join(ROOT, "tests", "io", "data", "tokenizers")
+TOKENIZERS = os.path.join(ROOT, "tests", "tokenizer", "data", "tokenizers")
 
 TEXT = ("Hello world! It's 2024: 8 experts, 3.14159 and 1e-9.\n\tdef f(x):  return x**2 "
         "caf\u00e9 na\u00efve \u4e2d\u6587\u5b57 \u3053\u3093\u306b\u3061\u306f \U0001F600 <|endoftext|> <s>")

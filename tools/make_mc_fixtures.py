@@ -39,7 +39,7 @@ import torch
 import transformers
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-TOKENIZERS = os.path.join(ROOT, "tests", "io", "data", "tokenizers")
+TOKENIZERS = os.path.join(ROOT, "tests", "tokenizer", "data", "tokenizers")
 HF_CONFIGS = os.path.join(ROOT, "tests", "fixtures", "hf_configs")
 
 # The published Mixtral-8x7B-v0.1 config.json (mistralai/Mixtral-8x7B-v0.1).

@@ -31,7 +31,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 from tokenizers import pre_tokenizers, processors, trainers
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-OUT_DIR = os.path.join(ROOT, "tests", "io", "data", "tokenizers")
+OUT_DIR = os.path.join(ROOT, "tests", "tokenizer", "data", "tokenizers")
 
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                  r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -234,9 +234,9 @@ def make_tokenizers():
     return made
 
 
-def record(tok):
+def record(tok, texts=TEXTS):
     cases = []
-    for text in TEXTS:
+    for text in texts:
         ids = tok.encode(text, add_special_tokens=False).ids
         ids_special = tok.encode(text, add_special_tokens=True).ids
         cases.append({

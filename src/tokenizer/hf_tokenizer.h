@@ -5,13 +5,13 @@
 // pre-tokenized and encoded by the BPE model; add_special_tokens applies the post-processor.
 //
 // Components (see the headers for the details of each):
-//   model           BPE (io/bpe_model.h)
-//   normalizer      NFC NFD Prepend Replace Strip Sequence (io/text_normalizer.h)
+//   model           BPE (tokenizer/bpe_model.h)
+//   normalizer      NFC NFD Prepend Replace Strip Sequence (tokenizer/text_normalizer.h)
 //   pre_tokenizer   ByteLevel Split Digits Metaspace Whitespace WhitespaceSplit Sequence
-//                   (io/pre_tokenizer.h; regexes: io/unicode_regex.h)
+//                   (tokenizer/pre_tokenizer.h; regexes: tokenizer/unicode_regex.h)
 //   post_processor  TemplateProcessing ByteLevel RobertaProcessing BertProcessing Sequence
 //   decoder         ByteLevel ByteFallback Fuse Strip Replace Metaspace Sequence
-//   added_tokens    (io/added_vocabulary.h)
+//   added_tokens    (tokenizer/added_vocabulary.h)
 // Anything else is an InputError naming the file and the component and listing what is
 // supported. The "truncation" and "padding" settings of the file are not applied.
 #include <cstdint>

@@ -1,7 +1,8 @@
 #pragma once
-// The one tokenizer interface of evaluation: a Hugging Face tokenizer.json (io/hf_tokenizer.h),
-// the model's own, or the word vocabulary of the built-in fictitious-facts data
-// (io/word_tokenizer.h). load_text_tokenizer tells them apart by the file's content.
+// The one tokenizer interface of evaluation: a Hugging Face tokenizer.json
+// (tokenizer/hf_tokenizer.h), the model's own, or the word vocabulary of the built-in
+// fictitious-facts data (tokenizer/word_tokenizer.h). load_text_tokenizer tells them apart by the
+// file's content.
 #include <cstdint>
 #include <memory>
 #include <optional>

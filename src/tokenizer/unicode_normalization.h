@@ -1,6 +1,6 @@
 #pragma once
 // Unicode canonical normalization forms NFD and NFC (UAX #15) of UTF-8 text, with the tables of
-// io/unicode_tables.cpp (the Unicode version of the generating Python).
+// tokenizer/unicode_tables.cpp (normalization data of Unicode 9.0, as HF tokenizers).
 #include <string>
 #include <string_view>
 

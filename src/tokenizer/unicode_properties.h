@@ -1,6 +1,7 @@
 #pragma once
 // Unicode character properties used by the tokenizer (general category, white space, simple case
-// folding, canonical combining class), backed by the generated tables of io/unicode_tables.cpp.
+// folding, canonical combining class), backed by the generated tables of
+// tokenizer/unicode_tables.cpp.
 #include <cstdint>
 
 namespace uoe {

@@ -2,10 +2,14 @@
 // cases.json were recorded by tools/make_tokenizer_fixtures.py with the `tokenizers` package for
 // small trained tokenizers configured like GPT-2, GPT-NeoX/OLMo, Qwen2, Llama-3, DeepSeek-V3 and
 // a SentencePiece-style BPE, and for the real Mixtral tokenizer (read from the shared data
-// directory; skipped when it is absent).
+// directory; skipped when it is absent). random_cases.json holds the same for random multi-script
+// texts (tools/make_tokenizer_random_fixtures.py): Unicode 15/16 characters, emoji sequences,
+// control, private-use and unassigned code points, combining marks, odd white space.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -14,7 +18,9 @@
 #include "expect_input_error.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/unicode_normalization.h"
+#include "tokenizer/unicode_properties.h"
 #include "tokenizer/unicode_regex.h"
+#include "tokenizer/unicode_tables.h"
 
 namespace uoe {
 namespace {
@@ -22,7 +28,12 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-std::string fixture_dir() { return UOE_TOKENIZER_FIXTURES; }
+// The fixtures: $UOE_TOKENIZER_FIXTURES (e.g. a larger random_cases.json made elsewhere), else
+// the directory CMake passed in.
+std::string fixture_dir() {
+  const char* env = std::getenv("UOE_TOKENIZER_FIXTURES");
+  return env ? env : UOE_TOKENIZER_FIXTURES;
+}
 
 // The shared Hugging Face files: $UOE_HF_DATA_DIR, else the directory CMake passed in.
 std::string hf_data_dir() {
@@ -37,9 +48,14 @@ std::string read_text(const std::string& path) {
   return buffer.str();
 }
 
-const Json& cases() {
-  static const Json value = Json::parse(read_text(fixture_dir() + "/cases.json"));
-  return value;
+// A recorded fixture: {"texts": [...], "tokenizers": {name: {"cases": [...]}}, ...}.
+const Json& fixture(const std::string& file) {
+  static std::map<std::string, Json> loaded;
+  auto it = loaded.find(file);
+  if (it == loaded.end()) {
+    it = loaded.emplace(file, Json::parse(read_text(fixture_dir() + "/" + file))).first;
+  }
+  return it->second;
 }
 
 std::string show(const std::vector<int32_t>& ids) {
@@ -48,10 +64,12 @@ std::string show(const std::vector<int32_t>& ids) {
   return out + "]";
 }
 
-// Encodes and decodes every text of cases.json with `tokenizer` and compares with HF.
-void check_parity(const HfTokenizer& tokenizer, const std::string& name) {
-  const Json& texts = cases()["texts"];
-  const Json& expected = cases()["tokenizers"][name]["cases"];
+// Encodes and decodes every text of the fixture `file` with `tokenizer` and compares with HF.
+void check_parity(const HfTokenizer& tokenizer, const std::string& name,
+                  const std::string& file = "cases.json") {
+  const Json& cases = fixture(file);
+  const Json& texts = cases["texts"];
+  const Json& expected = cases["tokenizers"][name]["cases"];
   ASSERT_EQ(texts.size(), expected.size());
   int matching = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -73,10 +91,13 @@ void check_parity(const HfTokenizer& tokenizer, const std::string& name) {
                 decoded == want["decoded"].get<std::string>() &&
                 decoded_skip == want["decoded_skip_special"].get<std::string>();
   }
-  std::cout << "[ parity   ] " << name << ": " << matching << "/" << texts.size()
-            << " texts match HF tokenizers " << cases()["tokenizers_version"].get<std::string>()
+  std::cout << "[ parity   ] " << name << ": " << matching << "/" << texts.size() << " texts of "
+            << file << " match HF tokenizers " << cases["tokenizers_version"].get<std::string>()
             << " exactly (ids, ids with special tokens, both decodes)\n";
 }
+
+const auto kTrainedStyles = testing::Values("gpt2_style", "neox_style", "qwen2_style",
+                                            "llama3_style", "deepseek_v3_style", "spm_style");
 
 class TrainedTokenizerParity : public testing::TestWithParam<std::string> {};
 
@@ -85,22 +106,44 @@ TEST_P(TrainedTokenizerParity, MatchesHfTokenizers) {
   check_parity(tokenizer, GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, TrainedTokenizerParity,
-                         testing::Values("gpt2_style", "neox_style", "qwen2_style", "llama3_style",
-                                         "deepseek_v3_style", "spm_style"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, TrainedTokenizerParity, kTrainedStyles);
+
+// The differential test: random multi-script texts.
+class RandomTextParity : public testing::TestWithParam<std::string> {};
+
+TEST_P(RandomTextParity, MatchesHfTokenizers) {
+  const HfTokenizer tokenizer = HfTokenizer::load(fixture_dir() + "/" + GetParam() + ".json");
+  check_parity(tokenizer, GetParam(), "random_cases.json");
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, RandomTextParity, kTrainedStyles);
+
+// The real Mixtral tokenizer from the shared data directory; skips when it is absent.
+std::optional<HfTokenizer> load_mixtral() {
+  const std::string dir = hf_data_dir() + "/Mixtral-8x7B-v0.1";
+  if (!fs::exists(dir + "/tokenizer.json")) return std::nullopt;
+  return HfTokenizer::load(dir);
+}
+
+std::string no_mixtral() {
+  return "no " + hf_data_dir() + "/Mixtral-8x7B-v0.1/tokenizer.json (set UOE_HF_DATA_DIR to the " +
+         "folder holding Mixtral-8x7B-v0.1/): Mixtral parity not checked";
+}
 
 TEST(HfTokenizer, MixtralParity) {
-  const std::string dir = hf_data_dir() + "/Mixtral-8x7B-v0.1";
-  if (!fs::exists(dir + "/tokenizer.json")) {
-    GTEST_SKIP() << "no " << dir << "/tokenizer.json (set UOE_HF_DATA_DIR to the folder holding "
-                 << "Mixtral-8x7B-v0.1/) : Mixtral parity not checked";
-  }
-  const HfTokenizer tokenizer = HfTokenizer::load(dir);
-  EXPECT_EQ(tokenizer.vocab_size(), 32000);
-  EXPECT_EQ(tokenizer.bos_id(), std::optional<int32_t>(1));
-  EXPECT_EQ(tokenizer.eos_id(), std::optional<int32_t>(2));
-  EXPECT_TRUE(tokenizer.is_special(2));
-  check_parity(tokenizer, "mixtral");
+  const auto tokenizer = load_mixtral();
+  if (!tokenizer) GTEST_SKIP() << no_mixtral();
+  EXPECT_EQ(tokenizer->vocab_size(), 32000);
+  EXPECT_EQ(tokenizer->bos_id(), std::optional<int32_t>(1));
+  EXPECT_EQ(tokenizer->eos_id(), std::optional<int32_t>(2));
+  EXPECT_TRUE(tokenizer->is_special(2));
+  check_parity(*tokenizer, "mixtral");
+}
+
+TEST(HfTokenizer, MixtralRandomTextParity) {
+  const auto tokenizer = load_mixtral();
+  if (!tokenizer) GTEST_SKIP() << no_mixtral();
+  check_parity(*tokenizer, "mixtral", "random_cases.json");
 }
 
 // Splits of a few pre-tokenizer patterns, checked against Oniguruma's behaviour in HF tokenizers.
@@ -147,6 +190,22 @@ TEST(UnicodeNormalization, MatchesUnicodeExamples) {
   EXPECT_EQ(to_nfc("\xE1\xBA\x9B\xCC\xA3"), "\xE1\xBA\x9B\xCC\xA3");  // ẛ̣ stays (UAX #15)
   EXPECT_EQ(to_nfd("\xE1\xBA\x9B\xCC\xA3"), "\xC5\xBF\xCC\xA3\xCC\x87");
   EXPECT_EQ(to_nfc("a\xCC\x95\xCC\x80"), "\xC3\xA0\xCC\x95");         // reordered, then composed
+}
+
+// The Unicode versions HF tokenizers 0.23.3 uses (docs/tokenizer.md): its Oniguruma classifies
+// characters as Unicode 16.0, its normalizers know Unicode 9.0.
+TEST(UnicodeTables, VersionsOfHfTokenizers) {
+  EXPECT_STREQ(unicode_tables::kCategoryVersion, "16.0.0");
+  EXPECT_STREQ(unicode_tables::kNormalizationVersion, "9.0");
+  EXPECT_EQ(general_category(0x1F7D9), GeneralCategory::So);  // Unicode 15.0 symbol
+  EXPECT_EQ(general_category(0x13876), GeneralCategory::Lo);  // Unicode 16.0 hieroglyph
+  EXPECT_EQ(general_category(0x11F58), GeneralCategory::Nd);  // Unicode 15.0 Kawi digit
+  EXPECT_EQ(general_category(0x1FAE9), GeneralCategory::So);  // Unicode 16.0 emoji
+  EXPECT_EQ(general_category(0x1FAEA), GeneralCategory::Cn);  // unassigned in 16.0
+  // Dives Akuru (Unicode 13.0): U+11935 U+11930 composes to U+11938 from 13.0 on, not in HF.
+  EXPECT_EQ(to_nfc("\xF0\x91\xA4\xB5\xF0\x91\xA4\xB0"), "\xF0\x91\xA4\xB5\xF0\x91\xA4\xB0");
+  EXPECT_EQ(combining_class(0x0897), 0);  // Arabic pepet (16.0, class 230): a starter for HF
+  EXPECT_EQ(combining_class(0x0301), 230);
 }
 
 // A minimal valid tokenizer.json with `patch` merged in.
