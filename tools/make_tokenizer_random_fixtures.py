@@ -136,7 +136,7 @@ def main():
         result["tokenizers"][name] = {"cases": record(Tokenizer.from_file(path), texts)}
     out = args.out
     with open(out, "w", encoding="utf-8") as f:
-        json.dump(result, f, ensure_ascii=True, separators=(",", ":"))
+        json.dump(result, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
     print(f"wrote {out}: {len(texts)} texts, tokenizers {sorted(result['tokenizers'])}, "
           f"{os.path.getsize(out)} bytes; pools: new categories {len(pool['new_category'])}, "
