@@ -15,8 +15,8 @@ The 16.0 data come from PyPI `unicodedata2==16.0.0`; the 9.0 normalization data 
 of the characters that Unicode 9.0 had (DerivedAge.txt, Debian package unicode-data), which the
 normalization stability policy makes equal to Unicode 9.0's own.
 
-Usage: python3 tools/gen_unicode_tables.py [output.cpp]   (default: src/tokenizer/unicode_tables.cpp)
-       [--derived-age /usr/share/unicode/DerivedAge.txt]
+Usage: python3 tools/gen_unicode_tables.py [output.cpp] [--derived-age DerivedAge.txt]
+       (defaults: src/tokenizer/unicode_tables.cpp, /usr/share/unicode/DerivedAge.txt)
 """
 import argparse
 import os
@@ -87,8 +87,8 @@ def main():
     parser.add_argument("--derived-age", default="/usr/share/unicode/DerivedAge.txt")
     args = parser.parse_args()
     if unicodedata.unidata_version != CATEGORY_VERSION:
-        sys.exit(f"unicodedata2 has Unicode {unicodedata.unidata_version}, HF tokenizers' Oniguruma "
-                 f"{CATEGORY_VERSION}: pip install unicodedata2=={CATEGORY_VERSION}")
+        sys.exit(f"unicodedata2 has Unicode {unicodedata.unidata_version}, HF tokenizers' "
+                 f"Oniguruma {CATEGORY_VERSION}: pip install unicodedata2=={CATEGORY_VERSION}")
     output = args.output
     old = assigned_by(args.derived_age, NORMALIZATION_VERSION)
     cn = CATEGORIES.index("Cn")

@@ -11,8 +11,8 @@ changed between Unicode 14 and 16 or whose normalization data came after Unicode
 of Python 3.11's `unicodedata` and of HF tokenizers' normalizers; HF's Oniguruma has Unicode 16).
 
 Needs: tokenizers, unicodedata2==16.0.0 (pip). Run by developers, not by CI:
-  python3 tools/make_tokenizer_random_fixtures.py [--count 400] [--seed 17] [--hf-dir ../shared/data/hf]
-      [--out tests/tokenizer/data/tokenizers/random_cases.json]
+  python3 tools/make_tokenizer_random_fixtures.py [--count 400] [--seed 17]
+      [--hf-dir ../shared/data/hf] [--out tests/tokenizer/data/tokenizers/random_cases.json]
 A larger run elsewhere: --out DIR/random_cases.json, copy the <style>.json files to DIR and run
 test_hf_tokenizer with UOE_TOKENIZER_FIXTURES=DIR.
 """
