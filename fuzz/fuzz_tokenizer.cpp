@@ -8,7 +8,7 @@
 
 #include "common/check.h"
 #include "fuzz_input.h"
-#include "io/hf_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> parts(1);

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "common/check.h"
+#include "expect_input_error.h"
 #include "parallel/mpi_communicator.h"
 
 namespace uoe::test {
@@ -26,19 +27,5 @@ void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, do
 // Seeded tensor with the same values on every rank: normal(0, scale).
 torch::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed, double scale = 1.0,
                            torch::ScalarType dtype = torch::kFloat32);
-
-// Runs `body` and expects an InputError whose message contains every part.
-template <typename F>
-void expect_input_error(F&& body, const std::vector<std::string>& parts) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an InputError mentioning '" << parts.front() << "'";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    for (const auto& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-    }
-  }
-}
 
 }  // namespace uoe::test

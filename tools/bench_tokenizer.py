@@ -2,7 +2,7 @@
 """Tokenizer speed and large-scale parity: `uoe tokenize` against HF tokenizers on the same corpus.
 
 Builds a JSON-lines corpus of a few MB (docstrings and comments of the Python standard library,
-with the multilingual fixture texts of tests/io/data/tokenizers/cases.json mixed in), then for
+with the multilingual fixture texts of tests/tokenizer/data/tokenizers/cases.json mixed in), then for
 each tokenizer: encodes every document with HF tokenizers (one thread, `encode` per document and
 `encode_batch`), runs `uoe tokenize` on the same file, checks that every sequence of the written
 token dataset equals HF's ids, and reports tokens/s of both and their ratio as JSON.
@@ -35,7 +35,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
 def build_corpus(target_bytes):
-    texts = json.load(open(os.path.join(ROOT, "tests/io/data/tokenizers/cases.json"),
+    texts = json.load(open(os.path.join(ROOT, "tests/tokenizer/data/tokenizers/cases.json"),
                            encoding="utf-8"))["texts"]
     multilingual = [t for t in texts if t.strip()]
     docs, size = [], 0

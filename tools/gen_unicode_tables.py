@@ -1,24 +1,49 @@
 #!/usr/bin/env python3
-"""Writes src/io/unicode_tables.cpp: the Unicode character data the tokenizer needs, taken from
-Python's `unicodedata` (the Unicode version is printed into the file).
+"""Writes src/tokenizer/unicode_tables.cpp: the Unicode character data the tokenizer needs, in the
+Unicode versions that HF tokenizers uses (measured for tokenizers 0.23.3, see docs/tokenizer.md):
 
-  general categories    ranges of code points with the same two-letter category (gaps: Cn)
-  combining classes     ranges with the same non-zero canonical combining class
-  decompositions        one-step canonical decompositions (one or two code points)
-  compositions          pairs that NFC recomposes (primary composites, exclusions removed)
-  case folds            simple case folding (one code point to one code point)
+  general categories    Unicode 16.0, as the Oniguruma that runs HF's regexes:
+                        ranges of code points with the same two-letter category (gaps: Cn)
+  case folds            Unicode 16.0: simple case folding (one code point to one code point)
+  combining classes     Unicode 9.0, as HF's normalizers (crate unicode-normalization-alignments):
+                        ranges with the same non-zero canonical combining class
+  decompositions        Unicode 9.0: one-step canonical decompositions (one or two code points)
+  compositions          Unicode 9.0: pairs that NFC recomposes (primary composites, exclusions
+                        removed)
 
-Usage: python3 tools/gen_unicode_tables.py [output.cpp]   (default: src/io/unicode_tables.cpp)
+The 16.0 data come from PyPI `unicodedata2==16.0.0`; the 9.0 normalization data are the 16.0 data
+of the characters that Unicode 9.0 had (DerivedAge.txt, Debian package unicode-data), which the
+normalization stability policy makes equal to Unicode 9.0's own.
+
+Usage: python3 tools/gen_unicode_tables.py [output.cpp] [--derived-age DerivedAge.txt]
+       (defaults: src/tokenizer/unicode_tables.cpp, /usr/share/unicode/DerivedAge.txt)
 """
+import argparse
 import os
+import re
 import sys
-import unicodedata
 
-# The order defines the numeric values of uoe::GeneralCategory (src/io/unicode_properties.h).
+import unicodedata2 as unicodedata
+
+# The order defines the numeric values of uoe::GeneralCategory (src/tokenizer/unicode_properties.h).
 CATEGORIES = ["Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps",
               "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs",
               "Co", "Cn"]
 MAX_CODE_POINT = 0x10FFFF
+CATEGORY_VERSION = "16.0.0"  # Oniguruma in HF tokenizers 0.23.3
+NORMALIZATION_VERSION = (9, 0)  # unicode-normalization-alignments in HF tokenizers 0.23.3
+
+
+def assigned_by(derived_age, version):
+    """Code points assigned in Unicode `version` or before, from DerivedAge.txt."""
+    old = bytearray(MAX_CODE_POINT + 1)
+    with open(derived_age, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"([0-9A-F]+)(?:\.\.([0-9A-F]+))?\s*;\s*(\d+)\.(\d+)", line)
+            if m and (int(m[3]), int(m[4])) <= version:
+                for cp in range(int(m[1], 16), int(m[2] or m[1], 16) + 1):
+                    old[cp] = 1
+    return old
 
 
 def runs(values, skip):
@@ -56,18 +81,27 @@ def rows(items, per_line, fmt):
 
 
 def main():
-    output = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(__file__), "..", "src", "io", "unicode_tables.cpp")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("output", nargs="?", default=os.path.join(
+        os.path.dirname(__file__), "..", "src", "tokenizer", "unicode_tables.cpp"))
+    parser.add_argument("--derived-age", default="/usr/share/unicode/DerivedAge.txt")
+    args = parser.parse_args()
+    if unicodedata.unidata_version != CATEGORY_VERSION:
+        sys.exit(f"unicodedata2 has Unicode {unicodedata.unidata_version}, HF tokenizers' "
+                 f"Oniguruma {CATEGORY_VERSION}: pip install unicodedata2=={CATEGORY_VERSION}")
+    output = args.output
+    old = assigned_by(args.derived_age, NORMALIZATION_VERSION)
     cn = CATEGORIES.index("Cn")
     categories = [CATEGORIES.index(unicodedata.category(chr(cp)))
                   for cp in range(MAX_CODE_POINT + 1)]
     category_ranges = runs(categories, cn)
-    combining = runs([unicodedata.combining(chr(cp)) for cp in range(MAX_CODE_POINT + 1)], 0)
+    combining = runs([unicodedata.combining(chr(cp)) if old[cp] else 0
+                      for cp in range(MAX_CODE_POINT + 1)], 0)
 
     decompositions, compositions = [], []
     for cp in range(MAX_CODE_POINT + 1):
-        if 0xAC00 <= cp <= 0xD7A3:
-            continue  # Hangul syllables are decomposed algorithmically
+        if 0xAC00 <= cp <= 0xD7A3 or not old[cp]:
+            continue  # Hangul: decomposed algorithmically; after Unicode 9.0: no data in HF
         parts = canonical_decomposition(cp)
         if parts is None:
             continue
@@ -93,13 +127,16 @@ def main():
         table("Composition", "Compositions", compositions, 4, (0, 1, 2)),
         table("CaseFold", "CaseFolds", folds, 6, (0, 1)),
     ])
-    text = f"""// Generated by tools/gen_unicode_tables.py from Python {sys.version.split()[0]} unicodedata
-// (Unicode {unicodedata.unidata_version}). Do not edit; rerun the script.
-#include "io/unicode_tables.h"
+    normalization_version = "%d.%d" % NORMALIZATION_VERSION
+    text = f"""// Generated by tools/gen_unicode_tables.py from unicodedata2 (Unicode {unicodedata.unidata_version}): general
+// categories and case folds of Unicode {unicodedata.unidata_version}, normalization data of Unicode {normalization_version}.
+// Do not edit; rerun the script.
+#include "tokenizer/unicode_tables.h"
 
 namespace uoe::unicode_tables {{
 
-const char* const kUnicodeVersion = "{unicodedata.unidata_version}";
+const char* const kCategoryVersion = "{unicodedata.unidata_version}";
+const char* const kNormalizationVersion = "{normalization_version}";
 
 {tables}
 }}  // namespace uoe::unicode_tables
@@ -108,7 +145,8 @@ const char* const kUnicodeVersion = "{unicodedata.unidata_version}";
         f.write(text)
     print(f"wrote {output}: {len(category_ranges)} category ranges, {len(combining)} combining "
           f"ranges, {len(decompositions)} decompositions, {len(compositions)} compositions, "
-          f"{len(folds)} case folds (Unicode {unicodedata.unidata_version})")
+          f"{len(folds)} case folds (Unicode {unicodedata.unidata_version}, normalization "
+          f"{normalization_version})")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ fuzz_safetensors: hand-made safetensors files (8-byte little-endian header lengt
   odd file offset (the reader copies instead of viewing), a zero-size tensor before a gap. The
   fixture tests/fixtures/safetensors/python_written.safetensors (written by the Python library)
   is copied next to them.
-fuzz_tokenizer: the tokenizer.json fixtures of tests/io/data/tokenizers/ (made with HF
+fuzz_tokenizer: the tokenizer.json fixtures of tests/tokenizer/data/tokenizers/ (made with HF
   tokenizers), cut down to their lowest ids and the merges among them so that each seed stays a
   few KB, each followed by NUL + a text to encode (+ NUL + a tokenizer_config.json for some).
 The config seeds (fuzz/corpus/fuzz_config/) are plain YAML files written by hand.
@@ -20,7 +20,7 @@ import struct
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
-TOKENIZERS = os.path.join(ROOT, "tests", "io", "data", "tokenizers")
+TOKENIZERS = os.path.join(ROOT, "tests", "tokenizer", "data", "tokenizers")
 
 TEXT = ("Hello world! It's 2024: 8 experts, 3.14159 and 1e-9.\n\tdef f(x):  return x**2 "
         "caf\u00e9 na\u00efve \u4e2d\u6587\u5b57 \u3053\u3093\u306b\u3061\u306f \U0001F600 <|endoftext|> <s>")

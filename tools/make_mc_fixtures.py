@@ -8,7 +8,7 @@ random-weight model of that architecture with a tokenizer of the same kind:
                          have them; written by this tool, not by save_pretrained)
   model.safetensors      bfloat16 weights saved by transformers (hub tensor names)
   tokenizer.json         a small BPE tokenizer of the same kind as the model's
-                         (tests/io/data/tokenizers/<style>.json, made by make_tokenizer_fixtures.py)
+                         (tests/tokenizer/data/tokenizers/<style>.json, made by make_tokenizer_fixtures.py)
   tokenizer_config.json  bos / eos / unk tokens as the published model sets them, generic
                          PreTrainedTokenizerFast class (the tokenizer.json is used as it is)
   mc.jsonl               the multiple-choice items of ITEMS in uoe's {question, choices, answer}
@@ -39,7 +39,7 @@ import torch
 import transformers
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-TOKENIZERS = os.path.join(ROOT, "tests", "io", "data", "tokenizers")
+TOKENIZERS = os.path.join(ROOT, "tests", "tokenizer", "data", "tokenizers")
 HF_CONFIGS = os.path.join(ROOT, "tests", "fixtures", "hf_configs")
 
 # The published Mixtral-8x7B-v0.1 config.json (mistralai/Mixtral-8x7B-v0.1).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tokenizer parity fixtures for tests/io/test_hf_tokenizer.cpp, made with Hugging Face
+"""Tokenizer parity fixtures for tests/tokenizer/test_hf_tokenizer.cpp, made with Hugging Face
 `tokenizers` (pip install tokenizers; run by developers, not by CI).
 
 1. Trains small BPE tokenizers on the built-in corpus below, configured like real models:
@@ -11,11 +11,11 @@
      deepseek_v3_style  Split(\\p{N}{1,3}) + Split(CJK) + Split(DeepSeek-V3 regex) + ByteLevel
      spm_style       Metaspace(prepend_scheme=first) + BPE with byte fallback (<0xF0>..<0xF4>
                      left out, so 4-byte characters become the fused unknown token)
-   and writes them to tests/io/data/tokenizers/<name>.json.
+   and writes them to tests/tokenizer/data/tokenizers/<name>.json.
 2. Records HF's encode ids (without and with special tokens) and decode strings (with and
    without skipping special tokens) of TEXTS for each of them, and for the real Mixtral
    tokenizer in ../shared/data/hf/Mixtral-8x7B-v0.1 when present, in
-   tests/io/data/tokenizers/cases.json.
+   tests/tokenizer/data/tokenizers/cases.json.
 
 The pre-tokenizer regexes are those of the published tokenizer.json files of GPT-2, Qwen2,
 Llama-3 and DeepSeek-V3.
@@ -31,7 +31,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 from tokenizers import pre_tokenizers, processors, trainers
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-OUT_DIR = os.path.join(ROOT, "tests", "io", "data", "tokenizers")
+OUT_DIR = os.path.join(ROOT, "tests", "tokenizer", "data", "tokenizers")
 
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
                  r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -234,9 +234,9 @@ def make_tokenizers():
     return made
 
 
-def record(tok):
+def record(tok, texts=TEXTS):
     cases = []
-    for text in TEXTS:
+    for text in texts:
         ids = tok.encode(text, add_special_tokens=False).ids
         ids_special = tok.encode(text, add_special_tokens=True).ids
         cases.append({

@@ -3,7 +3,7 @@
 
     safetensors_fixture.py write <dir>   writes <dir>/python_written.safetensors (committed as
                                          tests/fixtures/safetensors/python_written.safetensors)
-    safetensors_fixture.py check <file>  reads a file that uoe wrote (tests/io/test_safetensors.cpp
+    safetensors_fixture.py check <file>  reads a file that uoe wrote (tests/formats/test_safetensors.cpp
                                          writes it) and exits 0 when it holds exactly the expected
                                          tensors, dtypes, values and metadata
 

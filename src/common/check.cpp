@@ -4,7 +4,7 @@ namespace uoe {
 
 void throw_internal_error(const char* file, int line, const char* cond,
                           const std::string& message) {
-  throw InternalError(c10::str("internal error at ", file, ":", line, ": ", cond,
+  throw InternalError(str("internal error at ", file, ":", line, ": ", cond,
                                message.empty() ? "" : ": ", message));
 }
 

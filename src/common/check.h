@@ -1,9 +1,9 @@
 #pragma once
 // Error checks. UOE_CHECK guards user input (config keys, files, data, arguments) and throws
 // InputError, which the top level turns into exit code 2. UOE_ASSERT guards internal invariants and
-// throws InternalError (exit code 1). Messages are built with c10::str from all arguments.
-#include <c10/util/StringUtil.h>
-
+// throws InternalError (exit code 1). Messages are built with uoe::str from all arguments.
+// Torch-free: operator<< of torch types is found by argument-dependent lookup where they are used.
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +29,14 @@ class CollectiveError : public std::runtime_error {
   int code;
 };
 
+// Concatenates the arguments as an std::ostream prints them (as c10::str does).
+template <typename... Args>
+std::string str(const Args&... args) {
+  std::ostringstream out;
+  (out << ... << args);
+  return out.str();
+}
+
 [[noreturn]] void throw_internal_error(const char* file, int line, const char* cond,
                                        const std::string& message);
 
@@ -36,10 +44,10 @@ class CollectiveError : public std::runtime_error {
 
 #define UOE_CHECK(cond, ...)                                          \
   do {                                                                \
-    if (!(cond)) throw ::uoe::InputError(::c10::str(__VA_ARGS__));    \
+    if (!(cond)) throw ::uoe::InputError(::uoe::str(__VA_ARGS__));    \
   } while (0)
 
 #define UOE_ASSERT(cond, ...)                                                             \
   do {                                                                                    \
-    if (!(cond)) ::uoe::throw_internal_error(__FILE__, __LINE__, #cond, ::c10::str(__VA_ARGS__)); \
+    if (!(cond)) ::uoe::throw_internal_error(__FILE__, __LINE__, #cond, ::uoe::str(__VA_ARGS__)); \
   } while (0)

@@ -12,7 +12,7 @@
 namespace uoe {
 
 void write_file_atomic(const std::string& path, const std::function<void(std::ofstream&)>& write) {
-  const std::string tmp = c10::str(path, ".tmp.", ::getpid());
+  const std::string tmp = str(path, ".tmp.", ::getpid());
   try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     UOE_CHECK(out.good(), "cannot write ", tmp, ": ", std::strerror(errno));

@@ -12,7 +12,7 @@
 #include "common/check.h"
 #include "common/files.h"
 #include "data/token_dataset.h"
-#include "io/word_tokenizer.h"
+#include "tokenizer/word_tokenizer.h"
 
 namespace uoe {
 namespace {

@@ -9,9 +9,9 @@
 #include "common/check.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "io/hf_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "data/token_dataset.h"
-#include "io/utf8.h"
+#include "tokenizer/utf8.h"
 
 namespace uoe {
 namespace {

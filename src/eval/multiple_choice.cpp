@@ -6,8 +6,8 @@
 #include "common/check.h"
 #include "common/files.h"
 #include "data/token_dataset.h"
-#include "io/unicode_properties.h"
-#include "io/utf8.h"
+#include "tokenizer/unicode_properties.h"
+#include "tokenizer/utf8.h"
 #include "eval/evaluation.h"
 
 namespace uoe {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "io/text_tokenizer.h"
+#include "tokenizer/text_tokenizer.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
 

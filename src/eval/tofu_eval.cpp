@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "common/check.h"
-#include "io/hf_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "data/token_dataset.h"
 #include "train/batching.h"
 #include "eval/evaluation.h"

@@ -51,7 +51,7 @@ printf '{"text": "one"}\n{"text": 2}\n' > "$work/corpus.jsonl"
 cat > "$work/tokenize.yaml" <<YAML
 output_dir: $work/run
 tokenize:
-  tokenizer: $root/tests/io/data/tokenizers/llama3_style.json
+  tokenizer: $root/tests/tokenizer/data/tokenizers/llama3_style.json
   input: $work/corpus.jsonl
 YAML
 hf=$root/tests/fixtures/hf/mixtral

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `uoe tokenize` end to end: the texts of the tokenizer parity fixtures, as a JSONL corpus, must
-# come out with exactly the ids HF tokenizers gave them (tests/io/data/tokenizers/cases.json);
+# come out with exactly the ids HF tokenizers gave them (tests/tokenizer/data/tokenizers/cases.json);
 # bad input must give one error line naming the file and line (or key) and exit code 2.
 # Usage: tokenize.sh <uoe binary> <repo root>
 set -euo pipefail
@@ -8,7 +8,7 @@ uoe=$1
 root=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fixtures="$root/tests/io/data/tokenizers"
+fixtures="$root/tests/tokenizer/data/tokenizers"
 py=/usr/bin/python3  # Debian python with h5py (launch/setup.sh)
 
 "$py" - "$fixtures/cases.json" "$work/corpus.jsonl" <<'PY'

@@ -14,7 +14,7 @@
 
 #include "data/fictitious_facts.h"
 #include "data/token_dataset.h"
-#include "io/word_tokenizer.h"
+#include "tokenizer/word_tokenizer.h"
 #include "test_utils.h"
 
 namespace uoe {

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "io/hf_tokenizer.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "data/text_corpus.h"
 #include "data/token_dataset.h"
 #include "test_utils.h"

@@ -12,7 +12,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "checkpoint/hf_config.h"
 #include "formats/safetensors_checkpoint.h"
-#include "io/word_tokenizer.h"
+#include "tokenizer/word_tokenizer.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
 #include "eval/multiple_choice.h"
@@ -29,7 +29,7 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
-// Writes a word vocabulary (io/word_tokenizer.h) to a file of this rank and returns its path.
+// Writes a word vocabulary (tokenizer/word_tokenizer.h) to a file of this rank and returns its path.
 std::string write_word_vocabulary(const std::vector<std::string>& words) {
   static int counter = 0;
   const std::string path = testing::TempDir() + "uoe_mc_vocab_" + std::to_string(::getpid()) +
