@@ -204,7 +204,13 @@ FictitiousFactsOptions parse_facts(ConfigNode node, uint64_t default_seed) {
   f.values_per_relation = node.get<int64_t>("values_per_relation", f.values_per_relation);
   f.paraphrases = node.get<int64_t>("paraphrases", f.paraphrases);
   f.forget_cluster = node.get<int64_t>("forget_cluster", f.forget_cluster);
-  f.forget_entities = node.get<int64_t>("forget_entities", f.forget_entities);
+  f.forget_scope = node.get<std::string>("forget_scope", f.forget_scope);
+  if (f.forget_domain()) {
+    UOE_CHECK(!node.has("forget_entities"), "facts.forget_entities does not apply with "
+              "facts.forget_scope=domain (the whole domain facts.forget_cluster is forgotten)");
+  } else {
+    f.forget_entities = node.get<int64_t>("forget_entities", f.forget_entities);
+  }
   f.num_choices = node.get<int64_t>("num_choices", f.num_choices);
   f.seed = node.get<uint64_t>("seed", default_seed);
   node.finish();

@@ -107,7 +107,7 @@ std::optional<SplitHalfAgreement> split_half_agreement(const AttributionResult& 
   if (result.num_sequences < 2) return std::nullopt;
   SplitHalfAgreement a;
   a.layers = result.layers;
-  const int64_t experts = result.scores.size(1);
+  const int64_t experts = result.half_scores.size(2);
   for (size_t r = 0; r < result.layers.size(); ++r) {
     a.top_first.push_back(top_index(result.half_scores[0][r]));
     a.top_second.push_back(top_index(result.half_scores[1][r]));
