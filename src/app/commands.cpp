@@ -162,44 +162,67 @@ int tokenize(const CommandLine& cli) {
   return 0;
 }
 
-// Attribution on the forget set (written to <output_dir>/attribution.h5) and the selection.
-std::pair<AttributionResult, Selection> attribute_and_select(const RunContext& ctx,
-                                                             CausalLM& model,
-                                                             const TokenDataset& forget) {
+// Attribution on the forget set (and on the retain set when given: the contrast), the split-half
+// stability check, the selection; all written to <output_dir>/attribution.h5 and printed.
+struct Attributed {
+  AttributionResult forget;
+  std::optional<AttributionResult> retain;
+  Selection selection;
+  nlohmann::json specificity;  // split-half agreement (null with < 2 sequences), retain size
+};
+
+Attributed attribute_and_select(const RunContext& ctx, CausalLM& model, const TokenDataset& forget,
+                                const TokenDataset* retain) {
   const RunConfig& c = ctx.config;
-  AttributionResult attribution =
-      compute_attribution(model, forget, ctx.groups, c.eval.batch_size);
-  Selection selection = select_targets(c.unlearn.selection, &attribution, c.model, c.training.seed);
-  const ExpertTarget first = selection.experts.empty() ? ExpertTarget{} : selection.experts.front();
-  if (ctx.groups.rank() == 0) {
-    write_attribution(c.training.output_dir + "/attribution.h5", attribution, first.layer,
-                      first.expert);
+  Attributed a;
+  a.forget = compute_attribution(model, forget, ctx.groups, c.eval.batch_size);
+  if (retain) {
+    a.retain = compute_attribution(model, *retain, ctx.groups, c.eval.batch_size);
+    a.forget.contrast = attribution_contrast(a.forget.scores, a.retain->scores);
   }
-  log0("expert attribution over ", attribution.num_sequences, " forget sequences (",
-       attribution.num_tokens, " tokens); top experts per MoE layer [score (selections)]:\n",
-       describe_attribution(attribution, 4), "selection: ", selection.to_json().dump());
-  return {std::move(attribution), std::move(selection)};
+  a.selection = select_targets(c.unlearn.selection, &a.forget, c.model, c.training.seed);
+  const ExpertTarget first = a.selection.experts.empty() ? ExpertTarget{} : a.selection.experts.front();
+  if (ctx.groups.rank() == 0) {
+    write_attribution(c.training.output_dir + "/attribution.h5", a.forget,
+                      a.retain ? &*a.retain : nullptr, first.layer, first.expert);
+  }
+  const auto agreement = split_half_agreement(a.forget);
+  a.specificity = {{"split_half", agreement ? agreement->to_json() : nlohmann::json()}};
+  log0("expert attribution over ", a.forget.num_sequences, " forget sequences (",
+       a.forget.num_tokens, " tokens); top experts per MoE layer [score (selections)]:\n",
+       describe_attribution(a.forget, 4),
+       agreement ? agreement->describe() : std::string());
+  if (a.retain) {
+    a.specificity["retain_sequences"] = a.retain->num_sequences;
+    log0("retain-set attribution over ", a.retain->num_sequences, " sequences:\n",
+         describe_attribution(*a.retain, 4), "forget vs retain (contrast = forget share - retain "
+         "share):\n", describe_contrast(a.forget, *a.retain));
+  }
+  log0("selection: ", a.selection.to_json().dump());
+  return a;
+}
+
+// The retain set when dataset.retain is set (attribution scores it), or when `required`.
+std::unique_ptr<TokenDataset> open_retain(const RunContext& ctx, bool required) {
+  if (ctx.config.dataset.retain.empty() && !required) return nullptr;
+  return open_dataset(ctx, ctx.config.dataset.retain, "retain");
 }
 
 int attribute(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   CausalLM model = build_model(ctx);
   auto forget = open_dataset(ctx, ctx.config.dataset.forget, "forget");
-  std::unique_ptr<TokenDataset> retain;
-  if (!ctx.config.dataset.retain.empty()) retain = open_dataset(ctx, ctx.config.dataset.retain, "retain");
+  auto retain = open_retain(ctx, false);
   ctx.open_outputs();
-  auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
+  const Attributed a = attribute_and_select(ctx, model, *forget, retain.get());
   nlohmann::json summary = {{"command", "attribute"},
-                            {"selection", selection.to_json()},
-                            {"num_tokens", attribution.num_tokens},
-                            {"num_sequences", attribution.num_sequences}};
-  if (retain) {
-    auto retain_attribution = compute_attribution(model, *retain, ctx.groups, ctx.config.eval.batch_size);
-    if (ctx.groups.rank() == 0) {
-      write_attribution(ctx.config.training.output_dir + "/attribution_retain.h5",
-                        retain_attribution, -1, -1);
-    }
-    log0("retain-set attribution:\n", describe_attribution(retain_attribution, 4));
+                            {"selection", a.selection.to_json()},
+                            {"num_tokens", a.forget.num_tokens},
+                            {"num_sequences", a.forget.num_sequences},
+                            {"specificity", a.specificity}};
+  if (a.retain && ctx.groups.rank() == 0) {  // the retain table alone (benchmarks/tofu reads it)
+    write_attribution(ctx.config.training.output_dir + "/attribution_retain.h5", *a.retain,
+                      nullptr, -1, -1);
   }
   ctx.write_summary(summary);
   return 0;
@@ -220,11 +243,11 @@ int unlearn(const CommandLine& cli) {
   const RunConfig& c = ctx.config;
   CausalLM model = build_model(ctx);
   auto forget = open_dataset(ctx, c.dataset.forget, "forget");
-  std::unique_ptr<TokenDataset> retain;
-  if (method_uses_retain(c.unlearn)) retain = open_dataset(ctx, c.dataset.retain, "retain");
+  auto retain = open_retain(ctx, method_uses_retain(c.unlearn));
   EvalSuite suite = load_eval_suite(ctx);
   ctx.open_outputs();
-  auto [attribution, selection] = attribute_and_select(ctx, model, *forget);
+  auto [attribution, retain_attribution, selection, specificity] =
+      attribute_and_select(ctx, model, *forget, retain.get());
 
   EvalOptions options = eval_options(c, &selection);
   if (!options.target) {  // full-model unlearning: report the best-attributed expert's routing
@@ -263,6 +286,7 @@ int unlearn(const CommandLine& cli) {
   ctx.write_summary({{"command", "unlearn"},
                      {"method", c.unlearn.method},
                      {"selection", selection.to_json()},
+                     {"specificity", specificity},
                      {"trainable_parameters", trainable.num_elements},
                      {"total_parameters", total_parameters},
                      {"training", training},

@@ -145,10 +145,11 @@ SelectionConfig parse_selection(ConfigNode node) {
   s.experts = node.get<std::vector<int64_t>>("experts", s.experts);
   s.include_shared = node.get<bool>("include_shared", s.include_shared);
   node.finish();
-  const std::vector<std::string> modes = {"attribution", "fixed", "random", "layer", "full"};
+  const std::vector<std::string> modes = {"attribution", "contrast", "fixed", "random", "layer",
+                                          "full"};
   UOE_CHECK(std::find(modes.begin(), modes.end(), s.mode) != modes.end(),
-            "unlearn.selection.mode must be attribution, fixed, random, layer or full, got '",
-            s.mode, "'");
+            "unlearn.selection.mode must be attribution, contrast, fixed, random, layer or full, "
+            "got '", s.mode, "'");
   UOE_CHECK(s.scope == "global" || s.scope == "layer",
             "unlearn.selection.scope must be global or layer, got '", s.scope, "'");
   UOE_CHECK(s.top_m >= 1, "unlearn.selection.top_m must be >= 1, got ", s.top_m);
@@ -203,7 +204,13 @@ FictitiousFactsOptions parse_facts(ConfigNode node, uint64_t default_seed) {
   f.values_per_relation = node.get<int64_t>("values_per_relation", f.values_per_relation);
   f.paraphrases = node.get<int64_t>("paraphrases", f.paraphrases);
   f.forget_cluster = node.get<int64_t>("forget_cluster", f.forget_cluster);
-  f.forget_entities = node.get<int64_t>("forget_entities", f.forget_entities);
+  f.forget_scope = node.get<std::string>("forget_scope", f.forget_scope);
+  if (f.forget_domain()) {
+    UOE_CHECK(!node.has("forget_entities"), "facts.forget_entities does not apply with "
+              "facts.forget_scope=domain (the whole domain facts.forget_cluster is forgotten)");
+  } else {
+    f.forget_entities = node.get<int64_t>("forget_entities", f.forget_entities);
+  }
   f.num_choices = node.get<int64_t>("num_choices", f.num_choices);
   f.seed = node.get<uint64_t>("seed", default_seed);
   node.finish();
@@ -294,6 +301,9 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.export_config = parse_export(root.child("export"));
   config.tofu = parse_tofu(root.child("tofu"));
   root.finish();
+  UOE_CHECK(config.unlearn.selection.mode != "contrast" || !config.dataset.retain.empty(),
+            "unlearn.selection.mode=contrast needs dataset.retain (it ranks experts by forget "
+            "share minus retain share)");
   config.config_hash = hex64(fnv1a(YAML::Dump(config.resolved)));
   if (!config.has_model) return config;  // `uoe make-data` needs no model
   if (config.dataset.train.empty()) config.data.validate(config.model.vocab_size);

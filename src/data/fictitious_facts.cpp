@@ -255,7 +255,7 @@ std::vector<Entity> make_entities(const FictitiousFactsOptions& o,
         entity.name = invent_name(name_rng);
       } while (!taken_words.insert(entity.name).second);
       entity.cluster = c;
-      entity.forget = c == o.forget_cluster && i < o.forget_entities;
+      entity.forget = c == o.forget_cluster && (o.forget_domain() || i < o.forget_entities);
       for (int64_t r = 0; r < o.relations_per_cluster; ++r) {
         entity.values.push_back(draw_below(value_rng, o.values_per_relation));
       }
@@ -351,7 +351,8 @@ nlohmann::json facts_json(const FictitiousFactsOptions& o, const std::vector<Ent
       {"relations_per_cluster", o.relations_per_cluster},
       {"values_per_relation", o.values_per_relation}, {"paraphrases", o.paraphrases},
       {"forget_cluster", o.forget_cluster}, {"forget_entities", o.forget_entities},
-      {"num_choices", o.num_choices},       {"seed", o.seed}};
+      {"forget_scope", o.forget_scope},     {"num_choices", o.num_choices},
+      {"seed", o.seed}};
   return {{"options", options}, {"vocab_size", vocab_size}, {"clusters", clusters},
           {"entities", entity_list}};
 }
@@ -369,11 +370,18 @@ void FictitiousFactsOptions::validate() const {
   check_range("values_per_relation", values_per_relation, 2, kMaxValues);
   check_range("paraphrases", paraphrases, 1, kMaxParaphrases);
   check_range("forget_cluster", forget_cluster, 0, num_clusters - 1);
-  check_range("forget_entities", forget_entities, 1, entities_per_cluster);
-  UOE_CHECK(num_clusters > 1 || forget_entities < entities_per_cluster,
-            "facts.forget_entities must leave at least one retain entity: with facts.num_clusters=1 "
-            "it must be < facts.entities_per_cluster=", entities_per_cluster, ", got ",
-            forget_entities);
+  UOE_CHECK(forget_scope == "entities" || forget_scope == "domain",
+            "facts.forget_scope must be entities or domain, got '", forget_scope, "'");
+  if (forget_domain()) {
+    UOE_CHECK(num_clusters > 1, "facts.forget_scope=domain needs facts.num_clusters >= 2 (the "
+              "retain set is the other domains), got ", num_clusters);
+  } else {
+    check_range("forget_entities", forget_entities, 1, entities_per_cluster);
+    UOE_CHECK(num_clusters > 1 || forget_entities < entities_per_cluster,
+              "facts.forget_entities must leave at least one retain entity: with "
+              "facts.num_clusters=1 it must be < facts.entities_per_cluster=", entities_per_cluster,
+              ", got ", forget_entities);
+  }
   check_range("num_choices", num_choices, 2, values_per_relation);
 }
 

@@ -4,6 +4,10 @@
 // sailors, painters, astronomers); each cluster has its own relations and value words, and each
 // entity has one value per relation of its cluster. Forget = the first `forget_entities` entities
 // of cluster `forget_cluster`; retain = every other entity.
+// With forget_scope = domain the forget set is the whole topical domain `forget_cluster` and the
+// retain set the other domains (the shape of WMDP's domain corpora). A domain has structure of its
+// own: its own relation types, question templates (which name the domain: "the alchemist ..."),
+// answer suffixes and value vocabulary; domains share only function words ("which", "the", "?").
 //
 // Files written to <dir> (all sequences start with <bos> and end with <eos>):
 //   vocab.json           WordTokenizer vocabulary
@@ -26,10 +30,12 @@ struct FictitiousFactsOptions {
   int64_t values_per_relation = 8;
   int64_t paraphrases = 2;
   int64_t forget_cluster = 0;
-  int64_t forget_entities = 4;
+  int64_t forget_entities = 4;         // forget_scope = entities only
+  std::string forget_scope = "entities";  // entities | domain (every entity of forget_cluster)
   int64_t num_choices = 4;
   uint64_t seed = 1234;
 
+  bool forget_domain() const { return forget_scope == "domain"; }
   void validate() const;  // InputError naming facts.<key>
 };
 

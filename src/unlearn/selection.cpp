@@ -30,9 +30,9 @@ nlohmann::json Selection::to_json() const {
 
 namespace {
 
-// Experts of attribution row `row` by decreasing score.
-std::vector<int64_t> ranked_experts(const AttributionResult& a, int64_t row) {
-  auto order = std::get<1>(a.scores[row].sort(/*stable=*/true, 0, /*descending=*/true));
+// Experts of `row` ([E]) by decreasing value (ties: lower id first).
+std::vector<int64_t> ranked_experts(const torch::Tensor& row) {
+  auto order = std::get<1>(row.sort(/*stable=*/true, 0, /*descending=*/true));
   return std::vector<int64_t>(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
 }
 
@@ -83,19 +83,25 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
     }
     check_layer(layer);
     for (int64_t e = 0; e < model.num_experts; ++e) s.experts.push_back({layer, e});
-  } else {  // attribution
+  } else {  // attribution: top-M by forget score; contrast: by forget share - retain share
     UOE_ASSERT(attribution, "attribution selection needs an attribution result");
+    UOE_CHECK(config.mode != "contrast" || attribution->contrast.defined(),
+              "unlearn.selection.mode=contrast needs dataset.retain (it ranks experts by forget "
+              "share minus retain share)");
+    const torch::Tensor& table = config.mode == "contrast" ? attribution->contrast
+                                                           : attribution->scores;  // [L, E]
     if (config.scope == "layer") {
-      const int64_t layer = config.layer >= 0 ? config.layer : attribution->best_layer();
+      const int64_t layer =
+          config.layer >= 0 ? config.layer : attribution->layers.at(top_index(table) / model.num_experts);
       check_layer(layer);
-      const auto ranked = ranked_experts(*attribution, attribution->row_of_layer(layer));
+      const auto ranked = ranked_experts(table[attribution->row_of_layer(layer)]);
       UOE_CHECK(config.top_m <= model.num_experts, "unlearn.selection.top_m=", config.top_m,
                 " exceeds num_experts with scope=layer");
       for (int64_t i = 0; i < config.top_m; ++i) s.experts.push_back({layer, ranked[i]});
     } else {
-      auto order = std::get<1>(attribution->scores.reshape({-1}).sort(true, 0, true));
+      const auto order = ranked_experts(table.reshape({-1}));
       for (int64_t i = 0; i < config.top_m; ++i) {
-        const int64_t flat = order[i].item<int64_t>();
+        const int64_t flat = order[i];
         s.experts.push_back({attribution->layers[flat / model.num_experts],
                              flat % model.num_experts});
       }

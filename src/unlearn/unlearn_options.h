@@ -8,8 +8,8 @@ namespace uoe {
 
 // `unlearn.selection:` which experts are unlearned.
 struct SelectionConfig {
-  std::string mode = "attribution";  // attribution | fixed | random | layer | full
-  std::string scope = "global";      // attribution: top-M over all layers, or within one layer
+  std::string mode = "attribution";  // attribution | contrast | fixed | random | layer | full
+  std::string scope = "global";      // attribution/contrast: top-M over all layers or in one layer
   int64_t top_m = 1;
   int64_t layer = -1;                // fixed / layer mode (model layer index); -1: from attribution
   std::vector<int64_t> experts;      // fixed mode: global expert ids in `layer`

@@ -83,6 +83,8 @@ expect_error 1 "out-of-range value" "warmup_ratio must be in [0, 1]" pretrain "$
 expect_error 2 "out-of-range value" "ddp_timeout must be > 0 seconds (default 1800), got 0" pretrain "$config" "$o" ddp_timeout=0
 expect_error 1 "unknown method" "unlearn.method" "${unlearn[@]}" unlearn.method=gradient_ascent
 expect_error 1 "contradictory settings" "set either model_name_or_path or model:, not both" "${unlearn[@]}" model.hidden_size=64
+expect_error 2 "contrast selection without a retain set" "unlearn.selection.mode=contrast needs dataset.retain" "${unlearn[@]}" unlearn.selection.mode=contrast dataset.retain=
+expect_error 1 "domain forget with an entity count" "facts.forget_entities does not apply with facts.forget_scope=domain" make-data "$root/configs/tiny/facts.yaml" "$o" facts.forget_scope=domain
 # Layout.
 expect_error 2 "experts not divisible by ep_size" "model.num_experts=8 is not divisible by parallel.ep_size=3" pretrain "$config" "$o" parallel.ep_size=3
 expect_error 2 "ep_size does not divide the world" "parallel.ep_size=4 does not divide the world size 2" pretrain "$config" "$o" parallel.ep_size=4 model.num_experts=4

@@ -72,11 +72,27 @@ with h5py.File(f"{work}/attr/attribution.h5") as f:
     selected = seuf["selection"]["experts"][0]
     check(target == (selected["layer"], selected["expert"]), f"attribution target {target} = unlearned target")
     check(int(f.attrs["num_sequences"]) == 32, "attribution over the 32 forget sequences")
+    # With dataset.retain: the retain table and the contrast (forget share - retain share), and
+    # the split-half scores (sequences 0-15 and 16-31) that average back to the whole.
+    retain, contrast, halves = f["retain_scores"][()], f["contrast"][()], f["half_scores"][()]
+    check(retain.shape == contrast.shape == (3, 8) and halves.shape == (2, 3, 8), "specificity tables")
+    share = lambda s: s / s.sum(axis=1, keepdims=True)
+    check(abs(contrast - (share(scores) - share(retain))).max() < 1e-12, "contrast = share difference")
+    check(abs((halves[0] + halves[1]) / 2 - scores).max() < 1e-12, "halves average to the scores")
+    split = json.load(open(f"{work}/attr/summary.json"))["specificity"]["split_half"]
+    check(split["top_first_half"] == [int(i) for i in halves[0].argmax(axis=1)] and
+          split["top_second_half"] == [int(i) for i in halves[1].argmax(axis=1)] and
+          split["agreement_share"] == sum(a == b for a, b in zip(split["top_first_half"],
+                                                                 split["top_second_half"])) / 3,
+          f"split-half agreement {split['agreement_share']:.2f} from the half tables")
 print("SEUF end-to-end OK")
 PY
 
 # The figure tools accept what uoe wrote.
 /usr/bin/python3 "$root/tools/plot_attribution.py" "$work/attr/attribution.h5" "$work/attr.png"
 /usr/bin/python3 "$root/tools/plot_curves.py" "$work/curves.png" "SEUF=$work/seuf/metrics.jsonl"
-[[ -s "$work/attr.png" && -s "$work/curves.png" ]] || { echo "FAIL: figures not written"; exit 1; }
+/usr/bin/python3 "$root/tools/plot_curves.py" --load "$work/load.png" \
+  "pretrain=$work/pretrain/metrics.jsonl"
+[[ -s "$work/attr.png" && -s "$work/curves.png" && -s "$work/load.png" ]] \
+  || { echo "FAIL: figures not written"; exit 1; }
 echo "ok: figures written"

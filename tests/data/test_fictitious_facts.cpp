@@ -171,19 +171,21 @@ void check_consistency(const Generated& g) {
   const FictitiousFactsOptions& o = g.options;
   const int64_t entities = o.num_clusters * o.entities_per_cluster;
   const int64_t per_entity = o.relations_per_cluster * o.paraphrases;
-  EXPECT_EQ(g.summary.forget_sequences, o.forget_entities * per_entity);
-  EXPECT_EQ(g.summary.retain_sequences, (entities - o.forget_entities) * per_entity);
+  const int64_t num_forget = o.forget_domain() ? o.entities_per_cluster : o.forget_entities;
+  EXPECT_EQ(g.summary.forget_sequences, num_forget * per_entity);
+  EXPECT_EQ(g.summary.retain_sequences, (entities - num_forget) * per_entity);
   EXPECT_EQ(g.summary.train_sequences, entities * per_entity);
   EXPECT_EQ(WordTokenizer::load(g.dir + "/vocab.json").vocab_size(), g.summary.vocab_size);
   EXPECT_EQ(g.facts.at("vocab_size"), g.summary.vocab_size);
 
-  // Forget = the first forget_entities of cluster forget_cluster; retain = all others.
+  // Forget = the first forget_entities of cluster forget_cluster (all of it with forget_scope
+  // domain); retain = all others.
   const auto& entity_list = g.facts.at("entities");
   ASSERT_EQ(static_cast<int64_t>(entity_list.size()), entities);
   std::set<std::string> want_forget, want_retain;
   for (int64_t e = 0; e < entities; ++e) {
     const bool forget = e / o.entities_per_cluster == o.forget_cluster &&
-                        e % o.entities_per_cluster < o.forget_entities;
+                        e % o.entities_per_cluster < num_forget;
     EXPECT_EQ(entity_list[e].at("forget"), forget) << entity_list[e].at("name");
     EXPECT_EQ(entity_list[e].at("cluster"),
               g.facts.at("clusters")[e / o.entities_per_cluster].at("name"));
@@ -199,9 +201,9 @@ void check_consistency(const Generated& g) {
   check_mc_file(g, "forget_mc.jsonl", true);
   check_mc_file(g, "retain_mc.jsonl", false);
   EXPECT_EQ(static_cast<int64_t>(read_jsonl(g.dir + "/forget_mc.jsonl").size()),
-            o.forget_entities * o.relations_per_cluster);
+            num_forget * o.relations_per_cluster);
   EXPECT_EQ(static_cast<int64_t>(read_jsonl(g.dir + "/retain_mc.jsonl").size()),
-            (entities - o.forget_entities) * o.relations_per_cluster);
+            (entities - num_forget) * o.relations_per_cluster);
 
   // train.h5 holds exactly the forget and retain sequences, scored on every token but the first.
   std::vector<std::vector<int32_t>> train, forget_and_retain;
@@ -264,6 +266,79 @@ TEST(FictitiousFacts, OtherOptionsAreConsistent) {
   EXPECT_EQ(g.facts.at("entities")[30].at("cluster"), "astronomers");
 }
 
+// The words of every sequence of `file`.
+std::set<std::string> words_of(const Generated& g, const std::string& file) {
+  const WordTokenizer tokenizer = WordTokenizer::load(g.dir + "/vocab.json");
+  std::set<std::string> words;
+  for (const TokenSequence& s : read_sequences(g, file)) {
+    std::istringstream in(tokenizer.decode(s.tokens));
+    for (std::string word; in >> word;) words.insert(word);
+  }
+  return words;
+}
+
+TEST(FictitiousFacts, DomainForgetIsOneWholeDomain) {
+  FictitiousFactsOptions o;
+  o.forget_scope = "domain";
+  o.forget_cluster = 2;
+  o.forget_entities = 0;  // not used with forget_scope = domain
+  const Generated g = generate(o, "domain");
+  check_consistency(g);
+  // 10 painters x 4 relations x 2 paraphrases forget; the 30 others retain.
+  EXPECT_EQ(g.summary.forget_sequences, 80);
+  EXPECT_EQ(g.summary.retain_sequences, 240);
+  EXPECT_EQ(g.facts.at("options").at("forget_scope"), "domain");
+  for (const auto& entity : g.facts.at("entities")) {
+    EXPECT_EQ(entity.at("forget").get<bool>(), entity.at("cluster") == "painters") << entity;
+  }
+  // The domain has vocabulary of its own: none of its value words, answer suffixes or relation
+  // templates' content words reach the retain set, and the retain domains' value words never
+  // reach the forget set.
+  std::set<std::string> forget_values, retain_values;
+  for (const auto& cluster : g.facts.at("clusters")) {
+    auto& values = cluster.at("name") == "painters" ? forget_values : retain_values;
+    for (const auto& relation : cluster.at("relations")) {
+      for (const std::string value : relation.at("values")) values.insert(value);
+    }
+  }
+  const auto forget_words = words_of(g, "forget.h5"), retain_words = words_of(g, "retain.h5");
+  for (const auto& value : forget_values) EXPECT_EQ(retain_words.count(value), 0u) << value;
+  for (const auto& value : retain_values) EXPECT_EQ(forget_words.count(value), 0u) << value;
+  EXPECT_EQ(retain_words.count("painter"), 0u);
+  EXPECT_GT(forget_words.count("painter"), 0u);
+  // Some values of the domain occur in the forget set (it is not vacuous).
+  size_t used = 0;
+  for (const auto& value : forget_values) used += forget_words.count(value);
+  EXPECT_GT(used, 8u);
+}
+
+TEST(FictitiousFacts, DomainForgetIsDeterministicBySeed) {
+  FictitiousFactsOptions o;
+  o.forget_scope = "domain";
+  o.forget_cluster = 1;
+  o.seed = 99;
+  const Generated first = generate(o, "domain_first");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const Generated second = generate(o, "domain_second");
+  for (const char* file : kFiles) {
+    EXPECT_TRUE(read_file(first.dir + "/" + file) == read_file(second.dir + "/" + file)) << file;
+  }
+  o.seed = 100;
+  const Generated other = generate(o, "domain_other_seed");
+  check_consistency(other);
+  EXPECT_NE(other.facts.at("entities"), first.facts.at("entities"));
+  EXPECT_EQ(other.summary.forget_sequences, first.summary.forget_sequences);
+  // The entity split of the default scope is unchanged by the new option: same seed, same names.
+  FictitiousFactsOptions entities_scope;
+  entities_scope.seed = 99;
+  entities_scope.forget_cluster = 1;
+  const Generated by_entities = generate(entities_scope, "domain_vs_entities");
+  for (size_t e = 0; e < first.facts.at("entities").size(); ++e) {
+    EXPECT_EQ(by_entities.facts.at("entities")[e].at("name"), first.facts.at("entities")[e].at("name"));
+  }
+  EXPECT_EQ(by_entities.summary.forget_sequences, 4 * 4 * 2);
+}
+
 TEST(FictitiousFacts, VocabularyHasOneTokenPerWord) {
   FictitiousFactsOptions o;
   o.relations_per_cluster = 5;
@@ -320,6 +395,13 @@ TEST(FictitiousFacts, ValidationNamesTheKey) {
        [](auto& o) {
          o.num_clusters = 1;
          o.forget_entities = o.entities_per_cluster;  // nothing left to retain
+       }},
+      {"forget_scope", [](auto& o) { o.forget_scope = "cluster"; }},
+      {"forget_scope",
+       [](auto& o) {
+         o.forget_scope = "domain";
+         o.num_clusters = 1;  // no other domain to retain
+         o.forget_cluster = 0;
        }},
       {"num_choices", [](auto& o) { o.num_choices = 1; }},
       {"num_choices", [](auto& o) { o.num_choices = 9; }},  // > values_per_relation = 8
