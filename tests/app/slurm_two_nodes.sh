@@ -108,6 +108,7 @@ requeue_fail() {  # requeue_fail MESSAGE: the job, its output and its lines in t
 wait_for 180 test -d "$out/checkpoint-20" || requeue_fail "no checkpoint-20"
 on_node0 scontrol update nodename="$node1" state=down reason=uoe-test
 wait_for 120 state_is PENDING || requeue_fail "not requeued"
+requeued=$SECONDS
 echo "  node $node1 down at $(ls "$out" | grep -c '^checkpoint-[0-9]*$') checkpoint(s): job requeued"
 # The node comes back by itself: slurmctld returns it to service as soon as its slurmd answers
 # (ReturnToService=2; measured within 0.1 s of the DOWN). Resume it where it has not.
@@ -125,7 +126,6 @@ wait_for 60 node1_back || requeue_fail "$node1 could not be resumed"
 # the job id, so its step 0 started on node 1 before that fails ("pmixp_usock_create_srv: Cannot
 # bind() UNIX socket .../stepd.slurm.pmix.<job>.0: Address already in use") and the job ends FAILED.
 no_steps_left() { [[ -z $("$slurm_sh" steps "$job") ]]; }
-requeued=$SECONDS
 wait_for 120 no_steps_left || requeue_fail "steps of the killed run still running: $("$slurm_sh" steps "$job")"
 echo "  the killed run's steps ended $((SECONDS - requeued)) s after the requeue: job released"
 on_node0 scontrol update jobid="$job" starttime=now 2> /dev/null || true  # unless it started already
