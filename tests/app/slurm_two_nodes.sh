@@ -106,6 +106,11 @@ requeue_fail() {  # requeue_fail MESSAGE: the job, its output and its lines in t
   fail "requeue job $job: $*"
 }
 wait_for 180 test -d "$out/checkpoint-20" || requeue_fail "no checkpoint-20"
+# slurmctld logs each node's report that it has ended a job (epilog complete) at level verbose
+# with DebugFlags=Route: "ROUTE: _slurm_rpc_epilog_complete: node_name = <node>, JobId=<job>".
+on_node0 scontrol setdebug verbose
+on_node0 scontrol setdebugflags +Route
+ctld_log_lines=$(wc -l < "$UOE_SLURM_DIR/slurmctld.log")
 on_node0 scontrol update nodename="$node1" state=down reason=uoe-test
 wait_for 120 state_is PENDING || requeue_fail "not requeued"
 requeued=$SECONDS
@@ -119,15 +124,25 @@ node1_back() {
 }
 wait_for 60 node1_back || requeue_fail "$node1 could not be resumed"
 # Slurm holds a requeued job back for 2 minutes (its BeginTime, the credential lifetime): the time
-# the killed run has to leave its nodes. The test starts it as soon as that has happened, when no
-# step daemon of the job is left on either node. Slurm requeues the job once node 0 has ended its
-# part, but does not wait for node 1, which was DOWN then: there the rank goes on until it has
-# ended its step (SIGTERM: last checkpoint; SIGKILL after KillWait=30 s). The requeued run keeps
-# the job id, so its step 0 started on node 1 before that fails ("pmixp_usock_create_srv: Cannot
-# bind() UNIX socket .../stepd.slurm.pmix.<job>.0: Address already in use") and the job ends FAILED.
+# the killed run has to leave its nodes. The test starts the job as soon as that has happened.
+# Slurm requeues the job once node 0 has ended its part, but does not wait for node 1, which was
+# DOWN then: there the rank goes on until it has ended its step (SIGTERM: last checkpoint; SIGKILL
+# after KillWait=30 s), then slurmd reports the job ended. The requeued run keeps the job id, so
+# - its step 0 started on node 1 while the old one runs fails ("pmixp_usock_create_srv: Cannot
+#   bind() UNIX socket .../stepd.slurm.pmix.<job>.0: Address already in use"): job FAILED;
+# - node 1's report arriving once the job runs again takes node 1 out of the job ("srun:
+#   SLURM_JOB_NUM_NODES environment variable conflicts with allocated node count (2 != 1)",
+#   then "step creation temporarily disabled" for ever).
+# So wait for both: no step daemon of the job left on either node, and slurmctld has logged
+# node 1's report (it logs it holding the job lock, so the job's update below comes after it).
 no_steps_left() { [[ -z $("$slurm_sh" steps "$job") ]]; }
+node1_reported() {
+  tail -n "+$((ctld_log_lines + 1))" "$UOE_SLURM_DIR/slurmctld.log" \
+    | grep -q "_slurm_rpc_epilog_complete: node_name = $node1, JobId=$job\$"
+}
 wait_for 120 no_steps_left || requeue_fail "steps of the killed run still running: $("$slurm_sh" steps "$job")"
-echo "  the killed run's steps ended $((SECONDS - requeued)) s after the requeue: job released"
+wait_for 60 node1_reported || requeue_fail "slurmctld logged no epilog completion of $node1"
+echo "  the killed run left $node1 $((SECONDS - requeued)) s after the requeue: job released"
 on_node0 scontrol update jobid="$job" starttime=now 2> /dev/null || true  # unless it started already
 wait_for 420 state_is 'COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE' \
   || requeue_fail "still $(job_state) after 420 s"
