@@ -5,6 +5,7 @@
 #   launch/slurm/netns_slurm.sh start N     start the namespace cluster (N = 2..4 nodes) and Slurm on
 #                                            it (idempotent), wait until every node is idle
 #   launch/slurm/netns_slurm.sh slurmd NODE (re)start the slurmd of node NODE (0, 1, ...)
+#   launch/slurm/netns_slurm.sh steps JOB   list the step daemons of job JOB still on the nodes
 #   launch/slurm/netns_slurm.sh stop        stop Slurm and the namespace cluster
 #   launch/slurm/netns_slurm.sh env         print the line that points sbatch/squeue at this cluster
 # The Slurm commands reach slurmctld only from inside the cluster, so run them on a node:
@@ -91,6 +92,20 @@ start() {  # start N
   die "not all $n nodes became idle within 60 s; see $state/slurmctld.log and $state/slurmd-*.log"
 }
 
+# job_steps JOB: one line "<node> <pid> slurmstepd: [JOB.STEP]" per step daemon of job JOB still
+# on this cluster's nodes (found by network namespace: the process ids are the machine's). A requeued
+# job reuses its job and step ids, so its new steps must not start on a node where a step of the
+# killed run is still ending: e.g. the PMIx server socket stepd.slurm.pmix.JOB.STEP is taken.
+job_steps() {
+  local job=$1 node pid title
+  for node in $("$cluster_sh" hostfile 1 | cut -d' ' -f1); do
+    for pid in $(ip netns pids "$node"); do
+      title=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || continue  # ended meanwhile
+      if [[ $title == "slurmstepd: [$job."* ]]; then echo "$node $pid $title"; fi
+    done
+  done
+}
+
 restart_slurmd() {  # restart_slurmd NODE
   stop_daemon "slurmd-$cluster-node$1"
   start_slurmd "$1"
@@ -108,7 +123,8 @@ stop() {
 case "${1:-}" in
   start) [[ $# -eq 2 ]] || die "usage: $0 start N"; start "$2" ;;
   slurmd) [[ $# -eq 2 ]] || die "usage: $0 slurmd NODE"; restart_slurmd "$2" ;;
+  steps) [[ $# -eq 2 && $2 =~ ^[0-9]+$ ]] || die "usage: $0 steps JOB"; job_steps "$2" ;;
   stop) stop ;;
   env) echo "export SLURM_CONF=$conf" ;;
-  *) die "usage: $0 start N | slurmd NODE | stop | env" ;;
+  *) die "usage: $0 start N | slurmd NODE | steps JOB | stop | env" ;;
 esac
