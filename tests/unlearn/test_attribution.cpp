@@ -79,7 +79,7 @@ TEST(Selection, ModesPickTheRightExperts) {
   auto global = select_targets(s, &a, config, 1);
   EXPECT_EQ(global.experts[1].layer, 1);
   EXPECT_EQ(global.experts[1].expert, 3);
-  s.scope = "layer";
+  s.scope = SelectionScope::kLayer;
   auto within = select_targets(s, &a, config, 1);
   EXPECT_EQ(within.experts[1].layer, 2);
   EXPECT_EQ(within.experts[1].expert, 6);
