@@ -99,9 +99,9 @@ int pretrain(const CommandLine& cli) {
   auto counts = parameter_counts(ctx, model);
   log0("model: ", counts["total"].get<int64_t>(), " parameters (", counts["dense"].get<int64_t>(),
        " dense, ", counts["experts_per_rank"].get<int64_t>(), " in this rank's experts)");
-  nlohmann::json summary = run_pretraining(
-      {ctx.config.training, ctx.config.profile, ctx.config.data, ctx.config.dataset.train}, ctx.groups,
-      model);
+  const RunConfig& c = ctx.config;
+  nlohmann::json summary =
+      run_pretraining({c.training, c.profile, c.data, c.dataset.train}, ctx.groups, model);
   summary["parameters"] = counts;
   if (suite) {
     summary["eval"] = evaluate_suite(model, *suite, ctx.groups, eval_options(ctx.config, nullptr), false);

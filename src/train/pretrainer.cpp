@@ -78,7 +78,9 @@ class LanguageModelObjective : public TrainingObjective {
     }
     return counts;
   }
-  double valid_tokens(const torch::Tensor& counts) const override { return counts[1].item<double>(); }
+  double valid_tokens(const torch::Tensor& counts) const override {
+    return counts[1].item<double>();
+  }
   double valid_sequences(const torch::Tensor& counts) const override {
     return counts[2].item<double>();
   }

@@ -36,8 +36,8 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
     log0("resuming from ", *dir, " after step ", start_step, " of ", max_steps);
   }
   const auto write_model = [&](const std::string& dir) { objective.save_model(dir); };
-  ProgressLogger progress(objective.label(), max_steps,
-                          groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "", start_step + 1);
+  const std::string metrics_path = groups.rank() == 0 ? t.output_dir + "/metrics.jsonl" : "";
+  ProgressLogger progress(objective.label(), max_steps, metrics_path, start_step + 1);
   StepBreakdown breakdown(breakdown_enabled, model, groups, t.output_dir, start_step + 1);
   StepProfiler* const profiler = breakdown.profiler();  // null when profile.breakdown is off
   const int64_t aux_index = objective.num_parts(), z_index = aux_index + 1;

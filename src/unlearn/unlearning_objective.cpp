@@ -202,13 +202,14 @@ std::string UnlearningObjective::label() const {
 }
 
 std::vector<TrainingPass> UnlearningObjective::passes(int64_t first, int64_t count) const {
+  const int rank = groups_.rank();
   std::vector<TrainingPass> out;
   for (int64_t m = 0; m < count; ++m) {
-    out.push_back({make_batch(*data_.forget, forget_sampler_.rank_indices(first + m, groups_.rank())),
+    out.push_back({make_batch(*data_.forget, forget_sampler_.rank_indices(first + m, rank)),
                    kForgetPass});
   }
   for (int64_t m = 0; m < count && retain_sampler_; ++m) {
-    out.push_back({make_batch(*data_.retain, retain_sampler_->rank_indices(first + m, groups_.rank())),
+    out.push_back({make_batch(*data_.retain, retain_sampler_->rank_indices(first + m, rank)),
                    kRetainPass});
   }
   return out;
