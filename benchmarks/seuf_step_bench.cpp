@@ -71,18 +71,17 @@ int run(bench::Flags& flags) {
   model->set_dispatch_options({/*overlap_shared_experts=*/false, shared_memory});
   auto forget = random_dataset(64, seq + 1, model_config.vocab_size, 2);
 
-  RunConfig run;
-  run.model = model_config;
+  UnlearnRunOptions run;
   run.training.output_dir = "/tmp";
   run.training.max_steps = steps;
   run.training.logging_steps = steps;
   run.training.per_device_train_batch_size = batch;
   run.training.learning_rate = 1e-4;
-  run.training.lr_scheduler_type = "constant";
-  run.unlearn.method = "ga";
+  run.training.lr_scheduler_type = LrSchedulerType::kConstant;
+  run.unlearn.method = UnlearnMethod::kGa;
   // SEUF: one expert of the middle MoE layer (autograd stops below it) + that layer's router.
   const int64_t target_layer = model_config.num_hidden_layers / 2;
-  run.unlearn.selection.mode = mode == "seuf" ? "fixed" : "full";
+  run.unlearn.selection.mode = mode == "seuf" ? SelectionMode::kFixed : SelectionMode::kFull;
   run.unlearn.selection.layer = target_layer;
   run.unlearn.selection.experts = {0};
   Selection selection = select_targets(run.unlearn.selection, nullptr, model_config, 1);

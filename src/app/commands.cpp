@@ -99,7 +99,9 @@ int pretrain(const CommandLine& cli) {
   auto counts = parameter_counts(ctx, model);
   log0("model: ", counts["total"].get<int64_t>(), " parameters (", counts["dense"].get<int64_t>(),
        " dense, ", counts["experts_per_rank"].get<int64_t>(), " in this rank's experts)");
-  nlohmann::json summary = run_pretraining(ctx.config, ctx.groups, model);
+  const RunConfig& c = ctx.config;
+  nlohmann::json summary =
+      run_pretraining({c.training, c.profile, c.data, c.dataset.train}, ctx.groups, model);
   summary["parameters"] = counts;
   if (suite) {
     summary["eval"] = evaluate_suite(model, *suite, ctx.groups, eval_options(ctx.config, nullptr), false);
@@ -268,15 +270,16 @@ int unlearn(const CommandLine& cli) {
   const int64_t total_parameters = parameter_counts(ctx, model)["total"].get<int64_t>();
   log0("trainable: ", trainable.num_elements, " of ", total_parameters, " parameters (",
        trainable.names.size(), " tensors)");
-  nlohmann::json training = run_unlearning(c, ctx.groups, model, selection, trainable,
-                                           {forget.get(), retain.get()}, hook_layer);
+  nlohmann::json training =
+      run_unlearning({c.training, c.unlearn, c.profile, c.config_hash}, ctx.groups, model,
+                     selection, trainable, {forget.get(), retain.get()}, hook_layer);
   if (c.eval.log_samples) options.samples_prefix = samples_prefix + "after_";
   nlohmann::json after = evaluate_suite(model, suite, ctx.groups, options, /*record=*/false);
   log0("after: ", after.dump());
   nlohmann::json tofu_after;
   if (c.tofu.enabled()) tofu_after = tofu_metrics(ctx, model);
 
-  nlohmann::json provenance = {{"method", c.unlearn.method},
+  nlohmann::json provenance = {{"method", to_string(c.unlearn.method)},
                                {"target", selection.to_json()},
                                {"config", c.config_path},
                                {"config_hash", c.config_hash},
@@ -284,7 +287,7 @@ int unlearn(const CommandLine& cli) {
   save_delta(c.training.output_dir + "/delta.h5", model, ctx.groups, trainable.names, provenance);
   if (c.training.save_full_model) save_checkpoint(c.training.output_dir + "/checkpoint", model, ctx.groups);
   ctx.write_summary({{"command", "unlearn"},
-                     {"method", c.unlearn.method},
+                     {"method", to_string(c.unlearn.method)},
                      {"selection", selection.to_json()},
                      {"specificity", specificity},
                      {"trainable_parameters", trainable.num_elements},
@@ -303,7 +306,7 @@ int eval(const CommandLine& cli) {
   CausalLM model = build_model(ctx);
   EvalSuite suite = load_eval_suite(ctx);
   std::unique_ptr<Selection> target;
-  if (ctx.config.unlearn.selection.mode == "fixed") {
+  if (ctx.config.unlearn.selection.mode == SelectionMode::kFixed) {
     target = std::make_unique<Selection>(
         select_targets(ctx.config.unlearn.selection, nullptr, ctx.config.model, ctx.config.training.seed));
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/named_enum.h"
 
 namespace uoe {
 
@@ -36,6 +37,16 @@ class ConfigNode {
     T result = convert<T>(*value, key);
     resolved_[key] = result;
     return result;
+  }
+
+  // A named enumeration (common/named_enum.h): the name is what the resolved config records; a
+  // name not in `table` is an error listing the choices.
+  template <typename E, size_t N>
+  E get_enum(const std::string& key, E default_value, const EnumName<E> (&table)[N]) {
+    const auto name = get<std::string>(key, enum_name(table, default_value));
+    const std::optional<E> value = enum_value(table, name);
+    UOE_CHECK(value, dotted(key), " must be ", enum_choices(table), ", got '", name, "'");
+    return *value;
   }
 
   bool has(const std::string& key) const;

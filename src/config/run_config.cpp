@@ -1,6 +1,5 @@
 #include "config/run_config.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "common/hashing.h"
@@ -51,7 +50,7 @@ TrainingConfig parse_training(ConfigNode& root) {
   t.adam_beta2 = root.get<double>("adam_beta2", t.adam_beta2);
   t.adam_epsilon = root.get<double>("adam_epsilon", t.adam_epsilon);
   t.max_grad_norm = root.get<double>("max_grad_norm", t.max_grad_norm);
-  t.lr_scheduler_type = root.get<std::string>("lr_scheduler_type", t.lr_scheduler_type);
+  t.lr_scheduler_type = root.get_enum("lr_scheduler_type", t.lr_scheduler_type, kLrSchedulerTypes);
   t.warmup_ratio = root.get<double>("warmup_ratio", t.warmup_ratio);
   t.warmup_steps = root.get<int64_t>("warmup_steps", t.warmup_steps);
 
@@ -65,7 +64,7 @@ TrainingConfig parse_training(ConfigNode& root) {
   t.ddp_timeout = root.get<double>("ddp_timeout", t.ddp_timeout);
   t.router_aux_loss_coef = root.get<double>("router_aux_loss_coef", t.router_aux_loss_coef);
   t.router_z_loss_coef = root.get<double>("router_z_loss_coef", t.router_z_loss_coef);
-  t.moe_aux_loss_scope = root.get<std::string>("moe_aux_loss_scope", t.moe_aux_loss_scope);
+  t.moe_aux_loss_scope = root.get_enum("moe_aux_loss_scope", t.moe_aux_loss_scope, kAuxLossScopes);
   UOE_CHECK(t.router_aux_loss_coef >= 0 && std::isfinite(t.router_aux_loss_coef),
             "router_aux_loss_coef must be >= 0 (0: off), got ", t.router_aux_loss_coef);
   UOE_CHECK(t.router_z_loss_coef >= 0 && std::isfinite(t.router_z_loss_coef),
@@ -75,10 +74,6 @@ TrainingConfig parse_training(ConfigNode& root) {
   UOE_CHECK(t.moe_router_bias_update_rate >= 0 && std::isfinite(t.moe_router_bias_update_rate),
             "moe_router_bias_update_rate must be >= 0 (0: off), got ",
             t.moe_router_bias_update_rate);
-  UOE_CHECK(t.moe_aux_loss_scope == "micro_batch" || t.moe_aux_loss_scope == "sequence" ||
-                t.moe_aux_loss_scope == "global_batch",
-            "moe_aux_loss_scope must be micro_batch, sequence or global_batch, got '",
-            t.moe_aux_loss_scope, "'");
   UOE_CHECK(t.ddp_timeout > 0 && std::isfinite(t.ddp_timeout),
             "ddp_timeout must be > 0 seconds (default 1800), got ", t.ddp_timeout);
   UOE_CHECK(t.save_steps >= 0, "save_steps must be >= 0 (0: no training checkpoints), got ",
@@ -99,10 +94,6 @@ TrainingConfig parse_training(ConfigNode& root) {
   UOE_CHECK(t.adam_beta2 >= 0 && t.adam_beta2 < 1, "adam_beta2 must be in [0, 1)");
   UOE_CHECK(t.adam_epsilon > 0, "adam_epsilon must be > 0");
   UOE_CHECK(t.max_grad_norm >= 0, "max_grad_norm must be >= 0 (0 disables clipping)");
-  UOE_CHECK(t.lr_scheduler_type == "constant" || t.lr_scheduler_type == "linear" ||
-                t.lr_scheduler_type == "cosine",
-            "lr_scheduler_type must be constant, linear or cosine, got '", t.lr_scheduler_type,
-            "'");
   UOE_CHECK(t.warmup_ratio >= 0 && t.warmup_ratio <= 1, "warmup_ratio must be in [0, 1], got ",
             t.warmup_ratio);
   UOE_CHECK(t.warmup_steps >= 0, "warmup_steps must be >= 0, got ", t.warmup_steps);
@@ -138,22 +129,15 @@ DatasetConfig parse_dataset(ConfigNode node) {
 
 SelectionConfig parse_selection(ConfigNode node) {
   SelectionConfig s;
-  s.mode = node.get<std::string>("mode", s.mode);
-  s.scope = node.get<std::string>("scope", s.scope);
+  s.mode = node.get_enum("mode", s.mode, kSelectionModes);
+  s.scope = node.get_enum("scope", s.scope, kSelectionScopes);
   s.top_m = node.get<int64_t>("top_m", s.top_m);
   s.layer = node.get<int64_t>("layer", s.layer);
   s.experts = node.get<std::vector<int64_t>>("experts", s.experts);
   s.include_shared = node.get<bool>("include_shared", s.include_shared);
   node.finish();
-  const std::vector<std::string> modes = {"attribution", "contrast", "fixed", "random", "layer",
-                                          "full"};
-  UOE_CHECK(std::find(modes.begin(), modes.end(), s.mode) != modes.end(),
-            "unlearn.selection.mode must be attribution, contrast, fixed, random, layer or full, "
-            "got '", s.mode, "'");
-  UOE_CHECK(s.scope == "global" || s.scope == "layer",
-            "unlearn.selection.scope must be global or layer, got '", s.scope, "'");
   UOE_CHECK(s.top_m >= 1, "unlearn.selection.top_m must be >= 1, got ", s.top_m);
-  if (s.mode == "fixed") {
+  if (s.mode == SelectionMode::kFixed) {
     UOE_CHECK(s.layer >= 0 && !s.experts.empty(),
               "unlearn.selection.mode=fixed needs unlearn.selection.layer and "
               "unlearn.selection.experts");
@@ -163,7 +147,7 @@ SelectionConfig parse_selection(ConfigNode node) {
 
 UnlearnConfig parse_unlearn(ConfigNode node) {
   UnlearnConfig u;
-  u.method = node.get<std::string>("method", u.method);
+  u.method = node.get_enum("method", u.method, kUnlearnMethods);
   u.retain_weight = node.get<double>("retain_weight", u.retain_weight);
   u.anchor_weight = node.get<double>("anchor_weight", u.anchor_weight);
   u.npo_beta = node.get<double>("npo_beta", u.npo_beta);
@@ -174,9 +158,6 @@ UnlearnConfig parse_unlearn(ConfigNode node) {
   u.rmu_layer = node.get<int64_t>("rmu_layer", u.rmu_layer);
   u.selection = parse_selection(node.child("selection"));
   node.finish();
-  const std::vector<std::string> methods = {"ga", "gdiff", "npo", "simnpo", "rmu"};
-  UOE_CHECK(std::find(methods.begin(), methods.end(), u.method) != methods.end(),
-            "unlearn.method must be ga, gdiff, npo, simnpo or rmu, got '", u.method, "'");
   UOE_CHECK(u.retain_weight >= 0, "unlearn.retain_weight must be >= 0, got ", u.retain_weight);
   UOE_CHECK(u.anchor_weight >= 0, "unlearn.anchor_weight must be >= 0, got ", u.anchor_weight);
   UOE_CHECK(u.npo_beta > 0, "unlearn.npo_beta must be > 0, got ", u.npo_beta);
@@ -301,7 +282,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.export_config = parse_export(root.child("export"));
   config.tofu = parse_tofu(root.child("tofu"));
   root.finish();
-  UOE_CHECK(config.unlearn.selection.mode != "contrast" || !config.dataset.retain.empty(),
+  UOE_CHECK(config.unlearn.selection.mode != SelectionMode::kContrast || !config.dataset.retain.empty(),
             "unlearn.selection.mode=contrast needs dataset.retain (it ranks experts by forget "
             "share minus retain share)");
   config.config_hash = hex64(fnv1a(YAML::Dump(config.resolved)));

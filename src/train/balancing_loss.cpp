@@ -4,15 +4,6 @@
 
 namespace uoe {
 
-AuxLossScope parse_aux_loss_scope(const std::string& name) {
-  if (name == "micro_batch") return AuxLossScope::kMicroBatch;
-  if (name == "sequence") return AuxLossScope::kSequence;
-  if (name == "global_batch") return AuxLossScope::kGlobalBatch;
-  UOE_CHECK(false, "moe_aux_loss_scope must be micro_batch, sequence or global_batch, got '", name,
-            "'");
-  return AuxLossScope::kMicroBatch;
-}
-
 torch::Tensor assignment_counts(const torch::Tensor& topk_ids, const torch::Tensor& valid,
                                 int64_t num_experts) {
   const int64_t k = topk_ids.size(-1);
@@ -55,7 +46,7 @@ LoadBalancingOptions load_balancing_options(const TrainingConfig& training,
   LoadBalancingOptions o;
   o.aux_coef = training.router_aux_loss_coef;
   o.z_coef = training.router_z_loss_coef;
-  o.scope = parse_aux_loss_scope(training.moe_aux_loss_scope);
+  o.scope = training.moe_aux_loss_scope;
   o.num_experts = model.num_experts;
   o.top_k = model.num_experts_per_tok;
   o.normalize_scores = model.router_type == "deepseek_v3";

@@ -35,9 +35,6 @@
 
 namespace uoe {
 
-enum class AuxLossScope { kMicroBatch, kSequence, kGlobalBatch };
-AuxLossScope parse_aux_loss_scope(const std::string& name);  // micro_batch | sequence | global_batch
-
 // Valid top-K assignments per expert: topk_ids [T, K], valid [T] -> [E] fp64.
 torch::Tensor assignment_counts(const torch::Tensor& topk_ids, const torch::Tensor& valid,
                                 int64_t num_experts);

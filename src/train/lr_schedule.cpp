@@ -7,9 +7,9 @@ namespace uoe {
 
 double LrSchedule::at(int64_t step) const {
   if (step < warmup_steps) return peak * double(step) / double(std::max<int64_t>(1, warmup_steps));
-  if (type == "constant") return peak;
+  if (type == LrSchedulerType::kConstant) return peak;
   const double span = double(std::max<int64_t>(1, total_steps - warmup_steps));
-  if (type == "linear") return peak * std::max(0.0, double(total_steps - step) / span);
+  if (type == LrSchedulerType::kLinear) return peak * std::max(0.0, double(total_steps - step) / span);
   const double progress = double(step - warmup_steps) / span;
   return peak * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
 }

@@ -1,11 +1,12 @@
 #pragma once
 #include <cstdint>
-#include <string>
+
+#include "train/training_options.h"
 
 namespace uoe {
 
 struct LrSchedule {
-  std::string type = "constant";  // constant | linear | cosine
+  LrSchedulerType type = LrSchedulerType::kConstant;
   double peak = 1e-3;
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;

@@ -4,7 +4,25 @@
 #include <cstdint>
 #include <string>
 
+#include "common/named_enum.h"
+
 namespace uoe {
+
+// lr_scheduler_type (train/lr_schedule.h).
+enum class LrSchedulerType { kConstant, kLinear, kCosine };
+inline constexpr EnumName<LrSchedulerType> kLrSchedulerTypes[] = {
+    {LrSchedulerType::kConstant, "constant"},
+    {LrSchedulerType::kLinear, "linear"},
+    {LrSchedulerType::kCosine, "cosine"}};
+inline const char* to_string(LrSchedulerType type) { return enum_name(kLrSchedulerTypes, type); }
+
+// moe_aux_loss_scope (train/balancing_loss.h).
+enum class AuxLossScope { kMicroBatch, kSequence, kGlobalBatch };
+inline constexpr EnumName<AuxLossScope> kAuxLossScopes[] = {
+    {AuxLossScope::kMicroBatch, "micro_batch"},
+    {AuxLossScope::kSequence, "sequence"},
+    {AuxLossScope::kGlobalBatch, "global_batch"}};
+inline const char* to_string(AuxLossScope scope) { return enum_name(kAuxLossScopes, scope); }
 
 // `profile:` per-step time breakdown (common/step_profiler.h).
 struct ProfileConfig {
@@ -24,7 +42,7 @@ struct TrainingConfig {
   double adam_beta2 = 0.999;
   double adam_epsilon = 1e-8;
   double max_grad_norm = 1.0;             // 0 disables clipping
-  std::string lr_scheduler_type = "cosine";  // constant | linear | cosine
+  LrSchedulerType lr_scheduler_type = LrSchedulerType::kCosine;
   double warmup_ratio = 0.0;
   int64_t warmup_steps = 0;               // overrides warmup_ratio when > 0
   double num_train_epochs = 0;            // used when max_steps is 0: epochs over the data
@@ -43,7 +61,7 @@ struct TrainingConfig {
   // Load balancing of MoE routers (train/balancing_loss.h), HF's key names; 0 = off.
   double router_aux_loss_coef = 0.0;              // Switch auxiliary loss
   double router_z_loss_coef = 0.0;                // ST-MoE router z-loss
-  std::string moe_aux_loss_scope = "micro_batch"; // micro_batch | sequence | global_batch
+  AuxLossScope moe_aux_loss_scope = AuxLossScope::kMicroBatch;
   double moe_router_bias_update_rate = 0.0;       // DeepSeek-V3 aux-loss-free bias (pretrain)
 };
 

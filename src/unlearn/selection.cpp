@@ -25,7 +25,7 @@ std::vector<int64_t> Selection::experts_in(int64_t layer) const {
 nlohmann::json Selection::to_json() const {
   nlohmann::json targets = nlohmann::json::array();
   for (const auto& t : experts) targets.push_back({{"layer", t.layer}, {"expert", t.expert}});
-  return {{"mode", mode}, {"full", full}, {"experts", targets}, {"include_shared", include_shared}};
+  return {{"mode", to_string(mode)}, {"full", full}, {"experts", targets}, {"include_shared", include_shared}};
 }
 
 namespace {
@@ -52,9 +52,9 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
   };
   UOE_CHECK(config.top_m <= model.num_experts * int64_t(layers.size()),
             "unlearn.selection.top_m=", config.top_m, " exceeds the number of routed experts");
-  if (config.mode == "full") {
+  if (config.mode == SelectionMode::kFull) {
     s.full = true;
-  } else if (config.mode == "fixed") {
+  } else if (config.mode == SelectionMode::kFixed) {
     check_layer(config.layer);
     for (size_t i = 0; i < config.experts.size(); ++i) {
       const int64_t e = config.experts[i];
@@ -65,7 +65,7 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
                 "unlearn.selection.experts lists expert ", e, " twice");
       s.experts.push_back({config.layer, e});
     }
-  } else if (config.mode == "random") {
+  } else if (config.mode == SelectionMode::kRandom) {
     std::mt19937_64 rng(seed ^ 0xA5A5A5A5ull);
     const int64_t layer = config.layer >= 0 ? config.layer : layers[rng() % layers.size()];
     check_layer(layer);
@@ -75,7 +75,7 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
     for (int64_t i = 0; i < std::min(config.top_m, model.num_experts); ++i) {
       s.experts.push_back({layer, ids[i]});
     }
-  } else if (config.mode == "layer") {
+  } else if (config.mode == SelectionMode::kLayer) {
     int64_t layer = config.layer;
     if (layer < 0) {
       UOE_CHECK(attribution, "unlearn.selection.mode=layer without a layer needs attribution");
@@ -85,12 +85,12 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
     for (int64_t e = 0; e < model.num_experts; ++e) s.experts.push_back({layer, e});
   } else {  // attribution: top-M by forget score; contrast: by forget share - retain share
     UOE_ASSERT(attribution, "attribution selection needs an attribution result");
-    UOE_CHECK(config.mode != "contrast" || attribution->contrast.defined(),
+    UOE_CHECK(config.mode != SelectionMode::kContrast || attribution->contrast.defined(),
               "unlearn.selection.mode=contrast needs dataset.retain (it ranks experts by forget "
               "share minus retain share)");
-    const torch::Tensor& table = config.mode == "contrast" ? attribution->contrast
+    const torch::Tensor& table = config.mode == SelectionMode::kContrast ? attribution->contrast
                                                            : attribution->scores;  // [L, E]
-    if (config.scope == "layer") {
+    if (config.scope == SelectionScope::kLayer) {
       const int64_t layer =
           config.layer >= 0 ? config.layer : attribution->layers.at(top_index(table) / model.num_experts);
       check_layer(layer);

@@ -11,7 +11,7 @@
 namespace uoe {
 
 struct Selection {
-  std::string mode;
+  SelectionMode mode = SelectionMode::kAttribution;
   bool full = false;                  // whole model trainable
   std::vector<ExpertTarget> experts;  // ordered by decreasing attribution where applicable
   bool include_shared = false;

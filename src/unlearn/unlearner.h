@@ -1,6 +1,7 @@
 #pragma once
-// `uoe unlearn` training loop: l_f + retain_weight * l_r + anchor_weight * L_anchor on the
-// trainable set only (DESIGN.md sections 1-3).
+// `uoe unlearn` training: l_f + retain_weight * l_r + anchor_weight * L_anchor on the trainable set
+// only (DESIGN.md sections 1-3), the unlearning objective (unlearn/unlearning_objective.h) run by
+// the training loop (train/training_loop.h).
 //
 // Per optimizer step every rank reads its block of the global forget batch (and retain batch when
 // the method uses one), the ranks agree on the global counts (scored tokens, valid tokens,
@@ -8,26 +9,17 @@
 // synchronised (routers over the world, experts over expert-DP) before AdamW.
 #include <nlohmann/json.hpp>
 
-#include "config/run_config.h"
-#include "data/token_dataset.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
 #include "unlearn/selection.h"
+#include "unlearn/unlearning_objective.h"
 
 namespace uoe {
 
-struct UnlearnData {
-  const TokenDataset* forget = nullptr;
-  const TokenDataset* retain = nullptr;  // required by gdiff and rmu, and npo/simnpo with retain
-};
-
-// True when `config.method` (with its retain_weight) uses retain batches.
-bool method_uses_retain(const UnlearnConfig& config);
-
 // Trains `trainable` (from apply_selection) in place. `hook_layer` is the RMU layer. Rank 0 writes
-// <output_dir>/metrics.jsonl. Returns a summary (steps, losses, step time, trainable elements and
-// optimizer state bytes of this rank and the maximum over ranks).
-nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& groups,
+// <output_dir>/metrics.jsonl. Returns the training loop's summary (steps, final losses, step time,
+// trainable elements and optimizer state bytes of this rank and the maximum over ranks, ...).
+nlohmann::json run_unlearning(const UnlearnRunOptions& options, const ProcessGroups& groups,
                               CausalLM& model, const Selection& selection,
                               const TrainableSet& trainable, const UnlearnData& data,
                               int64_t hook_layer);

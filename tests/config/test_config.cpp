@@ -49,7 +49,7 @@ TEST(RunConfig, DefaultsAndOverrides) {
   EXPECT_DOUBLE_EQ(config.model.rope_theta, 5e5);
   EXPECT_DOUBLE_EQ(config.training.learning_rate, 0.5);
   EXPECT_EQ(config.model.num_key_value_heads, 2);  // defaults to num_attention_heads
-  EXPECT_EQ(config.training.lr_scheduler_type, "cosine");
+  EXPECT_EQ(std::string(to_string(config.training.lr_scheduler_type)), "cosine");
   // The resolved tree records defaults too.
   EXPECT_EQ(config.resolved["per_device_train_batch_size"].as<int64_t>(), 8);
   EXPECT_EQ(config.resolved["model"]["num_key_value_heads"].as<int64_t>(), 2);
@@ -86,7 +86,7 @@ TEST(RunConfig, SelectionContrastAndDomainForgetKeys) {
   const auto config = load_run_config(write_config(kMinimal),
                                       {"unlearn.selection.mode=contrast", "dataset.retain=r.h5",
                                        "facts.forget_scope=domain"});
-  EXPECT_EQ(config.unlearn.selection.mode, "contrast");
+  EXPECT_EQ(config.unlearn.selection.mode, SelectionMode::kContrast);
   EXPECT_TRUE(config.facts.forget_domain());
   EXPECT_EQ(load_run_config(write_config(kMinimal), {}).facts.forget_scope, "entities");
   const auto no_retain = error_of(kMinimal, {"unlearn.selection.mode=contrast"});

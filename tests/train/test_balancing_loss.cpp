@@ -227,7 +227,8 @@ TEST(BalancingLoss, ConfigErrorsNameTheKey) {
                            {"moe_aux_loss_scope", "global_batch"});
   test::expect_input_error([&] { load_run_config(path, {"moe_router_bias_update_rate=-1"}); },
                            {"moe_router_bias_update_rate"});
-  EXPECT_EQ(load_run_config(path, {"moe_aux_loss_scope=sequence"}).training.moe_aux_loss_scope,
+  EXPECT_EQ(std::string(to_string(
+                load_run_config(path, {"moe_aux_loss_scope=sequence"}).training.moe_aux_loss_scope)),
             "sequence");
 }
 

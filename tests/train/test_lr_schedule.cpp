@@ -20,7 +20,7 @@ double hf_multiplier(const std::string& type, int64_t step, int64_t warmup, int6
 
 TEST(LrSchedule, MatchesHfSchedules) {
   for (const std::string type : {"constant", "linear", "cosine"}) {
-    LrSchedule s{type, 2e-3, 5, 40};
+    LrSchedule s{*enum_value(kLrSchedulerTypes, type), 2e-3, 5, 40};
     for (int64_t step = 0; step < 40; ++step) {
       EXPECT_NEAR(s.at(step), 2e-3 * hf_multiplier(type, step, 5, 40), 1e-15)
           << type << " step " << step;

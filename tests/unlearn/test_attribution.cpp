@@ -151,16 +151,16 @@ TEST(Selection, ContrastIsForgetShareMinusRetainShareByHand) {
   auto forget_only = select_targets(s, &a, config, 1);
   EXPECT_EQ(forget_only.experts[0].layer, 2);
   EXPECT_EQ(forget_only.experts[0].expert, 1);
-  s.mode = "contrast";  // layer 1 expert 1 (+0.25), then layer 2 expert 2 (+0.15)
+  s.mode = SelectionMode::kContrast;  // layer 1 expert 1 (+0.25), then layer 2 expert 2 (+0.15)
   s.top_m = 2;
   auto global = select_targets(s, &a, config, 1);
   ASSERT_EQ(global.experts.size(), 2u);
-  EXPECT_EQ(global.mode, "contrast");
+  EXPECT_EQ(global.mode, SelectionMode::kContrast);
   EXPECT_EQ(global.experts[0].layer, 1);
   EXPECT_EQ(global.experts[0].expert, 1);
   EXPECT_EQ(global.experts[1].layer, 2);
   EXPECT_EQ(global.experts[1].expert, 2);
-  s.scope = "layer";  // no layer given: the layer of the best contrast, then its ranking
+  s.scope = SelectionScope::kLayer;  // no layer given: the layer of the best contrast, then its ranking
   auto within = select_targets(s, &a, config, 1);
   EXPECT_EQ(within.experts[0].layer, 1);
   EXPECT_EQ(within.experts[0].expert, 1);
@@ -236,25 +236,25 @@ TEST(Selection, ModesPickTheRightExperts) {
   auto global = select_targets(s, &a, config, 1);
   EXPECT_EQ(global.experts[1].layer, 1);
   EXPECT_EQ(global.experts[1].expert, 3);
-  s.scope = "layer";
+  s.scope = SelectionScope::kLayer;
   auto within = select_targets(s, &a, config, 1);
   EXPECT_EQ(within.experts[1].layer, 2);
   EXPECT_EQ(within.experts[1].expert, 6);
   SelectionConfig fixed;
-  fixed.mode = "fixed";
+  fixed.mode = SelectionMode::kFixed;
   fixed.layer = 1;
   fixed.experts = {4};
   EXPECT_EQ(select_targets(fixed, nullptr, config, 1).experts[0].expert, 4);
   SelectionConfig layer;
-  layer.mode = "layer";
+  layer.mode = SelectionMode::kLayer;
   EXPECT_EQ(select_targets(layer, &a, config, 1).experts.size(), 8u);
   SelectionConfig random;
-  random.mode = "random";
+  random.mode = SelectionMode::kRandom;
   auto r1 = select_targets(random, nullptr, config, 7), r2 = select_targets(random, nullptr, config, 7);
   EXPECT_EQ(r1.experts[0].expert, r2.experts[0].expert);
   EXPECT_EQ(r1.experts[0].layer, r2.experts[0].layer);
   SelectionConfig full;
-  full.mode = "full";
+  full.mode = SelectionMode::kFull;
   EXPECT_TRUE(select_targets(full, nullptr, config, 1).full);
   fixed.experts = {4, 4};
   EXPECT_THROW(select_targets(fixed, nullptr, config, 1), InputError);

@@ -12,17 +12,17 @@
 namespace uoe {
 namespace {
 
-RunConfig unlearn_config(const std::string& method, double anchor) {
-  RunConfig c;
+UnlearnRunOptions unlearn_config(const std::string& method, double anchor) {
+  UnlearnRunOptions c;
   c.training.output_dir = testing::TempDir();
   c.training.max_steps = 3;
   c.training.logging_steps = 10;
   c.training.per_device_train_batch_size = 2;
   c.training.learning_rate = 1e-2;
-  c.training.lr_scheduler_type = "constant";
-  c.unlearn.method = method;
+  c.training.lr_scheduler_type = LrSchedulerType::kConstant;
+  c.unlearn.method = *enum_value(kUnlearnMethods, method);
   c.unlearn.anchor_weight = anchor;
-  c.unlearn.selection.mode = "fixed";
+  c.unlearn.selection.mode = SelectionMode::kFixed;
   c.unlearn.selection.layer = 2;
   return c;
 }
@@ -45,7 +45,6 @@ TEST(Unlearner, OnlyTheTrainableSetChangesForEveryMethod) {
     for (double anchor : {0.0, 1.0}) {
       const std::string tag = method + " anchor=" + std::to_string(anchor);
       auto run = unlearn_config(method, anchor);
-      run.model = config;
       run.unlearn.selection.experts = {target_expert};
       CausalLM model(config, groups.ep());
       model->initialize(5);
@@ -88,7 +87,6 @@ TEST(Unlearner, NpoCachedReferenceEqualsFrozenCopy) {
   auto cached = answer_log_probs(model, forget, groups, /*batch_size=*/2);
   // Unlearn with NPO (which uses the cache), then recompute the reference with a frozen copy.
   auto run = unlearn_config("npo", 1.0);
-  run.model = config;
   run.unlearn.retain_weight = 0.0;
   run.unlearn.selection.experts = {0};
   Selection selection = select_targets(run.unlearn.selection, nullptr, config, 1);
@@ -122,8 +120,7 @@ TEST(Unlearner, GradientAccumulationMatchesOneLargerBatch) {
   std::vector<std::map<std::string, torch::Tensor>> results;
   for (int64_t accumulation : {1, 2}) {
     auto run = unlearn_config("gdiff", 1.0);
-    run.model = config;
-    run.training.lr_scheduler_type = "cosine";
+    run.training.lr_scheduler_type = LrSchedulerType::kCosine;
     run.training.warmup_steps = 1;
     run.training.gradient_accumulation_steps = accumulation;
     run.training.per_device_train_batch_size = 2 / accumulation;
