@@ -40,12 +40,11 @@ struct LayerCacheStep {
                                                  const torch::Tensor& value) const;
 };
 
+// The cache of every layer for one batch of rows.
 class KVCache {
  public:
   // `rotary` holds the tables for positions [0, capacity).
   KVCache(int64_t layers, int64_t capacity, RotaryTables rotary);
-
-  int64_t capacity() const { return capacity_; }
 
   // Prepares a forward of new tokens at `positions` [B, S] (int64, each < capacity).
   const CacheStep& begin_step(const torch::Tensor& positions);
