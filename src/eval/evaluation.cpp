@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/check.h"
+#include "eval/generation.h"
 #include "model/log_probs.h"
 #include "train/batching.h"
 
@@ -21,43 +22,6 @@ double rouge_l_recall(const std::vector<int64_t>& generated, const std::vector<i
     }
   }
   return double(row[reference.size()]) / double(reference.size());
-}
-
-std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
-                                                  const std::vector<std::vector<int64_t>>& prompts,
-                                                  int64_t steps, const ProcessGroups& groups,
-                                                  int64_t stop_token) {
-  const int64_t rows = std::max<int64_t>(1, prompts.size());
-  int64_t longest = 1;
-  for (const auto& p : prompts) longest = std::max<int64_t>(longest, p.size());
-  auto ids = torch::zeros({rows, longest + steps}, torch::kInt64);  // right-padded
-  std::vector<int64_t> cursor(rows, 1);
-  for (size_t b = 0; b < prompts.size(); ++b) {
-    for (size_t i = 0; i < prompts[b].size(); ++i) ids[b][i] = prompts[b][i];
-    cursor[b] = std::max<int64_t>(1, prompts[b].size());
-  }
-  std::vector<std::vector<int64_t>> generated(prompts.size());
-  std::vector<bool> stopped(prompts.size(), false);
-  for (int64_t s = 0; s < steps; ++s) {
-    const int64_t width = *std::max_element(cursor.begin(), cursor.end());
-    auto logits = model->forward(ids.narrow(1, 0, width)).logits;  // [B, width, V]
-    int64_t running = 0;
-    for (size_t b = 0; b < prompts.size(); ++b) {
-      const int64_t next = logits[b][cursor[b] - 1].argmax().item<int64_t>();
-      ids[b][cursor[b]] = next;
-      if (!stopped[b]) generated[b].push_back(next);
-      stopped[b] = stopped[b] || next == stop_token;
-      running += stopped[b] ? 0 : 1;
-      ++cursor[b];
-    }
-    for (size_t b = prompts.size(); b < size_t(rows); ++b) ++cursor[b];
-    if (stop_token >= 0) {  // the ranks stop together: every forward pass is collective
-      auto any = torch::full({1}, double(running), torch::kFloat64);
-      groups.world()->all_reduce(any, ReduceOp::kSum);
-      if (any.item<double>() == 0) break;
-    }
-  }
-  return generated;
 }
 
 nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const ProcessGroups& groups,

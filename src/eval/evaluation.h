@@ -64,15 +64,6 @@ struct EvalSuite {
 nlohmann::json evaluate_suite(CausalLM& model, EvalSuite& suite, const ProcessGroups& groups,
                               const EvalOptions& options, bool record_routing);
 
-// Greedy continuation of each prompt (token lists; this rank's rows, possibly none) by up to
-// `steps` tokens. Collective over the world: every rank runs the same number of forward passes.
-// With stop_token >= 0 a row keeps its stop token and nothing after it, and generation ends once
-// every row of every rank has produced it.
-std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
-                                                  const std::vector<std::vector<int64_t>>& prompts,
-                                                  int64_t steps, const ProcessGroups& groups,
-                                                  int64_t stop_token = -1);
-
 // Longest common subsequence length / reference length (0 for an empty reference).
 double rouge_l_recall(const std::vector<int64_t>& generated, const std::vector<int64_t>& reference);
 

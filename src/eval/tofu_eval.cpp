@@ -8,6 +8,7 @@
 #include "data/token_dataset.h"
 #include "train/batching.h"
 #include "eval/evaluation.h"
+#include "eval/generation.h"
 #include "eval/tofu_metrics.h"
 
 namespace uoe {

@@ -2,16 +2,34 @@
 
 namespace uoe {
 
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, double divisor) {
+torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, double divisor, const torch::Tensor& blocked) {
   const int64_t batch = q.size(0), heads = q.size(1), seq = q.size(2);
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / divisor;  // [B, N, S, S]
-  auto future = torch::ones({seq, seq}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
-                    .triu(1);  // [S, S]
-  scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / divisor;  // [B, N, S, K]
+  scores = scores.masked_fill(blocked, -std::numeric_limits<float>::infinity());
   auto probs = torch::softmax(scores.to(torch::kFloat32), -1).to(v.scalar_type());
   auto context = torch::matmul(probs, v);  // [B, N, S, Dv]
   return context.transpose(1, 2).reshape({batch, seq, heads * v.size(-1)});
+}
+
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, double divisor) {
+  const int64_t seq = q.size(2);
+  auto future = torch::ones({seq, seq}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
+                    .triu(1);  // [S, S]
+  return masked_attention(q, k, v, divisor, future);
+}
+
+torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v,
+                             double divisor, const LayerCacheStep* cached) {
+  if (cached) std::tie(k, v) = cached->append(k, v);  // [B, G, K, D]
+  const int64_t groups = q.size(1) / k.size(1);
+  if (groups != 1) {
+    k = k.repeat_interleave(groups, 1);  // [B, N, K, D]
+    v = v.repeat_interleave(groups, 1);  // [B, N, K, D]
+  }
+  return cached ? masked_attention(q, k, v, divisor, cached->step.blocked)
+                : causal_attention(q, k, v, divisor);
 }
 
 AttentionImpl::AttentionImpl(const ModelConfig& config)
@@ -36,7 +54,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& config)
   }
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables& rotary) {
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
+                                     const LayerCacheStep* cached) {
   const int64_t batch = x.size(0);
   const int64_t seq = x.size(1);
   auto q = q_proj(x);  // [B, S, N*D]
@@ -54,15 +73,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables&
     qh = q_norm(qh);
     kh = k_norm(kh);
   }
-  qh = apply_rotary(qh.transpose(1, 2), rotary);                 // [B, N, S, D]
-  kh = apply_rotary(kh.transpose(1, 2), rotary);                 // [B, G, S, D]
-  auto v = heads(v_proj(x), num_kv_heads_).transpose(1, 2);      // [B, G, S, D]
-  if (num_kv_heads_ != num_heads_) {
-    const int64_t groups = num_heads_ / num_kv_heads_;
-    kh = kh.repeat_interleave(groups, 1);  // [B, N, S, D]
-    v = v.repeat_interleave(groups, 1);    // [B, N, S, D]
-  }
-  return o_proj(causal_attention(qh, kh, v, score_divisor_));  // [B, S, H]
+  qh = apply_rotary(qh.transpose(1, 2), rotary);             // [B, N, S, D]
+  kh = apply_rotary(kh.transpose(1, 2), rotary);             // [B, G, S, D]
+  auto v = heads(v_proj(x), num_kv_heads_).transpose(1, 2);  // [B, G, S, D]
+  return o_proj(self_attention(qh, kh, v, score_divisor_, cached));  // [B, S, H]
 }
 
 }  // namespace uoe

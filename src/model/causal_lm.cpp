@@ -24,11 +24,31 @@ CausalLMOutput CausalLMImpl::forward(const torch::Tensor& input_ids, int64_t cap
   const int64_t seq = input_ids.size(1);
   UOE_CHECK(seq <= config_.max_position_embeddings, "sequence length ", seq,
             " exceeds model.max_position_embeddings=", config_.max_position_embeddings);
-  auto rotary = make_rotary_tables(config_, seq, input_ids.device());
+  return run_layers(input_ids, make_rotary_tables(config_, seq, input_ids.device()), capture_layer,
+                    nullptr);
+}
+
+KVCache CausalLMImpl::make_cache(int64_t capacity) const {
+  UOE_CHECK(capacity <= config_.max_position_embeddings, "sequence length ", capacity,
+            " exceeds model.max_position_embeddings=", config_.max_position_embeddings);
+  return KVCache(config_.num_hidden_layers, capacity,
+                 make_rotary_tables(config_, capacity, embed_tokens->weight.device()));
+}
+
+CausalLMOutput CausalLMImpl::forward_cached(const torch::Tensor& input_ids,
+                                            const torch::Tensor& positions, KVCache& cache) {
+  const CacheStep& step = cache.begin_step(positions);
+  return run_layers(input_ids, step.rotary, -1, &cache);
+}
+
+CausalLMOutput CausalLMImpl::run_layers(const torch::Tensor& input_ids, const RotaryTables& rotary,
+                                        int64_t capture_layer, KVCache* cache) {
   CausalLMOutput out;
   auto hidden = embed_tokens(input_ids);  // [B, S, H]
   for (size_t l = 0; l < decoder_layers_.size(); ++l) {
-    auto layer_out = decoder_layers_[l]->forward(hidden, rotary);
+    std::optional<LayerCacheStep> cached;
+    if (cache) cached.emplace(cache->layer(l));
+    auto layer_out = decoder_layers_[l]->forward(hidden, rotary, cached ? &*cached : nullptr);
     hidden = layer_out.hidden;
     if (static_cast<int64_t>(l) == capture_layer) out.captured_hidden = hidden;
     if (layer_out.moe) out.moe.emplace(static_cast<int64_t>(l), std::move(*layer_out.moe));

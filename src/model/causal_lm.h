@@ -10,6 +10,7 @@
 #include <map>
 
 #include "model/decoder_layer.h"
+#include "model/kv_cache.h"
 #include "model/model_config.h"
 
 namespace uoe {
@@ -27,6 +28,15 @@ class CausalLMImpl : public torch::nn::Module {
   // input_ids [B, S] int64 -> logits and routing. Collective over the EP group.
   // capture_layer >= 0 also returns that decoder layer's output (residual stream).
   CausalLMOutput forward(const torch::Tensor& input_ids, int64_t capture_layer = -1);
+
+  // Empty cache for up to `capacity` positions per row (at most max_position_embeddings).
+  KVCache make_cache(int64_t capacity) const;
+  // Incremental decoding: input_ids [B, S] are new tokens at `positions` [B, S] int64 (each row's
+  // own), attending to what the cache holds at earlier positions of that row; their keys and
+  // values are added to the cache. Logits [B, S, V] as forward gives at those positions of the
+  // whole sequence. Collective over the EP group (the MoE layers route the B*S new tokens).
+  CausalLMOutput forward_cached(const torch::Tensor& input_ids, const torch::Tensor& positions,
+                                KVCache& cache);
 
   // Parameters split for gradient synchronisation; same order on every rank of each group.
   std::vector<torch::Tensor> dense_parameters() const;
@@ -54,6 +64,10 @@ class CausalLMImpl : public torch::nn::Module {
   torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
 
  private:
+  // Embedding, decoder layers (with `cache`: incremental, CacheStep of the cache), norm, head.
+  CausalLMOutput run_layers(const torch::Tensor& input_ids, const RotaryTables& rotary,
+                            int64_t capture_layer, KVCache* cache);
+
   ModelConfig config_;
   std::vector<DecoderLayer> decoder_layers_;
 };

@@ -31,13 +31,15 @@ void DecoderLayerImpl::set_profiler(StepProfiler* profiler, int layer) {
   if (is_moe()) moe_mlp->set_profiler(profiler, layer);
 }
 
-DecoderOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary) {
+DecoderOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
+                                        const LayerCacheStep* cached) {
   DecoderOutput out;
   torch::Tensor h;  // [B, S, H]
   {
     const StepProfiler::Scope timer(profiler_, "attention", layer_);
     auto normed_x = input_layernorm(x);
-    h = x + (mla_attn ? mla_attn->forward(normed_x, rotary) : self_attn->forward(normed_x, rotary));
+    h = x + (mla_attn ? mla_attn->forward(normed_x, rotary, cached)
+                      : self_attn->forward(normed_x, rotary, cached));
   }
   auto normed = post_attention_layernorm(h);
   auto tokens = normed.reshape({-1, normed.size(-1)});  // [T, H]

@@ -20,7 +20,9 @@ struct DecoderOutput {
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, CommunicatorPtr ep);
-  DecoderOutput forward(const torch::Tensor& x, const RotaryTables& rotary);
+  // `cached`: incremental decoding (AttentionImpl::forward); the MoE layer routes only x's tokens.
+  DecoderOutput forward(const torch::Tensor& x, const RotaryTables& rotary,
+                        const LayerCacheStep* cached = nullptr);
 
   bool is_moe() const { return !moe_mlp.is_empty(); }
 

@@ -38,7 +38,8 @@ MLAttentionImpl::MLAttentionImpl(const ModelConfig& config)
   o_proj = register_module("o_proj", linear(num_heads_ * v_dim_, h, config.attention_bias));
 }
 
-torch::Tensor MLAttentionImpl::forward(const torch::Tensor& x, const RotaryTables& rotary) {
+torch::Tensor MLAttentionImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
+                                       const LayerCacheStep* cached) {
   const int64_t batch = x.size(0);
   const int64_t seq = x.size(1);
   auto q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));  // [B, S, N*(Dn+Dr)]
@@ -64,7 +65,7 @@ torch::Tensor MLAttentionImpl::forward(const torch::Tensor& x, const RotaryTable
   k_rope = apply_rotary(k_rope, rotary).expand({batch, num_heads_, seq, rope_dim_});  // [B, N, S, Dr]
   auto query = torch::cat({q_nope, q_rope}, -1);  // [B, N, S, Dn+Dr]
   auto key = torch::cat({k_nope, k_rope}, -1);    // [B, N, S, Dn+Dr]
-  return o_proj(causal_attention(query, key, value, score_divisor_));  // [B, S, H]
+  return o_proj(self_attention(query, key, value, score_divisor_, cached));  // [B, S, H]
 }
 
 }  // namespace uoe

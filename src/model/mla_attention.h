@@ -7,6 +7,7 @@
 // Dn qk_nope_head_dim, Dr qk_rope_head_dim, Dv v_head_dim.
 #include <torch/torch.h>
 
+#include "model/kv_cache.h"
 #include "model/model_config.h"
 #include "model/rms_norm.h"
 #include "model/rotary.h"
@@ -16,8 +17,10 @@ namespace uoe {
 class MLAttentionImpl : public torch::nn::Module {
  public:
   explicit MLAttentionImpl(const ModelConfig& config);
-  // x [B, S, H] -> [B, S, H], causal.
-  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary);
+  // x [B, S, H] -> [B, S, H], causal; `cached` as in AttentionImpl::forward (the cache holds each
+  // head's key, nope and rotated rope parts, and value, as HF transformers caches them).
+  torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary,
+                        const LayerCacheStep* cached = nullptr);
 
   torch::nn::Linear q_proj{nullptr};              // [N*(Dn+Dr), H] when q_lora_rank = 0
   torch::nn::Linear q_a_proj{nullptr};            // [Rq, H] otherwise
