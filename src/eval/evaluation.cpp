@@ -53,7 +53,7 @@ std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
     for (size_t b = prompts.size(); b < size_t(rows); ++b) ++cursor[b];
     if (stop_token >= 0) {  // the ranks stop together: every forward pass is collective
       auto any = torch::full({1}, double(running), torch::kFloat64);
-      groups.world()->all_reduce(any, ReduceOp::kSum);
+      groups.world().control->all_reduce(any, ReduceOp::kSum);
       if (any.item<double>() == 0) break;
     }
   }
@@ -122,7 +122,7 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
     auto generated = greedy_generate(model, prompts, options.max_new_tokens, groups);
     for (size_t b = 0; b < indices.size(); ++b) sums[4] += rouge_l_recall(generated[b], references[b]);
   }
-  groups.world()->all_reduce(sums, ReduceOp::kSum);
+  groups.world().control->all_reduce(sums, ReduceOp::kSum);
   auto s = [&](int i) { return sums[i].item<double>(); };
   const double nll = s(0) / std::max(s(1), 1.0);
   nlohmann::json result = {{"sequences", int64_t(s(3))},
@@ -146,7 +146,7 @@ torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
     auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
     for (size_t b = 0; b < indices.size(); ++b) logp[indices[b]] = seq.logp[b].item<double>();
   }
-  groups.world()->all_reduce(logp, ReduceOp::kSum);
+  groups.world().control->all_reduce(logp, ReduceOp::kSum);
   return logp;
 }
 

@@ -19,7 +19,7 @@ struct DecoderOutput {
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, CommunicatorPtr ep);
+  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, ProcessGroup ep);
   DecoderOutput forward(const torch::Tensor& x, const RotaryTables& rotary);
 
   bool is_moe() const { return !moe_mlp.is_empty(); }

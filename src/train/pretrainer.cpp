@@ -75,7 +75,7 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
   LrSchedule schedule{t.lr_scheduler_type, t.learning_rate,
                       resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
 
-  LoadBalancingLoss balance(load_balancing_options(t, config.model), groups.world());
+  LoadBalancingLoss balance(load_balancing_options(t, config.model), groups.world().data);
   TrainingCheckpointer checkpointer(t, groups);
   double first_loss = 0.0, last_loss = 0.0, interval_loss = 0.0;
   int64_t interval_steps = 0, total_tokens = 0, interval_tokens = 0, start_step = 0;
@@ -109,7 +109,7 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
       global[1] += b.valid.sum().to(torch::kFloat64);
       global[2] += (b.valid.sum(1) > 0).sum().to(torch::kFloat64);
     }
-    groups.world()->all_reduce(global, ReduceOp::kSum);
+    groups.world().control->all_reduce(global, ReduceOp::kSum);
     const double scored = std::max(global[0].item<double>(), 1.0);
     balance.start_step(micro_steps, global[1].item<double>(), global[2].item<double>());
     if (balance.needs_counting_pass()) {
@@ -135,7 +135,7 @@ nlohmann::json run_pretraining(const RunConfig& config, const ProcessGroups& gro
     counts[2] = balance.z_part();
     const double grad_norm = optimizer.step(schedule.at(step), profiler);
     balance.update_router_bias(model);
-    groups.world()->all_reduce(counts, ReduceOp::kSum);
+    groups.world().control->all_reduce(counts, ReduceOp::kSum);
     const double loss = counts[0].item<double>() / scored;
     if (step == 0) first_loss = loss;
     last_loss = loss;

@@ -95,7 +95,7 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
   UOE_CHECK(t.moe_router_bias_update_rate == 0,
             "moe_router_bias_update_rate applies to uoe pretrain only (unlearning leaves every "
             "router bias unchanged), got ", t.moe_router_bias_update_rate);
-  LoadBalancingLoss balance(load_balancing_options(t, model->config()), groups.world());
+  LoadBalancingLoss balance(load_balancing_options(t, model->config()), groups.world().data);
   TrainingCheckpointer checkpointer(t, groups);
   nlohmann::json last;
   int64_t start_step = 0;
@@ -144,7 +144,7 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
     for (const auto* batches : {&forget_batches, &retain_batches}) {
       for (const auto& b : *batches) counts[5] += (b.valid.sum(1) > 0).sum().to(torch::kFloat64);
     }
-    groups.world()->all_reduce(counts, ReduceOp::kSum);
+    groups.world().control->all_reduce(counts, ReduceOp::kSum);
     auto global = [&](int i) { return std::max(counts[i].item<double>(), 1.0); };
     // The balancing losses cover every trained forward pass: forget and retain micro-batches.
     balance.start_step(int64_t(forget_batches.size() + retain_batches.size()),
@@ -229,7 +229,7 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
     parts[6] = balance.z_part();
     const double lr = schedule.at(step);
     const double grad_norm = optimizer.step(lr, profiler);
-    groups.world()->all_reduce(parts, ReduceOp::kSum);
+    groups.world().control->all_reduce(parts, ReduceOp::kSum);
     step_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double forget_loss = parts[0].item<double>(), retain_loss = parts[1].item<double>(),
@@ -262,7 +262,7 @@ nlohmann::json run_unlearning(const RunConfig& config, const ProcessGroups& grou
   const nlohmann::json breakdown_summary = breakdown.finish();
   // The rank that owns the target expert holds the most; report it next to this rank's values.
   auto maxima = torch::tensor({optimizer.num_trainable_elements(), optimizer.state_bytes()});
-  groups.world()->all_reduce(maxima, ReduceOp::kMax);
+  groups.world().control->all_reduce(maxima, ReduceOp::kMax);
   return {{"steps", max_steps},
           {"final", last},
           {"step_time_s", step_seconds / double(std::max<int64_t>(max_steps - start_step, 1))},
