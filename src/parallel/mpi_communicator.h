@@ -66,7 +66,8 @@ class MpiCommunicator final : public Communicator {
   std::shared_ptr<MpiCommunicator> split_mpi(int color, int key) const;
   // Memory every rank of this communicator maps (parallel/node_shared_memory.h): an MPI-3
   // shared-memory window owned by the communicator; null when the ranks span nodes. Collective
-  // the first time. Not part of Communicator: only the shared-memory dispatch transport uses it.
+  // the first time. Not part of Communicator: for the shared-memory dispatch transport (and the
+  // start-up line that names the transport).
   NodeSharedMemory* node_shared_memory();
 
  private:
