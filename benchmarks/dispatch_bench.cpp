@@ -133,12 +133,13 @@ int run(int argc, char** argv) {
   auto world = MpiCommunicator::world();
   const int ranks = world->size();
   auto groups = ProcessGroups::create(world, ranks);
-  auto ep = groups.ep();
-  auto* ep_mpi = dynamic_cast<MpiCommunicator*>(ep.get());
+  const ProcessGroup& ep_group = groups.ep();
+  const CommunicatorPtr& ep = ep_group.control;  // barriers and the agreement on timings
+  auto* ep_mpi = dynamic_cast<MpiCommunicator*>(ep_group.data.get());
   UOE_ASSERT(ep_mpi != nullptr, "the EP group is not an MPI communicator");
   log0("dispatch_bench ", name, ": ", ranks, " ranks x ", threads, " threads, T=", tokens,
        " per rank, H=", hidden, " E=", experts, " K=", top_k,
-       ep->node_shared_memory() ? " (ranks share a node)" : " (ranks span nodes)");
+       node_shared_memory(*ep_mpi) ? " (ranks share a node)" : " (ranks span nodes)");
 
   std::vector<Inputs> all_inputs;
   for (int r = 0; r < ranks; ++r) {
@@ -155,7 +156,7 @@ int run(int argc, char** argv) {
   std::vector<Transport> transports;
   for (const bool shared_memory : {true, false}) {
     Transport t{shared_memory ? "shared_memory" : "all_to_all",
-                std::make_unique<TokenDispatcher>(ep, experts)};
+                std::make_unique<TokenDispatcher>(ep_group, experts)};
     t.dispatcher->set_shared_memory(shared_memory);
     transports.push_back(std::move(t));
   }
@@ -167,6 +168,8 @@ int run(int argc, char** argv) {
     auto x = mine.hidden.clone().requires_grad_(true);  // [T, H]
     auto dispatched = transport.dispatcher->dispatch(x, mine.topk_ids);
     plan = dispatched.second;
+    const bool through_shared_memory =
+        std::string(transport.dispatcher->transport_name()) == "shared_memory";
     const auto expected = expected_rows(all_inputs, transport.dispatcher->first_local_expert(),
                                         transport.dispatcher->num_local_experts());
     const bool rows_ok = dispatched.first.sizes() == expected.sizes() &&
@@ -183,12 +186,12 @@ int run(int argc, char** argv) {
     const double worst_grad = max_over_ranks(*ep, grad_err.relative);
     const bool passed = -max_over_ranks(*ep, -local_ok) == 1;  // min over ranks
     check[transport.name] = {{"dispatch_rows_exact", rows_ok},
-                             {"through_shared_memory", plan.through_shared_memory},
+                             {"through_shared_memory", through_shared_memory},
                              {"combine_relative_error_max", worst_combine},
                              {"backward_relative_error_max", worst_grad},
                              {"tolerance_relative", kTolerance},
                              {"passed", passed}};
-    log0("  check ", transport.name, (plan.through_shared_memory ? "" : " (all-to-all used)"),
+    log0("  check ", transport.name, (through_shared_memory ? "" : " (all-to-all used)"),
          ": dispatch rows exact (rank 0): ", rows_ok ? "yes" : "NO",
          "; combine(dispatch(x)) vs x: relative error ", worst_combine,
          "; backward vs grad_out: relative error ", worst_grad, passed ? "  ok" : "  MISMATCH");

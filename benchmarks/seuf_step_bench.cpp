@@ -99,7 +99,7 @@ int run(bench::Flags& flags) {
 
   // Per-rank maxima: the rank that holds the target expert is the one that matters.
   auto rss = torch::tensor({bench::peak_rss_bytes()});
-  groups.world()->all_reduce(rss, ReduceOp::kMax);
+  groups.world().control->all_reduce(rss, ReduceOp::kMax);
   nlohmann::json result = {
       {"mode", mode},
       {"ranks", groups.world_size()},

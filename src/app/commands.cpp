@@ -28,7 +28,7 @@ namespace {
 // The model of the config: loaded from model_name_or_path (plus delta), or initialised from seed.
 // Bad files are reported once, by agreement of the ranks.
 CausalLM build_model(const RunContext& ctx) {
-  return agreed(*ctx.groups.world(), [&] {
+  return agreed(*ctx.groups.world().control, [&] {
     const RunConfig& c = ctx.config;
     UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
     CausalLM model(c.model, ctx.groups.ep());
@@ -73,7 +73,7 @@ EvalOptions eval_options(const RunConfig& c, const Selection* selection) {
 
 std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::string& path,
                                            const char* key) {
-  return agreed(*ctx.groups.world(), [&] {
+  return agreed(*ctx.groups.world().control, [&] {
     UOE_CHECK(!path.empty(), "dataset.", key, " is required by this command");
     auto data = std::make_unique<TokenDataset>(path);
     const int64_t vocab = ctx.config.model.vocab_size;
@@ -84,7 +84,7 @@ std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::str
 }
 
 EvalSuite load_eval_suite(const RunContext& ctx) {
-  return agreed(*ctx.groups.world(),
+  return agreed(*ctx.groups.world().control,
                 [&] { return EvalSuite::load(ctx.config.dataset, ctx.config.model.vocab_size); });
 }
 
@@ -128,7 +128,7 @@ int make_data(const CommandLine& cli) {
          s.vocab_size, ", ", s.train_sequences, " training, ", s.forget_sequences, " forget, ",
          s.retain_sequences, " retain sequences");
   }
-  ctx.groups.world()->barrier();
+  ctx.groups.world().control->barrier();
   ctx.write_summary(summary);
   return 0;
 }
@@ -140,7 +140,7 @@ int tokenize(const CommandLine& cli) {
   std::string output = options.output;
   if (output.front() != '/') output = ctx.config.training.output_dir + "/" + output;
   // Rank 0 does the work; bad input is reported once and leaves no output directory behind.
-  const TokenizeSummary s = agreed(*ctx.groups.world(), [&] {
+  const TokenizeSummary s = agreed(*ctx.groups.world().control, [&] {
     return ctx.groups.rank() == 0 ? tokenize_corpus(options, output) : TokenizeSummary{};
   });
   ctx.open_outputs();
@@ -390,7 +390,7 @@ int export_model(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli, OutputPolicy::kNone);
   const RunConfig& c = ctx.config;
   const bool root = ctx.groups.rank() == 0;
-  const HfExportReport report = agreed(*ctx.groups.world(), [&] {
+  const HfExportReport report = agreed(*ctx.groups.world().control, [&] {
     return root ? export_hf_checkpoint(hf_export_options(c)) : HfExportReport{};
   });
   if (!root) return 0;

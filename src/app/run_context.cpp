@@ -113,9 +113,9 @@ std::string token_transport(const ParallelConfig& parallel, const ProcessGroups&
   if (!parallel.shared_memory_dispatch) {
     return "tokens by MPI all-to-all (parallel.shared_memory_dispatch: false)";
   }
-  const bool shared = groups.ep()->node_shared_memory() != nullptr;
+  const bool shared = node_shared_memory(*groups.ep().data) != nullptr;
   const int64_t shared_groups =
-      all_reduce_sum(*groups.world(), groups.ep_rank() == 0 && shared ? 1 : 0);
+      all_reduce_sum(*groups.world().control, groups.ep_rank() == 0 && shared ? 1 : 0);
   if (shared_groups == groups.dp_size()) return "tokens through node-shared memory";
   if (shared_groups == 0) return "tokens by MPI all-to-all (the EP group spans nodes)";
   return c10::str("tokens through node-shared memory in ", shared_groups, " of ",
@@ -144,14 +144,14 @@ std::string all_reduce_transport(int nodes) {
 // start-up line. Collective over the world.
 std::string layout_line(const ParallelConfig& parallel, const ProcessGroups& groups) {
   const int node_id = MpiRuntime::node_id();
-  auto& world = *groups.world();
+  auto& world = *groups.world().control;
   const int nodes = nodes_spanned(world, world, node_id);
   std::string gradients = "one rank, no gradient exchange";
   if (groups.world_size() > 1) {
     gradients = "gradients: dense by " + all_reduce_transport(nodes) + ", experts ";
     gradients += groups.dp_size() == 1 ? std::string("not reduced (dp_size=1)")
                                        : "by " + all_reduce_transport(nodes_spanned(
-                                                     world, *groups.expert_dp(), node_id));
+                                                     world, *groups.expert_dp().control, node_id));
   }
   return c10::str(groups.world_size(), " ranks on ", nodes, nodes == 1 ? " node" : " nodes",
                   " (ep_size=", groups.ep_size(), ", dp_size=", groups.dp_size(), "; ",
@@ -192,7 +192,7 @@ void RunContext::open_outputs() const {
     }
     write_text_atomic(t.output_dir + "/config.yaml", resolved_yaml + "\n");
   }
-  groups.world()->barrier();
+  groups.world().control->barrier();
 }
 
 void RunContext::write_summary(nlohmann::json summary) const {

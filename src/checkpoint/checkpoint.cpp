@@ -139,7 +139,7 @@ void remove_path(const std::string& path) {
 void save_checkpoint(const std::string& dir, CausalLM& model, const ProcessGroups& groups) {
   const std::string final_dir = normalize_dir(dir);
   const std::string tmp = final_dir + ".tmp";
-  Communicator& world = *groups.world();
+  Communicator& world = *groups.world().control;
   const bool root = groups.rank() == 0;
   if (root) {
     remove_path(tmp);
@@ -264,7 +264,7 @@ void save_delta(const std::string& path, CausalLM& model, const ProcessGroups& g
     } else {
       buffer = torch::empty_like(state.at(own_counterpart(expert)));
     }
-    groups.world()->broadcast(buffer, owner);
+    groups.world().data->broadcast(buffer, owner);
     tensors.push_back(root ? buffer : torch::Tensor());
   }
 
@@ -280,7 +280,7 @@ void save_delta(const std::string& path, CausalLM& model, const ProcessGroups& g
     file.set_attribute("provenance", provenance.dump());
     file.commit();
   }
-  groups.world()->barrier();
+  groups.world().control->barrier();
 }
 
 namespace {

@@ -86,7 +86,7 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
     auto generated = greedy_generate(model, prompts, options.max_new_tokens, groups);
     for (size_t b = 0; b < indices.size(); ++b) sums[4] += rouge_l_recall(generated[b], references[b]);
   }
-  groups.world()->all_reduce(sums, ReduceOp::kSum);
+  groups.world().control->all_reduce(sums, ReduceOp::kSum);
   auto s = [&](int i) { return sums[i].item<double>(); };
   const double nll = s(0) / std::max(s(1), 1.0);
   nlohmann::json result = {{"sequences", int64_t(s(3))},
@@ -110,7 +110,7 @@ torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
     auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
     for (size_t b = 0; b < indices.size(); ++b) logp[indices[b]] = seq.logp[b].item<double>();
   }
-  groups.world()->all_reduce(logp, ReduceOp::kSum);
+  groups.world().control->all_reduce(logp, ReduceOp::kSum);
   return logp;
 }
 

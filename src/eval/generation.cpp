@@ -41,7 +41,7 @@ std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
     positions = torch::tensor(cursor, torch::kInt64).view({rows, 1}) - 1;  // [B, 1]
     if (stop_token >= 0) {  // the ranks stop together: every forward pass is collective
       auto any = torch::full({1}, double(running), torch::kFloat64);
-      groups.world()->all_reduce(any, ReduceOp::kSum);
+      groups.world().control->all_reduce(any, ReduceOp::kSum);
       if (any.item<double>() == 0) break;
     }
   }

@@ -59,7 +59,7 @@ double greedy_rouge(CausalLM& model, const TokenDataset& data, int64_t questions
       sum[0] += rouge_l_recall_text(answer, references[b]);
     }
   }
-  groups.world()->all_reduce(sum, ReduceOp::kSum);
+  groups.world().control->all_reduce(sum, ReduceOp::kSum);
   return sum[0].item<double>() / double(questions);
 }
 

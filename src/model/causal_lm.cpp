@@ -4,7 +4,7 @@
 #include "model/init.h"
 
 namespace uoe {
-CausalLMImpl::CausalLMImpl(const ModelConfig& config, CommunicatorPtr ep) : config_(config) {
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep) : config_(config) {
   config.validate("model");
   embed_tokens = register_module(
       "embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));

@@ -23,7 +23,7 @@ struct CausalLMOutput {
 
 class CausalLMImpl : public torch::nn::Module {
  public:
-  CausalLMImpl(const ModelConfig& config, CommunicatorPtr ep);
+  CausalLMImpl(const ModelConfig& config, ProcessGroup ep);
 
   // input_ids [B, S] int64 -> logits and routing. Collective over the EP group.
   // capture_layer >= 0 also returns that decoder layer's output (residual stream).

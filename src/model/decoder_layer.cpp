@@ -3,7 +3,7 @@
 namespace uoe {
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer_index,
-                                   CommunicatorPtr ep) {
+                                   ProcessGroup ep) {
   input_layernorm =
       register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
   if (config.is_mla()) {

@@ -19,7 +19,7 @@ struct DecoderOutput {
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, CommunicatorPtr ep);
+  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, ProcessGroup ep);
   // `cached`: incremental decoding (AttentionImpl::forward); the MoE layer routes only x's tokens.
   DecoderOutput forward(const torch::Tensor& x, const RotaryTables& rotary,
                         const LayerCacheStep* cached = nullptr);

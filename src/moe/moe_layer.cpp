@@ -2,7 +2,7 @@
 
 namespace uoe {
 
-MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, CommunicatorPtr ep)
+MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep)
     : options_(options), dispatcher_(std::move(ep), options.router.num_experts) {
   const int64_t hidden_size = options.router.hidden_size;
   gate = register_module("gate", Router(options.router));

@@ -27,8 +27,8 @@ struct MoEOutput {
 
 class MoELayerImpl : public torch::nn::Module {
  public:
-  // `ep` is the EP group (null = no expert parallelism); experts are split evenly over it.
-  MoELayerImpl(const MoELayerOptions& options, CommunicatorPtr ep);
+  // `ep` is the EP group (undefined = no expert parallelism); experts are split evenly over it.
+  MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep);
 
   // hidden [T, H] -> MoEOutput. Collective over the EP group.
   MoEOutput forward(const torch::Tensor& hidden);

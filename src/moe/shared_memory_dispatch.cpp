@@ -6,10 +6,24 @@
 #include <numeric>
 
 #include "common/check.h"
-#include "moe/token_dispatcher.h"
 #include "parallel/autograd_node.h"
+#include "parallel/node_shared_memory.h"
 
 namespace uoe {
+
+// What one exchange's phases and their backward passes share.
+struct SharedDispatchContext {
+  CommunicatorPtr communicator;  // the EP group's data channel; owns `memory` (kept alive here)
+  NodeSharedMemory* memory = nullptr;
+  int rank = 0;
+  int ranks = 1;
+  int64_t num_experts = 0;
+  int64_t num_tokens = 0;  // T
+  int64_t top_k = 0;       // K
+  StepProfiler* profiler = nullptr;
+  int layer = StepProfiler::kNoLayer;
+};
+
 namespace {
 
 // Where each part of one exchange lives: per rank, slots of C_T token rows, C_R expert rows,
@@ -84,9 +98,9 @@ struct SharedLayout {
   }
 };
 
-SharedLayout layout_for(const SharedDispatchContext& context, const DispatchPlan& plan,
+SharedLayout layout_for(const SharedDispatchContext& context, const SharedMemoryPlan& plan,
                         int64_t hidden, c10::ScalarType dtype) {
-  return SharedLayout(plan.all_counts, plan.top_k, context.num_experts / context.ranks, hidden,
+  return SharedLayout(plan.all_counts, context.top_k, context.num_experts / context.ranks, hidden,
                       dtype, *context.memory);
 }
 
@@ -99,7 +113,8 @@ void write_slot(const torch::Tensor& slots, int rank, int64_t capacity, const to
 // slots; each source sums the K gradients of each of its tokens.
 class SharedDispatchBackward : public torch::autograd::Node {
  public:
-  SharedDispatchBackward(SharedDispatchContext context, DispatchPlan plan, int64_t hidden,
+  SharedDispatchBackward(SharedDispatchContext context,
+                         std::shared_ptr<const SharedMemoryPlan> plan, int64_t hidden,
                          const torch::TensorOptions& options)
       : context_(context), plan_(std::move(plan)), hidden_(hidden), options_(options) {}
   std::string name() const override { return "uoe::SharedDispatchBackward"; }
@@ -107,16 +122,16 @@ class SharedDispatchBackward : public torch::autograd::Node {
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     const StepProfiler::Scope timer(context_.profiler, "backward_token_all_to_all", context_.layer);
     torch::NoGradGuard no_grad;
-    const int64_t received = plan_.row_origin.size(0);
+    const int64_t received = plan_->row_origin.size(0);
     auto grad = grads[0].defined() ? grads[0].contiguous()
                                    : torch::zeros({received, hidden_}, options_);  // [R, H]
-    const SharedLayout layout = layout_for(context_, plan_, hidden_, grad.scalar_type());
+    const SharedLayout layout = layout_for(context_, *plan_, hidden_, grad.scalar_type());
     write_slot(layout.rows(), context_.rank, layout.row_capacity, grad);
     context_.memory->fence();
     auto grad_hidden =
         sum_rows_per_token(layout.rows(),
-                           SharedLayout::flat_index(plan_.choice_slot, layout.row_capacity),
-                           torch::Tensor(), plan_.num_tokens, plan_.top_k);  // [T, H]
+                           SharedLayout::flat_index(plan_->choice_slot, layout.row_capacity),
+                           torch::Tensor(), context_.num_tokens, context_.top_k);  // [T, H]
     StepProfiler::add_bytes(context_.profiler, "backward_token_all_to_all", context_.layer,
                             double(grad.numel()) * double(grad.element_size()));
     return {grad_hidden.to(grad.scalar_type())};
@@ -124,7 +139,7 @@ class SharedDispatchBackward : public torch::autograd::Node {
 
  private:
   SharedDispatchContext context_;
-  DispatchPlan plan_;
+  std::shared_ptr<const SharedMemoryPlan> plan_;
   int64_t hidden_;
   torch::TensorOptions options_;
 };
@@ -134,7 +149,7 @@ class SharedDispatchBackward : public torch::autograd::Node {
 // gradient <g, y> of each row, which the sources then gather back.
 class SharedCombineBackward : public torch::autograd::Node {
  public:
-  SharedCombineBackward(SharedDispatchContext context, DispatchPlan plan,
+  SharedCombineBackward(SharedDispatchContext context, std::shared_ptr<const SharedMemoryPlan> plan,
                         std::vector<torch::Tensor> expert_output_parts, torch::Tensor weights)
       : context_(context),
         plan_(std::move(plan)),
@@ -148,8 +163,8 @@ class SharedCombineBackward : public torch::autograd::Node {
     const int64_t hidden = parts_[0].size(1);
     auto grad = grads[0].defined()
                     ? grads[0].contiguous()
-                    : torch::zeros({plan_.num_tokens, hidden}, parts_[0].options());  // [T, H]
-    const SharedLayout layout = layout_for(context_, plan_, hidden, grad.scalar_type());
+                    : torch::zeros({context_.num_tokens, hidden}, parts_[0].options());  // [T, H]
+    const SharedLayout layout = layout_for(context_, *plan_, hidden, grad.scalar_type());
     const int rank = context_.rank;
     write_slot(layout.tokens(), rank, layout.token_capacity, grad);
     write_slot(layout.weights().view({-1, 1}), rank, layout.choice_capacity,
@@ -157,8 +172,9 @@ class SharedCombineBackward : public torch::autograd::Node {
     context_.memory->fence();
 
     // Owner: this rank's rows [R] come from (source, flat choice) = plan_.row_origin.
-    const auto& origin = plan_.row_origin;  // [R, 2]
-    auto grad_rows = layout.tokens().index_select(0, layout.token_rows(origin, plan_.top_k));  // [R, H]
+    const auto& origin = plan_->row_origin;  // [R, 2]
+    auto grad_rows =
+        layout.tokens().index_select(0, layout.token_rows(origin, context_.top_k));  // [R, H]
     auto row_weights = layout.weights().index_select(
         0, SharedLayout::flat_index(origin, layout.choice_capacity));  // [R] fp32
     // Whether the router weights need a gradient is the same on every rank (the router is
@@ -182,7 +198,7 @@ class SharedCombineBackward : public torch::autograd::Node {
     if (weights_grad) {
       result[weights_input] =
           layout.scalars()
-              .index_select(0, SharedLayout::flat_index(plan_.choice_slot, layout.row_capacity))
+              .index_select(0, SharedLayout::flat_index(plan_->choice_slot, layout.row_capacity))
               .view(weights_.sizes())
               .to(weights_.scalar_type());  // [T, K]
     }
@@ -197,29 +213,54 @@ class SharedCombineBackward : public torch::autograd::Node {
     // Counted as the all-to-all would send them: each (token, k) gradient row to its owner.
     StepProfiler::add_bytes(
         context_.profiler, "backward_token_all_to_all", context_.layer,
-        double(plan_.num_tokens * plan_.top_k) * double(hidden) * double(grad.element_size()));
+        double(context_.num_tokens * context_.top_k) * double(hidden) *
+            double(grad.element_size()));
     return result;
   }
 
  private:
   SharedDispatchContext context_;
-  DispatchPlan plan_;
+  std::shared_ptr<const SharedMemoryPlan> plan_;
   std::vector<torch::Tensor> parts_;  // El' x [n_e, H]: this rank's experts' output, private
   torch::Tensor weights_;             // [T, K]
 };
 
 }  // namespace
 
-torch::Tensor shared_memory_dispatch(const SharedDispatchContext& context,
-                                     const torch::Tensor& hidden, const torch::Tensor& sort_order,
-                                     const torch::Tensor& all_counts, DispatchPlan& plan,
-                                     const std::function<void()>& while_in_flight) {
+SharedMemoryTransport::SharedMemoryTransport(ProcessGroup ep, NodeSharedMemory& memory,
+                                             int64_t num_experts)
+    : ep_(std::move(ep)), memory_(&memory), num_experts_(num_experts) {}
+
+SharedDispatchContext SharedMemoryTransport::context(const DispatchPlan& plan) const {
+  SharedDispatchContext context;
+  context.communicator = ep_.data;
+  context.memory = memory_;
+  context.rank = ep_.rank();
+  context.ranks = ep_.size();
+  context.num_experts = num_experts_;
+  context.num_tokens = plan.num_tokens;
+  context.top_k = plan.top_k;
+  context.profiler = profiler_;
+  context.layer = layer_;
+  return context;
+}
+
+torch::Tensor SharedMemoryTransport::dispatch(const torch::Tensor& hidden,
+                                              const torch::Tensor& sort_order, DispatchPlan& plan,
+                                              const std::function<void()>& while_in_flight) {
+  UOE_ASSERT(hidden.device().is_cpu(), "shared-memory dispatch: tokens on ", hidden.device());
+  const SharedDispatchContext context = this->context(plan);
   const int64_t ranks = context.ranks, num_experts = context.num_experts;
   const int64_t local_experts = num_experts / ranks, top_k = plan.top_k;
   const int64_t tokens = hidden.size(0), width = hidden.size(1);
-  plan.through_shared_memory = true;
-  plan.all_counts = all_counts.to(torch::kCPU, torch::kInt64).contiguous();  // [P, E]
-  auto counts = plan.all_counts.accessor<int64_t, 2>();
+  auto mine = std::make_shared<SharedMemoryPlan>();
+  {
+    const StepProfiler::Scope timer(profiler_, "count_exchange", layer_);
+    mine->all_counts = torch::empty({ranks, num_experts}, torch::kInt64);  // [P, E]
+    ep_.control->all_gather(mine->all_counts, plan.tokens_per_expert.contiguous());
+    StepProfiler::add_bytes(profiler_, "count_exchange", layer_, double(num_experts) * 8.0);
+  }
+  auto counts = mine->all_counts.accessor<int64_t, 2>();
   // first[s][g]: where expert g's rows start in source s's sorted choices.
   std::vector<int64_t> first(ranks * (num_experts + 1), 0);
   for (int64_t s = 0; s < ranks; ++s) {
@@ -239,7 +280,7 @@ torch::Tensor shared_memory_dispatch(const SharedDispatchContext& context,
     }
   }
 
-  const SharedLayout layout = layout_for(context, plan, width, hidden.scalar_type());
+  const SharedLayout layout = layout_for(context, *mine, width, hidden.scalar_type());
   {
     const StepProfiler::Scope timer(context.profiler, "token_all_to_all", context.layer);
     write_slot(layout.tokens(), me, layout.token_capacity, hidden.contiguous());
@@ -250,8 +291,8 @@ torch::Tensor shared_memory_dispatch(const SharedDispatchContext& context,
     // Source side: the (owner, position) of each of this rank's choices in the owner's rows,
     // which are ordered (local expert, source rank, source's sorted order).
     const StepProfiler::Scope timer(context.profiler, "permutation", context.layer);
-    plan.choice_slot = torch::empty({tokens * top_k, 2}, torch::kInt64);  // [T*K, 2]
-    auto slot = plan.choice_slot.accessor<int64_t, 2>();
+    mine->choice_slot = torch::empty({tokens * top_k, 2}, torch::kInt64);  // [T*K, 2]
+    auto slot = mine->choice_slot.accessor<int64_t, 2>();
     auto order = sort_order.accessor<int64_t, 1>();
     for (int64_t owner = 0; owner < ranks; ++owner) {
       int64_t position = 0;  // start of expert g's rows on the owner
@@ -273,9 +314,9 @@ torch::Tensor shared_memory_dispatch(const SharedDispatchContext& context,
   // Owner side: the (source, flat choice) of each row this rank's experts receive.
   const int64_t received =
       std::accumulate(plan.recv_splits.begin(), plan.recv_splits.end(), int64_t{0});
-  plan.row_origin = torch::empty({received, 2}, torch::kInt64);  // [R, 2]
+  mine->row_origin = torch::empty({received, 2}, torch::kInt64);  // [R, 2]
   {
-    auto origin = plan.row_origin.accessor<int64_t, 2>();
+    auto origin = mine->row_origin.accessor<int64_t, 2>();
     const int64_t* choices = layout.choices().data_ptr<int64_t>();
     int64_t row = 0;
     for (int64_t g = me * local_experts; g < (me + 1) * local_experts; ++g) {
@@ -292,29 +333,34 @@ torch::Tensor shared_memory_dispatch(const SharedDispatchContext& context,
   torch::Tensor expert_input;
   {
     torch::NoGradGuard no_grad;
-    expert_input = layout.tokens().index_select(0, layout.token_rows(plan.row_origin, top_k));  // [R, H]
+    expert_input =
+        layout.tokens().index_select(0, layout.token_rows(mine->row_origin, top_k));  // [R, H]
   }
   StepProfiler::add_bytes(context.profiler, "token_all_to_all", context.layer,
                           double(tokens * top_k) * double(width) * double(hidden.element_size()));
+  plan.transport = mine;
   if (hidden.requires_grad() && torch::GradMode::is_enabled()) {
-    auto node = make_node<SharedDispatchBackward>(context, plan, width, hidden.options());
+    auto node = make_node<SharedDispatchBackward>(context, mine, width, hidden.options());
     node->set_next_edges(torch::autograd::collect_next_edges(hidden));
     torch::autograd::set_history(expert_input, node);
   }
   return expert_input;
 }
 
-torch::Tensor shared_memory_combine(const SharedDispatchContext& context,
-                                    const std::vector<torch::Tensor>& expert_output_parts,
-                                    const DispatchPlan& plan, const torch::Tensor& topk_weights,
-                                    bool differentiable) {
+torch::Tensor SharedMemoryTransport::combine(const std::vector<torch::Tensor>& expert_output_parts,
+                                             const DispatchPlan& plan,
+                                             const torch::Tensor& topk_weights,
+                                             bool differentiable) {
+  UOE_ASSERT(!expert_output_parts.empty(), "combine: no expert output");
+  const SharedDispatchContext context = this->context(plan);
+  const auto mine = own_plan<SharedMemoryPlan>(plan);
   const auto& first = expert_output_parts.front();
   const int64_t width = first.size(1);
   int64_t rows = 0;
   for (const auto& part : expert_output_parts) rows += part.size(0);
-  UOE_ASSERT(rows == plan.row_origin.size(0), "combine: ", rows,
-             " expert output rows, the dispatch delivered ", plan.row_origin.size(0));
-  const SharedLayout layout = layout_for(context, plan, width, first.scalar_type());
+  UOE_ASSERT(rows == mine->row_origin.size(0), "combine: ", rows,
+             " expert output rows, the dispatch delivered ", mine->row_origin.size(0));
+  const SharedLayout layout = layout_for(context, *mine, width, first.scalar_type());
   torch::Tensor combined;
   {
     torch::NoGradGuard no_grad;
@@ -337,7 +383,7 @@ torch::Tensor shared_memory_combine(const SharedDispatchContext& context,
     const StepProfiler::Scope timer(context.profiler, "combine", context.layer);
     combined =
         sum_rows_per_token(layout.rows(),
-                           SharedLayout::flat_index(plan.choice_slot, layout.row_capacity),
+                           SharedLayout::flat_index(mine->choice_slot, layout.row_capacity),
                            topk_weights.reshape({-1}).to(torch::kFloat32), plan.num_tokens,
                            plan.top_k)
             .to(first.scalar_type());  // [T, H]
@@ -351,7 +397,7 @@ torch::Tensor shared_memory_combine(const SharedDispatchContext& context,
     }
     edges.push_back(torch::autograd::collect_next_edges(topk_weights)[0]);
     auto node =
-        make_node<SharedCombineBackward>(context, plan, std::move(saved), topk_weights.detach());
+        make_node<SharedCombineBackward>(context, mine, std::move(saved), topk_weights.detach());
     node->set_next_edges(std::move(edges));
     torch::autograd::set_history(combined, node);
   }

@@ -1,6 +1,8 @@
 #pragma once
 // Token dispatch and combine through memory shared by the EP group's ranks on one node
-// (parallel/node_shared_memory.h), instead of two all-to-all exchanges.
+// (parallel/node_shared_memory.h), instead of two all-to-all exchanges: a DispatchTransport
+// (moe/dispatch_transport.h), chosen by the TokenDispatcher when the EP group's ranks share a node
+// and the tokens are on the CPU.
 //
 // Notation as in token_dispatcher.h: T tokens on this rank, K choices per token, E experts,
 // P ranks, El = E / P experts per rank, R rows this rank's experts receive, H hidden size.
@@ -30,42 +32,41 @@
 //   combine           writes rows
 //   combine backward  writes tokens, weights; after its first fence, row scalars
 //   dispatch backward writes rows
-#include <torch/torch.h>
-
-#include <functional>
-#include <vector>
-
-#include "common/step_profiler.h"
-#include "parallel/communicator.h"
-#include "parallel/node_shared_memory.h"
+#include "moe/dispatch_transport.h"
+#include "parallel/process_groups.h"
 
 namespace uoe {
 
-struct DispatchPlan;
+class NodeSharedMemory;
+struct SharedDispatchContext;
 
-struct SharedDispatchContext {
-  CommunicatorPtr communicator;  // the EP group; owns `memory` (kept alive by backward nodes)
-  NodeSharedMemory* memory = nullptr;
-  int rank = 0;
-  int ranks = 1;
-  int64_t num_experts = 0;
-  StepProfiler* profiler = nullptr;
-  int layer = StepProfiler::kNoLayer;
+// Plan of SharedMemoryTransport.
+struct SharedMemoryPlan : TransportPlan {
+  torch::Tensor all_counts;   // [P, E] int64: every rank's tokens_per_expert, row s from rank s
+  torch::Tensor row_origin;   // [R, 2] int64: (source rank, flat (token, k) index there) per row
+  torch::Tensor choice_slot;  // [T*K, 2] int64: (owner rank, row there) per flat (token, k)
 };
 
-// hidden [T, H]; sort_order [T*K] (sorted position -> flat (token, k) index, stable by expert);
-// all_counts [P, E] (every rank's rows per expert, row s from rank s). Fills the plan's shared-
-// memory fields and returns the expert input [R, H]. `while_in_flight` runs before the fence.
-torch::Tensor shared_memory_dispatch(const SharedDispatchContext& context,
-                                     const torch::Tensor& hidden, const torch::Tensor& sort_order,
-                                     const torch::Tensor& all_counts, DispatchPlan& plan,
-                                     const std::function<void()>& while_in_flight);
+class SharedMemoryTransport final : public DispatchTransport {
+ public:
+  const char* name() const override { return "shared_memory"; }
+  // `ep`: the EP group, whose ranks share a node; `memory`: the node-shared memory of its data
+  // channel (parallel/mpi_communicator.h), owned by that communicator, which backward passes keep
+  // alive. The counts [P, E] travel by one all_gather on the control channel. Tokens must be on
+  // the CPU.
+  SharedMemoryTransport(ProcessGroup ep, NodeSharedMemory& memory, int64_t num_experts);
+  torch::Tensor dispatch(const torch::Tensor& hidden, const torch::Tensor& sort_order,
+                         DispatchPlan& plan, const std::function<void()>& while_in_flight) override;
+  // The expert output parts are concatenated straight into this rank's row slot.
+  torch::Tensor combine(const std::vector<torch::Tensor>& parts, const DispatchPlan& plan,
+                        const torch::Tensor& topk_weights, bool differentiable) override;
 
-// expert output in parts whose concatenation is [R, H] (concatenated straight into this rank's
-// row slot), topk_weights [T, K] -> [T, H] in the dtype of the expert output.
-torch::Tensor shared_memory_combine(const SharedDispatchContext& context,
-                                    const std::vector<torch::Tensor>& expert_output_parts,
-                                    const DispatchPlan& plan, const torch::Tensor& topk_weights,
-                                    bool differentiable);
+ private:
+  SharedDispatchContext context(const DispatchPlan& plan) const;
+
+  ProcessGroup ep_;
+  NodeSharedMemory* memory_;
+  int64_t num_experts_;
+};
 
 }  // namespace uoe

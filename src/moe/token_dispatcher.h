@@ -1,36 +1,32 @@
 #pragma once
-// All-to-all token dispatcher for expert parallelism (dropless).
+// Token dispatcher for expert parallelism (dropless): routes, sorts and counts this rank's
+// tokens, and moves them with one transport (moe/dispatch_transport.h), picked once.
 //
 // Notation: T tokens on this rank, K experts per token, E routed experts, P = ep_size ranks in the
 // EP group, El = E / P experts per rank, H hidden size, R rows this rank receives.
 //
-//   dispatch: [T, H] --gather by stable sort of expert ids--> [T*K, H] (ordered by global expert)
-//             --count exchange [P, El]--> --all-to-all-v--> [R, H] ordered (source rank, expert)
-//             --regroup--> [R, H] ordered (local expert, source rank)
-//   combine : [R, H] --un-regroup--> --reverse all-to-all-v--> [T*K, H] (sorted order)
-//             --gather by unsort + weighted sum over K (fp32), one pass--> [T, H]
+//   dispatch: [T, H] --stable sort of the expert ids, counts per expert [E]-->
+//             --transport dispatch--> [R, H] ordered (local expert, source rank, source's order)
+//   combine : [R, H] --transport combine--> [T, H]: each token's K rows, weighted sum (fp32)
 //
-// With expert parallelism the gather, regroup and un-regroup are index lists handed to the
-// exchange (Communicator::all_to_all_rows): the MPI backend sends the rows for other ranks from
-// one gathered buffer, copies its own rows directly, and receives whole (source, expert) runs;
-// other backends permute around it. The unsort is fused into the weighted sum.
-//
-// When the EP group's ranks share a node and the tokens are on the CPU, dispatch and combine go
-// through node-shared memory instead (moe/shared_memory_dispatch.h): same rows, same order, same
-// sums; `parallel.shared_memory_dispatch: false` keeps the all-to-all.
+// Transports: "local" when the EP group has one rank (no exchange); "shared_memory" when the EP
+// group's ranks share a node and its communicator provides node-shared memory (MPI) and the
+// tokens are on the CPU (moe/shared_memory_dispatch.h); "all_to_all" otherwise, or with
+// `parallel.shared_memory_dispatch: false` (moe/all_to_all_dispatch.h). Same rows, same order,
+// same sums whichever moves them.
 //
 // Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "common/step_profiler.h"
-#include "parallel/communicator.h"
+#include "moe/dispatch_transport.h"
+#include "parallel/process_groups.h"
 
 namespace uoe {
-
-struct SharedDispatchContext;
 
 // How MoE layers move tokens (`parallel.overlap_dispatch`, `parallel.shared_memory_dispatch`).
 // The same on every rank of the EP group; the results do not depend on them.
@@ -39,37 +35,16 @@ struct DispatchOptions {
   bool shared_memory = true;            // node-shared memory when the EP group shares a node
 };
 
-struct DispatchPlan {
-  torch::Tensor unsort_order;        // [T*K] int64: flat (token, k) index -> sorted position
-  torch::Tensor ungroup_order;       // [R] int64: received position -> expert-major position
-  std::vector<int64_t> send_splits;  // [P] rows sent to each rank of the EP group
-  std::vector<int64_t> recv_splits;  // [P] rows received from each rank
-  std::vector<int64_t> rows_per_local_expert;  // [El]
-  torch::Tensor tokens_per_expert;   // [E] int64: this rank's assignments per global expert
-  int64_t num_tokens = 0;
-  int64_t top_k = 0;
-  // Through node-shared memory only (unsort_order and ungroup_order are then left empty):
-  bool through_shared_memory = false;
-  torch::Tensor all_counts;   // [P, E] int64: every rank's tokens_per_expert, row s from rank s
-  torch::Tensor row_origin;   // [R, 2] int64: (source rank, flat (token, k) index there) per row
-  torch::Tensor choice_slot;  // [T*K, 2] int64: (owner rank, row there) per flat (token, k)
-};
-
-// The combine's weighted sum, used by both transports: out[t] = sum_k w[t * K + k] *
-// table[index[t * K + k]], accumulated in fp32 (a plain sum when `weights` is undefined), one
-// pass over the gathered rows. table [N, H], index [T*K] int64, weights [T*K] fp32 -> [T, H] fp32;
-// differentiable with respect to table and weights.
-torch::Tensor sum_rows_per_token(const torch::Tensor& table, const torch::Tensor& index,
-                                 const torch::Tensor& weights, int64_t tokens, int64_t top_k);
-
 class TokenDispatcher {
  public:
-  // `ep` may be null or of size 1: then everything stays local and no collective is issued.
-  TokenDispatcher(CommunicatorPtr ep, int64_t num_experts);
+  // `ep` may be undefined or of size 1: then everything stays local and no collective is issued.
+  // Counts go on its control channel, tokens on its data channel (parallel/process_groups.h).
+  TokenDispatcher(ProcessGroup ep, int64_t num_experts);
 
-  // hidden [T, H], topk_ids [T, K] -> (expert input [R, H], plan). Collective over the EP group.
-  // `while_in_flight` (optional) runs once, while the token exchange is in flight (see
-  // all_to_all.h); it must not use the EP communicator.
+  // hidden [T, H], topk_ids [T, K] -> (expert input [R, H], plan). Collective over the EP group
+  // (the first call picks the transport, which may probe node-shared memory collectively).
+  // `while_in_flight` (optional) runs once, while the tokens move (see all_to_all.h); it must not
+  // use the EP communicator.
   std::pair<torch::Tensor, DispatchPlan> dispatch(
       const torch::Tensor& hidden, const torch::Tensor& topk_ids,
       const std::function<void()>& while_in_flight = nullptr);
@@ -87,22 +62,22 @@ class TokenDispatcher {
 
   // Phases, bytes and backward exchange of this dispatcher go to `profiler` (null = none) under
   // `layer`. The profiler must outlive every graph built while it is set.
-  void set_profiler(StepProfiler* profiler, int layer) {
-    profiler_ = profiler;
-    layer_ = layer;
-  }
+  void set_profiler(StepProfiler* profiler, int layer);
 
   // Node-shared memory when the EP group's ranks share a node (default on); the same on every
-  // rank of the group. Off: always the all-to-all exchange.
-  void set_shared_memory(bool on) { shared_memory_ = on; }
+  // rank of the group. Off: always the all-to-all exchange. Picks the transport again.
+  void set_shared_memory(bool on);
+
+  // The transport's name (DispatchTransport::name); picked by the first dispatch.
+  const char* transport_name() const;
 
   int64_t num_local_experts() const { return num_local_experts_; }
   int64_t first_local_expert() const { return first_local_expert_; }
 
  private:
-  SharedDispatchContext shared_context() const;
+  DispatchTransport& transport(const torch::Tensor& hidden);
 
-  CommunicatorPtr ep_;
+  ProcessGroup ep_;
   int64_t num_experts_;
   int64_t ep_size_;
   int64_t num_local_experts_;
@@ -110,6 +85,7 @@ class TokenDispatcher {
   StepProfiler* profiler_ = nullptr;
   int layer_ = StepProfiler::kNoLayer;
   bool shared_memory_ = true;
+  std::unique_ptr<DispatchTransport> transport_;  // null until the first dispatch
 };
 
 }  // namespace uoe

@@ -5,6 +5,10 @@
 //
 // Every call is collective over the communicator: all ranks must make the same calls in the same
 // order, also ranks that send or receive zero rows. Failures throw with backend, rank and host.
+//
+// Only collectives live here. What one backend alone offers stays with it: node-shared memory
+// (an MPI-3 window) is MpiCommunicator's, handed to the shared-memory dispatch transport only
+// (node_shared_memory in parallel/mpi_communicator.h).
 #include <torch/torch.h>
 
 #include <memory>
@@ -12,8 +16,6 @@
 #include <vector>
 
 namespace uoe {
-
-class NodeSharedMemory;
 
 enum class ReduceOp { kSum, kMax, kMin };
 
@@ -77,11 +79,6 @@ class Communicator {
 
   // Ranks with the same `color` form a new communicator, ordered by (key, old rank).
   virtual std::shared_ptr<Communicator> split(int color, int key) const = 0;
-
-  // Memory every rank of this communicator maps (parallel/node_shared_memory.h), owned by the
-  // communicator; null when the ranks span nodes or the backend has none (this default).
-  // Collective the first time.
-  virtual NodeSharedMemory* node_shared_memory() { return nullptr; }
 
  private:
   std::string name_ = "world";

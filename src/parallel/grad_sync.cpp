@@ -32,8 +32,8 @@ std::vector<torch::Tensor> grads_of(const std::vector<torch::Tensor>& params) {
 }  // namespace
 
 void sync_gradients(const GradientGroups& params, const ProcessGroups& groups) {
-  all_reduce_flat(grads_of(params.dense), *groups.world());
-  all_reduce_flat(grads_of(params.expert), *groups.expert_dp());
+  all_reduce_flat(grads_of(params.dense), *groups.dp().data);
+  all_reduce_flat(grads_of(params.expert), *groups.expert_dp().data);
 }
 
 }  // namespace uoe

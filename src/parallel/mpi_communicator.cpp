@@ -450,4 +450,9 @@ NodeSharedMemory* MpiCommunicator::node_shared_memory() {
   return node_memory_.get();
 }
 
+NodeSharedMemory* node_shared_memory(Communicator& comm) {
+  auto* mpi = dynamic_cast<MpiCommunicator*>(&comm);
+  return mpi ? mpi->node_shared_memory() : nullptr;
+}
+
 }  // namespace uoe

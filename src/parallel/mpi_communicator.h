@@ -64,8 +64,11 @@ class MpiCommunicator final : public Communicator {
   void barrier() override;
   std::shared_ptr<Communicator> split(int color, int key) const override;
   std::shared_ptr<MpiCommunicator> split_mpi(int color, int key) const;
-  // An MPI-3 shared-memory window over the ranks, when they all share a node.
-  NodeSharedMemory* node_shared_memory() override;
+  // Memory every rank of this communicator maps (parallel/node_shared_memory.h): an MPI-3
+  // shared-memory window owned by the communicator; null when the ranks span nodes. Collective
+  // the first time. Not part of Communicator: for the shared-memory dispatch transport (and the
+  // start-up line that names the transport).
+  NodeSharedMemory* node_shared_memory();
 
  private:
   MPI_Comm comm_;
@@ -75,5 +78,9 @@ class MpiCommunicator final : public Communicator {
   bool node_memory_probed_ = false;
   std::unique_ptr<NodeSharedMemory> node_memory_;  // on its own communicator
 };
+
+// `comm`'s node-shared memory when it is an MPI communicator (MpiCommunicator::node_shared_memory);
+// null for other backends, which have none. Collective over `comm` the first time.
+NodeSharedMemory* node_shared_memory(Communicator& comm);
 
 }  // namespace uoe

@@ -11,11 +11,15 @@ ProcessGroups ProcessGroups::create(CommunicatorPtr world, int ep_size) {
             size, " (number of MPI ranks); use an ep_size that divides it");
   ProcessGroups groups;
   const int rank = world->rank();
-  groups.world_ = world;
-  groups.ep_ = world->split(/*color=*/rank / ep_size, /*key=*/rank);
-  groups.expert_dp_ = world->split(/*color=*/rank % ep_size, /*key=*/rank);
-  groups.ep_->set_name("ep group");
-  groups.expert_dp_->set_name("expert_dp group");
+  // Both channels of each group are `world`'s backend (the one place a data channel on another
+  // backend would be made).
+  auto ep = world->split(/*color=*/rank / ep_size, /*key=*/rank);
+  auto expert_dp = world->split(/*color=*/rank % ep_size, /*key=*/rank);
+  ep->set_name("ep group");
+  expert_dp->set_name("expert_dp group");
+  groups.world_ = ProcessGroup::on(std::move(world));
+  groups.ep_ = ProcessGroup::on(std::move(ep));
+  groups.expert_dp_ = ProcessGroup::on(std::move(expert_dp));
   return groups;
 }
 

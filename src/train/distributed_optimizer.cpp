@@ -42,8 +42,8 @@ double DistributedOptimizer::step(double learning_rate, StepProfiler* profiler) 
       return bytes;
     };
     profiler->add_bytes("grad_all_reduce", StepProfiler::kNoLayer,
-                        bytes_of(params_.dense, *groups_.world()) +
-                            bytes_of(params_.expert, *groups_.expert_dp()));
+                        bytes_of(params_.dense, *groups_.dp().data) +
+                            bytes_of(params_.expert, *groups_.expert_dp().data));
   }
   const StepProfiler::Scope timer(profiler, "optimizer");
   const double norm = clip_grad_norm(params_, groups_, max_grad_norm_);

@@ -15,7 +15,7 @@ double sum_of_squares(const std::vector<torch::Tensor>& params) {
 
 double global_grad_norm(const GradientGroups& params, const ProcessGroups& groups) {
   auto expert_sq = torch::full({1}, sum_of_squares(params.expert), torch::kFloat64);
-  groups.ep()->all_reduce(expert_sq, ReduceOp::kSum);
+  groups.ep().control->all_reduce(expert_sq, ReduceOp::kSum);
   return std::sqrt(sum_of_squares(params.dense) + expert_sq.item<double>());
 }
 

@@ -30,9 +30,9 @@ void StepBreakdown::end_step(int64_t step) {
   auto local = profiler_.tokens_per_expert();
   std::vector<int64_t> flat;
   for (const auto& [layer, counts] : local) flat.insert(flat.end(), counts.begin(), counts.end());
-  if (!flat.empty() && groups_.world()->size() > 1) {
+  if (!flat.empty() && groups_.world_size() > 1) {
     auto summed = torch::tensor(flat, torch::kInt64);
-    groups_.world()->all_reduce(summed, ReduceOp::kSum);
+    groups_.world().control->all_reduce(summed, ReduceOp::kSum);
     const int64_t* value = summed.data_ptr<int64_t>();
     for (auto& [layer, counts] : local) {
       for (auto& c : counts) c = *value++;

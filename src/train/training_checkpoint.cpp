@@ -127,11 +127,11 @@ std::string TrainingCheckpointer::save(int64_t step,
     fs::remove_all(tmp);  // left by a process killed while writing
     make_directories(tmp, "checkpoint directory");
   }
-  groups_.world()->barrier();
+  groups_.world().control->barrier();
   write_model(tmp);
   optimizer.save(optimizer_file(tmp, groups_.rank()));
   fault_point("checkpoint_write", step, groups_.rank());
-  groups_.world()->barrier();
+  groups_.world().control->barrier();
   if (groups_.rank() == 0) {
     nlohmann::json state = resume_layout(config_, groups_.world_size(), groups_.ep_size());
     state["step"] = step;
@@ -144,7 +144,7 @@ std::string TrainingCheckpointer::save(int64_t step,
     UOE_CHECK(!ec, "cannot rename ", tmp, " to ", dir, ": ", ec.message());
     remove_old_checkpoints();
   }
-  groups_.world()->barrier();
+  groups_.world().control->barrier();
   return dir;
 }
 
@@ -168,7 +168,7 @@ void TrainingCheckpointer::end_of_step(int64_t step, const std::map<std::string,
         1);
   }
   auto stop = torch::tensor({int64_t(received_stop_signal())});
-  groups_.world()->all_reduce(stop, ReduceOp::kMax);
+  groups_.world().control->all_reduce(stop, ReduceOp::kMax);
   const int signal_number = int(stop.item<int64_t>());
   if (!due(step) && signal_number == 0) return;
   const std::string dir = save(step, write_model, optimizer, loop_state);

@@ -21,7 +21,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
   DistributedOptimizer optimizer(std::move(trainable), t, groups);
   LrSchedule schedule{t.lr_scheduler_type, t.learning_rate,
                       resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};
-  LoadBalancingLoss balance(load_balancing_options(t, model->config()), groups.world());
+  LoadBalancingLoss balance(load_balancing_options(t, model->config()), groups.world().data);
   TrainingCheckpointer checkpointer(t, groups);
   nlohmann::json last;  // the last step's record (without the load metrics)
   int64_t start_step = 0, total_tokens = 0;
@@ -50,7 +50,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
     optimizer.zero_grad();
     const std::vector<TrainingPass> passes = objective.passes(step * micro_steps, micro_steps);
     torch::Tensor counts = objective.local_counts(passes);
-    groups.world()->all_reduce(counts, ReduceOp::kSum);
+    groups.world().control->all_reduce(counts, ReduceOp::kSum);
     // The balancing losses cover every trained forward pass of the step.
     balance.start_step(int64_t(passes.size()), objective.valid_tokens(counts),
                        objective.valid_sequences(counts));
@@ -76,7 +76,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
     const double lr = schedule.at(step);
     const double grad_norm = optimizer.step(lr, profiler);
     balance.update_router_bias(model);
-    groups.world()->all_reduce(parts, ReduceOp::kSum);
+    groups.world().control->all_reduce(parts, ReduceOp::kSum);
     step_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -111,7 +111,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
   // With expert parallelism the rank that owns a trained expert holds the most; report the
   // maximum next to this rank's values.
   auto maxima = torch::tensor({optimizer.num_trainable_elements(), optimizer.state_bytes()});
-  groups.world()->all_reduce(maxima, ReduceOp::kMax);
+  groups.world().control->all_reduce(maxima, ReduceOp::kMax);
   nlohmann::json summary = {
       {"steps", max_steps},
       {"final", last},

@@ -65,14 +65,14 @@ AttributionResult compute_attribution(CausalLM& model, const TokenDataset& data,
     totals[0] += batch.valid.sum().to(torch::kInt64);
     totals[1] += static_cast<int64_t>(indices.size());
   }
-  groups.world()->all_reduce(result.scores, ReduceOp::kSum);
-  groups.world()->all_reduce(result.counts, ReduceOp::kSum);
+  groups.world().control->all_reduce(result.scores, ReduceOp::kSum);
+  groups.world().control->all_reduce(result.counts, ReduceOp::kSum);
   // MPI does not promise bit-identical reduction results on every rank; the target selection made
   // from these scores must be identical everywhere, so every rank takes rank 0's table.
-  groups.world()->all_reduce(result.half_scores, ReduceOp::kSum);
-  groups.world()->broadcast(result.scores, 0);
-  groups.world()->broadcast(result.half_scores, 0);
-  groups.world()->all_reduce(totals, ReduceOp::kSum);
+  groups.world().control->all_reduce(result.half_scores, ReduceOp::kSum);
+  groups.world().control->broadcast(result.scores, 0);
+  groups.world().control->broadcast(result.half_scores, 0);
+  groups.world().control->all_reduce(totals, ReduceOp::kSum);
   result.num_tokens = totals[0].item<int64_t>();
   result.num_sequences = totals[1].item<int64_t>();
   UOE_CHECK(result.num_sequences > 0, "attribution: dataset '", data.path(), "' is empty");

@@ -66,7 +66,7 @@ void expect_same_config(const ModelConfig& a, const ModelConfig& b) {
 }
 
 // Parameters from `seed` (layout independent) and buffers from seeded values too.
-CausalLM make_model(const ModelConfig& config, CommunicatorPtr ep, uint64_t seed) {
+CausalLM make_model(const ModelConfig& config, ProcessGroup ep, uint64_t seed) {
   CausalLM model(config, std::move(ep));
   model->initialize(seed);
   torch::NoGradGuard no_grad;

@@ -57,7 +57,7 @@ std::vector<std::vector<int64_t>> full_recompute_greedy(
     for (size_t b = prompts.size(); b < size_t(rows); ++b) ++cursor[b];
     if (stop_token >= 0) {
       auto any = torch::full({1}, double(running), torch::kFloat64);
-      groups.world()->all_reduce(any, ReduceOp::kSum);
+      groups.world().control->all_reduce(any, ReduceOp::kSum);
       if (any.item<double>() == 0) break;
     }
   }
@@ -155,7 +155,7 @@ TEST_P(Generation, SameTokensAsFullRecompute) {
       // Stop token: the third token of the first prompt of rank 0, the same on every rank.
       auto stop = torch::zeros({1}, torch::kFloat64);
       if (world->rank() == 0) stop[0] = double(want.at(0).at(2));
-      groups.world()->all_reduce(stop, ReduceOp::kSum);
+      groups.world().control->all_reduce(stop, ReduceOp::kSum);
       const int64_t stop_token = int64_t(stop.item<double>());
       const auto want_stopped = full_recompute_greedy(model, mine, kSteps, groups, stop_token);
       const auto got_stopped = greedy_generate(model, mine, kSteps, groups, stop_token);

@@ -1,6 +1,7 @@
 // Token dispatcher: dispatch followed by combine is the identity (forward and gradient), whatever
 // the layout, including ranks with no tokens and experts that receive none.
 #include "moe/token_dispatcher.h"
+#include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
 
@@ -35,9 +36,9 @@ void check_round_trip(int64_t num_tokens, const torch::Tensor& topk_ids, int64_t
     EXPECT_EQ(received, rows.size(0)) << tag;
     auto weights = torch::full({num_tokens, kTopK}, 1.0 / kTopK);
     auto out = dispatcher.combine(rows, plan, weights, true);
-    const bool shared_expected =
-        shared_memory && groups.ep()->size() > 1 && groups.ep()->node_shared_memory() != nullptr;
-    EXPECT_EQ(plan.through_shared_memory, shared_expected) << tag;
+    const bool shared_expected = shared_memory && groups.ep().size() > 1 &&
+                                 node_shared_memory(*groups.ep().data) != nullptr;
+    EXPECT_EQ(dispatcher.transport_name() == std::string("shared_memory"), shared_expected) << tag;
     test::expect_close(out, hidden, 1e-6, tag + ": combine(dispatch(x))");
     auto g = test::seeded_randn({num_tokens, kHidden}, 99 + groups.rank()).to(dtype);
     (out * g).sum().backward();

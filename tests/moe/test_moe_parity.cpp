@@ -129,7 +129,7 @@ void check_cuda_parity(RouterKind kind, bool shared, const std::string& what) {
   Result ref = run_layer(reference, tokens, probe, global);
 
   const auto device = test::cuda_device();
-  MoELayer layer(options, nccl);
+  MoELayer layer(options, ProcessGroup(test::world(), nccl));  // counts on MPI, tokens on NCCL
   layer->set_dispatch_options({/*overlap_shared_experts=*/true, /*shared_memory=*/true});
   // (CUDA tensors: always the NCCL all-to-all; the overlap takes the side-stream start/wait path)
   initialize_parameters(*layer, 7, 0.1);

@@ -23,10 +23,10 @@ TEST(ProcessGroups, LayoutMatchesDesign) {
     EXPECT_EQ(groups.ep_rank(), r % ep);
     EXPECT_EQ(groups.dp_rank(), r / ep);
     EXPECT_EQ(groups.dp_size(), world->size() / ep);
-    EXPECT_EQ(groups.expert_dp()->size(), world->size() / ep);
+    EXPECT_EQ(groups.expert_dp().size(), world->size() / ep);
     // Members of the EP group are the contiguous ranks [dp_rank * ep, dp_rank * ep + ep).
     auto members = torch::empty({ep}, torch::kInt64);
-    groups.ep()->all_gather(members, torch::tensor({int64_t(r)}));
+    groups.ep().control->all_gather(members, torch::tensor({int64_t(r)}));
     for (int i = 0; i < ep; ++i) EXPECT_EQ(members[i].item<int64_t>(), (r / ep) * ep + i);
   }
 }
@@ -34,6 +34,27 @@ TEST(ProcessGroups, LayoutMatchesDesign) {
 // Expert grads filled with 2^rank: after sync each expert grad is the sum of 2^s over the ranks s
 // of its expert-DP group (same ep_rank), which identifies the group exactly. Dense grads sum
 // over the world: 2^W - 1.
+// Every group has a control and a data channel over the same ranks in the same order; the
+// control channel takes CPU tensors (MPI) whatever device the model runs on.
+TEST(ProcessGroups, EveryGroupHasControlAndDataChannelsOverTheSameRanks) {
+  auto world = test::world();
+  for (int ep : ep_sizes_for(world->size())) {
+    auto groups = ProcessGroups::create(world, ep);
+    for (const ProcessGroup* group : {&groups.world(), &groups.ep(), &groups.expert_dp()}) {
+      ASSERT_TRUE(group->control && group->data);
+      EXPECT_EQ(group->control->backend_name(), "mpi");
+      EXPECT_EQ(group->control->size(), group->data->size());
+      EXPECT_EQ(group->control->rank(), group->data->rank());
+      const auto mine = torch::tensor({int64_t(world->rank())});
+      auto by_control = torch::empty({group->size()}, torch::kInt64);  // world ranks of members
+      group->control->all_gather(by_control, mine);
+      auto by_data = torch::empty_like(by_control);
+      group->data->all_gather(by_data, mine);
+      EXPECT_TRUE(torch::equal(by_control, by_data)) << group->data->name();
+    }
+  }
+}
+
 TEST(ProcessGroups, ExpertDpGradientSyncSumsExactlyOverTheGroup) {
   auto world = test::world();
   const int r = world->rank(), n = world->size();
