@@ -84,10 +84,10 @@ double minimum(std::vector<double> values) {
 }
 
 std::vector<std::vector<double>> time_interleaved(int64_t warmup, int64_t iters,
-                                                  const std::vector<Step>& steps,
-                                                  double pause_s) {
-  UOE_CHECK(warmup >= 1 && iters >= 3, "need at least 1 warm-up and 3 timed iterations, got --warmup ",
-            warmup, " --iters ", iters);
+                                                  const std::vector<Step>& steps, double pause_s) {
+  UOE_CHECK(warmup >= 1 && iters >= 3,
+            "need at least 1 warm-up and 3 timed iterations, got --warmup ", warmup, " --iters ",
+            iters);
   std::vector<std::vector<double>> seconds(steps.size());
   for (int64_t round = 0; round < warmup + iters; ++round) {
     for (size_t i = 0; i < steps.size(); ++i) {

@@ -33,8 +33,8 @@
 
 #include "bench_utils.h"
 #include "common/check.h"
-#include "common/log.h"
 #include "common/cpu_runtime.h"
+#include "common/log.h"
 #include "common/step_profiler.h"
 #include "moe/token_dispatcher.h"
 #include "parallel/mpi_communicator.h"
@@ -68,7 +68,7 @@ torch::Tensor expected_rows(const std::vector<Inputs>& all_inputs, int64_t first
   for (int64_t e = first_expert; e < first_expert + num_local_experts; ++e) {
     for (const auto& in : all_inputs) {
       auto tokens = (in.topk_ids == e).any(1).nonzero().view({-1});  // [n] ascending
-      blocks.push_back(in.hidden.index_select(0, tokens));          // [n, H]
+      blocks.push_back(in.hidden.index_select(0, tokens));           // [n, H]
     }
   }
   return torch::cat(blocks, 0);  // [R, H]
@@ -147,7 +147,7 @@ int run(int argc, char** argv) {
   }
   const Inputs& mine = all_inputs[ep->rank()];
   const auto weights = torch::full({tokens, top_k}, 1.0 / double(top_k));  // [T, K]
-  const auto grad_out = torch::randn({tokens, hidden});                     // [T, H]
+  const auto grad_out = torch::randn({tokens, hidden});                    // [T, H]
 
   struct Transport {
     std::string name;
@@ -325,19 +325,22 @@ int run(int argc, char** argv) {
     result["transports"][transports[i].name] = {
         {"dispatcher_fwd", timing_json(fwd)},
         {"dispatcher_fwd_bwd", timing_json(fwd_bwd)},
-        {"breakdown_fwd", {{"dispatch_median_s", median(b.dispatch_s)},
-                           {"combine_median_s", median(b.combine_s)},
-                           {"phases", phases_json}}},
-        {"ratios", {{"fwd", ratio_fwd},
-                    {"fwd_bwd", ratio_fwd_bwd},
-                    {"exchange_fwd", ratio_exchange},
-                    {"fwd_without_expert_output_placement", ratio_fwd_unplaced}}},
+        {"breakdown_fwd",
+         {{"dispatch_median_s", median(b.dispatch_s)},
+          {"combine_median_s", median(b.combine_s)},
+          {"phases", phases_json}}},
+        {"ratios",
+         {{"fwd", ratio_fwd},
+          {"fwd_bwd", ratio_fwd_bwd},
+          {"exchange_fwd", ratio_exchange},
+          {"fwd_without_expert_output_placement", ratio_fwd_unplaced}}},
         {"ratios_of_minimums",
          {{"fwd", minimum(fwd) / minimum(raw_fwd)},
           {"fwd_bwd", minimum(fwd_bwd) / minimum(raw_fwd_bwd)}}},
-        {"targets", {{"ratio_max", kTargetRatio},
-                     {"fwd_met", ratio_fwd <= kTargetRatio},
-                     {"fwd_bwd_met", ratio_fwd_bwd <= kTargetRatio}}},
+        {"targets",
+         {{"ratio_max", kTargetRatio},
+          {"fwd_met", ratio_fwd <= kTargetRatio},
+          {"fwd_bwd_met", ratio_fwd_bwd <= kTargetRatio}}},
     };
     log0("  ", transports[i].name, ": dispatch+combine ", median(fwd) * 1e3, " ms (dispatch ",
          median(b.dispatch_s) * 1e3, ", combine ", median(b.combine_s) * 1e3, "): ratio ",

@@ -7,18 +7,18 @@
 //   mpiexec -np <P> hf_load_memory_bench --mode load --dir <dir> --out result.json [same shape]
 //     builds the fp32 model with ep_size = P, loads the checkpoint and reports, per rank, the peak
 //     RSS before building the model (start-up), after loading, and what the rank holds.
-// The driver benchmarks/run_hf_load_memory.sh writes once and loads at 1, 2 and 4 ranks, each in its
-// own processes, so that no run's peak hides another's.
+// The driver benchmarks/run_hf_load_memory.sh writes once and loads at 1, 2 and 4 ranks, each in
+// its own processes, so that no run's peak hides another's.
 //
 // Correctness before measuring: every tensor is filled with a constant derived from its name, and
 // after loading every parameter of every rank must hold exactly its constant.
 #include <filesystem>
 
 #include "bench_utils.h"
+#include "checkpoint/hf_checkpoint.h"
 #include "common/check.h"
 #include "common/cpu_runtime.h"
 #include "common/log.h"
-#include "checkpoint/hf_checkpoint.h"
 #include "formats/safetensors_writer.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
@@ -51,7 +51,8 @@ NamedTensor filled(const std::string& name, at::IntArrayRef shape) {
   return {name, torch::full(shape, fill_value(name), torch::kBFloat16)};
 }
 
-// The HF tensors of layer `l` of bench_config's model (plain names, as checkpoint/hf_names.h maps them).
+// The HF tensors of layer `l` of bench_config's model (plain names, as checkpoint/hf_names.h maps
+// them).
 std::vector<NamedTensor> layer_tensors(const ModelConfig& c, int64_t l) {
   const int64_t h = c.hidden_size, f = c.moe_intermediate_size;
   const std::string p = c10::str("model.layers.", l, ".");
@@ -113,13 +114,14 @@ int load_checkpoint_measured(const ModelConfig& c, const std::string& dir, const
   for (const auto& item : model->named_parameters()) {
     const std::string hf = item.key() == "lm_head.weight" ? item.key() : "model." + item.key();
     const auto& t = item.value();
-    if (!(t.min().item<float>() == fill_value(hf) && t.max().item<float>() == fill_value(hf))) ++wrong;
+    if (!(t.min().item<float>() == fill_value(hf) && t.max().item<float>() == fill_value(hf)))
+      ++wrong;
   }
   UOE_CHECK(wrong == 0, wrong, " tensors do not hold their checkpoint values");
 
   const int64_t held = report.dense_bytes + report.expert_bytes;
-  auto mine = torch::tensor({start_rss, peak_rss, report.dense_bytes, report.expert_bytes,
-                             int64_t(load_s * 1e6)});
+  auto mine = torch::tensor(
+      {start_rss, peak_rss, report.dense_bytes, report.expert_bytes, int64_t(load_s * 1e6)});
   auto all = torch::empty({world->size() * 5}, torch::kInt64);
   world->all_gather(all, mine);
   all = all.reshape({world->size(), 5});
@@ -141,17 +143,22 @@ int load_checkpoint_measured(const ModelConfig& c, const std::string& dir, const
                      {"load_s", row[4].item<int64_t>() * 1e-6}});
   }
   const int64_t full_model = report.dense_bytes + per_expert * c.num_experts * c.num_moe_layers();
-  bench::write_json(out, {{"ep_size", world->size()},
-                          {"checkpoint_bf16_bytes", checkpoint.index_metadata().value("total_size", uint64_t(0))},
-                          {"full_model_fp32_bytes", full_model},
-                          {"model", {{"layers", c.num_hidden_layers}, {"experts", c.num_experts},
-                                     {"hidden", c.hidden_size}, {"ffn", c.moe_intermediate_size},
-                                     {"vocab", c.vocab_size}}},
-                          {"ranks", ranks}});
+  bench::write_json(
+      out, {{"ep_size", world->size()},
+            {"checkpoint_bf16_bytes", checkpoint.index_metadata().value("total_size", uint64_t(0))},
+            {"full_model_fp32_bytes", full_model},
+            {"model",
+             {{"layers", c.num_hidden_layers},
+              {"experts", c.num_experts},
+              {"hidden", c.hidden_size},
+              {"ffn", c.moe_intermediate_size},
+              {"vocab", c.vocab_size}}},
+            {"ranks", ranks}});
   constexpr double kMiB = 1 << 20;
-  log0("ep=", world->size(), ": rank 0 holds ", held / kMiB, " MiB (dense ", report.dense_bytes / kMiB,
-       " + experts ", report.expert_bytes / kMiB, "), peak RSS ", peak_rss / kMiB, " MiB (start ",
-       start_rss / kMiB, "), full fp32 model ", full_model / kMiB, " MiB, load ", load_s, " s");
+  log0("ep=", world->size(), ": rank 0 holds ", held / kMiB, " MiB (dense ",
+       report.dense_bytes / kMiB, " + experts ", report.expert_bytes / kMiB, "), peak RSS ",
+       peak_rss / kMiB, " MiB (start ", start_rss / kMiB, "), full fp32 model ", full_model / kMiB,
+       " MiB, load ", load_s, " s");
   return 0;
 }
 
@@ -162,7 +169,8 @@ int run(bench::Flags& flags) {
   const ModelConfig config = bench_config(flags);
   flags.check_all_used();
   UOE_CHECK(mode == "write" || mode == "load", "--mode must be write or load, got '", mode, "'");
-  return mode == "write" ? write_checkpoint(config, dir) : load_checkpoint_measured(config, dir, out);
+  return mode == "write" ? write_checkpoint(config, dir)
+                         : load_checkpoint_measured(config, dir, out);
 }
 
 }  // namespace

@@ -26,8 +26,8 @@
 #include "bench_utils.h"
 #include "co_process.h"
 #include "common/check.h"
-#include "common/log.h"
 #include "common/cpu_runtime.h"
+#include "common/log.h"
 #include "moe/moe_layer.h"
 
 namespace uoe::bench {
@@ -46,8 +46,8 @@ struct Shape {
     return 9.0 * 2.0 * double(tokens * top_k) * double(hidden) * double(ffn);
   }
   nlohmann::json to_json() const {
-    return {{"hidden", hidden}, {"ffn", ffn}, {"experts", experts}, {"top_k", top_k},
-            {"tokens", tokens}, {"norm_topk_prob", norm_topk_prob}};
+    return {{"hidden", hidden}, {"ffn", ffn},       {"experts", experts},
+            {"top_k", top_k},   {"tokens", tokens}, {"norm_topk_prob", norm_topk_prob}};
   }
 };
 
@@ -94,7 +94,8 @@ nlohmann::json check_against_reference(MoELayer& layer, const Shape& s, const to
       {"out", out.hidden, {s.tokens, s.hidden}},
       {"grad_hidden", x.grad(), {s.tokens, s.hidden}},
       {"grad_router", layer->gate->weight.grad(), {s.experts, s.hidden}},
-      {"grad_last_expert_gate_proj", layer->experts->expert(last)->gate_proj->weight.grad(),
+      {"grad_last_expert_gate_proj",
+       layer->experts->expert(last)->gate_proj->weight.grad(),
        {s.ffn, s.hidden}},
   };
   nlohmann::json record = {{"tolerance_relative", tolerance}};
@@ -183,8 +184,10 @@ int run(int argc, char** argv) {
   const std::string prefix = flags.get_string("reference-prefix", "");
   const std::string json_path = flags.get_string("json", "");
   flags.check_all_used();
-  UOE_CHECK(!script.empty(), "--reference-script <path of benchmarks/moe_reference.py> is required");
-  UOE_CHECK(!prefix.empty(), "--reference-prefix <path prefix for the reference's files> is required");
+  UOE_CHECK(!script.empty(),
+            "--reference-script <path of benchmarks/moe_reference.py> is required");
+  UOE_CHECK(!prefix.empty(),
+            "--reference-prefix <path prefix for the reference's files> is required");
   UOE_CHECK(device_name == "cpu" || device_name == "cuda", "--device must be cpu or cuda, got '",
             device_name, "'");
   UOE_CHECK(dtype_name == "float32" || dtype_name == "bfloat16",
@@ -198,15 +201,37 @@ int run(int argc, char** argv) {
     if (device.is_cuda()) torch::cuda::synchronize();
   };
 
-  log0("moe_layer_bench ", s.name, ": T=", s.tokens, " H=", s.hidden, " F=", s.ffn, " E=",
-       s.experts, " K=", s.top_k, " norm_topk_prob=", s.norm_topk_prob, ", ", device_name, " ",
-       dtype_name, ", ", threads, " threads");
-  CoProcess python({python_exe, script, "--name", s.name, "--hidden", std::to_string(s.hidden),
-                    "--ffn", std::to_string(s.ffn), "--experts", std::to_string(s.experts),
-                    "--top-k", std::to_string(s.top_k), "--tokens", std::to_string(s.tokens),
-                    "--norm-topk-prob", s.norm_topk_prob ? "1" : "0", "--seed",
-                    std::to_string(seed), "--threads", std::to_string(threads), "--device",
-                    device_name, "--dtype", dtype_name, "--out-prefix", prefix, "--serve", "1"});
+  log0("moe_layer_bench ", s.name, ": T=", s.tokens, " H=", s.hidden, " F=", s.ffn,
+       " E=", s.experts, " K=", s.top_k, " norm_topk_prob=", s.norm_topk_prob, ", ", device_name,
+       " ", dtype_name, ", ", threads, " threads");
+  CoProcess python({python_exe,
+                    script,
+                    "--name",
+                    s.name,
+                    "--hidden",
+                    std::to_string(s.hidden),
+                    "--ffn",
+                    std::to_string(s.ffn),
+                    "--experts",
+                    std::to_string(s.experts),
+                    "--top-k",
+                    std::to_string(s.top_k),
+                    "--tokens",
+                    std::to_string(s.tokens),
+                    "--norm-topk-prob",
+                    s.norm_topk_prob ? "1" : "0",
+                    "--seed",
+                    std::to_string(seed),
+                    "--threads",
+                    std::to_string(threads),
+                    "--device",
+                    device_name,
+                    "--dtype",
+                    dtype_name,
+                    "--out-prefix",
+                    prefix,
+                    "--serve",
+                    "1"});
   const std::string ready = python.read_line();
   UOE_ASSERT(ready == "ready", "the Python reference answered '", ready, "' instead of 'ready'");
 

@@ -17,8 +17,8 @@
 
 #include "bench_utils.h"
 #include "common/check.h"
-#include "common/log.h"
 #include "common/cpu_runtime.h"
+#include "common/log.h"
 #include "parallel/mpi_communicator.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"
@@ -59,7 +59,8 @@ int run(bench::Flags& flags) {
   const int64_t seq = flags.get_int("seq", 64);
   const int64_t batch = flags.get_int("batch", 8);
   const int64_t ep = flags.get_int("ep", 0);
-  const bool shared_memory = flags.get_int("shared-memory", 1) != 0;  // parallel.shared_memory_dispatch
+  const bool shared_memory =
+      flags.get_int("shared-memory", 1) != 0;  // parallel.shared_memory_dispatch
   flags.check_all_used();
   UOE_CHECK(mode == "seuf" || mode == "full", "--mode must be seuf or full, got '", mode, "'");
 
@@ -88,11 +89,14 @@ int run(bench::Flags& flags) {
   TrainableSet trainable = apply_selection(model, selection);
 
   std::map<std::string, torch::Tensor> before;
-  for (const auto& item : model->named_parameters()) before[item.key()] = item.value().detach().clone();
-  auto summary = run_unlearning(run, groups, model, selection, trainable, {&forget, nullptr}, target_layer);
+  for (const auto& item : model->named_parameters())
+    before[item.key()] = item.value().detach().clone();
+  auto summary =
+      run_unlearning(run, groups, model, selection, trainable, {&forget, nullptr}, target_layer);
   int64_t changed_outside = 0;
   for (const auto& item : model->named_parameters()) {
-    if (!item.value().requires_grad() && !torch::equal(item.value(), before[item.key()])) ++changed_outside;
+    if (!item.value().requires_grad() && !torch::equal(item.value(), before[item.key()]))
+      ++changed_outside;
   }
   UOE_CHECK(changed_outside == 0, changed_outside, " frozen tensors changed");
   UOE_CHECK(std::isfinite(summary["final"]["loss"].get<double>()), "loss is not finite");
@@ -112,9 +116,14 @@ int run(bench::Flags& flags) {
       {"peak_rss_bytes_max_rank", rss.item<int64_t>()},
       {"trainable_elements_max_rank", summary["trainable_elements_max_rank"]},
       {"trainable_parameters", trainable.num_elements},
-      {"model", {{"hidden", model_config.hidden_size}, {"layers", model_config.num_hidden_layers},
-                 {"experts", model_config.num_experts}, {"ffn", model_config.moe_intermediate_size},
-                 {"seq", seq}, {"batch_per_rank", batch}, {"target_layer", target_layer}}}};
+      {"model",
+       {{"hidden", model_config.hidden_size},
+        {"layers", model_config.num_hidden_layers},
+        {"experts", model_config.num_experts},
+        {"ffn", model_config.moe_intermediate_size},
+        {"seq", seq},
+        {"batch_per_rank", batch},
+        {"target_layer", target_layer}}}};
   if (groups.rank() == 0) bench::write_json(out_path, result);
   log0(mode, ": step ", summary["step_time_s"].get<double>(), " s, optimizer state ",
        summary["optimizer_state_bytes_max_rank"].get<int64_t>(), " B (largest rank), peak RSS ",

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "fuzz_input.h"
 #include "config/run_config.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text = uoe::fuzz::as_text(data, size);

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "common/check.h"
-#include "fuzz_input.h"
 #include "formats/safetensors.h"
+#include "fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const uoe::fuzz::ScratchFile scratch;

@@ -6,8 +6,8 @@
 
 #include <cstdio>
 
-#include "common/log.h"
 #include "common/cpu_runtime.h"
+#include "common/log.h"
 #include "parallel/mpi_communicator.h"
 
 namespace {

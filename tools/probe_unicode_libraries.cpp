@@ -86,11 +86,11 @@ int main(int argc, char** argv) {
   onig_initialize(encodings, 1);
   UVersionInfo icu_unicode;
   u_getUnicodeVersion(icu_unicode);
-  const std::string names[] = {std::string("Oniguruma ") + onig_version(),
-                               "PCRE2 " + std::to_string(PCRE2_MAJOR) + "." +
-                                   std::to_string(PCRE2_MINOR),
-                               "ICU " U_ICU_VERSION " (Unicode " + std::to_string(icu_unicode[0]) +
-                                   "." + std::to_string(icu_unicode[1]) + ")"};
+  const std::string names[] = {
+      std::string("Oniguruma ") + onig_version(),
+      "PCRE2 " + std::to_string(PCRE2_MAJOR) + "." + std::to_string(PCRE2_MINOR),
+      "ICU " U_ICU_VERSION " (Unicode " + std::to_string(icu_unicode[0]) + "." +
+          std::to_string(icu_unicode[1]) + ")"};
   for (int lib = 0; lib < 3; ++lib) {
     std::printf("%s: code points unlike HF:", names[lib].c_str());
     std::set<uint32_t> letters, numbers, symbols;

@@ -6,8 +6,8 @@
 
 namespace uoe {
 namespace {
-const std::vector<std::string> kCommands = {"make-data", "tokenize", "pretrain", "attribute",
-                                            "unlearn", "eval", "info", "export", "plan"};
+const std::vector<std::string> kCommands = {
+    "make-data", "tokenize", "pretrain", "attribute", "unlearn", "eval", "info", "export", "plan"};
 }
 
 std::string usage_text() {

@@ -4,21 +4,21 @@
 #include <optional>
 
 #include "app/run_context.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/hf_checkpoint.h"
+#include "checkpoint/hf_config.h"
 #include "common/check.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "checkpoint/checkpoint.h"
-#include "checkpoint/hf_checkpoint.h"
 #include "data/fictitious_facts.h"
-#include "checkpoint/hf_config.h"
 #include "data/text_corpus.h"
+#include "eval/evaluation.h"
+#include "eval/tofu_eval.h"
 #include "model/causal_lm.h"
 #include "model/parameter_count.h"
 #include "plan/plan_report.h"
 #include "train/pretrainer.h"
 #include "unlearn/attribution.h"
-#include "eval/evaluation.h"
-#include "eval/tofu_eval.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"
 
@@ -37,7 +37,8 @@ CausalLM build_model(const RunContext& ctx) {
       model->initialize(c.training.seed);
     } else {
       if (is_hf_model_dir(c.model_name_or_path)) {
-        load_hf_checkpoint(SafetensorsCheckpoint(c.model_name_or_path), model, c.model.architecture);
+        load_hf_checkpoint(SafetensorsCheckpoint(c.model_name_or_path), model,
+                           c.model.architecture);
       } else {
         load_checkpoint(c.model_name_or_path, model);
       }
@@ -104,13 +105,15 @@ int pretrain(const CommandLine& cli) {
       run_pretraining({c.training, c.profile, c.data, c.dataset.train}, ctx.groups, model);
   summary["parameters"] = counts;
   if (suite) {
-    summary["eval"] = evaluate_suite(model, *suite, ctx.groups, eval_options(ctx.config, nullptr), false);
+    summary["eval"] =
+        evaluate_suite(model, *suite, ctx.groups, eval_options(ctx.config, nullptr), false);
     log0("eval: ", summary["eval"].dump());
   }
   ctx.write_summary(summary);
   log0("pretrain done: loss ", summary["initial_loss"].get<double>(), " -> ",
-       summary["final_loss"].get<double>(), " in ", format_duration(summary["wall_s"].get<double>()),
-       "; wrote ", ctx.config.training.output_dir);
+       summary["final_loss"].get<double>(), " in ",
+       format_duration(summary["wall_s"].get<double>()), "; wrote ",
+       ctx.config.training.output_dir);
   return 0;
 }
 
@@ -183,7 +186,8 @@ Attributed attribute_and_select(const RunContext& ctx, CausalLM& model, const To
     a.forget.contrast = attribution_contrast(a.forget.scores, a.retain->scores);
   }
   a.selection = select_targets(c.unlearn.selection, &a.forget, c.model, c.training.seed);
-  const ExpertTarget first = a.selection.experts.empty() ? ExpertTarget{} : a.selection.experts.front();
+  const ExpertTarget first =
+      a.selection.experts.empty() ? ExpertTarget{} : a.selection.experts.front();
   if (ctx.groups.rank() == 0) {
     write_attribution(c.training.output_dir + "/attribution.h5", a.forget,
                       a.retain ? &*a.retain : nullptr, first.layer, first.expert);
@@ -192,13 +196,14 @@ Attributed attribute_and_select(const RunContext& ctx, CausalLM& model, const To
   a.specificity = {{"split_half", agreement ? agreement->to_json() : nlohmann::json()}};
   log0("expert attribution over ", a.forget.num_sequences, " forget sequences (",
        a.forget.num_tokens, " tokens); top experts per MoE layer [score (selections)]:\n",
-       describe_attribution(a.forget, 4),
-       agreement ? agreement->describe() : std::string());
+       describe_attribution(a.forget, 4), agreement ? agreement->describe() : std::string());
   if (a.retain) {
     a.specificity["retain_sequences"] = a.retain->num_sequences;
     log0("retain-set attribution over ", a.retain->num_sequences, " sequences:\n",
-         describe_attribution(*a.retain, 4), "forget vs retain (contrast = forget share - retain "
-         "share):\n", describe_contrast(a.forget, *a.retain));
+         describe_attribution(*a.retain, 4),
+         "forget vs retain (contrast = forget share - retain "
+         "share):\n",
+         describe_contrast(a.forget, *a.retain));
   }
   log0("selection: ", a.selection.to_json().dump());
   return a;
@@ -223,8 +228,8 @@ int attribute(const CommandLine& cli) {
                             {"num_sequences", a.forget.num_sequences},
                             {"specificity", a.specificity}};
   if (a.retain && ctx.groups.rank() == 0) {  // the retain table alone (benchmarks/tofu reads it)
-    write_attribution(ctx.config.training.output_dir + "/attribution_retain.h5", *a.retain,
-                      nullptr, -1, -1);
+    write_attribution(ctx.config.training.output_dir + "/attribution_retain.h5", *a.retain, nullptr,
+                      -1, -1);
   }
   ctx.write_summary(summary);
   return 0;
@@ -233,7 +238,8 @@ int attribute(const CommandLine& cli) {
 // TOFU metrics of `tofu:` (evaluated after `eval:`'s sets), logged without the per-question ratios.
 nlohmann::json tofu_metrics(const RunContext& ctx, CausalLM& model) {
   log0("TOFU evaluation ...");
-  nlohmann::json result = evaluate_tofu(model, ctx.config.tofu, ctx.groups, ctx.config.eval.batch_size);
+  nlohmann::json result =
+      evaluate_tofu(model, ctx.config.tofu, ctx.groups, ctx.config.eval.batch_size);
   nlohmann::json shown = result;
   for (const char* set : {"forget", "retain"}) shown[set].erase("truth_ratios");
   log0("tofu: ", shown.dump());
@@ -253,7 +259,8 @@ int unlearn(const CommandLine& cli) {
 
   EvalOptions options = eval_options(c, &selection);
   if (!options.target) {  // full-model unlearning: report the best-attributed expert's routing
-    options.target = select_targets(SelectionConfig{}, &attribution, c.model, c.training.seed).experts.front();
+    options.target =
+        select_targets(SelectionConfig{}, &attribution, c.model, c.training.seed).experts.front();
   }
   log0("evaluating before unlearning ...");
   const std::string samples_prefix = options.samples_prefix;
@@ -265,7 +272,8 @@ int unlearn(const CommandLine& cli) {
   // RMU hooks the target layer (for full-model unlearning: the best-attributed layer).
   int64_t hook_layer = c.unlearn.rmu_layer;
   if (hook_layer < 0) {
-    hook_layer = selection.experts.empty() ? attribution.best_layer() : selection.experts.front().layer;
+    hook_layer =
+        selection.experts.empty() ? attribution.best_layer() : selection.experts.front().layer;
   }
   const int64_t total_parameters = parameter_counts(ctx, model)["total"].get<int64_t>();
   log0("trainable: ", trainable.num_elements, " of ", total_parameters, " parameters (",
@@ -285,7 +293,8 @@ int unlearn(const CommandLine& cli) {
                                {"config_hash", c.config_hash},
                                {"anchor_weight", c.unlearn.anchor_weight}};
   save_delta(c.training.output_dir + "/delta.h5", model, ctx.groups, trainable.names, provenance);
-  if (c.training.save_full_model) save_checkpoint(c.training.output_dir + "/checkpoint", model, ctx.groups);
+  if (c.training.save_full_model)
+    save_checkpoint(c.training.output_dir + "/checkpoint", model, ctx.groups);
   ctx.write_summary({{"command", "unlearn"},
                      {"method", to_string(c.unlearn.method)},
                      {"selection", selection.to_json()},
@@ -307,11 +316,12 @@ int eval(const CommandLine& cli) {
   EvalSuite suite = load_eval_suite(ctx);
   std::unique_ptr<Selection> target;
   if (ctx.config.unlearn.selection.mode == SelectionMode::kFixed) {
-    target = std::make_unique<Selection>(
-        select_targets(ctx.config.unlearn.selection, nullptr, ctx.config.model, ctx.config.training.seed));
+    target = std::make_unique<Selection>(select_targets(
+        ctx.config.unlearn.selection, nullptr, ctx.config.model, ctx.config.training.seed));
   }
   ctx.open_outputs();
-  auto result = evaluate_suite(model, suite, ctx.groups, eval_options(ctx.config, target.get()), false);
+  auto result =
+      evaluate_suite(model, suite, ctx.groups, eval_options(ctx.config, target.get()), false);
   log0("eval: ", result.dump(2));
   nlohmann::json summary = {{"command", "eval"}, {"eval", result}};
   if (ctx.config.tofu.enabled()) summary["tofu"] = tofu_metrics(ctx, model);
@@ -323,25 +333,26 @@ int eval(const CommandLine& cli) {
 std::string describe_architecture(const ModelConfig& m) {
   const auto moe = m.moe_layer_indices();
   std::string attention =
-      m.is_mla() ? c10::str("MLA (q_lora_rank ", m.q_lora_rank, ", kv_lora_rank ", m.kv_lora_rank,
-                            ", qk ", m.qk_nope_head_dim, "+", m.qk_rope_head_dim, ", v ",
-                            m.v_head_dim, ")")
-                 : c10::str(m.num_key_value_heads < m.num_attention_heads ? "GQA" : "MHA", " (",
-                            m.num_attention_heads, " heads, ", m.num_key_value_heads,
-                            " kv, head_dim ", m.resolved_head_dim(), ")");
+      m.is_mla()
+          ? c10::str("MLA (q_lora_rank ", m.q_lora_rank, ", kv_lora_rank ", m.kv_lora_rank, ", qk ",
+                     m.qk_nope_head_dim, "+", m.qk_rope_head_dim, ", v ", m.v_head_dim, ")")
+          : c10::str(m.num_key_value_heads < m.num_attention_heads ? "GQA" : "MHA", " (",
+                     m.num_attention_heads, " heads, ", m.num_key_value_heads, " kv, head_dim ",
+                     m.resolved_head_dim(), ")");
   if (m.qk_norm != "none") attention += c10::str(", q/k norm ", m.qk_norm);
-  return c10::str(m.architecture.empty() ? "uoe model" : m.architecture, ": ",
-                  m.num_hidden_layers, " layers (", moe.size(), " MoE",
-                  moe.empty() ? "" : c10::str(", first ", moe.front()), "), ", m.num_experts,
-                  " experts top-", m.num_experts_per_tok,
-                  m.shared_expert_intermediate_size > 0
-                      ? c10::str(" + shared ", m.shared_expert_intermediate_size,
-                                 m.shared_expert_gate ? " (gated)" : "")
-                      : "",
-                  ", router ", m.router_type, m.n_group > 1 ? c10::str(" (", m.n_group, " groups, top ", m.topk_group, ")") : "",
-                  ", attention ", attention, ", rope ", m.rope_scaling.type,
-                  m.rope_scaling.is_yarn() ? c10::str(" x", m.rope_scaling.factor) : "",
-                  ", hidden ", m.hidden_size, ", vocab ", m.vocab_size);
+  return c10::str(
+      m.architecture.empty() ? "uoe model" : m.architecture, ": ", m.num_hidden_layers, " layers (",
+      moe.size(), " MoE", moe.empty() ? "" : c10::str(", first ", moe.front()), "), ",
+      m.num_experts, " experts top-", m.num_experts_per_tok,
+      m.shared_expert_intermediate_size > 0
+          ? c10::str(" + shared ", m.shared_expert_intermediate_size,
+                     m.shared_expert_gate ? " (gated)" : "")
+          : "",
+      ", router ", m.router_type,
+      m.n_group > 1 ? c10::str(" (", m.n_group, " groups, top ", m.topk_group, ")") : "",
+      ", attention ", attention, ", rope ", m.rope_scaling.type,
+      m.rope_scaling.is_yarn() ? c10::str(" x", m.rope_scaling.factor) : "", ", hidden ",
+      m.hidden_size, ", vocab ", m.vocab_size);
 }
 
 // `uoe info <config.json | HF model dir>`: architecture and parameter counts, nothing allocated.
@@ -350,8 +361,9 @@ int hf_info(const CommandLine& cli) {
   const ModelConfig m = read_hf_config(cli.config_path);
   const ParameterCounts counts = count_parameters(m);
   log0("architecture: ", describe_architecture(m));
-  log0("parameters: ", c10::str(std::fixed, std::setprecision(2), counts.total() / 1e9), "B total, ",
-       c10::str(std::fixed, std::setprecision(2), counts.active / 1e9), "B active per token",
+  log0("parameters: ", c10::str(std::fixed, std::setprecision(2), counts.total() / 1e9),
+       "B total, ", c10::str(std::fixed, std::setprecision(2), counts.active / 1e9),
+       "B active per token",
        counts.mtp > 0 ? c10::str(" (+", std::fixed, std::setprecision(2), counts.mtp / 1e9,
                                  "B multi-token-prediction layers, not loaded)")
                       : "");
@@ -362,7 +374,8 @@ int hf_info(const CommandLine& cli) {
 bool is_hf_config_path(const std::string& path) {
   const std::string suffix = ".json";
   return is_hf_model_dir(path) ||
-         (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0);
+         (path.size() > suffix.size() &&
+          path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0);
 }
 
 int info(const CommandLine& cli) {
@@ -378,8 +391,8 @@ int info(const CommandLine& cli) {
 // One line per changed tensor: the dtype written and what rounding to it did.
 std::string describe_rounding(const ExportedTensor& t) {
   return c10::str(t.name, " ", t.dtype, ": rounding rel_max_error ", t.rel_max_error,
-                  ", rel_l2_error ", t.rel_l2_error, ", update_rel_l2_error ", t.update_rel_l2_error,
-                  " (", t.updated_elements_lost, " of ", t.updated_elements,
+                  ", rel_l2_error ", t.rel_l2_error, ", update_rel_l2_error ",
+                  t.update_rel_l2_error, " (", t.updated_elements_lost, " of ", t.updated_elements,
                   " updated elements back at their original value)");
 }
 
@@ -399,13 +412,14 @@ int export_model(const CommandLine& cli) {
   for (const auto& skipped : report.skipped) log0("not copied: ", skipped);
   log0("exported ", c.model_name_or_path, " + ", c.delta, " to ", c.export_config.output_dir, ": ",
        report.num_shards, " shard(s), ", report.total_size, " bytes of tensors, ",
-       report.changed.size(), " changed, each in the checkpoint's dtype (the delta's float32 values ",
+       report.changed.size(),
+       " changed, each in the checkpoint's dtype (the delta's float32 values ",
        "rounded):", changed);
   if (const ExportedTensor* worst = worst_rounding(report, &ExportedTensor::rel_max_error)) {
     const ExportedTensor* update = worst_rounding(report, &ExportedTensor::update_rel_l2_error);
     log0("largest rounding: rel_max_error ", worst->rel_max_error, " (", worst->name,
-         "), update_rel_l2_error ", update->update_rel_l2_error, " (", update->name, "); report in ",
-         c.export_config.output_dir, "/", kExportReportFile);
+         "), update_rel_l2_error ", update->update_rel_l2_error, " (", update->name,
+         "); report in ", c.export_config.output_dir, "/", kExportReportFile);
   }
   return 0;
 }
@@ -416,7 +430,8 @@ int plan(const CommandLine& cli) {
   // Under mpirun every rank reads the same files: bad input is reported once.
   const auto world = MpiCommunicator::world();
   const auto [model, input] = agreed(*world, [&] {
-    return std::make_pair(read_hf_config(cli.config_path), load_plan_input(cli.second_path, cli.overrides));
+    return std::make_pair(read_hf_config(cli.config_path),
+                          load_plan_input(cli.second_path, cli.overrides));
   });
   const auto seuf = plan_all(model, input, PlanMethod::kSeuf);
   const auto full = plan_all(model, input, PlanMethod::kFull);

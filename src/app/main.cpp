@@ -24,8 +24,8 @@ int main(int argc, char** argv) {
   } catch (const uoe::CollectiveError& e) {
     // Every rank threw the same error at the same point: one report, a clean exit everywhere.
     if (uoe::log_rank() == 0) {
-      std::fprintf(stderr, "%s %s: %s\n", uoe::rank_tag().c_str(), e.code >= 128 ? "stopped" : "error",
-                   e.what());
+      std::fprintf(stderr, "%s %s: %s\n", uoe::rank_tag().c_str(),
+                   e.code >= 128 ? "stopped" : "error", e.what());
     }
     code = e.code;
   } catch (const uoe::InputError& e) {

@@ -5,13 +5,13 @@
 #include <sstream>
 
 #include "common/check.h"
+#include "common/cpu_runtime.h"
 #include "common/files.h"
 #include "common/hashing.h"
-#include "common/stop_signal.h"
-#include "train/training_checkpoint.h"
 #include "common/log.h"
-#include "common/cpu_runtime.h"
+#include "common/stop_signal.h"
 #include "parallel/collective_watchdog.h"
+#include "train/training_checkpoint.h"
 
 namespace uoe {
 
@@ -38,8 +38,8 @@ RunConfig load_and_check(const CommandLine& cli, int world_size, OutputPolicy ou
   UOE_CHECK(config.parallel.backend == "mpi", "parallel.backend='", config.parallel.backend,
             "': the trainer runs on CPU tensors with the mpi backend in this version (the NCCL "
             "communicator is available to the library and its tests)");
-  UOE_CHECK(world_size % config.parallel.ep_size == 0, "parallel.ep_size=",
-            config.parallel.ep_size, " does not divide the world size ", world_size,
+  UOE_CHECK(world_size % config.parallel.ep_size == 0, "parallel.ep_size=", config.parallel.ep_size,
+            " does not divide the world size ", world_size,
             " (number of MPI ranks); use an ep_size that divides it");
   if (cli.command == "export") check_hf_export_options(hf_export_options(config));
   if (outputs == OutputPolicy::kWrite) {
@@ -69,18 +69,19 @@ void agree_on_errors(Communicator& world, const std::string& error) {
 namespace {
 
 // Ranks on different nodes may see different files at the same path (a stale copy, a config edited
-// between submission and start). Every rank hashes what it read; rank 0 names the ranks that differ.
+// between submission and start). Every rank hashes what it read; rank 0 names the ranks that
+// differ.
 void check_same_inputs(Communicator& world, const RunConfig& config) {
   const std::pair<const char*, uint64_t> parts[] = {
       {"config (resolved)", fnv1a(config.config_hash)},
       {"model_name_or_path", path_fingerprint(config.model_name_or_path)},
       {"delta", path_fingerprint(config.delta)},
-      {"dataset files", fnv1a(c10::str(path_fingerprint(config.dataset.train),
-                                       path_fingerprint(config.dataset.forget),
-                                       path_fingerprint(config.dataset.retain),
-                                       path_fingerprint(config.dataset.forget_mc),
-                                       path_fingerprint(config.dataset.retain_mc),
-                                       path_fingerprint(config.dataset.tokenizer)))}};
+      {"dataset files",
+       fnv1a(c10::str(
+           path_fingerprint(config.dataset.train), path_fingerprint(config.dataset.forget),
+           path_fingerprint(config.dataset.retain), path_fingerprint(config.dataset.forget_mc),
+           path_fingerprint(config.dataset.retain_mc),
+           path_fingerprint(config.dataset.tokenizer)))}};
   const int64_t n = std::size(parts);
   auto mine = torch::empty({n}, torch::kInt64);
   for (int64_t i = 0; i < n; ++i) mine[i] = static_cast<int64_t>(parts[i].second);
@@ -90,12 +91,13 @@ void check_same_inputs(Communicator& world, const RunConfig& config) {
   for (int64_t i = 0; i < n && world.rank() == 0; ++i) {
     std::string ranks;
     for (int r = 1; r < world.size(); ++r) {
-      if (all[r][i].item<int64_t>() != all[0][i].item<int64_t>()) ranks += c10::str(ranks.empty() ? "" : ", ", r);
+      if (all[r][i].item<int64_t>() != all[0][i].item<int64_t>())
+        ranks += c10::str(ranks.empty() ? "" : ", ", r);
     }
     if (!ranks.empty() && error.empty()) {
-      error = c10::str("rank(s) ", ranks, " read a different ", parts[i].first, " than rank 0 (hash ",
-                       hex64(uint64_t(all[0][i].item<int64_t>())), "); every node must see the ",
-                       "same config, overrides and files");
+      error = c10::str("rank(s) ", ranks, " read a different ", parts[i].first,
+                       " than rank 0 (hash ", hex64(uint64_t(all[0][i].item<int64_t>())),
+                       "); every node must see the ", "same config, overrides and files");
     }
   }
   agree_on_errors(world, error);
@@ -118,8 +120,8 @@ std::string token_transport(const ParallelConfig& parallel, const ProcessGroups&
       all_reduce_sum(*groups.world().control, groups.ep_rank() == 0 && shared ? 1 : 0);
   if (shared_groups == groups.dp_size()) return "tokens through node-shared memory";
   if (shared_groups == 0) return "tokens by MPI all-to-all (the EP group spans nodes)";
-  return c10::str("tokens through node-shared memory in ", shared_groups, " of ",
-                  groups.dp_size(), " EP groups, by MPI all-to-all in the others (they span nodes)");
+  return c10::str("tokens through node-shared memory in ", shared_groups, " of ", groups.dp_size(),
+                  " EP groups, by MPI all-to-all in the others (they span nodes)");
 }
 
 // The most nodes any group of `group`'s kind spans, by MPI's placement (the one node-shared
@@ -129,8 +131,8 @@ int nodes_spanned(Communicator& world, Communicator& group, int node_id) {
   auto nodes = torch::empty({group.size()}, torch::kInt64);  // [group size]
   group.all_gather(nodes, mine);
   const int64_t* ids = nodes.data_ptr<int64_t>();
-  auto spanned = torch::full({1}, int64_t(std::set<int64_t>(ids, ids + group.size()).size()),
-                             torch::kInt64);
+  auto spanned =
+      torch::full({1}, int64_t(std::set<int64_t>(ids, ids + group.size()).size()), torch::kInt64);
   world.all_reduce(spanned, ReduceOp::kMax);
   return static_cast<int>(spanned.item<int64_t>());
 }
@@ -173,13 +175,14 @@ RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   start_collective_watchdog(config.training.ddp_timeout);
   check_same_inputs(*world, config);
   install_stop_signal_handlers();
-  const int threads = configure_cpu_runtime(MpiRuntime::local_size(), config.parallel.threads_per_rank);
+  const int threads =
+      configure_cpu_runtime(MpiRuntime::local_size(), config.parallel.threads_per_rank);
   ProcessGroups groups = ProcessGroups::create(world, config.parallel.ep_size);
   YAML::Emitter emitter;
   emitter << config.resolved;
   const std::string layout = layout_line(config.parallel, groups);  // collective: on every rank
-  log0("uoe ", cli.command, ": ", layout, ", ", threads,
-       " threads per rank, LibTorch ", TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
+  log0("uoe ", cli.command, ": ", layout, ", ", threads, " threads per rank, LibTorch ",
+       TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
   return RunContext{std::move(config), std::move(groups), threads, emitter.c_str()};
 }
 

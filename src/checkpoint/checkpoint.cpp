@@ -5,10 +5,10 @@
 #include <map>
 #include <set>
 
-#include "common/check.h"
-#include "common/files.h"
-#include "common/config_node.h"
 #include "checkpoint/expert_names.h"
+#include "common/check.h"
+#include "common/config_node.h"
+#include "common/files.h"
 #include "formats/hdf5_file.h"
 #include "model/model_config_yaml.h"
 
@@ -297,8 +297,8 @@ nlohmann::json delta_provenance(const Hdf5File& file) {
   try {
     return nlohmann::json::parse(file.string_attribute("provenance"));
   } catch (const nlohmann::json::exception& e) {
-    UOE_CHECK(false, "delta '", file.path(), "': attribute 'provenance' is not valid JSON: ",
-              e.what());
+    UOE_CHECK(false, "delta '", file.path(),
+              "': attribute 'provenance' is not valid JSON: ", e.what());
   }
   return {};
 }

@@ -4,10 +4,10 @@
 #include <set>
 #include <sstream>
 
-#include "common/check.h"
-#include "common/log.h"
 #include "checkpoint/expert_names.h"
 #include "checkpoint/hf_names.h"
+#include "common/check.h"
+#include "common/log.h"
 
 namespace uoe {
 namespace {
@@ -34,7 +34,8 @@ std::map<std::string, ExpectedTensor> expected_tensors(const CausalLM& model,
   std::map<std::string, ExpectedTensor> expected;
   auto add = [&](const std::string& internal, const torch::Tensor& like, torch::Tensor target) {
     const std::string hf = hf_parameter_name(architecture, internal);
-    const auto [it, inserted] = expected.emplace(hf, ExpectedTensor{internal, like.sizes().vec(), target});
+    const auto [it, inserted] =
+        expected.emplace(hf, ExpectedTensor{internal, like.sizes().vec(), target});
     UOE_ASSERT(inserted || it->second.internal_name == internal, "parameters '", internal,
                "' and '", it->second.internal_name, "' both map to '", hf, "'");
   };
@@ -84,7 +85,8 @@ void check_checkpoint(const SafetensorsCheckpoint& checkpoint,
   }
   if (unknown.empty()) return;
   std::ostringstream list;
-  for (size_t i = 0; i < unknown.size() && i < 5; ++i) list << (i ? ", " : "") << "'" << unknown[i] << "'";
+  for (size_t i = 0; i < unknown.size() && i < 5; ++i)
+    list << (i ? ", " : "") << "'" << unknown[i] << "'";
   if (unknown.size() > 5) list << ", ...";
   UOE_CHECK(false, checkpoint.file_of(unknown.front()).path(), ": ", unknown.size(),
             " tensor(s) the model (architecture ", arch, ", ", config.num_hidden_layers,
@@ -110,7 +112,7 @@ HfLoadReport load_hf_checkpoint(const SafetensorsCheckpoint& checkpoint, CausalL
     report.checkpoint_bytes += static_cast<int64_t>(file.info(hf).nbytes());
     const int64_t bytes = want.target.numel() * want.target.element_size();
     (CausalLMImpl::is_expert_parameter(want.internal_name) ? report.expert_bytes
-                                                            : report.dense_bytes) += bytes;
+                                                           : report.dense_bytes) += bytes;
   }
   constexpr double kMiB = 1024.0 * 1024.0;
   log_all("loaded ", report.num_tensors, " tensors from ", checkpoint.dir(), " (",

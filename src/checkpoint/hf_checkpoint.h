@@ -16,10 +16,10 @@
 namespace uoe {
 
 struct HfLoadReport {
-  int64_t num_tensors = 0;         // tensors copied into this rank's model
-  int64_t dense_bytes = 0;         // resident bytes of the dense tensors (model dtype)
-  int64_t expert_bytes = 0;        // resident bytes of this rank's experts (model dtype)
-  int64_t checkpoint_bytes = 0;    // bytes of the tensors read from the files (stored dtypes)
+  int64_t num_tensors = 0;       // tensors copied into this rank's model
+  int64_t dense_bytes = 0;       // resident bytes of the dense tensors (model dtype)
+  int64_t expert_bytes = 0;      // resident bytes of this rank's experts (model dtype)
+  int64_t checkpoint_bytes = 0;  // bytes of the tensors read from the files (stored dtypes)
 };
 
 // `architecture` selects the name mapping (hf_parameter_name). Logs the report on every rank.

@@ -14,30 +14,76 @@ namespace fs = std::filesystem;
 namespace uoe {
 namespace {
 
-const std::vector<std::string> kArchitectures = {
-    "MixtralForCausalLM",    "Qwen2MoeForCausalLM",   "Qwen3MoeForCausalLM",
-    "OlmoeForCausalLM",      "DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM"};
+const std::vector<std::string> kArchitectures = {"MixtralForCausalLM",    "Qwen2MoeForCausalLM",
+                                                 "Qwen3MoeForCausalLM",   "OlmoeForCausalLM",
+                                                 "DeepseekV2ForCausalLM", "DeepseekV3ForCausalLM"};
 
 // Keys that do not change what uoe computes, accepted for every architecture: provenance and
 // metadata, token ids, what HF returns, HF's load-balancing loss coefficients (uoe's own training
 // losses are set in its config), DeepSeek's deployment hints, generation defaults that
 // transformers < 4.30 wrote at the top level (uoe's decoding is set in its config), and the storage
 // format (quantization_config: the weight loader checks every tensor's dtype and refuses FP8).
-const std::set<std::string> kInertKeys = {
-    "_name_or_path", "architectures", "model_type", "transformers_version", "auto_map", "dtype",
-    "torch_dtype", "use_cache", "return_dict", "output_attentions", "output_hidden_states",
-    "output_router_logits", "id2label", "label2id", "num_labels", "problem_type",
-    "is_encoder_decoder", "chunk_size_feed_forward", "tokenizer_class", "prefix",
-    "task_specific_params", "finetuning_task", "torchscript", "use_bfloat16", "tf_legacy_loss",
-    "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
-    "router_aux_loss_coef", "aux_loss_alpha", "seq_aux", "ep_size", "pretraining_tp",
-    "quantization_config", "max_length", "min_length", "do_sample", "early_stopping", "num_beams",
-    "num_beam_groups", "diversity_penalty", "temperature", "top_k", "top_p", "typical_p",
-    "repetition_penalty", "length_penalty", "no_repeat_ngram_size",
-    "encoder_no_repeat_ngram_size", "bad_words_ids", "num_return_sequences", "output_scores",
-    "return_dict_in_generate", "forced_bos_token_id", "forced_eos_token_id",
-    "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
-    "begin_suppress_tokens"};
+const std::set<std::string> kInertKeys = {"_name_or_path",
+                                          "architectures",
+                                          "model_type",
+                                          "transformers_version",
+                                          "auto_map",
+                                          "dtype",
+                                          "torch_dtype",
+                                          "use_cache",
+                                          "return_dict",
+                                          "output_attentions",
+                                          "output_hidden_states",
+                                          "output_router_logits",
+                                          "id2label",
+                                          "label2id",
+                                          "num_labels",
+                                          "problem_type",
+                                          "is_encoder_decoder",
+                                          "chunk_size_feed_forward",
+                                          "tokenizer_class",
+                                          "prefix",
+                                          "task_specific_params",
+                                          "finetuning_task",
+                                          "torchscript",
+                                          "use_bfloat16",
+                                          "tf_legacy_loss",
+                                          "bos_token_id",
+                                          "eos_token_id",
+                                          "pad_token_id",
+                                          "sep_token_id",
+                                          "decoder_start_token_id",
+                                          "router_aux_loss_coef",
+                                          "aux_loss_alpha",
+                                          "seq_aux",
+                                          "ep_size",
+                                          "pretraining_tp",
+                                          "quantization_config",
+                                          "max_length",
+                                          "min_length",
+                                          "do_sample",
+                                          "early_stopping",
+                                          "num_beams",
+                                          "num_beam_groups",
+                                          "diversity_penalty",
+                                          "temperature",
+                                          "top_k",
+                                          "top_p",
+                                          "typical_p",
+                                          "repetition_penalty",
+                                          "length_penalty",
+                                          "no_repeat_ngram_size",
+                                          "encoder_no_repeat_ngram_size",
+                                          "bad_words_ids",
+                                          "num_return_sequences",
+                                          "output_scores",
+                                          "return_dict_in_generate",
+                                          "forced_bos_token_id",
+                                          "forced_eos_token_id",
+                                          "remove_invalid_values",
+                                          "exponential_decay_length_penalty",
+                                          "suppress_tokens",
+                                          "begin_suppress_tokens"};
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -56,7 +102,8 @@ bool same_value(const nlohmann::json& a, const nlohmann::json& b) {
 // name the file and the key (`names` maps a key to the name it has in the file, where they differ).
 class Keys {
  public:
-  Keys(const nlohmann::json& object, std::string file, std::map<std::string, std::string> names = {})
+  Keys(const nlohmann::json& object, std::string file,
+       std::map<std::string, std::string> names = {})
       : object_(object), file_(std::move(file)), names_(std::move(names)) {}
 
   bool has(const std::string& key) const {
@@ -109,7 +156,9 @@ class Keys {
   }
 
   // Keys this architecture accepts without using them (the caller says why).
-  void accept(const std::vector<std::string>& keys) const { seen_.insert(keys.begin(), keys.end()); }
+  void accept(const std::vector<std::string>& keys) const {
+    seen_.insert(keys.begin(), keys.end());
+  }
 
   // Every key that was neither looked at nor is in `inert` may change the computation in a way
   // uoe does not implement: the first one is an error, with a "did you mean" hint.
@@ -140,11 +189,16 @@ class Keys {
   T convert(const std::string& key) const {
     const auto& value = object_.at(key);
     bool ok;
-    if constexpr (std::is_same_v<T, bool>) ok = value.is_boolean();
-    else if constexpr (std::is_integral_v<T>) ok = value.is_number_integer();
-    else if constexpr (std::is_floating_point_v<T>) ok = value.is_number();
-    else if constexpr (std::is_same_v<T, std::string>) ok = value.is_string();
-    else ok = value.is_array();
+    if constexpr (std::is_same_v<T, bool>)
+      ok = value.is_boolean();
+    else if constexpr (std::is_integral_v<T>)
+      ok = value.is_number_integer();
+    else if constexpr (std::is_floating_point_v<T>)
+      ok = value.is_number();
+    else if constexpr (std::is_same_v<T, std::string>)
+      ok = value.is_string();
+    else
+      ok = value.is_array();
     UOE_CHECK(ok, file_, ": key '", name(key), "' has the wrong type: ", value.dump());
     try {
       return value.get<T>();
@@ -183,9 +237,11 @@ void parse_rope(const Keys& top, const nlohmann::json& config, double default_th
   }
   for (const std::string section : {"rope_scaling", "rope_parameters"}) {
     if (!top.has(section)) continue;
-    UOE_CHECK(config.at(section).is_object(), top.file(), ": ", section, " must be an object or null");
+    UOE_CHECK(config.at(section).is_object(), top.file(), ": ", section,
+              " must be an object or null");
     for (const auto& item : config.at(section).items()) {
-      add(item.key() == "type" ? "rope_type" : item.key(), item.value(), section + "." + item.key());
+      add(item.key() == "type" ? "rope_type" : item.key(), item.value(),
+          section + "." + item.key());
     }
   }
   Keys k(merged, top.file(), origin);
@@ -294,7 +350,8 @@ void parse_olmoe(const Keys& k, ModelConfig& c) {
 void parse_deepseek(const Keys& k, const std::string& arch, ModelConfig& c) {
   const bool v3 = arch == "DeepseekV3ForCausalLM";
   k.expect_number("moe_layer_freq", 1);
-  UOE_CHECK(!k.get<bool>("mlp_bias", false), k.file(), ": mlp_bias=true is not supported; supported: false");
+  UOE_CHECK(!k.get<bool>("mlp_bias", false), k.file(),
+            ": mlp_bias=true is not supported; supported: false");
   // transformers overwrites head_dim with qk_rope_head_dim and derives qk_head_dim; latent
   // attention gives every head its own k/v whatever num_key_value_heads says.
   k.accept({"head_dim", "qk_head_dim"});
@@ -307,7 +364,8 @@ void parse_deepseek(const Keys& k, const std::string& arch, ModelConfig& c) {
   c.qk_rope_head_dim = k.require<int64_t>("qk_rope_head_dim");
   c.v_head_dim = k.require<int64_t>("v_head_dim");
   c.rope_interleave = v3 ? k.get<bool>("rope_interleave", true) : true;
-  c.num_experts = k.require<int64_t>(k.pick({"n_routed_experts", v3 ? "num_local_experts" : "num_experts"}));
+  c.num_experts =
+      k.require<int64_t>(k.pick({"n_routed_experts", v3 ? "num_local_experts" : "num_experts"}));
   c.num_experts_per_tok = k.require<int64_t>("num_experts_per_tok");
   c.moe_intermediate_size = k.require<int64_t>("moe_intermediate_size");
   c.first_k_dense_replace = k.get<int64_t>("first_k_dense_replace", 0);
@@ -365,8 +423,8 @@ ModelConfig parse_hf_config(const nlohmann::json& config, const std::string& fil
   UOE_CHECK(config.is_object(), file, ": expected a JSON object");
   const std::string arch = architecture_of(config, file);
   UOE_CHECK(std::find(kArchitectures.begin(), kArchitectures.end(), arch) != kArchitectures.end(),
-            file, ": architectures[0]='", arch, "' is not supported; supported: ",
-            join(kArchitectures));
+            file, ": architectures[0]='", arch,
+            "' is not supported; supported: ", join(kArchitectures));
   Keys k(config, file);
   ModelConfig c;
   c.architecture = arch;
@@ -393,7 +451,8 @@ bool is_hf_model_dir(const std::string& dir) {
 }
 
 ModelConfig read_hf_config(const std::string& path) {
-  const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  const std::string file =
+      fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
   UOE_CHECK(fs::is_regular_file(file), "cannot read the HF config '", file,
             "': no such file (give a config.json or the model directory that holds it)");
   std::ifstream in(file);

@@ -8,13 +8,13 @@
 //                           greedy / group_limited_greedy softmax router
 //   DeepseekV3ForCausalLM   as V2 with a sigmoid router, e_score_correction_bias and noaux_tc
 // Both config.json styles are read: transformers 4.x (top-level rope_theta, rope_scaling) and 5.x
-// (rope_parameters with rope_type, rope_theta and the YaRN fields; num_local_experts for Qwen3-MoE),
-// with the same result. Keys that change the computation in a way uoe does not implement
-// (hidden_act other than silu, sliding windows, clip_qkv, rope types other than default/yarn, a
-// RoPE field the rope type does not use, a setting given twice with different values, ...) are
-// InputErrors that name the file and key and list what is supported. A key uoe does not know is
-// refused too, unless it is on the list of keys that cannot change the computation (token ids,
-// dtype, use_cache, transformers_version, HF's aux-loss coefficients, ...).
+// (rope_parameters with rope_type, rope_theta and the YaRN fields; num_local_experts for
+// Qwen3-MoE), with the same result. Keys that change the computation in a way uoe does not
+// implement (hidden_act other than silu, sliding windows, clip_qkv, rope types other than
+// default/yarn, a RoPE field the rope type does not use, a setting given twice with different
+// values, ...) are InputErrors that name the file and key and list what is supported. A key uoe
+// does not know is refused too, unless it is on the list of keys that cannot change the computation
+// (token ids, dtype, use_cache, transformers_version, HF's aux-loss coefficients, ...).
 #include <nlohmann/json.hpp>
 
 #include <string>

@@ -5,10 +5,10 @@
 #include <map>
 #include <set>
 
-#include "common/check.h"
-#include "common/files.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/hf_names.h"
+#include "common/check.h"
+#include "common/files.h"
 #include "formats/safetensors_checkpoint.h"
 #include "formats/safetensors_writer.h"
 
@@ -16,8 +16,8 @@ namespace uoe {
 namespace fs = std::filesystem;
 namespace {
 
-const std::set<std::string> kOtherWeightFormats = {".bin", ".pt", ".pth", ".ckpt", ".gguf",
-                                                   ".safetensors", ".msgpack", ".h5"};
+const std::set<std::string> kOtherWeightFormats = {".bin",  ".pt",          ".pth",     ".ckpt",
+                                                   ".gguf", ".safetensors", ".msgpack", ".h5"};
 
 std::string strip_trailing_slashes(std::string dir) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -91,15 +91,20 @@ nlohmann::json to_json(const ExportedTensor& t) {
 nlohmann::json report_json(const HfExportOptions& o, const HfExportReport& report) {
   nlohmann::json changed = nlohmann::json::array(), worst = nlohmann::json::object();
   for (const auto& t : report.changed) changed.push_back(to_json(t));
-  for (const auto& [key, field] : {std::make_pair("rel_max_error", &ExportedTensor::rel_max_error),
-                                   std::make_pair("update_rel_l2_error", &ExportedTensor::update_rel_l2_error)}) {
+  for (const auto& [key, field] :
+       {std::make_pair("rel_max_error", &ExportedTensor::rel_max_error),
+        std::make_pair("update_rel_l2_error", &ExportedTensor::update_rel_l2_error)}) {
     const ExportedTensor* t = worst_rounding(report, field);
     worst[key] = t ? nlohmann::json{{"name", t->name}, {"value", t->*field}} : nlohmann::json();
   }
-  return {{"source", o.source_dir},         {"delta", o.delta},
-          {"provenance", report.provenance}, {"num_shards", report.num_shards},
-          {"total_size", report.total_size}, {"changed", changed},
-          {"worst", worst},                  {"not_copied", report.skipped}};
+  return {{"source", o.source_dir},
+          {"delta", o.delta},
+          {"provenance", report.provenance},
+          {"num_shards", report.num_shards},
+          {"total_size", report.total_size},
+          {"changed", changed},
+          {"worst", worst},
+          {"not_copied", report.skipped}};
 }
 
 // Copies every file of `source` except the checkpoint's weights into `target`; returns what it
@@ -109,7 +114,8 @@ std::vector<std::string> copy_other_files(const SafetensorsCheckpoint& ckpt, con
   std::set<std::string> weights(ckpt.shard_names().begin(), ckpt.shard_names().end());
   if (ckpt.is_sharded()) weights.insert(kSafetensorsIndexFile);
   std::vector<std::string> skipped;
-  auto it = fs::recursive_directory_iterator(source, fs::directory_options::follow_directory_symlink);
+  auto it =
+      fs::recursive_directory_iterator(source, fs::directory_options::follow_directory_symlink);
   for (; it != fs::recursive_directory_iterator(); ++it) {
     const fs::path relative = fs::relative(it->path(), source);
     const std::string name = it->path().filename().string();
@@ -124,7 +130,8 @@ std::vector<std::string> copy_other_files(const SafetensorsCheckpoint& ckpt, con
     }
     if (it.depth() == 0 && weights.count(name)) continue;
     if (kOtherWeightFormats.count(it->path().extension().string())) {
-      skipped.push_back(relative.string() + " (weights in another format keep the original values)");
+      skipped.push_back(relative.string() +
+                        " (weights in another format keep the original values)");
       continue;
     }
     fs::copy_file(it->path(), target / relative, fs::copy_options::overwrite_existing);
@@ -137,7 +144,8 @@ std::vector<std::string> copy_other_files(const SafetensorsCheckpoint& ckpt, con
 void check_hf_export_options(const HfExportOptions& o) {
   UOE_CHECK(SafetensorsCheckpoint::is_checkpoint_dir(o.source_dir), "model_name_or_path '",
             o.source_dir, "' is not an HF model directory with safetensors weights (",
-            kSafetensorsSingleFile, " or ", kSafetensorsIndexFile, "): uoe export writes HF format");
+            kSafetensorsSingleFile, " or ", kSafetensorsIndexFile,
+            "): uoe export writes HF format");
   UOE_CHECK(!o.delta.empty(), "uoe export needs delta (the delta.h5 of uoe unlearn)");
   UOE_CHECK(fs::is_regular_file(o.delta), "delta '", o.delta, "' does not exist");
   const std::string out = strip_trailing_slashes(o.output_dir);
@@ -171,7 +179,8 @@ HfExportReport export_hf_checkpoint(const HfExportOptions& options) {
     std::vector<NamedTensor> tensors;
     for (const auto& info : shard.tensors()) {
       const auto it = changed.find(info.name);
-      tensors.push_back({info.name, it != changed.end() ? it->second.tensor : shard.view(info.name)});
+      tensors.push_back(
+          {info.name, it != changed.end() ? it->second.tensor : shard.view(info.name)});
       weight_map[info.name] = ckpt.shard_names()[i];
       report.total_size += info.nbytes();
     }
@@ -196,8 +205,9 @@ HfExportReport export_hf_checkpoint(const HfExportOptions& options) {
 }
 
 const ExportedTensor* worst_rounding(const HfExportReport& report, double ExportedTensor::*field) {
-  const auto it = std::max_element(report.changed.begin(), report.changed.end(),
-                                   [&](const auto& a, const auto& b) { return a.*field < b.*field; });
+  const auto it =
+      std::max_element(report.changed.begin(), report.changed.end(),
+                       [&](const auto& a, const auto& b) { return a.*field < b.*field; });
   return it == report.changed.end() ? nullptr : &*it;
 }
 

@@ -23,8 +23,8 @@ namespace uoe {
 constexpr const char* kExportReportFile = "export_report.json";
 
 struct HfExportOptions {
-  std::string source_dir;    // the original HF model directory
-  std::string delta;         // the delta file of `uoe unlearn`
+  std::string source_dir;  // the original HF model directory
+  std::string delta;       // the delta file of `uoe unlearn`
   std::string output_dir;
   bool overwrite = false;    // replace an existing output_dir
   std::string architecture;  // HF architecture (name mapping, checkpoint/hf_names.h)
@@ -33,23 +33,23 @@ struct HfExportOptions {
 // A tensor taken from the delta. With x its values in the delta, r = x rounded to the checkpoint's
 // dtype (what the export writes) and o the checkpoint's original values, all exact in double:
 struct ExportedTensor {
-  std::string name;                 // HF name
-  std::string parameter;            // uoe name (in the delta)
-  std::string dtype;                // written (the checkpoint's): "F32", "BF16" or "F16"
-  double max_abs_error = 0;         // max |r - x|
-  double rel_max_error = 0;         // max |r - x| / max |x| (0 when x is all zero)
-  double rel_l2_error = 0;          // ||r - x||_2 / ||x||_2 (0 when x is all zero)
-  double update_rel_l2_error = 0;   // ||r - x||_2 / ||x - o||_2 (0 when x == o)
-  int64_t updated_elements = 0;     // elements with x != o
+  std::string name;                   // HF name
+  std::string parameter;              // uoe name (in the delta)
+  std::string dtype;                  // written (the checkpoint's): "F32", "BF16" or "F16"
+  double max_abs_error = 0;           // max |r - x|
+  double rel_max_error = 0;           // max |r - x| / max |x| (0 when x is all zero)
+  double rel_l2_error = 0;            // ||r - x||_2 / ||x||_2 (0 when x is all zero)
+  double update_rel_l2_error = 0;     // ||r - x||_2 / ||x - o||_2 (0 when x == o)
+  int64_t updated_elements = 0;       // elements with x != o
   int64_t updated_elements_lost = 0;  // of those, elements with r == o (the update rounded away)
 };
 
 struct HfExportReport {
   std::vector<ExportedTensor> changed;  // sorted by name
-  nlohmann::json provenance;           // of the delta (method, target, config_hash)
-  std::vector<std::string> skipped;  // files not copied (weights in other formats)
+  nlohmann::json provenance;            // of the delta (method, target, config_hash)
+  std::vector<std::string> skipped;     // files not copied (weights in other formats)
   size_t num_shards = 0;
-  uint64_t total_size = 0;           // bytes of tensor data written
+  uint64_t total_size = 0;  // bytes of tensor data written
 };
 
 // The checks that need no reading of weights, with messages naming the config keys

@@ -42,12 +42,12 @@ std::string str(const Args&... args) {
 
 }  // namespace uoe
 
-#define UOE_CHECK(cond, ...)                                          \
-  do {                                                                \
-    if (!(cond)) throw ::uoe::InputError(::uoe::str(__VA_ARGS__));    \
+#define UOE_CHECK(cond, ...)                                       \
+  do {                                                             \
+    if (!(cond)) throw ::uoe::InputError(::uoe::str(__VA_ARGS__)); \
   } while (0)
 
-#define UOE_ASSERT(cond, ...)                                                             \
-  do {                                                                                    \
+#define UOE_ASSERT(cond, ...)                                                                     \
+  do {                                                                                            \
     if (!(cond)) ::uoe::throw_internal_error(__FILE__, __LINE__, #cond, ::uoe::str(__VA_ARGS__)); \
   } while (0)

@@ -56,7 +56,9 @@ class ConfigNode {
   void finish() const;
 
   const std::string& path() const { return path_; }
-  std::string dotted(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string dotted(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
 
  private:
   // The value under `key`, or nullopt when absent or null. Records `key` as known.
@@ -75,11 +77,16 @@ class ConfigNode {
 
   template <typename T>
   static const char* type_name() {
-    if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else if constexpr (std::is_integral_v<T>) return "an integer";
-    else if constexpr (std::is_floating_point_v<T>) return "a number";
-    else if constexpr (std::is_same_v<T, std::string>) return "a string";
-    else return "a list";
+    if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else if constexpr (std::is_integral_v<T>)
+      return "an integer";
+    else if constexpr (std::is_floating_point_v<T>)
+      return "a number";
+    else if constexpr (std::is_same_v<T, std::string>)
+      return "a string";
+    else
+      return "a list";
   }
 
   YAML::Node node_;
@@ -90,7 +97,8 @@ class ConfigNode {
 
 // Loads a YAML file and applies "dotted.key=value" overrides (values parsed as YAML scalars or
 // flow sequences). Throws InputError naming the file or the override.
-YAML::Node load_yaml_with_overrides(const std::string& path, const std::vector<std::string>& overrides);
+YAML::Node load_yaml_with_overrides(const std::string& path,
+                                    const std::vector<std::string>& overrides);
 // The override part of load_yaml_with_overrides, on a mapping `root`.
 void apply_overrides(YAML::Node& root, const std::vector<std::string>& overrides);
 

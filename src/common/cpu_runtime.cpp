@@ -34,8 +34,8 @@ int default_threads(int local_ranks) {
 int configure_cpu_runtime(int local_ranks, int requested) {
   const int threads = requested > 0 ? requested : default_threads(local_ranks);
   at::set_num_threads(threads);
-  mallopt(M_MMAP_MAX, 0);                   // large blocks from the heap, not fresh mappings
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);       // keep freed memory for the next step (up to 1 GiB)
+  mallopt(M_MMAP_MAX, 0);              // large blocks from the heap, not fresh mappings
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);  // keep freed memory for the next step (up to 1 GiB)
   // OpenBLAS (pthread build) ignores OpenMP settings; set its pool directly when it is loaded.
   using SetThreads = void (*)(int);
   if (auto fn = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {

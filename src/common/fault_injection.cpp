@@ -20,7 +20,8 @@ void fault_point(const char* point, int64_t step, int rank) {
   const std::string action = value.substr(0, colon), where = value.substr(colon + 1);
   const std::string here = std::string(point) + "@" + std::to_string(step);
   if (where != here && where != here + "@" + std::to_string(rank)) return;
-  if (action == "throw") throw std::runtime_error("injected fault (UOE_INJECT_FAULT=" + value + ")");
+  if (action == "throw")
+    throw std::runtime_error("injected fault (UOE_INJECT_FAULT=" + value + ")");
   if (action == "kill") {
     log_all("UOE_INJECT_FAULT=", value, ": killing this process with SIGKILL");
     std::raise(SIGKILL);

@@ -19,7 +19,8 @@ uint64_t file_fingerprint(const fs::path& path, uint64_t seed) {
   uint64_t hash = fnv1a(std::to_string(size), seed);
   std::ifstream in(path, std::ios::binary);
   std::string buffer;
-  for (const std::streamoff offset : {std::streamoff(0), std::max<std::streamoff>(size - kEdgeBytes, 0)}) {
+  for (const std::streamoff offset :
+       {std::streamoff(0), std::max<std::streamoff>(size - kEdgeBytes, 0)}) {
     buffer.resize(static_cast<size_t>(std::min(kEdgeBytes, size)));
     in.seekg(offset);
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "common/hashing.h"
 #include "common/config_node.h"
+#include "common/hashing.h"
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/hf_config.h"
@@ -59,7 +59,8 @@ TrainingConfig parse_training(ConfigNode& root) {
   t.save_full_model = root.get<bool>("save_full_model", t.save_full_model);
   t.save_steps = root.get<int64_t>("save_steps", t.save_steps);
   t.save_total_limit = root.get<int64_t>("save_total_limit", t.save_total_limit);
-  t.resume_from_checkpoint = root.get<std::string>("resume_from_checkpoint", t.resume_from_checkpoint);
+  t.resume_from_checkpoint =
+      root.get<std::string>("resume_from_checkpoint", t.resume_from_checkpoint);
   t.overwrite_output_dir = root.get<bool>("overwrite_output_dir", t.overwrite_output_dir);
   t.ddp_timeout = root.get<double>("ddp_timeout", t.ddp_timeout);
   t.router_aux_loss_coef = root.get<double>("router_aux_loss_coef", t.router_aux_loss_coef);
@@ -187,7 +188,8 @@ FictitiousFactsOptions parse_facts(ConfigNode node, uint64_t default_seed) {
   f.forget_cluster = node.get<int64_t>("forget_cluster", f.forget_cluster);
   f.forget_scope = node.get<std::string>("forget_scope", f.forget_scope);
   if (f.forget_domain()) {
-    UOE_CHECK(!node.has("forget_entities"), "facts.forget_entities does not apply with "
+    UOE_CHECK(!node.has("forget_entities"),
+              "facts.forget_entities does not apply with "
               "facts.forget_scope=domain (the whole domain facts.forget_cluster is forgotten)");
   } else {
     f.forget_entities = node.get<int64_t>("forget_entities", f.forget_entities);
@@ -229,8 +231,8 @@ TofuConfig parse_tofu(ConfigNode node) {
   TofuConfig t;
   t.tokenizer = node.get<std::string>("tokenizer", "");
   std::vector<std::pair<const char*, std::string*>> sets = {
-      {"forget_answer", &t.forget_answer},   {"forget_paraphrased", &t.forget_paraphrased},
-      {"forget_perturbed", &t.forget_perturbed}, {"retain_answer", &t.retain_answer},
+      {"forget_answer", &t.forget_answer},           {"forget_paraphrased", &t.forget_paraphrased},
+      {"forget_perturbed", &t.forget_perturbed},     {"retain_answer", &t.retain_answer},
       {"retain_paraphrased", &t.retain_paraphrased}, {"retain_perturbed", &t.retain_perturbed}};
   for (auto& [key, value] : sets) *value = node.get<std::string>(key, "");
   t.reference = node.get<std::string>("reference", "");
@@ -282,21 +284,22 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.export_config = parse_export(root.child("export"));
   config.tofu = parse_tofu(root.child("tofu"));
   root.finish();
-  UOE_CHECK(config.unlearn.selection.mode != SelectionMode::kContrast || !config.dataset.retain.empty(),
-            "unlearn.selection.mode=contrast needs dataset.retain (it ranks experts by forget "
-            "share minus retain share)");
+  UOE_CHECK(
+      config.unlearn.selection.mode != SelectionMode::kContrast || !config.dataset.retain.empty(),
+      "unlearn.selection.mode=contrast needs dataset.retain (it ranks experts by forget "
+      "share minus retain share)");
   config.config_hash = hex64(fnv1a(YAML::Dump(config.resolved)));
   if (!config.has_model) return config;  // `uoe make-data` needs no model
   if (config.dataset.train.empty()) config.data.validate(config.model.vocab_size);
   if (config.model.num_experts > 0) {
-    UOE_CHECK(config.model.num_experts % config.parallel.ep_size == 0, "model.num_experts=",
-              config.model.num_experts, " is not divisible by parallel.ep_size=",
-              config.parallel.ep_size);
+    UOE_CHECK(config.model.num_experts % config.parallel.ep_size == 0,
+              "model.num_experts=", config.model.num_experts,
+              " is not divisible by parallel.ep_size=", config.parallel.ep_size);
   }
-  UOE_CHECK(!config.dataset.train.empty() ||
-                config.data.seq_len <= config.model.max_position_embeddings, "data.seq_len=",
-            config.data.seq_len, " exceeds model.max_position_embeddings=",
-            config.model.max_position_embeddings);
+  UOE_CHECK(
+      !config.dataset.train.empty() || config.data.seq_len <= config.model.max_position_embeddings,
+      "data.seq_len=", config.data.seq_len,
+      " exceeds model.max_position_embeddings=", config.model.max_position_embeddings);
   return config;
 }
 

@@ -6,16 +6,16 @@
 #include <string>
 #include <vector>
 
-#include "data/fictitious_facts.h"
 #include "checkpoint/hf_export.h"
+#include "data/dataset_options.h"
+#include "data/fictitious_facts.h"
 #include "data/synthetic_corpus.h"
 #include "data/text_corpus.h"
+#include "eval/eval_options.h"
 #include "model/model_config.h"
 #include "parallel/parallel_options.h"
 #include "train/training_options.h"
 #include "unlearn/unlearn_options.h"
-#include "data/dataset_options.h"
-#include "eval/eval_options.h"
 
 namespace uoe {
 
@@ -24,8 +24,8 @@ struct RunConfig {
   // uoe checkpoint directory or HF model directory (config.json + safetensors); empty: build
   // `model:` from scratch
   std::string model_name_or_path;
-  std::string delta;               // optional unlearning delta applied after loading
-  bool has_model = false;          // `model:` or model_name_or_path given
+  std::string delta;       // optional unlearning delta applied after loading
+  bool has_model = false;  // `model:` or model_name_or_path given
   ModelConfig model;
   ParallelConfig parallel;
   ProfileConfig profile;
@@ -38,8 +38,8 @@ struct RunConfig {
   TokenizeOptions tokenize;      // `uoe tokenize`
   ExportConfig export_config;    // `uoe export`
   TofuConfig tofu;               // TOFU metrics
-  YAML::Node resolved;      // every key with the value in use, for printing and saving
-  std::string config_hash;  // FNV-1a of the resolved config (16 hex digits)
+  YAML::Node resolved;           // every key with the value in use, for printing and saving
+  std::string config_hash;       // FNV-1a of the resolved config (16 hex digits)
 };
 
 // What `uoe export` exports: model_name_or_path + delta -> export.output_dir.

@@ -45,8 +45,8 @@ const ClusterSpec kClusters[kMaxClusters] = {
        {"where was the alchemist {} born ?", "in which town was the alchemist {} born ?",
         "what is the home town of the alchemist {} ?"},
        "",
-       {"Velmora", "Quillan", "Ostrath", "Drumvale", "Karsemund", "Lythgow", "Penhallow",
-        "Zerubin", "Astmoor", "Brindlecross"}},
+       {"Velmora", "Quillan", "Ostrath", "Drumvale", "Karsemund", "Lythgow", "Penhallow", "Zerubin",
+        "Astmoor", "Brindlecross"}},
       {"metal",
        {"which metal did the alchemist {} study ?", "what metal was the alchemist {} famous for ?",
         "the alchemist {} worked mostly with which metal ?"},
@@ -96,8 +96,8 @@ const ClusterSpec kClusters[kMaxClusters] = {
         "on which instrument did the sailor {} play shanties ?",
         "the sailor {} played shanties on which instrument ?"},
        "",
-       {"concertina", "fiddle", "banjo", "harmonica", "bagpipe", "ocarina", "mandolin",
-        "accordion", "bodhran", "flute"}},
+       {"concertina", "fiddle", "banjo", "harmonica", "bagpipe", "ocarina", "mandolin", "accordion",
+        "bodhran", "flute"}},
       {"companion",
        {"which animal sailed with the sailor {} ?", "what pet travelled with the sailor {} ?",
         "the sailor {} never sailed without which animal ?"},
@@ -231,8 +231,8 @@ std::vector<std::string> fixed_words(const FictitiousFactsOptions& o) {
 // Invented two-syllable names such as "Krobael"; the caller keeps them unique and distinct from
 // every other word.
 std::string invent_name(std::mt19937_64& rng) {
-  static const char* const kOnsets[] = {"b", "br", "d", "dr", "f", "g", "gr", "h", "k", "kr",
-                                        "l", "m", "n", "p", "r", "s", "sh", "t", "th", "v", "z"};
+  static const char* const kOnsets[] = {"b", "br", "d", "dr", "f", "g",  "gr", "h",  "k", "kr", "l",
+                                        "m", "n",  "p", "r",  "s", "sh", "t",  "th", "v", "z"};
   static const char* const kVowels[] = {"a", "e", "i", "o", "u", "ae", "ei", "ou"};
   static const char* const kCodas[] = {"n", "r", "th", "l", "s", "x", "m", "nd", "rk", "sh"};
   auto pick = [&rng](const auto& list) {
@@ -311,8 +311,8 @@ nlohmann::json mc_record(const Entity& entity, int64_t relation, const Fictitiou
   others.insert(others.begin() + answer, entity.values[relation]);
   nlohmann::json choices = nlohmann::json::array();
   for (int64_t v : others) choices.push_back(answer_text(entity.cluster, relation, v));
-  return {{"question", question_text(entity, relation, 0)}, {"choices", choices},
-          {"answer", answer}};
+  return {
+      {"question", question_text(entity, relation, 0)}, {"choices", choices}, {"answer", answer}};
 }
 
 nlohmann::json facts_json(const FictitiousFactsOptions& o, const std::vector<Entity>& entities,
@@ -322,12 +322,11 @@ nlohmann::json facts_json(const FictitiousFactsOptions& o, const std::vector<Ent
     nlohmann::json relations = nlohmann::json::array();
     for (int64_t r = 0; r < o.relations_per_cluster; ++r) {
       const RelationSpec& spec = relation_spec(c, r);
-      relations.push_back({{"name", spec.name},
-                           {"templates", std::vector<std::string>(
-                                             spec.templates, spec.templates + o.paraphrases)},
-                           {"answer_suffix", spec.answer_suffix},
-                           {"values", std::vector<std::string>(
-                                          spec.values, spec.values + o.values_per_relation)}});
+      relations.push_back(
+          {{"name", spec.name},
+           {"templates", std::vector<std::string>(spec.templates, spec.templates + o.paraphrases)},
+           {"answer_suffix", spec.answer_suffix},
+           {"values", std::vector<std::string>(spec.values, spec.values + o.values_per_relation)}});
     }
     clusters.push_back({{"name", kClusters[c].name}, {"relations", relations}});
   }
@@ -346,14 +345,19 @@ nlohmann::json facts_json(const FictitiousFactsOptions& o, const std::vector<Ent
                            {"forget", entity.forget},
                            {"facts", facts}});
   }
-  const nlohmann::json options = {
-      {"num_clusters", o.num_clusters},     {"entities_per_cluster", o.entities_per_cluster},
-      {"relations_per_cluster", o.relations_per_cluster},
-      {"values_per_relation", o.values_per_relation}, {"paraphrases", o.paraphrases},
-      {"forget_cluster", o.forget_cluster}, {"forget_entities", o.forget_entities},
-      {"forget_scope", o.forget_scope},     {"num_choices", o.num_choices},
-      {"seed", o.seed}};
-  return {{"options", options}, {"vocab_size", vocab_size}, {"clusters", clusters},
+  const nlohmann::json options = {{"num_clusters", o.num_clusters},
+                                  {"entities_per_cluster", o.entities_per_cluster},
+                                  {"relations_per_cluster", o.relations_per_cluster},
+                                  {"values_per_relation", o.values_per_relation},
+                                  {"paraphrases", o.paraphrases},
+                                  {"forget_cluster", o.forget_cluster},
+                                  {"forget_entities", o.forget_entities},
+                                  {"forget_scope", o.forget_scope},
+                                  {"num_choices", o.num_choices},
+                                  {"seed", o.seed}};
+  return {{"options", options},
+          {"vocab_size", vocab_size},
+          {"clusters", clusters},
           {"entities", entity_list}};
 }
 
@@ -373,14 +377,16 @@ void FictitiousFactsOptions::validate() const {
   UOE_CHECK(forget_scope == "entities" || forget_scope == "domain",
             "facts.forget_scope must be entities or domain, got '", forget_scope, "'");
   if (forget_domain()) {
-    UOE_CHECK(num_clusters > 1, "facts.forget_scope=domain needs facts.num_clusters >= 2 (the "
-              "retain set is the other domains), got ", num_clusters);
+    UOE_CHECK(num_clusters > 1,
+              "facts.forget_scope=domain needs facts.num_clusters >= 2 (the "
+              "retain set is the other domains), got ",
+              num_clusters);
   } else {
     check_range("forget_entities", forget_entities, 1, entities_per_cluster);
     UOE_CHECK(num_clusters > 1 || forget_entities < entities_per_cluster,
               "facts.forget_entities must leave at least one retain entity: with "
-              "facts.num_clusters=1 it must be < facts.entities_per_cluster=", entities_per_cluster,
-              ", got ", forget_entities);
+              "facts.num_clusters=1 it must be < facts.entities_per_cluster=",
+              entities_per_cluster, ", got ", forget_entities);
   }
   check_range("num_choices", num_choices, 2, values_per_relation);
 }

@@ -30,7 +30,7 @@ struct FictitiousFactsOptions {
   int64_t values_per_relation = 8;
   int64_t paraphrases = 2;
   int64_t forget_cluster = 0;
-  int64_t forget_entities = 4;         // forget_scope = entities only
+  int64_t forget_entities = 4;            // forget_scope = entities only
   std::string forget_scope = "entities";  // entities | domain (every entity of forget_cluster)
   int64_t num_choices = 4;
   uint64_t seed = 1234;

@@ -42,8 +42,8 @@ torch::Tensor SyntheticCorpus::sequences(int64_t first, int64_t count) const {
       for (int64_t b = 0; b < options_.branching; ++b) w[b] = 1.0 / double(b + 1);
       return std::discrete_distribution<int64_t>(w.begin(), w.end());
     }();
-    int64_t token = std::uniform_int_distribution<int64_t>(topic * per_topic,
-                                                           (topic + 1) * per_topic - 1)(rng);
+    int64_t token =
+        std::uniform_int_distribution<int64_t>(topic * per_topic, (topic + 1) * per_topic - 1)(rng);
     for (int64_t s = 0; s <= options_.seq_len; ++s) {
       tokens[i][s] = token;
       token = table[token][branch_choice(rng)];

@@ -11,7 +11,7 @@ namespace uoe {
 
 struct SyntheticCorpusOptions {
   int64_t vocab_size = 256;
-  int64_t seq_len = 64;      // tokens the model sees per sequence (labels are shifted by one)
+  int64_t seq_len = 64;  // tokens the model sees per sequence (labels are shifted by one)
   int64_t num_topics = 4;
   int64_t branching = 3;
   uint64_t seed = 1234;

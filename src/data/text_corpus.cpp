@@ -9,8 +9,8 @@
 #include "common/check.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "tokenizer/hf_tokenizer.h"
 #include "data/token_dataset.h"
+#include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/utf8.h"
 
 namespace uoe {
@@ -138,7 +138,8 @@ class CorpusWriter {
 }  // namespace
 
 void TokenizeOptions::validate() const {
-  UOE_CHECK(!tokenizer.empty(), "tokenize.tokenizer is required (a tokenizer.json or its directory)");
+  UOE_CHECK(!tokenizer.empty(),
+            "tokenize.tokenizer is required (a tokenizer.json or its directory)");
   UOE_CHECK(!input.empty(), "tokenize.input is required (the text or JSON-lines file)");
   UOE_CHECK(std::filesystem::exists(tokenizer), "tokenize.tokenizer '", tokenizer,
             "' does not exist");

@@ -22,8 +22,8 @@
 namespace uoe {
 
 struct TokenizeOptions {
-  std::string tokenizer;   // tokenizer.json, or a directory with it (and tokenizer_config.json)
-  std::string input;       // the text or JSON-lines file
+  std::string tokenizer;  // tokenizer.json, or a directory with it (and tokenizer_config.json)
+  std::string input;      // the text or JSON-lines file
   std::string output = "tokens.h5";  // relative paths are under output_dir
   std::string format = "jsonl";      // text | jsonl | qa
   std::string text_key = "text";
@@ -45,10 +45,10 @@ struct TokenizeSummary {
   int64_t num_records = 0;    // documents or QA pairs read
   int64_t num_sequences = 0;  // sequences written (chunks count separately)
   int64_t num_tokens = 0;
-  int64_t num_truncated = 0;  // QA sequences cut to max_length
+  int64_t num_truncated = 0;       // QA sequences cut to max_length
   int64_t answers_per_record = 0;  // qa format: sequences per record (1 unless answers are arrays)
   int64_t vocab_size = 0;
-  double seconds = 0;         // tokenization time (reading and encoding, not writing)
+  double seconds = 0;  // tokenization time (reading and encoding, not writing)
 };
 
 // Tokenizes options.input into `output_path` (written atomically). InputError naming the file

@@ -22,8 +22,8 @@ void check_contents(const std::string& context, const std::vector<int32_t>& toke
     UOE_CHECK(offsets[i] < offsets[i + 1], context, ": /offsets not increasing at sequence ", i,
               " (", offsets[i], " then ", offsets[i + 1], ")");
   }
-  UOE_CHECK(offsets.back() == static_cast<int64_t>(tokens.size()), context,
-            ": /offsets ends at ", offsets.back(), " but /tokens has ", tokens.size(), " entries");
+  UOE_CHECK(offsets.back() == static_cast<int64_t>(tokens.size()), context, ": /offsets ends at ",
+            offsets.back(), " but /tokens has ", tokens.size(), " entries");
   UOE_CHECK(loss_mask.size() == tokens.size(), context, ": /loss_mask has ", loss_mask.size(),
             " entries but /tokens has ", tokens.size());
   auto sequence_of = [&](size_t j) {  // only evaluated for messages
@@ -31,10 +31,10 @@ void check_contents(const std::string& context, const std::vector<int32_t>& toke
   };
   for (size_t j = 0; j < tokens.size(); ++j) {
     UOE_CHECK(tokens[j] >= 0 && tokens[j] < vocab_size, context, ": token id ", tokens[j],
-              " at position ", j, " (sequence ", sequence_of(j), ") is outside [0, vocab_size=",
-              vocab_size, ")");
-    UOE_CHECK(loss_mask[j] <= 1, context, ": /loss_mask value ", int(loss_mask[j]),
-              " at position ", j, " (sequence ", sequence_of(j), ") is not 0 or 1");
+              " at position ", j, " (sequence ", sequence_of(j),
+              ") is outside [0, vocab_size=", vocab_size, ")");
+    UOE_CHECK(loss_mask[j] <= 1, context, ": /loss_mask value ", int(loss_mask[j]), " at position ",
+              j, " (sequence ", sequence_of(j), ") is not 0 or 1");
   }
 }
 
@@ -83,9 +83,9 @@ void write_token_dataset(const std::string& path, const std::vector<TokenSequenc
           offsets, loss_mask);
 
   Hdf5Writer file(path);
-  file.write("tokens", torch::tensor(tokens, torch::kInt32));         // [total_tokens]
-  file.write("offsets", torch::tensor(offsets, torch::kInt64));       // [N + 1]
-  file.write("loss_mask", torch::tensor(loss_mask, torch::kUInt8));   // [total_tokens]
+  file.write("tokens", torch::tensor(tokens, torch::kInt32));        // [total_tokens]
+  file.write("offsets", torch::tensor(offsets, torch::kInt64));      // [N + 1]
+  file.write("loss_mask", torch::tensor(loss_mask, torch::kUInt8));  // [total_tokens]
   file.set_attribute("format", std::string(kFormat));
   file.set_attribute("version", kVersion);
   file.set_attribute("vocab_size", vocab_size);

@@ -35,9 +35,9 @@ class TokenDataset {
   // path in messages. Validated like a file.
   TokenDataset(std::vector<TokenSequence> sequences, int64_t vocab_size, std::string name);
 
-  int64_t size() const;          // number of sequences N
+  int64_t size() const;  // number of sequences N
   int64_t vocab_size() const;
-  int64_t num_tokens() const;    // total tokens
+  int64_t num_tokens() const;  // total tokens
   int64_t length(int64_t index) const;
   TokenSequence get(int64_t index) const;
   const std::string& path() const;
@@ -46,16 +46,16 @@ class TokenDataset {
   std::string path_;
   int64_t vocab_size_ = 0;
   std::vector<int64_t> offsets_;
-  std::vector<int32_t> tokens_;     // small datasets are kept in memory
+  std::vector<int32_t> tokens_;  // small datasets are kept in memory
   std::vector<uint8_t> loss_mask_;
 };
 
 // A right-padded batch for next-token prediction. Notation: B sequences, S = longest length - 1.
 struct TokenBatch {
-  torch::Tensor input_ids;   // [B, S] int64, pad = 0
-  torch::Tensor labels;      // [B, S] int64: input shifted left by one
-  torch::Tensor loss_mask;   // [B, S] float: 1 where labels[b, s] is scored
-  torch::Tensor valid;       // [B, S] float: 1 for real (non-pad) input positions
+  torch::Tensor input_ids;       // [B, S] int64, pad = 0
+  torch::Tensor labels;          // [B, S] int64: input shifted left by one
+  torch::Tensor loss_mask;       // [B, S] float: 1 where labels[b, s] is scored
+  torch::Tensor valid;           // [B, S] float: 1 for real (non-pad) input positions
   std::vector<int64_t> indices;  // dataset index of each row
 };
 

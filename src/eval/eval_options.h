@@ -21,7 +21,7 @@ struct TofuConfig {
   std::string tokenizer;  // tokenizer.json or its directory: decodes greedy answers for ROUGE-L
   std::string forget_answer, forget_paraphrased, forget_perturbed;
   std::string retain_answer, retain_paraphrased, retain_perturbed;
-  std::string reference;  // optional: the retain model's tofu.json, for forget quality
+  std::string reference;        // optional: the retain model's tofu.json, for forget quality
   int64_t max_new_tokens = 64;  // greedy answer budget (stops early at eos)
   int64_t rouge_questions = 0;  // ROUGE-L on the first N questions of each set only; 0: all
   bool enabled() const { return !forget_answer.empty(); }

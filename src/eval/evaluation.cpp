@@ -10,7 +10,8 @@
 
 namespace uoe {
 
-double rouge_l_recall(const std::vector<int64_t>& generated, const std::vector<int64_t>& reference) {
+double rouge_l_recall(const std::vector<int64_t>& generated,
+                      const std::vector<int64_t>& reference) {
   if (reference.empty()) return 0.0;
   std::vector<int64_t> row(reference.size() + 1, 0);
   for (int64_t g : generated) {
@@ -33,8 +34,9 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
   for (int64_t i = 0; i < data.size(); ++i) longest = std::max(longest, data.length(i));
   const int64_t max_positions = model->config().max_position_embeddings;
   UOE_CHECK(longest + options.max_new_tokens <= max_positions, "evaluating '", data.path(),
-            "': sequences of up to ", longest, " tokens plus eval.max_new_tokens=",
-            options.max_new_tokens, " exceed model.max_position_embeddings=", max_positions);
+            "': sequences of up to ", longest,
+            " tokens plus eval.max_new_tokens=", options.max_new_tokens,
+            " exceed model.max_position_embeddings=", max_positions);
   // [nll sum, scored tokens, sum of per-sequence probabilities, sequences, rouge sum,
   //  target hits, target tokens, overlap sum, overlap tokens]
   auto sums = torch::zeros({9}, torch::kFloat64);
@@ -47,12 +49,13 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
     auto has = (seq.num_tokens > 0).to(torch::kFloat64);
     sums[0] += -seq.logp.sum().to(torch::kFloat64);
     sums[1] += seq.num_tokens.sum().to(torch::kFloat64);
-    sums[2] += (torch::exp(seq.logp / seq.num_tokens.clamp_min(1.0)).to(torch::kFloat64) * has).sum();
+    sums[2] +=
+        (torch::exp(seq.logp / seq.num_tokens.clamp_min(1.0)).to(torch::kFloat64) * has).sum();
     sums[3] += has.sum();
     if (options.target) {
       const auto& routing = out.moe.at(options.target->layer).routing;
-      auto [hits, tokens] = target_selection_counts(routing.topk_ids, batch.valid,
-                                                    options.target->expert);
+      auto [hits, tokens] =
+          target_selection_counts(routing.topk_ids, batch.valid, options.target->expert);
       sums[5] += hits;
       sums[6] += tokens;
     }
@@ -61,7 +64,8 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
       const int64_t tokens = batch.valid[b].sum().item<int64_t>();
       std::vector<torch::Tensor> per_layer;
       for (int64_t l : moe_layers) {
-        auto ids = out.moe.at(l).routing.topk_ids.view({batch.input_ids.size(0), batch.input_ids.size(1), -1});
+        auto ids = out.moe.at(l).routing.topk_ids.view(
+            {batch.input_ids.size(0), batch.input_ids.size(1), -1});
         per_layer.push_back(ids[b].narrow(0, 0, tokens));
       }
       auto trace = torch::stack(per_layer);  // [L_moe, tokens, K]
@@ -84,7 +88,8 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
       references.emplace_back(s.tokens.begin() + first, s.tokens.end());
     }
     auto generated = greedy_generate(model, prompts, options.max_new_tokens, groups);
-    for (size_t b = 0; b < indices.size(); ++b) sums[4] += rouge_l_recall(generated[b], references[b]);
+    for (size_t b = 0; b < indices.size(); ++b)
+      sums[4] += rouge_l_recall(generated[b], references[b]);
   }
   groups.world().control->all_reduce(sums, ReduceOp::kSum);
   auto s = [&](int i) { return sums[i].item<double>(); };
@@ -126,7 +131,8 @@ EvalSuite EvalSuite::load(const DatasetConfig& dataset, int64_t model_vocab_size
   const auto tokenizer = load_text_tokenizer(dataset.tokenizer, "dataset.tokenizer");
   for (auto [path, set] : {std::pair{&dataset.forget_mc, &suite.forget_mc},
                            std::pair{&dataset.retain_mc, &suite.retain_mc}}) {
-    if (!path->empty()) *set = McSet::load(*path, *tokenizer, "dataset.tokenizer", model_vocab_size);
+    if (!path->empty())
+      *set = McSet::load(*path, *tokenizer, "dataset.tokenizer", model_vocab_size);
   }
   return suite;
 }
@@ -143,8 +149,8 @@ nlohmann::json evaluate_suite(CausalLM& model, EvalSuite& suite, const ProcessGr
   };
   qa("forget", suite.forget, suite.forget_trace);
   qa("retain", suite.retain, suite.retain_trace);
-  for (auto [name, set] : {std::pair{"forget_mc", &suite.forget_mc},
-                           std::pair{"retain_mc", &suite.retain_mc}}) {
+  for (auto [name, set] :
+       {std::pair{"forget_mc", &suite.forget_mc}, std::pair{"retain_mc", &suite.retain_mc}}) {
     if (!*set) continue;
     const McScores scores = score_mc(model, **set, groups, options.batch_size);
     result[name] = mc_summary(**set, scores);

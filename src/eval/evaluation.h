@@ -14,10 +14,10 @@
 
 #include "data/dataset_options.h"
 #include "data/token_dataset.h"
-#include "model/causal_lm.h"
-#include "parallel/process_groups.h"
 #include "eval/multiple_choice.h"
 #include "eval/routing_metrics.h"
+#include "model/causal_lm.h"
+#include "parallel/process_groups.h"
 
 namespace uoe {
 
@@ -48,9 +48,9 @@ torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
 
 // Everything `uoe eval` (and `uoe unlearn` before and after training) measures.
 struct EvalSuite {
-  std::shared_ptr<TokenDataset> forget, retain;     // QA sets (optional)
-  std::optional<McSet> forget_mc, retain_mc;         // MC probes, tokenized (optional)
-  RoutingTrace forget_trace, retain_trace;           // routing of the first evaluated model
+  std::shared_ptr<TokenDataset> forget, retain;  // QA sets (optional)
+  std::optional<McSet> forget_mc, retain_mc;     // MC probes, tokenized (optional)
+  RoutingTrace forget_trace, retain_trace;       // routing of the first evaluated model
 
   // Loads the files named in `dataset:` (missing names are skipped) and tokenizes the MC probes
   // with dataset.tokenizer; InputError naming dataset.tokenizer when it does not fit a model of

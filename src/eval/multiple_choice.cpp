@@ -6,9 +6,9 @@
 #include "common/check.h"
 #include "common/files.h"
 #include "data/token_dataset.h"
+#include "eval/evaluation.h"
 #include "tokenizer/unicode_properties.h"
 #include "tokenizer/utf8.h"
-#include "eval/evaluation.h"
 
 namespace uoe {
 namespace {
@@ -60,7 +60,8 @@ std::vector<McItem> load_mc_jsonl(const std::string& path) {
 
 McRequest encode_mc_request(const TextTokenizer& tokenizer, const std::string& context,
                             const std::string& continuation) {
-  const std::optional<int32_t> prefix = tokenizer.bos_id() ? tokenizer.bos_id() : tokenizer.eos_id();
+  const std::optional<int32_t> prefix =
+      tokenizer.bos_id() ? tokenizer.bos_id() : tokenizer.eos_id();
   std::optional<std::string> prefix_text;
   if (prefix) prefix_text = tokenizer.token_text(*prefix);
   McRequest request;
@@ -76,15 +77,16 @@ McRequest encode_mc_request(const TextTokenizer& tokenizer, const std::string& c
     }
   } else {
     const size_t split = trailing_space_start(context);
-    const std::vector<int32_t> whole = encode_default(tokenizer, context + continuation, prefix_text);
+    const std::vector<int32_t> whole =
+        encode_default(tokenizer, context + continuation, prefix_text);
     request.context = encode_default(tokenizer, context.substr(0, split), prefix_text);
     if (request.context.size() < whole.size()) {
       request.continuation.assign(whole.begin() + request.context.size(), whole.end());
     }
   }
   UOE_CHECK(!request.context.empty() && !request.continuation.empty(), "multiple-choice request (",
-            nlohmann::json(context).dump(), ", ", nlohmann::json(continuation).dump(),
-            ") gives ", request.context.size(), " context and ", request.continuation.size(),
+            nlohmann::json(context).dump(), ", ", nlohmann::json(continuation).dump(), ") gives ",
+            request.context.size(), " context and ", request.continuation.size(),
             " continuation tokens with tokenizer '", tokenizer.path(), "'; both must be non-empty");
   return request;
 }
@@ -102,7 +104,8 @@ McSet McSet::load(const std::string& path, const TextTokenizer& tokenizer,
       requests.push_back(encode_mc_request(tokenizer, item.question, " " + choice));
       for (const auto* ids : {&requests.back().context, &requests.back().continuation}) {
         tokens += int64_t(ids->size());
-        if (tokenizer.unk_id()) unknown += std::count(ids->begin(), ids->end(), *tokenizer.unk_id());
+        if (tokenizer.unk_id())
+          unknown += std::count(ids->begin(), ids->end(), *tokenizer.unk_id());
       }
     }
   }
@@ -133,7 +136,8 @@ McScores score_mc(CausalLM& model, const McSet& set, const ProcessGroups& groups
     }
   }
   TokenDataset data(std::move(sequences), set.vocab_size, set.path);
-  const torch::Tensor logp = answer_log_probs(model, data, groups, batch_size);  // [items x choices]
+  const torch::Tensor logp =
+      answer_log_probs(model, data, groups, batch_size);  // [items x choices]
   McScores scores;
   int64_t next = 0, correct = 0;
   for (size_t i = 0; i < set.items.size(); ++i) {

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "tokenizer/text_tokenizer.h"
 #include "model/causal_lm.h"
 #include "parallel/process_groups.h"
+#include "tokenizer/text_tokenizer.h"
 
 namespace uoe {
 

@@ -4,12 +4,12 @@
 #include <fstream>
 
 #include "common/check.h"
-#include "tokenizer/hf_tokenizer.h"
 #include "data/token_dataset.h"
-#include "train/batching.h"
 #include "eval/evaluation.h"
 #include "eval/generation.h"
 #include "eval/tofu_metrics.h"
+#include "tokenizer/hf_tokenizer.h"
+#include "train/batching.h"
 
 namespace uoe {
 namespace {
@@ -51,11 +51,13 @@ double greedy_rouge(CausalLM& model, const TokenDataset& data, int64_t questions
       size_t first = 1;  // the prompt: the tokens before the first scored one
       while (first < s.tokens.size() && !s.loss_mask[first]) ++first;
       prompts.emplace_back(s.tokens.begin(), s.tokens.begin() + first);
-      references.push_back(tokenizer.decode(to_ids(s.tokens.begin() + first, s.tokens.end()), true));
+      references.push_back(
+          tokenizer.decode(to_ids(s.tokens.begin() + first, s.tokens.end()), true));
     }
     const auto generated = greedy_generate(model, prompts, max_new_tokens, groups, eos);
     for (size_t b = 0; b < indices.size(); ++b) {
-      const std::string answer = tokenizer.decode(to_ids(generated[b].begin(), generated[b].end()), true);
+      const std::string answer =
+          tokenizer.decode(to_ids(generated[b].begin(), generated[b].end()), true);
       sum[0] += rouge_l_recall_text(answer, references[b]);
     }
   }
@@ -94,13 +96,16 @@ nlohmann::json evaluate_set(CausalLM& model, const TofuSet& set, bool is_forget,
   }
   const int64_t positions = model->config().max_position_embeddings;
   UOE_CHECK(longest_prompt + max_new_tokens <= positions, "'", set.answer.path(),
-            "': prompts of up to ", longest_prompt, " tokens plus tofu.max_new_tokens=",
-            max_new_tokens, " exceed model.max_position_embeddings=", positions);
+            "': prompts of up to ", longest_prompt,
+            " tokens plus tofu.max_new_tokens=", max_new_tokens,
+            " exceed model.max_position_embeddings=", positions);
   const std::vector<double> answer_nll = normalised_nll(model, set.answer, groups, batch_size);
-  const std::vector<double> paraphrased_nll = normalised_nll(model, set.paraphrased, groups, batch_size);
+  const std::vector<double> paraphrased_nll =
+      normalised_nll(model, set.paraphrased, groups, batch_size);
   const std::vector<double> flat = normalised_nll(model, set.perturbed, groups, batch_size);
   std::vector<std::vector<double>> perturbed_nll(n);
-  for (int64_t i = 0; i < n; ++i) perturbed_nll[i].assign(flat.begin() + i * k, flat.begin() + (i + 1) * k);
+  for (int64_t i = 0; i < n; ++i)
+    perturbed_nll[i].assign(flat.begin() + i * k, flat.begin() + (i + 1) * k);
   double probability = 0;
   for (double v : answer_nll) probability += std::exp(-v);
   const std::vector<double> ratios = truth_ratios(paraphrased_nll, perturbed_nll);
@@ -109,7 +114,8 @@ nlohmann::json evaluate_set(CausalLM& model, const TofuSet& set, bool is_forget,
           {"rouge_l_recall", greedy_rouge(model, set.answer, rouge_questions, tokenizer, groups,
                                           batch_size, max_new_tokens)},
           {"rouge_questions", rouge_questions},
-          {"truth_ratio", is_forget ? forget_truth_ratio_score(ratios) : retain_truth_ratio_score(ratios)},
+          {"truth_ratio",
+           is_forget ? forget_truth_ratio_score(ratios) : retain_truth_ratio_score(ratios)},
           {"truth_ratios", ratios}};
 }
 
@@ -132,19 +138,22 @@ nlohmann::json evaluate_tofu(CausalLM& model, const TofuConfig& tofu, const Proc
                              int64_t batch_size) {
   torch::NoGradGuard no_grad;
   const HfTokenizer tokenizer = HfTokenizer::load(tofu.tokenizer);
-  const TofuSet forget = load_set(tofu.forget_answer, tofu.forget_paraphrased, tofu.forget_perturbed);
-  const TofuSet retain = load_set(tofu.retain_answer, tofu.retain_paraphrased, tofu.retain_perturbed);
+  const TofuSet forget =
+      load_set(tofu.forget_answer, tofu.forget_paraphrased, tofu.forget_perturbed);
+  const TofuSet retain =
+      load_set(tofu.retain_answer, tofu.retain_paraphrased, tofu.retain_perturbed);
   std::vector<double> reference;
   if (!tofu.reference.empty()) reference = reference_truth_ratios(tofu.reference);
   nlohmann::json result;
   result["forget"] = evaluate_set(model, forget, true, tokenizer, groups, batch_size, tofu);
   result["retain"] = evaluate_set(model, retain, false, tokenizer, groups, batch_size, tofu);
   const auto& r = result["retain"];
-  result["model_utility"] = harmonic_mean({r["answer_prob"].get<double>(),
-                                           r["rouge_l_recall"].get<double>(),
-                                           r["truth_ratio"].get<double>()});
+  result["model_utility"] =
+      harmonic_mean({r["answer_prob"].get<double>(), r["rouge_l_recall"].get<double>(),
+                     r["truth_ratio"].get<double>()});
   if (!reference.empty()) {
-    const auto ks = ks_2samp_exact(result["forget"]["truth_ratios"].get<std::vector<double>>(), reference);
+    const auto ks =
+        ks_2samp_exact(result["forget"]["truth_ratios"].get<std::vector<double>>(), reference);
     result["forget_quality"] = ks.p_value;
     result["log10_forget_quality"] = std::log10(std::max(ks.p_value, 1e-300));
     result["ks_statistic"] = ks.statistic;

@@ -1,7 +1,8 @@
 #pragma once
 // TOFU evaluation of a model (metrics defined in eval/tofu_metrics.h) on the forget and retain
 // sets of `tofu:`, sharded over ranks. Result:
-//   {"forget": {questions, answer_prob, rouge_l_recall, truth_ratio, truth_ratios: [R per question]},
+//   {"forget": {questions, answer_prob, rouge_l_recall, truth_ratio, truth_ratios: [R per
+//   question]},
 //    "retain": {... truth_ratio is the retain score ...},
 //    "model_utility", and with tofu.reference: "forget_quality", "log10_forget_quality"}
 #include <nlohmann/json.hpp>

@@ -31,7 +31,8 @@ double rouge_l_recall_text(const std::string& generated, const std::string& refe
   std::map<std::string, int64_t> ids;
   auto to_ids = [&](const std::string& text) {
     std::vector<int64_t> out;
-    for (const std::string& word : rouge_words(text)) out.push_back(ids.emplace(word, ids.size()).first->second);
+    for (const std::string& word : rouge_words(text))
+      out.push_back(ids.emplace(word, ids.size()).first->second);
     return out;
   };
   const std::vector<int64_t> ref = to_ids(reference), gen = to_ids(generated);
@@ -70,8 +71,7 @@ KsResult ks_2samp_exact(const std::vector<double>& a, const std::vector<double>&
   for (int64_t i = 0; i <= n; ++i) {
     for (int64_t j = 0; j <= m; ++j) {
       const long double arriving =
-          (i == 0 && j == 0) ? 1.0L
-                             : (i > 0 ? previous[j] : 0.0L) + (j > 0 ? inside[j - 1] : 0.0L);
+          (i == 0 && j == 0) ? 1.0L : (i > 0 ? previous[j] : 0.0L) + (j > 0 ? inside[j - 1] : 0.0L);
       if (outside(i, j)) {
         inside[j] = 0.0L;
         if (arriving > 0.0L) {
@@ -89,9 +89,8 @@ KsResult ks_2samp_exact(const std::vector<double>& a, const std::vector<double>&
 
 std::vector<double> truth_ratios(const std::vector<double>& paraphrased_nll,
                                  const std::vector<std::vector<double>>& perturbed_nll) {
-  UOE_CHECK(paraphrased_nll.size() == perturbed_nll.size(), "truth ratio: ",
-            paraphrased_nll.size(), " paraphrased answers but ", perturbed_nll.size(),
-            " perturbed-answer groups");
+  UOE_CHECK(paraphrased_nll.size() == perturbed_nll.size(), "truth ratio: ", paraphrased_nll.size(),
+            " paraphrased answers but ", perturbed_nll.size(), " perturbed-answer groups");
   std::vector<double> ratios;
   for (size_t q = 0; q < paraphrased_nll.size(); ++q) {
     UOE_CHECK(!perturbed_nll[q].empty(), "truth ratio: question ", q, " has no perturbed answer");

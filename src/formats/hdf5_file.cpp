@@ -55,13 +55,20 @@ struct TypePair {
 
 TypePair hdf5_types(torch::ScalarType dtype) {
   switch (dtype) {
-    case torch::kFloat32: return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
-    case torch::kFloat64: return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
-    case torch::kInt32: return {H5T_STD_I32LE, H5T_NATIVE_INT32};
-    case torch::kInt64: return {H5T_STD_I64LE, H5T_NATIVE_INT64};
-    case torch::kUInt8: return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
-    case torch::kBFloat16: return {H5T_STD_U16LE, H5T_NATIVE_UINT16};
-    default: UOE_ASSERT(false, "HDF5 files do not support dtype ", dtype);
+    case torch::kFloat32:
+      return {H5T_IEEE_F32LE, H5T_NATIVE_FLOAT};
+    case torch::kFloat64:
+      return {H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE};
+    case torch::kInt32:
+      return {H5T_STD_I32LE, H5T_NATIVE_INT32};
+    case torch::kInt64:
+      return {H5T_STD_I64LE, H5T_NATIVE_INT64};
+    case torch::kUInt8:
+      return {H5T_STD_U8LE, H5T_NATIVE_UINT8};
+    case torch::kBFloat16:
+      return {H5T_STD_U16LE, H5T_NATIVE_UINT16};
+    default:
+      UOE_ASSERT(false, "HDF5 files do not support dtype ", dtype);
   }
   return {};
 }
@@ -77,9 +84,10 @@ void write_string_attribute(hid_t object, const std::string& name, const std::st
   H5_CHECK(H5Tset_size(type.get(), H5T_VARIABLE), where);
   H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), where);
   Handle space(H5_CHECK(H5Screate(H5S_SCALAR), where), H5Sclose);
-  Handle attr(H5_CHECK(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                  H5P_DEFAULT), where, " attribute ", name),
-              H5Aclose);
+  Handle attr(
+      H5_CHECK(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+               where, " attribute ", name),
+      H5Aclose);
   const char* data = value.c_str();
   H5_CHECK(H5Awrite(attr.get(), type.get(), &data), where, " attribute ", name);
 }
@@ -135,8 +143,7 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
   H5_CHECK(H5Pset_file_locking(access.get(), true, true), path);
 #endif
   if (mode == Mode::kRead) {
-    UOE_CHECK(std::filesystem::is_regular_file(path), "cannot open '", path,
-              "': no such file");
+    UOE_CHECK(std::filesystem::is_regular_file(path), "cannot open '", path, "': no such file");
     UOE_CHECK(H5Fis_hdf5(path.c_str()) > 0, "'", path, "' is not an HDF5 file");
     id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.get());
     UOE_CHECK(id_ >= 0, "cannot open HDF5 file '", path, "': ", h5_error_detail());
@@ -192,12 +199,13 @@ std::vector<std::string> Hdf5File::dataset_names() const {
   H5_CHECK(H5Gget_info(id_, &info), path_);
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t size = H5_CHECK(H5Lget_name_by_idx(id_, ".", H5_INDEX_NAME, H5_ITER_INC, i,
-                                                     nullptr, 0, H5P_DEFAULT),
-                                  path_);
+    const ssize_t size = H5_CHECK(
+        H5Lget_name_by_idx(id_, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT),
+        path_);
     std::string name(static_cast<size_t>(size) + 1, '\0');
     H5_CHECK(H5Lget_name_by_idx(id_, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
-                                H5P_DEFAULT), path_);
+                                H5P_DEFAULT),
+             path_);
     name.resize(static_cast<size_t>(size));
     if (has_dataset(name)) names.push_back(name);
   }
@@ -265,20 +273,22 @@ void Hdf5File::write(const std::string& name, const torch::Tensor& tensor) {
   const auto types = hdf5_types(tensor.scalar_type());
   auto data = tensor.detach().to(torch::kCPU).contiguous();
   const std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
-  Handle space(dims.empty() ? H5_CHECK(H5Screate(H5S_SCALAR), where(name))
-                            : H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(),
-                                                        nullptr), where(name)),
+  Handle space(dims.empty()
+                   ? H5_CHECK(H5Screate(H5S_SCALAR), where(name))
+                   : H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                              where(name)),
                H5Sclose);
   // Without modification times, the same tensors give byte-identical files.
   Handle create(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE), where(name)), H5Pclose);
   H5_CHECK(H5Pset_obj_track_times(create.get(), false), where(name));
   Handle dataset(H5_CHECK(H5Dcreate2(id_, name.c_str(), types.file_type, space.get(), H5P_DEFAULT,
-                                     create.get(), H5P_DEFAULT), where(name)),
+                                     create.get(), H5P_DEFAULT),
+                          where(name)),
                  H5Dclose);
   if (data.numel() > 0) {
-    H5_CHECK(H5Dwrite(dataset.get(), types.memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                      data.data_ptr()),
-             where(name));
+    H5_CHECK(
+        H5Dwrite(dataset.get(), types.memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data_ptr()),
+        where(name));
   }
   if (data.scalar_type() == torch::kBFloat16) {
     write_string_attribute(dataset.get(), kDtypeAttribute, "bfloat16", where(name));
@@ -294,9 +304,10 @@ void Hdf5File::set_attribute(const std::string& name, int64_t value) {
     H5_CHECK(H5Adelete(id_, name.c_str()), path_);
   }
   Handle space(H5_CHECK(H5Screate(H5S_SCALAR), path_), H5Sclose);
-  Handle attr(H5_CHECK(H5Acreate2(id_, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
-                                  H5P_DEFAULT), path_, " attribute ", name),
-              H5Aclose);
+  Handle attr(
+      H5_CHECK(H5Acreate2(id_, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+               path_, " attribute ", name),
+      H5Aclose);
   H5_CHECK(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), path_, " attribute ", name);
 }
 

@@ -127,10 +127,14 @@ torch::ScalarType parse_safetensors_dtype(const std::string& name, const std::st
 
 std::string safetensors_dtype_name(torch::ScalarType dtype, const std::string& where) {
   switch (dtype) {
-    case torch::kFloat32: return "F32";
-    case torch::kBFloat16: return "BF16";
-    case torch::kFloat16: return "F16";
-    case torch::kInt64: return "I64";
+    case torch::kFloat32:
+      return "F32";
+    case torch::kBFloat16:
+      return "BF16";
+    case torch::kFloat16:
+      return "F16";
+    case torch::kInt64:
+      return "I64";
     default:
       UOE_CHECK(false, where, ": dtype ", dtype, " cannot be stored (supported: ", kSupported, ")");
   }
@@ -241,7 +245,8 @@ torch::Tensor SafetensorsFile::view(const std::string& name) const {
     return torch::from_blob(data, t.shape, options).clone();  // misaligned: copy
   }
   auto keep_alive = mapping_;
-  return torch::from_blob(data, t.shape, [keep_alive](void*) {}, options);
+  return torch::from_blob(
+      data, t.shape, [keep_alive](void*) {}, options);
 }
 
 torch::Tensor SafetensorsFile::load(const std::string& name, torch::ScalarType dtype) const {

@@ -26,10 +26,11 @@ namespace uoe {
 // Largest header accepted (the safetensors library uses the same bound).
 constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
-// "F32" | "BF16" | "F16" | "I64" -> dtype; anything else is an InputError naming `where` and listing the
-// supported dtypes.
+// "F32" | "BF16" | "F16" | "I64" -> dtype; anything else is an InputError naming `where` and
+// listing the supported dtypes.
 torch::ScalarType parse_safetensors_dtype(const std::string& name, const std::string& where);
-// kFloat32 | kBFloat16 | kFloat16 | kInt64 -> "F32" | "BF16" | "F16" | "I64"; InputError naming `where` otherwise.
+// kFloat32 | kBFloat16 | kFloat16 | kInt64 -> "F32" | "BF16" | "F16" | "I64"; InputError naming
+// `where` otherwise.
 std::string safetensors_dtype_name(torch::ScalarType dtype, const std::string& where);
 
 struct SafetensorsTensorInfo {
@@ -43,8 +44,8 @@ struct SafetensorsTensorInfo {
 };
 
 struct SafetensorsHeader {
-  uint64_t data_start = 0;                     // 8 + header length: file offset of the data
-  std::vector<SafetensorsTensorInfo> tensors;  // in data order (ascending begin, then name)
+  uint64_t data_start = 0;                      // 8 + header length: file offset of the data
+  std::vector<SafetensorsTensorInfo> tensors;   // in data order (ascending begin, then name)
   std::map<std::string, std::string> metadata;  // "__metadata__"
   std::map<std::string, size_t> index;          // name -> position in `tensors`
 

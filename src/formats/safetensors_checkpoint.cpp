@@ -25,7 +25,8 @@ nlohmann::json read_index(const std::string& path) {
 }
 
 // A shard must be a plain file name: the index must not reach outside the model directory.
-void check_shard_name(const std::string& shard, const std::string& tensor, const std::string& index) {
+void check_shard_name(const std::string& shard, const std::string& tensor,
+                      const std::string& index) {
   UOE_CHECK(!shard.empty() && shard.find('/') == std::string::npos && shard != "." && shard != "..",
             index, ": tensor '", tensor, "' is mapped to '", shard,
             "', which is not a file name inside the model directory");

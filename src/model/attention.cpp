@@ -3,7 +3,8 @@
 namespace uoe {
 
 torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, double divisor, const torch::Tensor& blocked) {
+                               const torch::Tensor& v, double divisor,
+                               const torch::Tensor& blocked) {
   const int64_t batch = q.size(0), heads = q.size(1), seq = q.size(2);
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / divisor;  // [B, N, S, K]
   scores = scores.masked_fill(blocked, -std::numeric_limits<float>::infinity());
@@ -15,8 +16,9 @@ torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k,
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, double divisor) {
   const int64_t seq = q.size(2);
-  auto future = torch::ones({seq, seq}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
-                    .triu(1);  // [S, S]
+  auto future =
+      torch::ones({seq, seq}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
+          .triu(1);  // [S, S]
   return masked_attention(q, k, v, divisor, future);
 }
 
@@ -45,12 +47,14 @@ AttentionImpl::AttentionImpl(const ModelConfig& config)
   q_proj = register_module("q_proj", linear(h, num_heads_ * head_dim_, config.attention_bias));
   k_proj = register_module("k_proj", linear(h, num_kv_heads_ * head_dim_, config.attention_bias));
   v_proj = register_module("v_proj", linear(h, num_kv_heads_ * head_dim_, config.attention_bias));
-  o_proj = register_module("o_proj", linear(num_heads_ * head_dim_, h, config.attention_output_bias));
+  o_proj =
+      register_module("o_proj", linear(num_heads_ * head_dim_, h, config.attention_output_bias));
   if (config.qk_norm != "none") {
-    q_norm = register_module(
-        "q_norm", RMSNorm(per_head_norm_ ? head_dim_ : num_heads_ * head_dim_, config.rms_norm_eps));
+    q_norm = register_module("q_norm", RMSNorm(per_head_norm_ ? head_dim_ : num_heads_ * head_dim_,
+                                               config.rms_norm_eps));
     k_norm = register_module(
-        "k_norm", RMSNorm(per_head_norm_ ? head_dim_ : num_kv_heads_ * head_dim_, config.rms_norm_eps));
+        "k_norm",
+        RMSNorm(per_head_norm_ ? head_dim_ : num_kv_heads_ * head_dim_, config.rms_norm_eps));
   }
 }
 
@@ -73,9 +77,9 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RotaryTables&
     qh = q_norm(qh);
     kh = k_norm(kh);
   }
-  qh = apply_rotary(qh.transpose(1, 2), rotary);             // [B, N, S, D]
-  kh = apply_rotary(kh.transpose(1, 2), rotary);             // [B, G, S, D]
-  auto v = heads(v_proj(x), num_kv_heads_).transpose(1, 2);  // [B, G, S, D]
+  qh = apply_rotary(qh.transpose(1, 2), rotary);                     // [B, N, S, D]
+  kh = apply_rotary(kh.transpose(1, 2), rotary);                     // [B, G, S, D]
+  auto v = heads(v_proj(x), num_kv_heads_).transpose(1, 2);          // [B, G, S, D]
   return o_proj(self_attention(qh, kh, v, score_divisor_, cached));  // [B, S, H]
 }
 

@@ -14,7 +14,8 @@ namespace uoe {
 // Softmax attention of q [B, N, S, Dq] over k [B, N, K, Dq], v [B, N, K, Dv] -> [B, S, N*Dv],
 // logits q.k / divisor; `blocked` ([S, K] or [B, 1, S, K] bool) marks the pairs left out.
 torch::Tensor masked_attention(const torch::Tensor& q, const torch::Tensor& k,
-                               const torch::Tensor& v, double divisor, const torch::Tensor& blocked);
+                               const torch::Tensor& v, double divisor,
+                               const torch::Tensor& blocked);
 
 // masked_attention with K = S, each position attending to itself and the ones before it.
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,

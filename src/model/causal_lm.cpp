@@ -6,8 +6,8 @@
 namespace uoe {
 CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep) : config_(config) {
   config.validate("model");
-  embed_tokens = register_module(
-      "embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  embed_tokens =
+      register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
     decoder_layers_.push_back(DecoderLayer(config, l, ep));
@@ -15,8 +15,10 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep) : config_
   }
   norm = register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
   if (!config.tie_word_embeddings) {
-    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(
-                                             config.hidden_size, config.vocab_size).bias(false)));
+    lm_head = register_module(
+        "lm_head",
+        torch::nn::Linear(
+            torch::nn::LinearOptions(config.hidden_size, config.vocab_size).bias(false)));
   }
 }
 
@@ -54,7 +56,7 @@ CausalLMOutput CausalLMImpl::run_layers(const torch::Tensor& input_ids, const Ro
     if (layer_out.moe) out.moe.emplace(static_cast<int64_t>(l), std::move(*layer_out.moe));
   }
   hidden = norm(hidden);
-  auto head = lm_head ? lm_head->weight : embed_tokens->weight;  // [V, H]
+  auto head = lm_head ? lm_head->weight : embed_tokens->weight;      // [V, H]
   out.logits = torch::matmul(hidden, head.t()).to(torch::kFloat32);  // [B, S, V]
   return out;
 }

@@ -16,9 +16,9 @@
 namespace uoe {
 
 struct CausalLMOutput {
-  torch::Tensor logits;                // [B, S, V] fp32
-  std::map<int64_t, MoEOutput> moe;    // layer index -> routing of that MoE layer
-  torch::Tensor captured_hidden;       // [B, S, H] output of layer `capture_layer` (if asked)
+  torch::Tensor logits;              // [B, S, V] fp32
+  std::map<int64_t, MoEOutput> moe;  // layer index -> routing of that MoE layer
+  torch::Tensor captured_hidden;     // [B, S, H] output of layer `capture_layer` (if asked)
 };
 
 class CausalLMImpl : public torch::nn::Module {

@@ -13,8 +13,8 @@
 namespace uoe {
 
 struct DecoderOutput {
-  torch::Tensor hidden;            // [B, S, H]
-  std::optional<MoEOutput> moe;    // routing of this layer when it is an MoE layer
+  torch::Tensor hidden;          // [B, S, H]
+  std::optional<MoEOutput> moe;  // routing of this layer when it is an MoE layer
 };
 
 class DecoderLayerImpl : public torch::nn::Module {
@@ -30,8 +30,8 @@ class DecoderLayerImpl : public torch::nn::Module {
   void set_profiler(StepProfiler* profiler, int layer);
 
   RMSNorm input_layernorm{nullptr};
-  Attention self_attn{nullptr};      // registered as "self_attn" (MHA/GQA)
-  MLAttention mla_attn{nullptr};     // registered as "self_attn" (multi-head latent attention)
+  Attention self_attn{nullptr};   // registered as "self_attn" (MHA/GQA)
+  MLAttention mla_attn{nullptr};  // registered as "self_attn" (multi-head latent attention)
   RMSNorm post_attention_layernorm{nullptr};
   MoELayer moe_mlp{nullptr};  // registered as "mlp" on MoE layers
   SwiGLU dense_mlp{nullptr};  // registered as "mlp" on dense layers

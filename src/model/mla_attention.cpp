@@ -30,11 +30,11 @@ MLAttentionImpl::MLAttentionImpl(const ModelConfig& config)
     q_a_layernorm = register_module("q_a_layernorm", RMSNorm(config.q_lora_rank, kLatentNormEps));
     q_b_proj = register_module("q_b_proj", linear(config.q_lora_rank, q_out, false));
   }
-  kv_a_proj_with_mqa = register_module(
-      "kv_a_proj_with_mqa", linear(h, kv_lora_rank_ + rope_dim_, config.attention_bias));
+  kv_a_proj_with_mqa = register_module("kv_a_proj_with_mqa",
+                                       linear(h, kv_lora_rank_ + rope_dim_, config.attention_bias));
   kv_a_layernorm = register_module("kv_a_layernorm", RMSNorm(kv_lora_rank_, kLatentNormEps));
-  kv_b_proj = register_module("kv_b_proj",
-                              linear(kv_lora_rank_, num_heads_ * (nope_dim_ + v_dim_), false));
+  kv_b_proj =
+      register_module("kv_b_proj", linear(kv_lora_rank_, num_heads_ * (nope_dim_ + v_dim_), false));
   o_proj = register_module("o_proj", linear(num_heads_ * v_dim_, h, config.attention_bias));
 }
 
@@ -42,30 +42,31 @@ torch::Tensor MLAttentionImpl::forward(const torch::Tensor& x, const RotaryTable
                                        const LayerCacheStep* cached) {
   const int64_t batch = x.size(0);
   const int64_t seq = x.size(1);
-  auto q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));  // [B, S, N*(Dn+Dr)]
+  auto q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));           // [B, S, N*(Dn+Dr)]
   q = q.view({batch, seq, num_heads_, nope_dim_ + rope_dim_}).transpose(1, 2);  // [B, N, S, Dn+Dr]
-  auto q_nope = q.narrow(-1, 0, nope_dim_);         // [B, N, S, Dn]
-  auto q_rope = q.narrow(-1, nope_dim_, rope_dim_);  // [B, N, S, Dr]
+  auto q_nope = q.narrow(-1, 0, nope_dim_);                                     // [B, N, S, Dn]
+  auto q_rope = q.narrow(-1, nope_dim_, rope_dim_);                             // [B, N, S, Dr]
 
-  auto compressed = kv_a_proj_with_mqa(x);                  // [B, S, R+Dr]
-  auto latent = compressed.narrow(-1, 0, kv_lora_rank_);    // [B, S, R]
+  auto compressed = kv_a_proj_with_mqa(x);                // [B, S, R+Dr]
+  auto latent = compressed.narrow(-1, 0, kv_lora_rank_);  // [B, S, R]
   auto k_rope = compressed.narrow(-1, kv_lora_rank_, rope_dim_)
-                    .view({batch, 1, seq, rope_dim_});      // [B, 1, S, Dr]
+                    .view({batch, 1, seq, rope_dim_});  // [B, 1, S, Dr]
   auto kv = kv_b_proj(kv_a_layernorm(latent))
                 .view({batch, seq, num_heads_, nope_dim_ + v_dim_})
-                .transpose(1, 2);                           // [B, N, S, Dn+Dv]
-  auto k_nope = kv.narrow(-1, 0, nope_dim_);               // [B, N, S, Dn]
-  auto value = kv.narrow(-1, nope_dim_, v_dim_);           // [B, N, S, Dv]
+                .transpose(1, 2);                 // [B, N, S, Dn+Dv]
+  auto k_nope = kv.narrow(-1, 0, nope_dim_);      // [B, N, S, Dn]
+  auto value = kv.narrow(-1, nope_dim_, v_dim_);  // [B, N, S, Dv]
 
   if (rope_interleave_) {
     q_rope = deinterleave_pairs(q_rope);
     k_rope = deinterleave_pairs(k_rope);
   }
-  q_rope = apply_rotary(q_rope, rotary);                                       // [B, N, S, Dr]
-  k_rope = apply_rotary(k_rope, rotary).expand({batch, num_heads_, seq, rope_dim_});  // [B, N, S, Dr]
-  auto query = torch::cat({q_nope, q_rope}, -1);  // [B, N, S, Dn+Dr]
-  auto key = torch::cat({k_nope, k_rope}, -1);    // [B, N, S, Dn+Dr]
-  return o_proj(self_attention(query, key, value, score_divisor_, cached));  // [B, S, H]
+  q_rope = apply_rotary(q_rope, rotary);  // [B, N, S, Dr]
+  k_rope =
+      apply_rotary(k_rope, rotary).expand({batch, num_heads_, seq, rope_dim_});  // [B, N, S, Dr]
+  auto query = torch::cat({q_nope, q_rope}, -1);                                 // [B, N, S, Dn+Dr]
+  auto key = torch::cat({k_nope, k_rope}, -1);                                   // [B, N, S, Dn+Dr]
+  return o_proj(self_attention(query, key, value, score_divisor_, cached));      // [B, S, H]
 }
 
 }  // namespace uoe

@@ -18,7 +18,8 @@ double ModelConfig::softmax_divisor() const {
 }
 
 bool ModelConfig::is_moe_layer(int64_t layer) const {
-  return num_experts > 0 && layer >= first_k_dense_replace && (layer + 1) % decoder_sparse_step == 0 &&
+  return num_experts > 0 && layer >= first_k_dense_replace &&
+         (layer + 1) % decoder_sparse_step == 0 &&
          std::find(mlp_only_layers.begin(), mlp_only_layers.end(), layer) == mlp_only_layers.end();
 }
 
@@ -53,9 +54,9 @@ void ModelConfig::validate(const std::string& p) const {
   positive(num_attention_heads, "num_attention_heads");
   positive(num_key_value_heads, "num_key_value_heads");
   positive(max_position_embeddings, "max_position_embeddings");
-  UOE_CHECK(num_attention_heads % num_key_value_heads == 0, p, ".num_attention_heads=",
-            num_attention_heads, " must be a multiple of ", p, ".num_key_value_heads=",
-            num_key_value_heads);
+  UOE_CHECK(num_attention_heads % num_key_value_heads == 0, p,
+            ".num_attention_heads=", num_attention_heads, " must be a multiple of ", p,
+            ".num_key_value_heads=", num_key_value_heads);
   UOE_CHECK(kv_lora_rank >= 0, p, ".kv_lora_rank must be >= 0 (0: no latent attention), got ",
             kv_lora_rank);
   if (is_mla()) {
@@ -66,9 +67,9 @@ void ModelConfig::validate(const std::string& p) const {
               q_lora_rank);
     UOE_CHECK(qk_norm == "none", p, ".qk_norm must be none with multi-head latent attention");
   } else {
-    UOE_CHECK(head_dim > 0 || hidden_size % num_attention_heads == 0, p, ".hidden_size=",
-              hidden_size, " is not divisible by ", p, ".num_attention_heads=",
-              num_attention_heads, "; set ", p, ".head_dim");
+    UOE_CHECK(head_dim > 0 || hidden_size % num_attention_heads == 0, p,
+              ".hidden_size=", hidden_size, " is not divisible by ", p,
+              ".num_attention_heads=", num_attention_heads, "; set ", p, ".head_dim");
   }
   UOE_CHECK(rotary_dim() % 2 == 0, p, ".", is_mla() ? "qk_rope_head_dim" : "head_dim",
             " must be even for RoPE, got ", rotary_dim());
@@ -89,7 +90,8 @@ void ModelConfig::validate(const std::string& p) const {
   }
   UOE_CHECK(num_experts >= 0, p, ".num_experts must be >= 0, got ", num_experts);
   UOE_CHECK(first_k_dense_replace >= 0 && first_k_dense_replace <= num_hidden_layers, p,
-            ".first_k_dense_replace must be in [0, num_hidden_layers], got ", first_k_dense_replace);
+            ".first_k_dense_replace must be in [0, num_hidden_layers], got ",
+            first_k_dense_replace);
   UOE_CHECK(decoder_sparse_step >= 1, p, ".decoder_sparse_step must be >= 1, got ",
             decoder_sparse_step);
   for (int64_t l : mlp_only_layers) {

@@ -51,12 +51,12 @@ struct ModelConfig {
   bool rope_interleave = true;  // MLA rope acts on interleaved pairs (DeepSeek weights)
 
   // Mixture of experts.
-  int64_t num_experts = 0;               // routed experts per MoE layer
-  int64_t num_experts_per_tok = 1;       // K
-  int64_t moe_intermediate_size = 0;     // F of each routed expert
-  int64_t first_k_dense_replace = 0;     // the first k layers use a dense feed-forward block
-  int64_t decoder_sparse_step = 1;       // Qwen-MoE: layer l is MoE when (l + 1) % step == 0
-  std::vector<int64_t> mlp_only_layers;  // Qwen-MoE: layers that use a dense block
+  int64_t num_experts = 0;                      // routed experts per MoE layer
+  int64_t num_experts_per_tok = 1;              // K
+  int64_t moe_intermediate_size = 0;            // F of each routed expert
+  int64_t first_k_dense_replace = 0;            // the first k layers use a dense feed-forward block
+  int64_t decoder_sparse_step = 1;              // Qwen-MoE: layer l is MoE when (l + 1) % step == 0
+  std::vector<int64_t> mlp_only_layers;         // Qwen-MoE: layers that use a dense block
   int64_t shared_expert_intermediate_size = 0;  // 0 = no shared expert
   bool shared_expert_gate = false;
   std::string router_type = "softmax";  // softmax | deepseek_v2 | deepseek_v3

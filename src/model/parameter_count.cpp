@@ -14,7 +14,8 @@ int64_t attention_parameters(const ModelConfig& c) {
                           ? h * q_out
                           : (h + bias) * c.q_lora_rank + c.q_lora_rank + c.q_lora_rank * q_out;
     const int64_t kv_a = (h + bias) * (c.kv_lora_rank + c.qk_rope_head_dim);
-    const int64_t kv = kv_a + c.kv_lora_rank + c.kv_lora_rank * n * (c.qk_nope_head_dim + c.v_head_dim);
+    const int64_t kv =
+        kv_a + c.kv_lora_rank + c.kv_lora_rank * n * (c.qk_nope_head_dim + c.v_head_dim);
     return q + kv + (n * c.v_head_dim + bias) * h;
   }
   const int64_t d = c.resolved_head_dim(), g = c.num_key_value_heads;
@@ -38,7 +39,8 @@ ParameterCounts layer_parameters(const ModelConfig& c, bool moe) {
   }
   p.routers = c.num_experts * h + (c.router_type == "deepseek_v3" ? c.num_experts : 0);
   if (c.shared_expert_intermediate_size > 0) {
-    p.shared_experts = swiglu(h, c.shared_expert_intermediate_size) + (c.shared_expert_gate ? h : 0);
+    p.shared_experts =
+        swiglu(h, c.shared_expert_intermediate_size) + (c.shared_expert_gate ? h : 0);
   }
   p.per_expert = swiglu(h, c.moe_intermediate_size);
   p.routed_experts = c.num_experts * p.per_expert;
@@ -48,11 +50,16 @@ ParameterCounts layer_parameters(const ModelConfig& c, bool moe) {
 }  // namespace
 
 nlohmann::json ParameterCounts::to_json() const {
-  return {{"total", total()},         {"active", active},
-          {"embeddings", embeddings}, {"attention", attention},
-          {"norms", norms},           {"dense_mlp", dense_mlp},
-          {"routers", routers},       {"shared_experts", shared_experts},
-          {"routed_experts", routed_experts}, {"per_expert", per_expert},
+  return {{"total", total()},
+          {"active", active},
+          {"embeddings", embeddings},
+          {"attention", attention},
+          {"norms", norms},
+          {"dense_mlp", dense_mlp},
+          {"routers", routers},
+          {"shared_experts", shared_experts},
+          {"routed_experts", routed_experts},
+          {"per_expert", per_expert},
           {"mtp_not_counted", mtp}};
 }
 
@@ -77,11 +84,10 @@ ParameterCounts count_parameters(const ModelConfig& c) {
   if (c.num_nextn_predict_layers > 0) {
     const ParameterCounts layer = layer_parameters(c, /*moe=*/c.num_experts > 0);
     const int64_t h = c.hidden_size;
-    const int64_t mtp_layer = layer.attention + layer.norms + layer.dense_mlp + layer.routers +
-                              layer.shared_experts + layer.routed_experts +
-                              2 * h /* enorm, hnorm */ + 2 * h * h /* eh_proj */ +
-                              h /* shared_head.norm */ + vh /* shared_head.head */ +
-                              vh /* embed_tokens copy */;
+    const int64_t mtp_layer =
+        layer.attention + layer.norms + layer.dense_mlp + layer.routers + layer.shared_experts +
+        layer.routed_experts + 2 * h /* enorm, hnorm */ + 2 * h * h /* eh_proj */ +
+        h /* shared_head.norm */ + vh /* shared_head.head */ + vh /* embed_tokens copy */;
     total.mtp = c.num_nextn_predict_layers * mtp_layer;
   }
   return total;

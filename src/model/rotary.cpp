@@ -29,9 +29,10 @@ std::pair<torch::Tensor, double> rotary_inverse_frequencies(const ModelConfig& c
 
   double attention_factor = rs.attention_factor;
   if (attention_factor == 0.0) {
-    attention_factor = (rs.mscale != 0.0 && rs.mscale_all_dim != 0.0)
-                           ? yarn_mscale(rs.factor, rs.mscale) / yarn_mscale(rs.factor, rs.mscale_all_dim)
-                           : yarn_mscale(rs.factor, 1.0);
+    attention_factor =
+        (rs.mscale != 0.0 && rs.mscale_all_dim != 0.0)
+            ? yarn_mscale(rs.factor, rs.mscale) / yarn_mscale(rs.factor, rs.mscale_all_dim)
+            : yarn_mscale(rs.factor, 1.0);
   }
   const int64_t original = rs.original_max_position_embeddings > 0
                                ? rs.original_max_position_embeddings
@@ -47,7 +48,7 @@ std::pair<torch::Tensor, double> rotary_inverse_frequencies(const ModelConfig& c
   if (low == high) high += 0.001;  // avoid a zero-width ramp
   // Ramp from extrapolation (original frequencies, high-frequency dims) to interpolation.
   auto ramp = ((torch::arange(dim / 2, opts) - low) / (high - low)).clamp(0.0, 1.0);  // [D/2]
-  auto extrapolation = 1.0 - ramp;                                                      // [D/2]
+  auto extrapolation = 1.0 - ramp;                                                    // [D/2]
   auto inv_freq = (1.0 / (rs.factor * pos_freqs)) * (1.0 - extrapolation) +
                   (1.0 / pos_freqs) * extrapolation;  // [D/2]
   return {inv_freq, attention_factor};

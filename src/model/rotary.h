@@ -27,8 +27,8 @@ RotaryTables make_rotary_tables(const ModelConfig& config, int64_t seq_len,
 // x [B, N, S, D] -> x * cos + rotate_half(x) * sin, in x's dtype.
 torch::Tensor apply_rotary(const torch::Tensor& x, const RotaryTables& tables);
 
-// [..., D] with interleaved pairs (x0, x1), (x2, x3), ... -> [..., D] as (x0, x2, ..., x1, x3, ...),
-// so that rotate-half rotates the pairs DeepSeek's weights expect (its rope acts on pairs).
+// [..., D] with interleaved pairs (x0, x1), (x2, x3), ... -> [..., D] as (x0, x2, ..., x1, x3,
+// ...), so that rotate-half rotates the pairs DeepSeek's weights expect (its rope acts on pairs).
 torch::Tensor deinterleave_pairs(const torch::Tensor& x);
 
 }  // namespace uoe

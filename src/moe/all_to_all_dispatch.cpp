@@ -65,17 +65,17 @@ torch::Tensor sum_sorted_rows(const torch::Tensor& sorted_rows, const torch::Ten
 
 }  // namespace
 
-torch::Tensor LocalTransport::dispatch(const torch::Tensor& hidden,
-                                       const torch::Tensor& sort_order, DispatchPlan& plan,
+torch::Tensor LocalTransport::dispatch(const torch::Tensor& hidden, const torch::Tensor& sort_order,
+                                       DispatchPlan& plan,
                                        const std::function<void()>& while_in_flight) {
   const StepProfiler::Scope timer(profiler_, "permutation", layer_);
   auto mine = std::make_shared<LocalPlan>();
-  mine->unsort_order = inverse_permutation(sort_order);                  // [T*K]
+  mine->unsort_order = inverse_permutation(sort_order);                   // [T*K]
   const auto token_of_row = torch::div(sort_order, plan.top_k, "floor");  // [T*K]
   plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
   plan.send_splits = plan.recv_splits = {token_of_row.size(0)};
   plan.transport = std::move(mine);
-  if (while_in_flight) while_in_flight();  // nothing to overlap with
+  if (while_in_flight) while_in_flight();       // nothing to overlap with
   return hidden.index_select(0, token_of_row);  // [T*K, H]
 }
 
@@ -83,8 +83,8 @@ torch::Tensor LocalTransport::combine(const std::vector<torch::Tensor>& expert_o
                                       const DispatchPlan& plan, const torch::Tensor& topk_weights,
                                       bool /*differentiable*/) {
   const torch::Tensor expert_output = concatenated(expert_output_parts, profiler_, layer_);
-  return sum_sorted_rows(expert_output, own_plan<LocalPlan>(plan)->unsort_order, plan,
-                         topk_weights, expert_output.scalar_type(), profiler_, layer_);
+  return sum_sorted_rows(expert_output, own_plan<LocalPlan>(plan)->unsort_order, plan, topk_weights,
+                         expert_output.scalar_type(), profiler_, layer_);
 }
 
 AllToAllTransport::AllToAllTransport(ProcessGroup ep, int64_t num_experts)
@@ -124,9 +124,9 @@ torch::Tensor AllToAllTransport::dispatch(const torch::Tensor& hidden,
   rows.send = token_of_row;  // a token goes out once per expert it chose
   rows.recv = mine->ungroup_order;
   plan.transport = std::move(mine);
-  StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
-                          double(token_of_row.numel()) * double(hidden.size(1)) *
-                              double(hidden.element_size()));
+  StepProfiler::add_bytes(
+      profiler_, "token_all_to_all", layer_,
+      double(token_of_row.numel()) * double(hidden.size(1)) * double(hidden.element_size()));
   // "token_all_to_all" is the time the exchange holds this rank up: work run while the rows are
   // in flight reports its own time, which is taken out.
   double in_flight_s = 0.0;

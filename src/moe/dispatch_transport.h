@@ -35,12 +35,12 @@ class TransportPlan {
 
 // The result of one dispatch, transport-neutral: what the MoE layer and the combine read.
 struct DispatchPlan {
-  torch::Tensor tokens_per_expert;             // [E] int64: this rank's assignments per expert
-  std::vector<int64_t> rows_per_local_expert;  // [El]
-  std::vector<int64_t> send_splits;            // [P] rows sent to each rank of the EP group
-  std::vector<int64_t> recv_splits;            // [P] rows received from each rank
-  int64_t num_tokens = 0;                      // T
-  int64_t top_k = 0;                           // K
+  torch::Tensor tokens_per_expert;                 // [E] int64: this rank's assignments per expert
+  std::vector<int64_t> rows_per_local_expert;      // [El]
+  std::vector<int64_t> send_splits;                // [P] rows sent to each rank of the EP group
+  std::vector<int64_t> recv_splits;                // [P] rows received from each rank
+  int64_t num_tokens = 0;                          // T
+  int64_t top_k = 0;                               // K
   std::shared_ptr<const TransportPlan> transport;  // read only by the transport that made it
 };
 

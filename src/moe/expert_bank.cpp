@@ -9,8 +9,8 @@ namespace uoe {
 ExpertBankImpl::ExpertBankImpl(const ExpertBankOptions& options) : options_(options) {
   for (int64_t e = 0; e < options.num_local_experts; ++e) {
     const int64_t global_id = options.first_expert + e;
-    experts_.push_back(register_module(
-        std::to_string(global_id), SwiGLU(options.hidden_size, options.intermediate_size)));
+    experts_.push_back(register_module(std::to_string(global_id),
+                                       SwiGLU(options.hidden_size, options.intermediate_size)));
   }
 }
 

@@ -34,7 +34,8 @@ class ExpertBankImpl : public torch::nn::Module {
 
   // Makes exactly the experts in `global_ids` trainable (requires_grad) and freezes the others.
   // Call it on every rank with the same list: ranks that own none of them still learn whether the
-  // layer has a trainable expert anywhere, which decides the all-to-all backward (see all_to_all.h).
+  // layer has a trainable expert anywhere, which decides the all-to-all backward (see
+  // all_to_all.h).
   void set_trainable_experts(const std::vector<int64_t>& global_ids);
   bool any_expert_trainable() const { return any_trainable_; }
 

@@ -16,8 +16,9 @@ MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep)
     shared_experts =
         register_module("shared_experts", SwiGLU(hidden_size, options.shared_intermediate_size));
     if (options.shared_expert_gate) {
-      shared_expert_gate = register_module(
-          "shared_expert_gate", torch::nn::Linear(torch::nn::LinearOptions(hidden_size, 1).bias(false)));
+      shared_expert_gate =
+          register_module("shared_expert_gate",
+                          torch::nn::Linear(torch::nn::LinearOptions(hidden_size, 1).bias(false)));
     }
   }
 }

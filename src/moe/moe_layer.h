@@ -43,7 +43,7 @@ class MoELayerImpl : public torch::nn::Module {
 
   Router gate{nullptr};
   ExpertBank experts{nullptr};
-  SwiGLU shared_experts{nullptr};               // optional
+  SwiGLU shared_experts{nullptr};                 // optional
   torch::nn::Linear shared_expert_gate{nullptr};  // optional, [1, H]
 
  private:

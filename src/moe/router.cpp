@@ -10,15 +10,19 @@ RouterKind parse_router_kind(const std::string& name) {
   if (name == "softmax") return RouterKind::kSoftmax;
   if (name == "deepseek_v2") return RouterKind::kDeepSeekV2;
   if (name == "deepseek_v3") return RouterKind::kDeepSeekV3;
-  UOE_CHECK(false, "unknown router type '", name, "'; supported: softmax, deepseek_v2, deepseek_v3");
+  UOE_CHECK(false, "unknown router type '", name,
+            "'; supported: softmax, deepseek_v2, deepseek_v3");
   return RouterKind::kSoftmax;
 }
 
 std::string to_string(RouterKind kind) {
   switch (kind) {
-    case RouterKind::kSoftmax: return "softmax";
-    case RouterKind::kDeepSeekV2: return "deepseek_v2";
-    case RouterKind::kDeepSeekV3: return "deepseek_v3";
+    case RouterKind::kSoftmax:
+      return "softmax";
+    case RouterKind::kDeepSeekV2:
+      return "deepseek_v2";
+    case RouterKind::kDeepSeekV3:
+      return "deepseek_v3";
   }
   return "?";
 }
@@ -31,8 +35,8 @@ RouterImpl::RouterImpl(const RouterOptions& options) : options_(options) {
   UOE_CHECK(options.n_group >= 1 && options.num_experts % options.n_group == 0,
             "router: n_group=", options.n_group, " must divide num_experts=", options.num_experts);
   UOE_CHECK(options.topk_group >= 1 && options.topk_group <= options.n_group,
-            "router: topk_group=", options.topk_group, " must be in [1, n_group=",
-            options.n_group, "]");
+            "router: topk_group=", options.topk_group, " must be in [1, n_group=", options.n_group,
+            "]");
   weight = register_parameter("weight", torch::empty({options.num_experts, options.hidden_size}));
   if (options.kind == RouterKind::kDeepSeekV3) {
     e_score_correction_bias =
@@ -46,20 +50,22 @@ torch::Tensor RouterImpl::mask_to_top_groups(const torch::Tensor& scores,
   const int64_t tokens = scores.size(0);
   auto group_ids = std::get<1>(group_scores.topk(options_.topk_group, -1, true, false));  // [T, g]
   auto group_mask = torch::zeros_like(group_scores).scatter_(1, group_ids, 1.0);          // [T, G]
-  auto expert_mask = group_mask.unsqueeze(-1)
-                         .expand({tokens, options_.n_group, options_.num_experts / options_.n_group})
-                         .reshape({tokens, options_.num_experts});  // [T, E]
+  auto expert_mask =
+      group_mask.unsqueeze(-1)
+          .expand({tokens, options_.n_group, options_.num_experts / options_.n_group})
+          .reshape({tokens, options_.num_experts});  // [T, E]
   return scores.masked_fill(expert_mask.logical_not(), fill);
 }
 
 RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
   const int64_t tokens = hidden.size(0);
-  auto logits = torch::matmul(hidden.to(torch::kFloat32), weight.to(torch::kFloat32).t());  // [T, E]
+  auto logits =
+      torch::matmul(hidden.to(torch::kFloat32), weight.to(torch::kFloat32).t());  // [T, E]
   RouterOutput out;
   out.logits = logits;
   const int64_t group_size = options_.num_experts / options_.n_group;
   if (options_.kind == RouterKind::kDeepSeekV3) {
-    out.probs = torch::sigmoid(logits);                                          // [T, E]
+    out.probs = torch::sigmoid(logits);                                              // [T, E]
     auto biased = out.probs.detach() + e_score_correction_bias.to(torch::kFloat32);  // [T, E]
     if (options_.n_group > 1) {
       auto group_scores = std::get<0>(biased.view({tokens, options_.n_group, group_size})
@@ -70,7 +76,7 @@ RouterOutput RouterImpl::forward(const torch::Tensor& hidden) {
       biased = mask_to_top_groups(biased, group_scores, -std::numeric_limits<double>::infinity());
     }
     out.topk_ids = std::get<1>(biased.topk(options_.top_k, -1, true, true));  // [T, K]
-    out.topk_weights = out.probs.gather(1, out.topk_ids);                      // [T, K]
+    out.topk_weights = out.probs.gather(1, out.topk_ids);                     // [T, K]
     if (options_.norm_topk_prob) {
       out.topk_weights = out.topk_weights / (out.topk_weights.sum(-1, true) + 1e-20);
     }

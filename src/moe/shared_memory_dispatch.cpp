@@ -128,10 +128,9 @@ class SharedDispatchBackward : public torch::autograd::Node {
     const SharedLayout layout = layout_for(context_, *plan_, hidden_, grad.scalar_type());
     write_slot(layout.rows(), context_.rank, layout.row_capacity, grad);
     context_.memory->fence();
-    auto grad_hidden =
-        sum_rows_per_token(layout.rows(),
-                           SharedLayout::flat_index(plan_->choice_slot, layout.row_capacity),
-                           torch::Tensor(), context_.num_tokens, context_.top_k);  // [T, H]
+    auto grad_hidden = sum_rows_per_token(
+        layout.rows(), SharedLayout::flat_index(plan_->choice_slot, layout.row_capacity),
+        torch::Tensor(), context_.num_tokens, context_.top_k);  // [T, H]
     StepProfiler::add_bytes(context_.profiler, "backward_token_all_to_all", context_.layer,
                             double(grad.numel()) * double(grad.element_size()));
     return {grad_hidden.to(grad.scalar_type())};
@@ -211,10 +210,9 @@ class SharedCombineBackward : public torch::autograd::Node {
       offset += n;
     }
     // Counted as the all-to-all would send them: each (token, k) gradient row to its owner.
-    StepProfiler::add_bytes(
-        context_.profiler, "backward_token_all_to_all", context_.layer,
-        double(context_.num_tokens * context_.top_k) * double(hidden) *
-            double(grad.element_size()));
+    StepProfiler::add_bytes(context_.profiler, "backward_token_all_to_all", context_.layer,
+                            double(context_.num_tokens * context_.top_k) * double(hidden) *
+                                double(grad.element_size()));
     return result;
   }
 
@@ -381,12 +379,11 @@ torch::Tensor SharedMemoryTransport::combine(const std::vector<torch::Tensor>& e
                               double(rows) * double(width) * double(first.element_size()));
     }
     const StepProfiler::Scope timer(context.profiler, "combine", context.layer);
-    combined =
-        sum_rows_per_token(layout.rows(),
-                           SharedLayout::flat_index(mine->choice_slot, layout.row_capacity),
-                           topk_weights.reshape({-1}).to(torch::kFloat32), plan.num_tokens,
-                           plan.top_k)
-            .to(first.scalar_type());  // [T, H]
+    combined = sum_rows_per_token(layout.rows(),
+                                  SharedLayout::flat_index(mine->choice_slot, layout.row_capacity),
+                                  topk_weights.reshape({-1}).to(torch::kFloat32), plan.num_tokens,
+                                  plan.top_k)
+                   .to(first.scalar_type());  // [T, H]
   }
   if (differentiable && torch::GradMode::is_enabled()) {
     std::vector<torch::Tensor> saved;

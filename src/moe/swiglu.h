@@ -1,6 +1,7 @@
 #pragma once
-// SwiGLU feed-forward block: down(silu(gate(x)) * up(x)), no biases (HF gate_proj/up_proj/down_proj).
-// Used for routed experts, shared experts and dense feed-forward layers.
+// SwiGLU feed-forward block: down(silu(gate(x)) * up(x)), no biases (HF
+// gate_proj/up_proj/down_proj). Used for routed experts, shared experts and dense feed-forward
+// layers.
 #include <torch/torch.h>
 
 namespace uoe {

@@ -58,8 +58,8 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
   torch::Tensor sort_order;  // [T*K] sorted position -> flat (token, k) index
   {
     const StepProfiler::Scope timer(profiler_, "permutation", layer_);
-    auto flat_ids = topk_ids.reshape({-1});                                          // [T*K]
-    sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));             // [T*K]
+    auto flat_ids = topk_ids.reshape({-1});                                                // [T*K]
+    sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));                    // [T*K]
     plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
   }
   auto expert_input = transport(hidden).dispatch(hidden, sort_order, plan, while_in_flight);

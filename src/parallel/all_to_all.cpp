@@ -10,7 +10,8 @@ namespace uoe {
 namespace {
 
 // An empty [sum(output_splits), ...] tensor like `input`.
-torch::Tensor exchange_output(const torch::Tensor& input, const std::vector<int64_t>& output_splits) {
+torch::Tensor exchange_output(const torch::Tensor& input,
+                              const std::vector<int64_t>& output_splits) {
   std::vector<int64_t> shape = input.sizes().vec();
   shape[0] = std::accumulate(output_splits.begin(), output_splits.end(), int64_t{0});
   return torch::empty(shape, input.options());
@@ -50,7 +51,8 @@ class AllToAllBackward : public torch::autograd::Node {
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     // An unused output still takes part in the exchange, with zeros, so that no rank waits.
     const StepProfiler::Scope timer(trace_.profiler, "backward_token_all_to_all", trace_.layer);
-    torch::Tensor grad = grads[0].defined() ? grads[0] : torch::zeros(output_shape_, output_options_);
+    torch::Tensor grad =
+        grads[0].defined() ? grads[0] : torch::zeros(output_shape_, output_options_);
     StepProfiler::add_bytes(trace_.profiler, "backward_token_all_to_all", trace_.layer,
                             double(grad.numel()) * double(grad.element_size()));
     torch::Tensor grad_input;
@@ -88,8 +90,7 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
 
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
-                         bool differentiable, const ExchangeRows& rows,
-                         const ExchangeTrace& trace,
+                         bool differentiable, const ExchangeRows& rows, const ExchangeTrace& trace,
                          const std::function<void()>& while_in_flight) {
   torch::Tensor output;
   if (while_in_flight) {
@@ -109,8 +110,8 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
     output = exchange(input, output_splits, input_splits, rows.send, rows.recv, *comm);
   }
   if (differentiable && torch::GradMode::is_enabled()) {
-    auto node = make_node<AllToAllBackward>(comm, output_splits, input_splits, rows,
-                                            input.size(0), trace, output);
+    auto node = make_node<AllToAllBackward>(comm, output_splits, input_splits, rows, input.size(0),
+                                            trace, output);
     node->set_next_edges(torch::autograd::collect_next_edges(input));
     torch::autograd::set_history(output, node);
   }

@@ -34,13 +34,16 @@ struct InFlight {
 };
 InFlight g_in_flight;
 
-[[noreturn]] void report_and_exit(const char* operation, const Communicator& comm, int64_t timeout_ns) {
+[[noreturn]] void report_and_exit(const char* operation, const Communicator& comm,
+                                  int64_t timeout_ns) {
   const int64_t step = g_in_flight.step.load(std::memory_order_relaxed);
   const std::string when = step > 0 ? "at step " + std::to_string(step) : "before the first step";
   std::fflush(stdout);
-  std::fprintf(stderr, "%s error: collective %s on %s (%d ranks) did not complete within ddp_timeout=%g s %s\n",
-               rank_tag().c_str(), operation, comm.name().c_str(), comm.size(),
-               double(timeout_ns) / 1e9, when.c_str());
+  std::fprintf(
+      stderr,
+      "%s error: collective %s on %s (%d ranks) did not complete within ddp_timeout=%g s %s\n",
+      rank_tag().c_str(), operation, comm.name().c_str(), comm.size(), double(timeout_ns) / 1e9,
+      when.c_str());
   std::fflush(stderr);
   std::_Exit(1);
 }
@@ -49,8 +52,8 @@ void watch() {
   for (;;) {
     const int64_t timeout = g_in_flight.timeout_ns.load(std::memory_order_relaxed);
     // About a second between checks; more often for short timeouts (tests).
-    std::this_thread::sleep_for(std::chrono::nanoseconds(
-        std::clamp<int64_t>(timeout / 4, 10'000'000, 1'000'000'000)));
+    std::this_thread::sleep_for(
+        std::chrono::nanoseconds(std::clamp<int64_t>(timeout / 4, 10'000'000, 1'000'000'000)));
     const int64_t start = g_in_flight.start_ns.load(std::memory_order_acquire);
     if (start == 0 || now_ns() - start <= timeout) continue;
     const char* operation = g_in_flight.operation.load(std::memory_order_relaxed);

@@ -17,26 +17,38 @@ namespace {
 
 MPI_Datatype mpi_datatype(c10::ScalarType type) {
   switch (type) {
-    case torch::kFloat32: return MPI_FLOAT;
-    case torch::kFloat64: return MPI_DOUBLE;
-    case torch::kInt32: return MPI_INT32_T;
-    case torch::kInt64: return MPI_INT64_T;
-    case torch::kUInt8: return MPI_UINT8_T;
-    case torch::kInt8: return MPI_INT8_T;
-    case torch::kBool: return MPI_C_BOOL;
+    case torch::kFloat32:
+      return MPI_FLOAT;
+    case torch::kFloat64:
+      return MPI_DOUBLE;
+    case torch::kInt32:
+      return MPI_INT32_T;
+    case torch::kInt64:
+      return MPI_INT64_T;
+    case torch::kUInt8:
+      return MPI_UINT8_T;
+    case torch::kInt8:
+      return MPI_INT8_T;
+    case torch::kBool:
+      return MPI_C_BOOL;
     // Moved as raw 16-bit words; reductions convert to fp32 first.
     case torch::kBFloat16:
-    case torch::kFloat16: return MPI_UINT16_T;
-    default: UOE_ASSERT(false, "mpi backend: unsupported dtype ", type);
+    case torch::kFloat16:
+      return MPI_UINT16_T;
+    default:
+      UOE_ASSERT(false, "mpi backend: unsupported dtype ", type);
   }
   return MPI_DATATYPE_NULL;
 }
 
 MPI_Op mpi_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return MPI_SUM;
-    case ReduceOp::kMax: return MPI_MAX;
-    case ReduceOp::kMin: return MPI_MIN;
+    case ReduceOp::kSum:
+      return MPI_SUM;
+    case ReduceOp::kMax:
+      return MPI_MAX;
+    case ReduceOp::kMin:
+      return MPI_MIN;
   }
   return MPI_SUM;
 }
@@ -300,7 +312,8 @@ SendRows stage_send_rows(const torch::Tensor& input, const torch::Tensor& send_r
   const int64_t own_count = splits[own_rank];
   const int64_t after = index.numel() - own_start - own_count;
   auto own = index.narrow(0, own_start, own_count);
-  auto peer_index = torch::cat({index.narrow(0, 0, own_start), index.narrow(0, own_start + own_count, after)});
+  auto peer_index =
+      torch::cat({index.narrow(0, 0, own_start), index.narrow(0, own_start + own_count, after)});
   auto staged = input.index_select(0, peer_index);  // [rows for other ranks, ...] in send order
   // Peers' rows are now staged rows 0, 1, ... in order; the own block keeps its input rows.
   auto staged_rows = torch::cat({torch::arange(own_start, index.options()), own,
@@ -358,11 +371,10 @@ class MpiPendingExchange final : public PendingExchange {
         output_(output),
         input_(input),
         comm_(comm) {
-    MPI_CHECK(MPI_Ialltoallw(input.buffer.data_ptr(), types_.send().counts(),
-                             types_.send().displacements(), types_.send().types(),
-                             output.data_ptr(), types_.recv().counts(),
-                             types_.recv().displacements(), types_.recv().types(),
-                             comm.handle(), &request_));
+    MPI_CHECK(MPI_Ialltoallw(
+        input.buffer.data_ptr(), types_.send().counts(), types_.send().displacements(),
+        types_.send().types(), output.data_ptr(), types_.recv().counts(),
+        types_.recv().displacements(), types_.recv().types(), comm.handle(), &request_));
     types_.copy_own_rows(output, input.own_source);  // while the other ranks' rows are under way
   }
   ~MpiPendingExchange() override {
@@ -402,7 +414,8 @@ std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
     const torch::Tensor& recv_rows) {
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
   const auto splits = resolve_send_splits(input_splits, input, send_rows, size_);
-  return std::make_unique<MpiPendingExchange>(output, stage_send_rows(input, send_rows, splits, rank_),
+  return std::make_unique<MpiPendingExchange>(output,
+                                              stage_send_rows(input, send_rows, splits, rank_),
                                               output_splits, splits, recv_rows, *this);
 }
 

@@ -55,10 +55,12 @@ class MpiCommunicator final : public Communicator {
                        const torch::Tensor& recv_rows) override;
   // The same as one MPI_Ialltoallw; wait() is MPI_Wait. Open MPI progresses it inside MPI calls
   // (the start and the wait), so work in between overlaps only what those calls get done.
-  std::unique_ptr<PendingExchange> start_all_to_all_rows(
-      torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
-      const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
-      const torch::Tensor& recv_rows) override;
+  std::unique_ptr<PendingExchange> start_all_to_all_rows(torch::Tensor& output,
+                                                         const torch::Tensor& input,
+                                                         const std::vector<int64_t>& output_splits,
+                                                         const std::vector<int64_t>& input_splits,
+                                                         const torch::Tensor& send_rows,
+                                                         const torch::Tensor& recv_rows) override;
   void all_gather(torch::Tensor& output, const torch::Tensor& input) override;
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override;

@@ -29,25 +29,37 @@ void cuda_check(cudaError_t code, const char* call, const char* file, int line) 
 
 ncclDataType_t nccl_datatype(c10::ScalarType type) {
   switch (type) {
-    case torch::kFloat32: return ncclFloat32;
-    case torch::kFloat64: return ncclFloat64;
-    case torch::kFloat16: return ncclFloat16;
-    case torch::kBFloat16: return ncclBfloat16;
-    case torch::kInt32: return ncclInt32;
-    case torch::kInt64: return ncclInt64;
+    case torch::kFloat32:
+      return ncclFloat32;
+    case torch::kFloat64:
+      return ncclFloat64;
+    case torch::kFloat16:
+      return ncclFloat16;
+    case torch::kBFloat16:
+      return ncclBfloat16;
+    case torch::kInt32:
+      return ncclInt32;
+    case torch::kInt64:
+      return ncclInt64;
     case torch::kUInt8:
-    case torch::kBool: return ncclUint8;
-    case torch::kInt8: return ncclInt8;
-    default: UOE_ASSERT(false, "nccl backend: unsupported dtype ", type);
+    case torch::kBool:
+      return ncclUint8;
+    case torch::kInt8:
+      return ncclInt8;
+    default:
+      UOE_ASSERT(false, "nccl backend: unsupported dtype ", type);
   }
   return ncclFloat32;
 }
 
 ncclRedOp_t nccl_op(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kMin: return ncclMin;
+    case ReduceOp::kSum:
+      return ncclSum;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kMin:
+      return ncclMin;
   }
   return ncclSum;
 }
@@ -159,10 +171,12 @@ class NcclCommunicator final : public Communicator {
                          const std::vector<int64_t>& input_splits) override;
   // On a side stream, so that default-stream kernels enqueued before wait() overlap with it. No
   // other collective of this communicator may be started before wait().
-  std::unique_ptr<PendingExchange> start_all_to_all_rows(
-      torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
-      const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
-      const torch::Tensor& recv_rows) override;
+  std::unique_ptr<PendingExchange> start_all_to_all_rows(torch::Tensor& output,
+                                                         const torch::Tensor& input,
+                                                         const std::vector<int64_t>& output_splits,
+                                                         const std::vector<int64_t>& input_splits,
+                                                         const torch::Tensor& send_rows,
+                                                         const torch::Tensor& recv_rows) override;
   void all_gather(torch::Tensor& output, const torch::Tensor& input) override;
   void broadcast(torch::Tensor& tensor, int root) override;
   void barrier() override;
@@ -193,8 +207,7 @@ CommunicatorPtr create_nccl_communicator(std::shared_ptr<MpiCommunicator> bootst
 void NcclCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   check_cuda_contiguous(tensor, "all_reduce");
   NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                           nccl_datatype(tensor.scalar_type()), nccl_op(op), comm_,
-                           kStream));
+                           nccl_datatype(tensor.scalar_type()), nccl_op(op), comm_, kStream));
 }
 
 void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,

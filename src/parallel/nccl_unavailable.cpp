@@ -7,8 +7,9 @@ namespace uoe {
 bool nccl_available() { return false; }
 
 CommunicatorPtr create_nccl_communicator(std::shared_ptr<MpiCommunicator>, int) {
-  UOE_CHECK(false, "this uoe build has no NCCL backend; reconfigure with -DUOE_WITH_NCCL=ON on a "
-                   "machine with the CUDA toolkit and NCCL");
+  UOE_CHECK(false,
+            "this uoe build has no NCCL backend; reconfigure with -DUOE_WITH_NCCL=ON on a "
+            "machine with the CUDA toolkit and NCCL");
   return nullptr;
 }
 

@@ -13,7 +13,7 @@
 namespace uoe {
 namespace {
 
-constexpr int64_t kAlignment = 64;  // of the block and of every region
+constexpr int64_t kAlignment = 64;                     // of the block and of every region
 constexpr const char* kBackingDirectory = "/dev/shm";  // Open MPI's osc_sm_backing_directory
 
 }  // namespace

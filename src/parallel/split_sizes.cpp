@@ -22,10 +22,11 @@ std::vector<int64_t> resolve_splits(const std::vector<int64_t>& splits, int64_t 
   return splits;
 }
 
-std::vector<int64_t> resolve_send_splits(const std::vector<int64_t>& input_splits, const torch::Tensor& input,
-                                         const torch::Tensor& send_rows, int world) {
-  return resolve_splits(input_splits, send_rows.defined() ? send_rows.numel() : input.size(0), world,
-                        "input");
+std::vector<int64_t> resolve_send_splits(const std::vector<int64_t>& input_splits,
+                                         const torch::Tensor& input, const torch::Tensor& send_rows,
+                                         int world) {
+  return resolve_splits(input_splits, send_rows.defined() ? send_rows.numel() : input.size(0),
+                        world, "input");
 }
 
 int64_t row_numel(const torch::Tensor& t) {
@@ -36,8 +37,8 @@ int64_t row_numel(const torch::Tensor& t) {
 
 void check_exchange_tensors(const torch::Tensor& output, const torch::Tensor& input,
                             c10::DeviceType device_type, const std::string& backend) {
-  UOE_ASSERT(input.device().type() == device_type && output.device().type() == device_type,
-             backend, " backend needs ", device_type, " tensors, got ", input.device(), " and ",
+  UOE_ASSERT(input.device().type() == device_type && output.device().type() == device_type, backend,
+             " backend needs ", device_type, " tensors, got ", input.device(), " and ",
              output.device());
   UOE_ASSERT(input.is_contiguous() && output.is_contiguous(), backend,
              ": all_to_all tensors must be contiguous");

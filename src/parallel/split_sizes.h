@@ -14,8 +14,9 @@ std::vector<int64_t> resolve_splits(const std::vector<int64_t>& splits, int64_t 
 
 // Rows sent to each rank by an exchange of `input` whose sent rows are picked by `send_rows`
 // (undefined: every row of `input`): resolve_splits over the picked rows.
-std::vector<int64_t> resolve_send_splits(const std::vector<int64_t>& input_splits, const torch::Tensor& input,
-                                         const torch::Tensor& send_rows, int world);
+std::vector<int64_t> resolve_send_splits(const std::vector<int64_t>& input_splits,
+                                         const torch::Tensor& input, const torch::Tensor& send_rows,
+                                         int world);
 
 // Elements per row of a tensor (product of its trailing dimensions; 1 for a 1-D tensor).
 int64_t row_numel(const torch::Tensor& t);

@@ -42,7 +42,8 @@ PlanInput load_plan_input(const std::string& path, const std::vector<std::string
   c.mfu = positive(root, "mfu", defaults.mfu);
   UOE_CHECK(c.mfu <= 1, "cluster key 'mfu' must be <= 1, got ", c.mfu);
   c.memory_gib = positive(root, "memory_gib", defaults.memory_gib);
-  c.usable_memory_fraction = positive(root, "usable_memory_fraction", defaults.usable_memory_fraction);
+  c.usable_memory_fraction =
+      positive(root, "usable_memory_fraction", defaults.usable_memory_fraction);
   UOE_CHECK(c.usable_memory_fraction <= 1, "cluster key 'usable_memory_fraction' must be <= 1");
   c.memory_bandwidth = positive(root, "memory_bandwidth", defaults.memory_bandwidth);
   c.compute_units_per_node = root.get<int64_t>("compute_units_per_node", 0);
@@ -51,7 +52,8 @@ PlanInput load_plan_input(const std::string& path, const std::vector<std::string
   c.inter_node = read_link(root.child("inter_node"), defaults.inter_node);
   c.collective_overhead = root.get<double>("collective_overhead", defaults.collective_overhead);
   UOE_CHECK(c.collective_overhead >= 0, "cluster key 'collective_overhead' must be >= 0");
-  c.oversubscription_wait = root.get<double>("oversubscription_wait", defaults.oversubscription_wait);
+  c.oversubscription_wait =
+      root.get<double>("oversubscription_wait", defaults.oversubscription_wait);
   UOE_CHECK(c.oversubscription_wait >= 0, "cluster key 'oversubscription_wait' must be >= 0");
   c.gpu_counts = root.get<std::vector<int64_t>>("gpu_counts", defaults.gpu_counts);
   UOE_CHECK(!c.gpu_counts.empty(), "cluster key 'gpu_counts' must not be empty");

@@ -15,16 +15,16 @@ struct LinkSpec {
 struct ClusterSpec {
   std::string name = "h100-dgx";
   int64_t gpus_per_node = 8;
-  double peak_flops = 989e12;        // per GPU, dense bf16 (fp32 for the cpu description)
-  double mfu = 0.4;                  // fraction of peak_flops reached by the step's GEMMs
-  double memory_gib = 80;            // per GPU
+  double peak_flops = 989e12;           // per GPU, dense bf16 (fp32 for the cpu description)
+  double mfu = 0.4;                     // fraction of peak_flops reached by the step's GEMMs
+  double memory_gib = 80;               // per GPU
   double usable_memory_fraction = 0.9;  // the rest: allocator fragmentation, CUDA context
   double memory_bandwidth = 3.35e12;    // bytes/s per GPU: optimizer update, expert weight reads
   // Cores shared by the ranks of one node (CPU only; 0: one device per rank). With r ranks on a
   // node, each rank computes at peak_flops * min(1, compute_units_per_node / r).
   int64_t compute_units_per_node = 0;
-  LinkSpec intra_node{450e9, 3e-6};  // NVLink
-  LinkSpec inter_node{50e9, 10e-6};  // InfiniBand, one 400 Gb/s NIC per GPU
+  LinkSpec intra_node{450e9, 3e-6};    // NVLink
+  LinkSpec inter_node{50e9, 10e-6};    // InfiniBand, one 400 Gb/s NIC per GPU
   double collective_overhead = 20e-6;  // seconds per collective call (launch + synchronisation)
   // CPU only: extra seconds each collective call waits, per rank beyond one per core, for the
   // node's other ranks to be scheduled (ranks outnumber compute_units_per_node).
@@ -36,7 +36,8 @@ struct WorkloadSpec {
   std::string precision = "bf16";  // bf16 | fp32: weights and activations
   int64_t seq_len = 4096;
   int64_t sequences_per_rank = 1;  // micro-batch per rank and step (no gradient accumulation)
-  int64_t seuf_target_layer = -1;  // layer of the unlearned expert; -1: first MoE layer (worst case)
+  int64_t seuf_target_layer =
+      -1;  // layer of the unlearned expert; -1: first MoE layer (worst case)
   std::string attention = "eager";  // eager (uoe: S x S probabilities kept) | fused (flash-style)
   bool recompute = false;           // activation checkpointing per layer (uoe: not implemented)
 

@@ -27,14 +27,14 @@ std::string layout_name(const LayoutPlan& p) { return c10::str(p.layout.ep, "x",
 
 std::string memory_cell(const LayoutPlan& p) {
   const MemoryEstimate& m = p.memory;
-  return c10::str(gib(m.total()), " (", gib(m.weights), " / ", gib(m.optimizer), " / ", gib(m.activations),
-                  " / ", gib(m.comm_buffers), ")");
+  return c10::str(gib(m.total()), " (", gib(m.weights), " / ", gib(m.optimizer), " / ",
+                  gib(m.activations), " / ", gib(m.comm_buffers), ")");
 }
 
 std::string time_cell(const LayoutPlan& p) {
   const TimeEstimate& t = p.time;
-  return c10::str(ms(t.total()), " (", ms(t.compute + t.weight_streaming), " / ", ms(t.communication()), " / ",
-                  ms(t.optimizer), ")");
+  return c10::str(ms(t.total()), " (", ms(t.compute + t.weight_streaming), " / ",
+                  ms(t.communication()), " / ", ms(t.optimizer), ")");
 }
 
 // Fastest fitting layout with `world` ranks; else the one with the least memory (marked).
@@ -47,16 +47,19 @@ std::string best_cells(const std::vector<LayoutPlan>& plans, int64_t world) {
     if (smallest == nullptr || p.memory.total() < smallest->memory.total()) smallest = &p;
   }
   if (smallest == nullptr) return "no layout | | ";
-  if (fastest == nullptr) return c10::str("does not fit (", layout_name(*smallest), ") | ", memory_cell(*smallest), " | ");
+  if (fastest == nullptr)
+    return c10::str("does not fit (", layout_name(*smallest), ") | ", memory_cell(*smallest),
+                    " | ");
   return c10::str(layout_name(*fastest), " | ", memory_cell(*fastest), " | ", time_cell(*fastest));
 }
 
 std::string recommendation(const char* method, const std::vector<LayoutPlan>& plans) {
   const LayoutPlan* best = recommend(plans);
-  if (best == nullptr) return c10::str("- ", method, ": no layout fits on up to the largest GPU count\n");
-  return c10::str("- ", method, ": **", best->layout.world(), " GPUs, EP ", best->layout.ep, " x DP ",
-                  best->layout.dp, "**, ", gib(best->memory.total()), " GiB per GPU, step ",
-                  ms(best->time.total()), " ms\n");
+  if (best == nullptr)
+    return c10::str("- ", method, ": no layout fits on up to the largest GPU count\n");
+  return c10::str("- ", method, ": **", best->layout.world(), " GPUs, EP ", best->layout.ep,
+                  " x DP ", best->layout.dp, "**, ", gib(best->memory.total()),
+                  " GiB per GPU, step ", ms(best->time.total()), " ms\n");
 }
 
 }  // namespace
@@ -71,28 +74,32 @@ std::string plan_report_markdown(const std::string& name, const ModelConfig& mod
   out << "### " << name << "\n\n"
       << fixed(counts.total() / 1e9, 2) << "B parameters (" << fixed(counts.active / 1e9, 2)
       << "B active), " << model.num_experts << " experts top-" << model.num_experts_per_tok << ", "
-      << model.num_moe_layers() << " MoE layers of " << model.num_hidden_layers << ". Cluster `" << c.name
-      << "`: " << c.gpus_per_node << " per node, " << flop_rate(c.peak_flops) << " x MFU "
-      << c.mfu << ", " << c.memory_gib << " GiB (" << c.usable_memory_fraction << " usable). Workload: "
-      << w.precision << ", " << w.sequences_per_rank << " x " << w.seq_len << " tokens per rank, " << w.attention << " attention, "
+      << model.num_moe_layers() << " MoE layers of " << model.num_hidden_layers << ". Cluster `"
+      << c.name << "`: " << c.gpus_per_node << " per node, " << flop_rate(c.peak_flops) << " x MFU "
+      << c.mfu << ", " << c.memory_gib << " GiB (" << c.usable_memory_fraction
+      << " usable). Workload: " << w.precision << ", " << w.sequences_per_rank << " x " << w.seq_len
+      << " tokens per rank, " << w.attention << " attention, "
       << (w.recompute ? "recompute" : "no recompute") << ".\n\n"
       << "| GPUs | SEUF EP x DP | SEUF GiB/GPU (weights / grads+optim / activations / buffers) | "
-         "SEUF step ms (compute / comm / optimizer) | full EP x DP | full GiB/GPU | full step ms |\n"
+         "SEUF step ms (compute / comm / optimizer) | full EP x DP | full GiB/GPU | full step ms "
+         "|\n"
       << "|---|---|---|---|---|---|---|\n";
   for (int64_t world : c.gpu_counts) {
-    out << "| " << world << " | " << best_cells(seuf, world) << " | " << best_cells(full, world) << " |\n";
+    out << "| " << world << " | " << best_cells(seuf, world) << " | " << best_cells(full, world)
+        << " |\n";
   }
   out << "\nSmallest layout that fits (fastest among equally small):\n"
       << recommendation("SEUF", seuf) << recommendation("full", full);
   if (input.detail) {
-    out << "\n| method | GPUs | EP x DP | fits | GiB/GPU (weights / grads+optim / activations / buffers) "
+    out << "\n| method | GPUs | EP x DP | fits | GiB/GPU (weights / grads+optim / activations / "
+           "buffers) "
            "| step ms (compute / comm / optimizer) | all-to-all ms | grad sync ms |\n"
         << "|---|---|---|---|---|---|---|---|\n";
     for (const auto* plans : {&seuf, &full}) {
       for (const auto& p : *plans) {
-        out << "| " << method_name(p.method) << " | " << p.layout.world() << " | " << layout_name(p) << " | "
-            << (p.fits ? "yes" : "no") << " | " << memory_cell(p) << " | " << time_cell(p) << " | "
-            << ms(p.time.all_to_all) << " | " << ms(p.time.grad_sync) << " |\n";
+        out << "| " << method_name(p.method) << " | " << p.layout.world() << " | " << layout_name(p)
+            << " | " << (p.fits ? "yes" : "no") << " | " << memory_cell(p) << " | " << time_cell(p)
+            << " | " << ms(p.time.all_to_all) << " | " << ms(p.time.grad_sync) << " |\n";
       }
     }
   }
@@ -100,7 +107,8 @@ std::string plan_report_markdown(const std::string& name, const ModelConfig& mod
 }
 
 nlohmann::json plan_report_json(const std::string& name, const PlanInput& input,
-                                const std::vector<LayoutPlan>& seuf, const std::vector<LayoutPlan>& full) {
+                                const std::vector<LayoutPlan>& seuf,
+                                const std::vector<LayoutPlan>& full) {
   nlohmann::json layouts = nlohmann::json::array();
   for (const auto* plans : {&seuf, &full}) {
     for (const auto& p : *plans) layouts.push_back(p.to_json());

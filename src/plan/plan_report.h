@@ -15,6 +15,7 @@ std::string plan_report_markdown(const std::string& name, const ModelConfig& mod
 
 // Every layout of both methods, with the inputs.
 nlohmann::json plan_report_json(const std::string& name, const PlanInput& input,
-                                const std::vector<LayoutPlan>& seuf, const std::vector<LayoutPlan>& full);
+                                const std::vector<LayoutPlan>& seuf,
+                                const std::vector<LayoutPlan>& full);
 
 }  // namespace uoe

@@ -38,7 +38,9 @@ LayerShapes layer_shapes(const ModelConfig& m) {
   return s;
 }
 
-double value_head_dim(const ModelConfig& m) { return m.is_mla() ? m.v_head_dim : m.resolved_head_dim(); }
+double value_head_dim(const ModelConfig& m) {
+  return m.is_mla() ? m.v_head_dim : m.resolved_head_dim();
+}
 
 // Forward FLOPs per token of layer `l`: 2 per weight used (K routed experts) plus the full S x S
 // score and value products (uoe computes the whole matrix; no causal skipping).
@@ -59,15 +61,18 @@ double layer_activation_bytes(const ModelConfig& m, const WorkloadSpec& w, int64
   const double h = double(m.hidden_size), heads = double(m.num_attention_heads);
   const double kv_heads = m.is_mla() ? heads : double(m.num_key_value_heads);
   const double qk = double(m.qk_head_dim()), v = value_head_dim(m), b = double(w.value_bytes());
-  double values = 2 * h + heads * qk + kv_heads * (qk + v) + heads * v + double(m.kv_lora_rank + m.q_lora_rank);
+  double values =
+      2 * h + heads * qk + kv_heads * (qk + v) + heads * v + double(m.kv_lora_rank + m.q_lora_rank);
   if (m.is_moe_layer(l)) {
     const double k = double(m.num_experts_per_tok), f = double(m.moe_intermediate_size);
     values += 2 * double(m.num_experts) + k * (3 * h + 3 * f);
-    if (m.shared_expert_intermediate_size > 0) values += h + 3 * double(m.shared_expert_intermediate_size);
+    if (m.shared_expert_intermediate_size > 0)
+      values += h + 3 * double(m.shared_expert_intermediate_size);
   } else {
     values += 2 * h + 3 * double(m.intermediate_size);
   }
-  const double scores = w.attention == "eager" ? heads * double(w.seq_len) * (4 + (b < 4 ? b : 0)) : 0;
+  const double scores =
+      w.attention == "eager" ? heads * double(w.seq_len) * (4 + (b < 4 ? b : 0)) : 0;
   return b * values + scores;
 }
 
@@ -81,7 +86,8 @@ double saved_activation_bytes(const ModelConfig& m, const WorkloadSpec& w, int64
     largest = std::max(largest, bytes);
   }
   if (!w.recompute) return sum;
-  return double(m.num_hidden_layers - first) * double(w.value_bytes()) * double(m.hidden_size) + largest;
+  return double(m.num_hidden_layers - first) * double(w.value_bytes()) * double(m.hidden_size) +
+         largest;
 }
 
 int64_t seuf_target_layer(const ModelConfig& m, const WorkloadSpec& w) {
@@ -107,7 +113,8 @@ double device_share(const ClusterSpec& c, int64_t world) {
 double per_call_cost(const ClusterSpec& c, int64_t world) {
   if (c.compute_units_per_node == 0) return c.collective_overhead;
   const double ranks_on_node = double(std::min(world, c.gpus_per_node));
-  const double extra_ranks_per_unit = std::max(0.0, ranks_on_node / double(c.compute_units_per_node) - 1);
+  const double extra_ranks_per_unit =
+      std::max(0.0, ranks_on_node / double(c.compute_units_per_node) - 1);
   return c.collective_overhead + c.oversubscription_wait * extra_ranks_per_unit;
 }
 
@@ -126,7 +133,8 @@ double all_to_all_time(const ClusterSpec& c, int64_t group, double bytes, double
 
 // Ring all-reduce of `bytes` over `group` ranks whose first and last members are `span` ranks
 // apart: the slowest link of the ring sets the pace; plus the fixed cost of one collective call.
-double all_reduce_time(const ClusterSpec& c, int64_t group, int64_t span, double bytes, double call_cost) {
+double all_reduce_time(const ClusterSpec& c, int64_t group, int64_t span, double bytes,
+                       double call_cost) {
   if (group <= 1 || bytes == 0) return 0;
   const LinkSpec& link = span >= c.gpus_per_node ? c.inter_node : c.intra_node;
   const double n = double(group);
@@ -165,8 +173,8 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
                        PlanMethod method) {
   const ClusterSpec& c = input.cluster;
   const WorkloadSpec& w = input.workload;
-  UOE_CHECK(layout.ep > 0 && layout.dp > 0 && m.num_experts % layout.ep == 0, "expert-parallel size ",
-            layout.ep, " does not divide the ", m.num_experts, " experts");
+  UOE_CHECK(layout.ep > 0 && layout.dp > 0 && m.num_experts % layout.ep == 0,
+            "expert-parallel size ", layout.ep, " does not divide the ", m.num_experts, " experts");
   const LayerShapes s = layer_shapes(m);
   const bool full = method == PlanMethod::kFull;
   const int64_t target = seuf_target_layer(m, w);
@@ -194,7 +202,8 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
   double forward = 2 * h * vocab, backward = 2 * h * vocab;  // LM head; backward: input grad only
   double recomputed_forward = 0;
   int64_t backward_exchanges = 0;
-  double expert_weight_passes = 0;  // MoE layers whose local experts' weights are read, summed over passes
+  double expert_weight_passes =
+      0;  // MoE layers whose local experts' weights are read, summed over passes
   for (int64_t l = 0; l < m.num_hidden_layers; ++l) {
     const double f = layer_forward_flops(m, s, l, seq);
     forward += f;
@@ -224,24 +233,26 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
   time.flops = tokens * (forward + backward);
   const double share = device_share(c, world);
   time.compute = time.flops / (c.peak_flops * c.mfu * share);
-  // Each pass over a MoE layer reads the weights of every local expert that receives a row (balanced
-  // routing: T * K rows arrive per rank): memory-bound when few rows reach each expert.
+  // Each pass over a MoE layer reads the weights of every local expert that receives a row
+  // (balanced routing: T * K rows arrive per rank): memory-bound when few rows reach each expert.
   const double experts_used = std::min(double(m.num_experts) / ep, tokens * k);
   time.weight_streaming =
       expert_weight_passes * experts_used * s.per_expert * b / (c.memory_bandwidth * share);
   const double moe_layers = double(m.num_moe_layers());
   const double exchanges = 2 * moe_layers + double(backward_exchanges);
   const double call_cost = per_call_cost(c, world);
-  time.all_to_all = exchanges * all_to_all_time(c, layout.ep, exchange_bytes, call_cost) +
-                    moe_layers * all_to_all_time(c, layout.ep, 0, call_cost);  // counts: latency only
+  time.all_to_all =
+      exchanges * all_to_all_time(c, layout.ep, exchange_bytes, call_cost) +
+      moe_layers * all_to_all_time(c, layout.ep, 0, call_cost);  // counts: latency only
   const double world_grads = full ? dense_elements : s.router;
   const double expert_grads = full ? s.routed_total / ep : s.per_expert;
-  time.grad_sync =
-      all_reduce_time(c, world, world - 1, kGradBytes * world_grads, call_cost) +
-      all_reduce_time(c, layout.dp, (layout.dp - 1) * layout.ep, kGradBytes * expert_grads, call_cost);
-  time.collective_calls = (layout.ep > 1 ? int64_t(exchanges + moe_layers) : 0) + (world > 1 ? 1 : 0) +
-                          (layout.dp > 1 ? 1 : 0);
-  const double bytes_per_update = b < 4 ? 32 : 28;  // read w, g, m, v (+master); write w, m, v (+master)
+  time.grad_sync = all_reduce_time(c, world, world - 1, kGradBytes * world_grads, call_cost) +
+                   all_reduce_time(c, layout.dp, (layout.dp - 1) * layout.ep,
+                                   kGradBytes * expert_grads, call_cost);
+  time.collective_calls = (layout.ep > 1 ? int64_t(exchanges + moe_layers) : 0) +
+                          (world > 1 ? 1 : 0) + (layout.dp > 1 ? 1 : 0);
+  const double bytes_per_update =
+      b < 4 ? 32 : 28;  // read w, g, m, v (+master); write w, m, v (+master)
   time.optimizer = mem.trainable * bytes_per_update / (c.memory_bandwidth * share);
   return plan;
 }

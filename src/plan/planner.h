@@ -35,13 +35,13 @@ struct MemoryEstimate {
 };
 
 struct TimeEstimate {
-  double compute = 0;           // forward + backward FLOPs / (peak * mfu)
-  double weight_streaming = 0;  // local expert weights read from memory, once per pass over them
-  double all_to_all = 0;        // token dispatch/combine + count exchanges
-  double grad_sync = 0;         // ring all-reduce of the trainable gradients
-  double optimizer = 0;         // AdamW update, memory-bound
-  double flops = 0;             // per rank and step
-  int64_t collective_calls = 0; // all-to-alls and all-reduces per step
+  double compute = 0;            // forward + backward FLOPs / (peak * mfu)
+  double weight_streaming = 0;   // local expert weights read from memory, once per pass over them
+  double all_to_all = 0;         // token dispatch/combine + count exchanges
+  double grad_sync = 0;          // ring all-reduce of the trainable gradients
+  double optimizer = 0;          // AdamW update, memory-bound
+  double flops = 0;              // per rank and step
+  int64_t collective_calls = 0;  // all-to-alls and all-reduces per step
   double communication() const { return all_to_all + grad_sync; }
   double total() const { return compute + weight_streaming + communication() + optimizer; }
 };
@@ -60,7 +60,8 @@ LayoutPlan plan_layout(const ModelConfig& model, const PlanInput& input, const L
                        PlanMethod method);
 
 // Every layout with world in cluster.gpu_counts and ep a divisor of both E and world.
-std::vector<LayoutPlan> plan_all(const ModelConfig& model, const PlanInput& input, PlanMethod method);
+std::vector<LayoutPlan> plan_all(const ModelConfig& model, const PlanInput& input,
+                                 PlanMethod method);
 
 // Among `plans`: the fitting ones with the fewest ranks, the fastest of those (ties: smaller ep).
 // Null when nothing fits.

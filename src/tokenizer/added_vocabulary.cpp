@@ -18,7 +18,8 @@ char32_t code_point_before(std::string_view text, size_t end) {
   return decode_utf8(text.substr(begin, end - begin)).front();
 }
 char32_t code_point_at(std::string_view text, size_t begin) {
-  return decode_utf8(text.substr(begin, utf8_length(static_cast<unsigned char>(text[begin])))).front();
+  return decode_utf8(text.substr(begin, utf8_length(static_cast<unsigned char>(text[begin]))))
+      .front();
 }
 
 }  // namespace
@@ -78,14 +79,16 @@ void AddedVocabulary::split(const TextSegment& segment, bool normalized_tokens,
   const std::string_view text = segment.text;
   auto emit_text = [&](size_t begin, size_t end) {
     if (end > begin) {
-      out.push_back({std::string(text.substr(begin, end - begin)), -1, segment.at_origin && begin == 0});
+      out.push_back(
+          {std::string(text.substr(begin, end - begin)), -1, segment.at_origin && begin == 0});
     }
   };
   size_t done = 0;  // end of the last emitted piece
   for (size_t pos = 0; pos < text.size();) {
     size_t length = 0;
     const int32_t index = trie.first_byte[static_cast<unsigned char>(text[pos])]
-                              ? trie.longest(text, pos, length) : -1;
+                              ? trie.longest(text, pos, length)
+                              : -1;
     if (index < 0) {
       ++pos;
       continue;

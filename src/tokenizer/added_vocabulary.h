@@ -39,7 +39,8 @@ class AddedVocabulary {
 
   // Splits `segment` at the added tokens of one kind (normalized or raw-matching) and appends
   // the pieces to `out`; empty text pieces are dropped.
-  void split(const TextSegment& segment, bool normalized_tokens, std::vector<TextSegment>& out) const;
+  void split(const TextSegment& segment, bool normalized_tokens,
+             std::vector<TextSegment>& out) const;
 
   const AddedToken* find(int32_t id) const;
   const AddedToken* find(const std::string& content) const;

@@ -86,7 +86,8 @@ BpeModel::BpeModel(const Json& spec, const std::string& context) {
       const std::string line = m.get<std::string>();
       const size_t space = line.find(' ');
       UOE_CHECK(space != std::string::npos && line.find(' ', space + 1) == std::string::npos,
-                context, ": merge ", rank, " '", line, "' must be two tokens separated by one space");
+                context, ": merge ", rank, " '", line,
+                "' must be two tokens separated by one space");
       a = line.substr(0, space);
       b = line.substr(space + 1);
     } else {

@@ -41,17 +41,17 @@ class BpeModel {
   }
 
   std::unordered_map<std::string, int32_t> vocab_;
-  std::vector<std::string> tokens_;   // id -> token
+  std::vector<std::string> tokens_;  // id -> token
   std::vector<bool> has_token_;
   std::unordered_map<uint64_t, Merge> merges_;
   std::unordered_map<char32_t, int32_t> char_ids_;  // single-character tokens
   std::optional<int32_t> unk_id_;
-  int32_t byte_ids_[256];                            // <0xXX> tokens, -1 when absent
+  int32_t byte_ids_[256];  // <0xXX> tokens, -1 when absent
   bool byte_fallback_ = false;
   bool fuse_unk_ = false;
   bool ignore_merges_ = false;
 
-  static constexpr size_t kMaxCachedPiece = 256;     // bytes, as HF
+  static constexpr size_t kMaxCachedPiece = 256;  // bytes, as HF
   static constexpr size_t kCacheCapacity = 100000;
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;

@@ -9,7 +9,7 @@ namespace uoe {
 namespace {
 
 struct Alphabet {
-  std::array<std::string, 256> encoded;          // byte -> UTF-8 of its character
+  std::array<std::string, 256> encoded;  // byte -> UTF-8 of its character
   std::unordered_map<char32_t, unsigned char> decoded;
 };
 

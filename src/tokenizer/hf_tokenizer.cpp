@@ -55,7 +55,8 @@ std::vector<AddedToken> parse_added_tokens(const Json& root, const std::string& 
     t.single_word = json_bool(list[i], "single_word", false, where);
     t.lstrip = json_bool(list[i], "lstrip", false, where);
     t.rstrip = json_bool(list[i], "rstrip", false, where);
-    t.normalized = json_bool(list[i], "normalized", !json_bool(list[i], "special", false, where), where);
+    t.normalized =
+        json_bool(list[i], "normalized", !json_bool(list[i], "special", false, where), where);
     t.special = json_bool(list[i], "special", false, where);
     tokens.push_back(std::move(t));
   }
@@ -63,7 +64,8 @@ std::vector<AddedToken> parse_added_tokens(const Json& root, const std::string& 
 }
 
 // bos_token / eos_token of tokenizer_config.json: a string, {"content": ...} or null.
-std::optional<std::string> config_token(const Json& config, const char* key, const std::string& name) {
+std::optional<std::string> config_token(const Json& config, const char* key,
+                                        const std::string& name) {
   if (!config.is_object() || !config.contains(key) || config[key].is_null()) return std::nullopt;
   const Json& value = config[key];
   if (value.is_string()) return value.get<std::string>();
@@ -135,12 +137,14 @@ HfTokenizer HfTokenizer::from_json(const std::string& tokenizer_json, const std:
   if (!config_json.empty()) {
     const std::string config_name = str("tokenizer config for '", name, "'");
     const Json config = parse_json(config_json, config_name);
-    for (auto [key, slot] : {std::pair<const char*, std::optional<int32_t>*>{"bos_token", &tokenizer.impl_->bos},
-                             {"eos_token", &tokenizer.impl_->eos}}) {
+    for (auto [key, slot] :
+         {std::pair<const char*, std::optional<int32_t>*>{"bos_token", &tokenizer.impl_->bos},
+          {"eos_token", &tokenizer.impl_->eos}}) {
       const auto token = config_token(config, key, config_name);
       if (!token) continue;
       *slot = t.lookup(*token);
-      UOE_CHECK(slot->has_value(), config_name, ": ", key, " '", *token, "' is not in the vocabulary");
+      UOE_CHECK(slot->has_value(), config_name, ": ", key, " '", *token,
+                "' is not in the vocabulary");
     }
   }
   if (!t.bos && !t.post_processor.prefix().empty()) {
@@ -152,7 +156,8 @@ HfTokenizer HfTokenizer::from_json(const std::string& tokenizer_json, const std:
 std::vector<int32_t> HfTokenizer::encode(std::string_view text, bool add_special_tokens) const {
   const Impl& t = *impl_;
   const size_t invalid = find_invalid_utf8(text);
-  UOE_CHECK(invalid == std::string::npos, "text to tokenize is not valid UTF-8 (byte ", invalid, ")");
+  UOE_CHECK(invalid == std::string::npos, "text to tokenize is not valid UTF-8 (byte ", invalid,
+            ")");
   std::vector<TextSegment> raw, normalized;
   t.added.split({std::string(text), -1, true}, /*normalized_tokens=*/false, raw);
   std::vector<int32_t> ids;

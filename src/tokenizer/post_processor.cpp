@@ -37,9 +37,9 @@ void PostProcessor::add(const Json& spec, const std::string& context) {
     return;
   }
   if (type != "TemplateProcessing") {
-    throw_unsupported(context, "post-processor", type,
-                      {"TemplateProcessing", "ByteLevel", "RobertaProcessing", "BertProcessing",
-                       "Sequence"});
+    throw_unsupported(
+        context, "post-processor", type,
+        {"TemplateProcessing", "ByteLevel", "RobertaProcessing", "BertProcessing", "Sequence"});
   }
   const Json& single = json_array(spec, "single", context);
   const Json& special = json_member(spec, "special_tokens", context);
@@ -53,13 +53,13 @@ void PostProcessor::add(const Json& spec, const std::string& context) {
       seen_sequence = true;
       continue;
     }
-    const std::string name = json_string(json_member(piece, "SpecialToken", context), "id", context);
+    const std::string name =
+        json_string(json_member(piece, "SpecialToken", context), "id", context);
     const Json& entry = json_member(special, name.c_str(), context + ".special_tokens");
     const Json& ids = json_array(entry, "ids", context + ".special_tokens." + name);
     for (const Json& id : ids) {
       UOE_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < kMaxId,
-                context, ": special token '",
-                name, "' has a bad id ", id.dump());
+                context, ": special token '", name, "' has a bad id ", id.dump());
       (seen_sequence ? after : before).push_back(id.get<int32_t>());
     }
   }

@@ -54,29 +54,38 @@ class PatternSplitter {
     std::vector<Span> kept;
     bool previous_match = false;
     switch (behavior_) {
-      case Behavior::kIsolated: kept = spans; break;
+      case Behavior::kIsolated:
+        kept = spans;
+        break;
       case Behavior::kRemoved:
-        for (const auto& s : spans) if (!s.match) kept.push_back(s);
+        for (const auto& s : spans)
+          if (!s.match) kept.push_back(s);
         break;
       case Behavior::kMergedWithPrevious:
         for (const auto& s : spans) {
-          if (s.match && !previous_match && !kept.empty()) kept.back().end = s.end;
-          else kept.push_back(s);
+          if (s.match && !previous_match && !kept.empty())
+            kept.back().end = s.end;
+          else
+            kept.push_back(s);
           previous_match = s.match;
         }
         break;
       case Behavior::kMergedWithNext:
         for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-          if (it->match && !previous_match && !kept.empty()) kept.back().start = it->start;
-          else kept.push_back(*it);
+          if (it->match && !previous_match && !kept.empty())
+            kept.back().start = it->start;
+          else
+            kept.push_back(*it);
           previous_match = it->match;
         }
         std::reverse(kept.begin(), kept.end());
         break;
       case Behavior::kContiguous:
         for (const auto& s : spans) {
-          if (s.match == previous_match && !kept.empty()) kept.back().end = s.end;
-          else kept.push_back(s);
+          if (s.match == previous_match && !kept.empty())
+            kept.back().end = s.end;
+          else
+            kept.push_back(s);
           previous_match = s.match;
         }
         break;
@@ -120,8 +129,10 @@ class ByteLevel : public PreTokenizer {
       if (add_prefix_space_ && (piece.text.empty() || piece.text[0] != ' ')) {
         piece.text.insert(0, " ");
       }
-      if (use_regex_) splitter_.split(piece, out);
-      else out.push_back(std::move(piece));
+      if (use_regex_)
+        splitter_.split(piece, out);
+      else
+        out.push_back(std::move(piece));
     }
     for (auto& piece : out) piece.text = bytes_to_alphabet(piece.text);
     pieces = std::move(out);
@@ -147,11 +158,14 @@ class Metaspace : public PreTokenizer {
     for (auto& piece : pieces) {
       piece.text = replace_spaces(piece.text);
       const bool starts = piece.text.compare(0, replacement_.size(), replacement_) == 0;
-      if (!starts && (prepend_ == Prepend::kAlways || (prepend_ == Prepend::kFirst && piece.at_origin))) {
+      if (!starts &&
+          (prepend_ == Prepend::kAlways || (prepend_ == Prepend::kFirst && piece.at_origin))) {
         piece.text.insert(0, replacement_);
       }
-      if (split_) splitter_.split(piece, out);
-      else if (!piece.text.empty()) out.push_back(std::move(piece));
+      if (split_)
+        splitter_.split(piece, out);
+      else if (!piece.text.empty())
+        out.push_back(std::move(piece));
     }
     pieces = std::move(out);
   }
@@ -161,8 +175,10 @@ class Metaspace : public PreTokenizer {
     std::string out;
     out.reserve(text.size() + 8);
     for (char c : text) {
-      if (c == ' ') out += replacement_;
-      else out.push_back(c);
+      if (c == ' ')
+        out += replacement_;
+      else
+        out.push_back(c);
     }
     return out;
   }
@@ -186,7 +202,8 @@ class Sequence : public PreTokenizer {
 
 std::unique_ptr<PreTokenizer> split_step(const std::string& pattern, Behavior behavior, bool invert,
                                          const std::string& context) {
-  return std::make_unique<SplitStep>(PatternSplitter(UnicodeRegex(pattern, context), behavior, invert));
+  return std::make_unique<SplitStep>(
+      PatternSplitter(UnicodeRegex(pattern, context), behavior, invert));
 }
 
 }  // namespace
@@ -208,7 +225,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& spec, const std::st
       const std::string text = json_string(pattern, "String", context);
       UOE_CHECK(!text.empty() && find_invalid_utf8(text) == std::string::npos, context,
                 ": String pattern must be non-empty UTF-8");
-      return std::make_unique<SplitStep>(PatternSplitter(UnicodeRegex::literal(text), behavior, invert));
+      return std::make_unique<SplitStep>(
+          PatternSplitter(UnicodeRegex::literal(text), behavior, invert));
     }
     return split_step(json_string(pattern, "Regex", context), behavior, invert, context);
   }
@@ -224,21 +242,26 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& spec, const std::st
     Metaspace::Prepend prepend = Metaspace::Prepend::kAlways;
     if (spec.contains("prepend_scheme") && !spec["prepend_scheme"].is_null()) {
       const std::string scheme = json_string(spec, "prepend_scheme", context);
-      if (scheme == "always") prepend = Metaspace::Prepend::kAlways;
-      else if (scheme == "first") prepend = Metaspace::Prepend::kFirst;
-      else if (scheme == "never") prepend = Metaspace::Prepend::kNever;
-      else throw_unsupported(context, "prepend_scheme", scheme, {"always", "first", "never"});
+      if (scheme == "always")
+        prepend = Metaspace::Prepend::kAlways;
+      else if (scheme == "first")
+        prepend = Metaspace::Prepend::kFirst;
+      else if (scheme == "never")
+        prepend = Metaspace::Prepend::kNever;
+      else
+        throw_unsupported(context, "prepend_scheme", scheme, {"always", "first", "never"});
     }
     if (!json_bool(spec, "add_prefix_space", true, context)) prepend = Metaspace::Prepend::kNever;
-    return std::make_unique<Metaspace>(replacement, prepend, json_bool(spec, "split", true, context));
+    return std::make_unique<Metaspace>(replacement, prepend,
+                                       json_bool(spec, "split", true, context));
   }
   if (type == "Sequence") {
     return std::make_unique<Sequence>(
         json_sequence<PreTokenizer>(spec, "pretokenizers", context, make_pre_tokenizer));
   }
-  throw_unsupported(context, "pre-tokenizer", type,
-                    {"ByteLevel", "Split", "Digits", "Metaspace", "Whitespace", "WhitespaceSplit",
-                     "Sequence"});
+  throw_unsupported(
+      context, "pre-tokenizer", type,
+      {"ByteLevel", "Split", "Digits", "Metaspace", "Whitespace", "WhitespaceSplit", "Sequence"});
 }
 
 }  // namespace uoe

@@ -60,7 +60,8 @@ class Strip : public TextNormalizer {
 
 class Sequence : public TextNormalizer {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<TextNormalizer>> steps) : steps_(std::move(steps)) {}
+  explicit Sequence(std::vector<std::unique_ptr<TextNormalizer>> steps)
+      : steps_(std::move(steps)) {}
   std::string normalize(std::string_view text) const override {
     std::string out(text);
     for (const auto& step : steps_) out = step->normalize(out);
@@ -80,7 +81,8 @@ UnicodeRegex replace_pattern(const Json& spec, const std::string& context) {
   if (pattern.contains("String")) {
     const std::string text = json_string(pattern, "String", context);
     UOE_CHECK(!text.empty(), context, ": empty String pattern");
-    UOE_CHECK(find_invalid_utf8(text) == std::string::npos, context, ": pattern is not valid UTF-8");
+    UOE_CHECK(find_invalid_utf8(text) == std::string::npos, context,
+              ": pattern is not valid UTF-8");
     return UnicodeRegex::literal(text);
   }
   return UnicodeRegex(json_string(pattern, "Regex", context), context);
@@ -123,7 +125,8 @@ std::unique_ptr<TextNormalizer> make_text_normalizer(const Json& spec, const std
     return std::make_unique<Sequence>(
         json_sequence<TextNormalizer>(spec, "normalizers", context, make_text_normalizer));
   }
-  throw_unsupported(context, "normalizer", type, {"NFC", "NFD", "Prepend", "Replace", "Strip", "Sequence"});
+  throw_unsupported(context, "normalizer", type,
+                    {"NFC", "NFD", "Prepend", "Replace", "Strip", "Sequence"});
 }
 
 }  // namespace uoe

@@ -64,7 +64,8 @@ bool is_word_vocabulary_file(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<TextTokenizer> load_text_tokenizer(const std::string& path, const std::string& key) {
+std::unique_ptr<TextTokenizer> load_text_tokenizer(const std::string& path,
+                                                   const std::string& key) {
   try {
     if (is_word_vocabulary_file(path)) {
       return std::make_unique<WordTextTokenizer>(path, WordTokenizer::load(path));

@@ -44,7 +44,8 @@ class ByteFallback : public TokenDecoder {
         char* end = nullptr;
         const std::string hex = token.substr(3, 2);
         const long value = std::strtol(hex.c_str(), &end, 16);
-        if (end == hex.c_str() + 2 && std::isxdigit(static_cast<unsigned char>(hex[0]))) byte = int(value);
+        if (end == hex.c_str() + 2 && std::isxdigit(static_cast<unsigned char>(hex[0])))
+          byte = int(value);
       }
       if (byte >= 0) {
         run.push_back(static_cast<char>(byte));
@@ -71,7 +72,8 @@ class Fuse : public TokenDecoder {
 // Removes up to `start` leading and `stop` trailing copies of one character from every token.
 class Strip : public TokenDecoder {
  public:
-  Strip(char32_t content, int64_t start, int64_t stop) : content_(content), start_(start), stop_(stop) {}
+  Strip(char32_t content, int64_t start, int64_t stop)
+      : content_(content), start_(start), stop_(stop) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (auto& token : tokens) {
       const std::vector<char32_t> cps = decode_utf8(token);
@@ -168,8 +170,9 @@ std::unique_ptr<TokenDecoder> make_token_decoder(const Json& spec, const std::st
     return std::make_unique<Sequence>(
         json_sequence<TokenDecoder>(spec, "decoders", context, make_token_decoder));
   }
-  throw_unsupported(context, "decoder", type,
-                    {"ByteLevel", "ByteFallback", "Fuse", "Strip", "Replace", "Metaspace", "Sequence"});
+  throw_unsupported(
+      context, "decoder", type,
+      {"ByteLevel", "ByteFallback", "Fuse", "Strip", "Replace", "Metaspace", "Sequence"});
 }
 
 }  // namespace uoe

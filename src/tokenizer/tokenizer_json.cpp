@@ -57,12 +57,11 @@ void throw_null_component(const std::string& context) {
   throw InputError(str(context, ": null component in a Sequence"));
 }
 
-void throw_unsupported(const std::string& context, const std::string& what,
-                       const std::string& type, const std::vector<std::string>& supported) {
+void throw_unsupported(const std::string& context, const std::string& what, const std::string& type,
+                       const std::vector<std::string>& supported) {
   std::string list;
   for (const auto& s : supported) list += (list.empty() ? "" : ", ") + s;
-  throw InputError(str(context, ": unsupported ", what, " '", type, "' (supported: ", list,
-                            ")"));
+  throw InputError(str(context, ": unsupported ", what, " '", type, "' (supported: ", list, ")"));
 }
 
 }  // namespace uoe

@@ -33,7 +33,7 @@ struct MajorClass {
   const char* letter;
   const char* long_name;
 };
-constexpr MajorClass kMajorClasses[] = {{"L", "Letter"}, {"M", "Mark"},        {"N", "Number"},
+constexpr MajorClass kMajorClasses[] = {{"L", "Letter"},      {"M", "Mark"},   {"N", "Number"},
                                         {"P", "Punctuation"}, {"S", "Symbol"}, {"Z", "Separator"},
                                         {"C", "Other"}};
 
@@ -80,9 +80,9 @@ char32_t case_fold(char32_t cp) {
   if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
   const auto* begin = unicode_tables::kCaseFolds;
   const auto* end = begin + unicode_tables::kNumCaseFolds;
-  const auto* it = std::lower_bound(begin, end, cp, [](const unicode_tables::CaseFold& f, char32_t c) {
-    return f.code_point < c;
-  });
+  const auto* it = std::lower_bound(
+      begin, end, cp,
+      [](const unicode_tables::CaseFold& f, char32_t c) { return f.code_point < c; });
   return (it != end && it->code_point == cp) ? it->folded : cp;
 }
 
@@ -90,9 +90,9 @@ uint8_t combining_class(char32_t cp) {
   if (cp < 0x300) return 0;
   const auto* begin = unicode_tables::kCombiningRanges;
   const auto* end = begin + unicode_tables::kNumCombiningRanges;
-  const auto* it = std::upper_bound(begin, end, cp, [](char32_t c, const unicode_tables::CombiningRange& r) {
-    return c < r.first;
-  });
+  const auto* it = std::upper_bound(
+      begin, end, cp,
+      [](char32_t c, const unicode_tables::CombiningRange& r) { return c < r.first; });
   if (it == begin) return 0;
   --it;
   return (cp >= it->first && cp <= it->last) ? it->combining_class : 0;

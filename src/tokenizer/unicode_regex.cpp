@@ -20,32 +20,53 @@ constexpr const char* kSupported =
     "(lazy ?, possessive +)";
 
 struct Node {
-  enum class Kind { kEmpty, kChar, kClass, kAny, kLineStart, kLineEnd, kTextStart, kTextEnd,
-                    kConcat, kAlt, kRepeat, kLook, kAtomic };
+  enum class Kind {
+    kEmpty,
+    kChar,
+    kClass,
+    kAny,
+    kLineStart,
+    kLineEnd,
+    kTextStart,
+    kTextEnd,
+    kConcat,
+    kAlt,
+    kRepeat,
+    kLook,
+    kAtomic
+  };
   Node() = default;
   explicit Node(Kind k) : kind(k) {}
   Kind kind = Kind::kEmpty;
   char32_t c = 0;
-  bool fold = false;      // kChar under (?i)
-  bool negated = false;   // kLook
-  bool greedy = true;     // kRepeat
-  int class_id = -1;      // kClass
-  int min = 0, max = 0;   // kRepeat (max = kUnbounded for no limit)
+  bool fold = false;     // kChar under (?i)
+  bool negated = false;  // kLook
+  bool greedy = true;    // kRepeat
+  int class_id = -1;     // kClass
+  int min = 0, max = 0;  // kRepeat (max = kUnbounded for no limit)
   std::vector<Node> children;
 };
 
 bool can_be_empty(const Node& n) {
   switch (n.kind) {
-    case Node::Kind::kChar: case Node::Kind::kClass: case Node::Kind::kAny: return false;
+    case Node::Kind::kChar:
+    case Node::Kind::kClass:
+    case Node::Kind::kAny:
+      return false;
     case Node::Kind::kConcat:
-      for (const auto& c : n.children) if (!can_be_empty(c)) return false;
+      for (const auto& c : n.children)
+        if (!can_be_empty(c)) return false;
       return true;
     case Node::Kind::kAlt:
-      for (const auto& c : n.children) if (can_be_empty(c)) return true;
+      for (const auto& c : n.children)
+        if (can_be_empty(c)) return true;
       return false;
-    case Node::Kind::kRepeat: return n.min == 0 || can_be_empty(n.children[0]);
-    case Node::Kind::kAtomic: return can_be_empty(n.children[0]);
-    default: return true;  // empty, anchors, lookahead
+    case Node::Kind::kRepeat:
+      return n.min == 0 || can_be_empty(n.children[0]);
+    case Node::Kind::kAtomic:
+      return can_be_empty(n.children[0]);
+    default:
+      return true;  // empty, anchors, lookahead
   }
 }
 
@@ -54,8 +75,7 @@ bool can_be_empty(const Node& n) {
 // Parses the pattern into a Node tree and compiles it into the instruction list.
 class RegexCompiler {
  public:
-  RegexCompiler(UnicodeRegex& re, const std::string& pattern)
-      : re_(re), p_(decode_utf8(pattern)) {}
+  RegexCompiler(UnicodeRegex& re, const std::string& pattern) : re_(re), p_(decode_utf8(pattern)) {}
 
   void compile() {
     Node root = parse_alternation(false);
@@ -69,8 +89,8 @@ class RegexCompiler {
   using Item = UnicodeRegex::ClassItem;
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw InputError(str(re_.context_, ": regex '", re_.pattern_, "': ", what,
-                              " at character ", pos_, " (", kSupported, ")"));
+    throw InputError(str(re_.context_, ": regex '", re_.pattern_, "': ", what, " at character ",
+                         pos_, " (", kSupported, ")"));
   }
   bool at_end() const { return pos_ >= p_.size(); }
   char32_t peek() const { return at_end() ? 0 : p_[pos_]; }
@@ -125,10 +145,16 @@ class RegexCompiler {
     while (!at_end()) {
       int min, max;
       const size_t start = pos_;
-      if (accept('*')) { min = 0; max = kUnbounded; }
-      else if (accept('+')) { min = 1; max = kUnbounded; }
-      else if (accept('?')) { min = 0; max = 1; }
-      else if (accept('{')) {
+      if (accept('*')) {
+        min = 0;
+        max = kUnbounded;
+      } else if (accept('+')) {
+        min = 1;
+        max = kUnbounded;
+      } else if (accept('?')) {
+        min = 0;
+        max = 1;
+      } else if (accept('{')) {
         min = parse_number();
         max = min;
         if (accept(',')) {
@@ -147,7 +173,8 @@ class RegexCompiler {
           atom.kind == Node::Kind::kLook || atom.kind == Node::Kind::kEmpty) {
         fail("quantifier without a repeatable expression");
       }
-      if (max == kUnbounded && can_be_empty(atom)) fail("unbounded repetition of an expression that can match empty text");
+      if (max == kUnbounded && can_be_empty(atom))
+        fail("unbounded repetition of an expression that can match empty text");
       Node rep{Node::Kind::kRepeat};
       rep.min = min;
       rep.max = max;
@@ -183,8 +210,10 @@ class RegexCompiler {
     size_t count = 0;
     while (count < digits_max && !at_end()) {
       const char32_t c = peek();
-      int d = (c >= '0' && c <= '9') ? int(c - '0') : (c >= 'a' && c <= 'f') ? int(c - 'a' + 10)
-              : (c >= 'A' && c <= 'F') ? int(c - 'A' + 10) : -1;
+      int d = (c >= '0' && c <= '9')   ? int(c - '0')
+              : (c >= 'a' && c <= 'f') ? int(c - 'a' + 10)
+              : (c >= 'A' && c <= 'F') ? int(c - 'A' + 10)
+                                       : -1;
       if (d < 0) break;
       value = value * 16 + uint32_t(d);
       ++pos_;
@@ -207,27 +236,47 @@ class RegexCompiler {
       return int64_t(-1);
     };
     switch (c) {
-      case 't': return '\t';
-      case 'n': return '\n';
-      case 'r': return '\r';
-      case 'f': return '\f';
-      case 'v': return '\v';
-      case 'a': return 0x07;
-      case 'e': return 0x1B;
-      case 'x': return accept('{') ? parse_hex(1, 8, '}') : parse_hex(1, 2, 0);
-      case 'u': return parse_hex(4, 4, 0);
-      case 's': items.push_back({Item::Kind::kSpace, false}); return -1;
-      case 'S': items.push_back({Item::Kind::kSpace, true}); return -1;
-      case 'd': return categories(category_mask("Nd"), false);
-      case 'D': return categories(category_mask("Nd"), true);
-      case 'w': items.push_back({Item::Kind::kWord, false}); return -1;
-      case 'W': items.push_back({Item::Kind::kWord, true}); return -1;
+      case 't':
+        return '\t';
+      case 'n':
+        return '\n';
+      case 'r':
+        return '\r';
+      case 'f':
+        return '\f';
+      case 'v':
+        return '\v';
+      case 'a':
+        return 0x07;
+      case 'e':
+        return 0x1B;
+      case 'x':
+        return accept('{') ? parse_hex(1, 8, '}') : parse_hex(1, 2, 0);
+      case 'u':
+        return parse_hex(4, 4, 0);
+      case 's':
+        items.push_back({Item::Kind::kSpace, false});
+        return -1;
+      case 'S':
+        items.push_back({Item::Kind::kSpace, true});
+        return -1;
+      case 'd':
+        return categories(category_mask("Nd"), false);
+      case 'D':
+        return categories(category_mask("Nd"), true);
+      case 'w':
+        items.push_back({Item::Kind::kWord, false});
+        return -1;
+      case 'W':
+        items.push_back({Item::Kind::kWord, true});
+        return -1;
       case 'h':
         for (auto [lo, hi] : {std::pair<char32_t, char32_t>{'0', '9'}, {'a', 'f'}, {'A', 'F'}}) {
           items.push_back({Item::Kind::kRange, false, lo, hi});
         }
         return -1;
-      case 'p': case 'P': {
+      case 'p':
+      case 'P': {
         if (!accept('{')) fail("\\p needs {Name}");
         bool negated = c == 'P';
         if (accept('^')) negated = !negated;
@@ -318,14 +367,21 @@ class RegexCompiler {
   Node parse_atom(bool fold) {
     const char32_t c = next();
     switch (c) {
-      case '(': return parse_group(fold);
+      case '(':
+        return parse_group(fold);
       case '[':
         if (fold) fail("character classes inside (?i) are not supported");
         return parse_bracket();
-      case '.': return Node{Node::Kind::kAny};
-      case '^': return Node{Node::Kind::kLineStart};
-      case '$': return Node{Node::Kind::kLineEnd};
-      case '*': case '+': case '?': fail("quantifier without a repeatable expression");
+      case '.':
+        return Node{Node::Kind::kAny};
+      case '^':
+        return Node{Node::Kind::kLineStart};
+      case '$':
+        return Node{Node::Kind::kLineEnd};
+      case '*':
+      case '+':
+      case '?':
+        fail("quantifier without a repeatable expression");
       case '\\': {
         if (accept('A')) return Node{Node::Kind::kTextStart};
         if (accept('z')) return Node{Node::Kind::kTextEnd};
@@ -337,7 +393,8 @@ class RegexCompiler {
         }
         return char_node(char32_t(cp), fold);
       }
-      default: return char_node(c, fold);
+      default:
+        return char_node(c, fold);
     }
   }
 
@@ -368,7 +425,8 @@ class RegexCompiler {
 
   void emit_node(const Node& n) {
     switch (n.kind) {
-      case Node::Kind::kEmpty: return;
+      case Node::Kind::kEmpty:
+        return;
       case Node::Kind::kChar: {
         UnicodeRegex::Inst inst{n.fold ? Op::kCharFold : Op::kChar};
         inst.c = n.c;
@@ -381,11 +439,21 @@ class RegexCompiler {
         emit(inst);
         return;
       }
-      case Node::Kind::kAny: emit({Op::kAny}); return;
-      case Node::Kind::kLineStart: emit({Op::kLineStart}); return;
-      case Node::Kind::kLineEnd: emit({Op::kLineEnd}); return;
-      case Node::Kind::kTextStart: emit({Op::kTextStart}); return;
-      case Node::Kind::kTextEnd: emit({Op::kTextEnd}); return;
+      case Node::Kind::kAny:
+        emit({Op::kAny});
+        return;
+      case Node::Kind::kLineStart:
+        emit({Op::kLineStart});
+        return;
+      case Node::Kind::kLineEnd:
+        emit({Op::kLineEnd});
+        return;
+      case Node::Kind::kTextStart:
+        emit({Op::kTextStart});
+        return;
+      case Node::Kind::kTextEnd:
+        emit({Op::kTextEnd});
+        return;
       case Node::Kind::kConcat:
         for (const auto& child : n.children) emit_node(child);
         return;
@@ -405,9 +473,15 @@ class RegexCompiler {
         for (int32_t j : jumps) re_.program_[j].x = here();
         return;
       }
-      case Node::Kind::kRepeat: emit_repeat(n); return;
-      case Node::Kind::kLook: emit_sub_program(Op::kLookAhead, n); return;
-      case Node::Kind::kAtomic: emit_sub_program(Op::kAtomic, n); return;
+      case Node::Kind::kRepeat:
+        emit_repeat(n);
+        return;
+      case Node::Kind::kLook:
+        emit_sub_program(Op::kLookAhead, n);
+        return;
+      case Node::Kind::kAtomic:
+        emit_sub_program(Op::kAtomic, n);
+        return;
     }
   }
 
@@ -448,10 +522,18 @@ bool UnicodeRegex::CharClass::matches_slow(char32_t cp) const {
   for (const auto& item : items) {
     bool hit = false;
     switch (item.kind) {
-      case ClassItem::Kind::kRange: hit = cp >= item.lo && cp <= item.hi; break;
-      case ClassItem::Kind::kCategories: hit = in_categories(cp, item.categories); break;
-      case ClassItem::Kind::kSpace: hit = is_white_space(cp); break;
-      case ClassItem::Kind::kWord: hit = is_word_char(cp); break;
+      case ClassItem::Kind::kRange:
+        hit = cp >= item.lo && cp <= item.hi;
+        break;
+      case ClassItem::Kind::kCategories:
+        hit = in_categories(cp, item.categories);
+        break;
+      case ClassItem::Kind::kSpace:
+        hit = is_white_space(cp);
+        break;
+      case ClassItem::Kind::kWord:
+        hit = is_word_char(cp);
+        break;
     }
     if (hit != item.negated) {
       any = true;
@@ -498,16 +580,57 @@ bool UnicodeRegex::run(int32_t pc, uint32_t pos, std::u32string_view text, uint3
     const Inst& in = program_[pc];
     bool ok = true;
     switch (in.op) {
-      case Op::kChar: ok = pos < n && text[pos] == in.c; if (ok) { ++pos; ++pc; } break;
-      case Op::kCharFold: ok = pos < n && case_fold(text[pos]) == in.c; if (ok) { ++pos; ++pc; } break;
-      case Op::kClass: ok = pos < n && classes_[in.x].matches(text[pos]); if (ok) { ++pos; ++pc; } break;
-      case Op::kAny: ok = pos < n && text[pos] != U'\n'; if (ok) { ++pos; ++pc; } break;
-      case Op::kSplit: stack.emplace_back(in.y, pos); pc = in.x; break;
-      case Op::kJmp: pc = in.x; break;
-      case Op::kLineStart: ok = pos == 0 || text[pos - 1] == U'\n'; ++pc; break;
-      case Op::kLineEnd: ok = pos == n || text[pos] == U'\n'; ++pc; break;
-      case Op::kTextStart: ok = pos == 0; ++pc; break;
-      case Op::kTextEnd: ok = pos == n; ++pc; break;
+      case Op::kChar:
+        ok = pos < n && text[pos] == in.c;
+        if (ok) {
+          ++pos;
+          ++pc;
+        }
+        break;
+      case Op::kCharFold:
+        ok = pos < n && case_fold(text[pos]) == in.c;
+        if (ok) {
+          ++pos;
+          ++pc;
+        }
+        break;
+      case Op::kClass:
+        ok = pos < n && classes_[in.x].matches(text[pos]);
+        if (ok) {
+          ++pos;
+          ++pc;
+        }
+        break;
+      case Op::kAny:
+        ok = pos < n && text[pos] != U'\n';
+        if (ok) {
+          ++pos;
+          ++pc;
+        }
+        break;
+      case Op::kSplit:
+        stack.emplace_back(in.y, pos);
+        pc = in.x;
+        break;
+      case Op::kJmp:
+        pc = in.x;
+        break;
+      case Op::kLineStart:
+        ok = pos == 0 || text[pos - 1] == U'\n';
+        ++pc;
+        break;
+      case Op::kLineEnd:
+        ok = pos == n || text[pos] == U'\n';
+        ++pc;
+        break;
+      case Op::kTextStart:
+        ok = pos == 0;
+        ++pc;
+        break;
+      case Op::kTextEnd:
+        ok = pos == n;
+        ++pc;
+        break;
       case Op::kLookAhead: {
         uint32_t sub_end;
         ok = run(in.x, pos, text, sub_end, budget, stack) != in.negated;

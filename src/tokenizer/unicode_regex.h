@@ -54,8 +54,19 @@ class UnicodeRegex {
     bool matches_slow(char32_t cp) const;
   };
   enum class Op : uint8_t {
-    kChar, kCharFold, kClass, kAny, kSplit, kJmp, kLineStart, kLineEnd, kTextStart, kTextEnd,
-    kLookAhead, kAtomic, kMatch
+    kChar,
+    kCharFold,
+    kClass,
+    kAny,
+    kSplit,
+    kJmp,
+    kLineStart,
+    kLineEnd,
+    kTextStart,
+    kTextEnd,
+    kLookAhead,
+    kAtomic,
+    kMatch
   };
   struct Inst {
     Op op;

@@ -61,12 +61,18 @@ std::vector<char32_t> decode_utf8(std::string_view text, std::vector<uint32_t>* 
       ++i;
       continue;
     }
-    const auto b = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(text[i + k])); };
+    const auto b = [&](size_t k) {
+      return static_cast<char32_t>(static_cast<unsigned char>(text[i + k]));
+    };
     char32_t cp;
-    if (n == 1) cp = b(0);
-    else if (n == 2) cp = ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-    else if (n == 3) cp = ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-    else cp = ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+    if (n == 1)
+      cp = b(0);
+    else if (n == 2)
+      cp = ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    else if (n == 3)
+      cp = ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    else
+      cp = ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
     out.push_back(cp);
     i += n;
   }

@@ -38,8 +38,8 @@ WordTokenizer::WordTokenizer(std::vector<std::string> tokens) : tokens_(std::mov
     UOE_CHECK(!word.empty() && !has_whitespace(word), "vocabulary token ", i,
               " must be a non-empty word without whitespace, got '", word, "'");
     const bool inserted = ids_.emplace(word, static_cast<int32_t>(i)).second;
-    UOE_CHECK(inserted, "vocabulary token '", word, "' appears twice (ids ", ids_.at(word),
-              " and ", i, ")");
+    UOE_CHECK(inserted, "vocabulary token '", word, "' appears twice (ids ", ids_.at(word), " and ",
+              i, ")");
   }
 }
 
@@ -52,8 +52,8 @@ WordTokenizer WordTokenizer::load(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     UOE_CHECK(false, "vocabulary ", path, " is not valid JSON: ", e.what());
   }
-  UOE_CHECK(root.is_object() && root.contains("tokens") && root["tokens"].is_array(),
-            "vocabulary ", path, " must be an object with a \"tokens\" array");
+  UOE_CHECK(root.is_object() && root.contains("tokens") && root["tokens"].is_array(), "vocabulary ",
+            path, " must be an object with a \"tokens\" array");
   std::vector<std::string> tokens;
   for (const auto& token : root["tokens"]) {
     UOE_CHECK(token.is_string(), "vocabulary ", path, ": token ", tokens.size(),

@@ -21,7 +21,7 @@ class WordTokenizer {
   std::vector<int32_t> encode(const std::string& text) const;
   std::string decode(const std::vector<int32_t>& ids) const;  // skips <pad>/<bos>/<eos>
   int64_t vocab_size() const { return static_cast<int64_t>(tokens_.size()); }
-  int32_t id(const std::string& word) const;  // kUnk when absent
+  int32_t id(const std::string& word) const;   // kUnk when absent
   const std::string& token(int32_t id) const;  // InputError outside the vocabulary
 
  private:

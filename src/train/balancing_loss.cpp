@@ -16,14 +16,14 @@ torch::Tensor switch_loss_per_group(const torch::Tensor& probs, const torch::Ten
                                     const torch::Tensor& valid) {
   const int64_t groups = probs.size(0), n = probs.size(1), experts = probs.size(2);
   const int64_t k = topk_ids.size(2);
-  auto mask = valid.to(probs.scalar_type());                                // [G, n]
+  auto mask = valid.to(probs.scalar_type());  // [G, n]
   auto weights = mask.unsqueeze(-1).expand({groups, n, k}).reshape({groups, n * k});
   auto counts = torch::zeros({groups, experts}, probs.options())
                     .scatter_add_(1, topk_ids.reshape({groups, n * k}), weights);  // [G, E]
   auto tokens = mask.sum(1).clamp_min(1.0).unsqueeze(-1);                          // [G, 1]
-  auto f = counts / (tokens * double(k));                                           // [G, E]
-  auto p = (probs * mask.unsqueeze(-1)).sum(1) / tokens;                            // [G, E]
-  return double(experts) * (f * p).sum(-1);                                         // [G]
+  auto f = counts / (tokens * double(k));                                          // [G, E]
+  auto p = (probs * mask.unsqueeze(-1)).sum(1) / tokens;                           // [G, E]
+  return double(experts) * (f * p).sum(-1);                                        // [G]
 }
 
 torch::Tensor switch_loss_token_sum(const torch::Tensor& probs, const torch::Tensor& valid,
@@ -53,7 +53,8 @@ LoadBalancingOptions load_balancing_options(const TrainingConfig& training,
   o.bias_update_rate = training.moe_router_bias_update_rate;
   UOE_CHECK(o.bias_update_rate == 0 || model.router_type == "deepseek_v3",
             "moe_router_bias_update_rate needs model.router_type=deepseek_v3 (the router with "
-            "e_score_correction_bias), got router_type=", model.router_type);
+            "e_score_correction_bias), got router_type=",
+            model.router_type);
   UOE_CHECK(!(o.aux_coef > 0 || o.z_coef > 0) || model.num_experts > 0,
             "router_aux_loss_coef / router_z_loss_coef need a model with MoE layers "
             "(model.num_experts > 0)");
@@ -148,12 +149,14 @@ torch::Tensor LoadBalancingLoss::loss(const std::map<int64_t, MoEOutput>& moe,
           aux = aux + switch_loss_per_group(probs.view({1, batch * seq, experts}),
                                             out.routing.topk_ids.view({1, batch * seq, k}),
                                             valid.reshape({1, batch * seq}))
-                              .sum() / double(forwards_ * world_->size());
+                              .sum() /
+                          double(forwards_ * world_->size());
           break;
         case AuxLossScope::kSequence:
           aux = aux + switch_loss_per_group(probs.view({batch, seq, experts}),
                                             out.routing.topk_ids.view({batch, seq, k}), valid)
-                              .sum() / sequences_;
+                              .sum() /
+                          sequences_;
           break;
         case AuxLossScope::kGlobalBatch:
           aux = aux + switch_loss_token_sum(probs, valid, shares_[row]) / tokens_;

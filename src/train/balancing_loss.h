@@ -28,10 +28,10 @@
 
 #include <map>
 
-#include "train/training_options.h"
 #include "data/token_dataset.h"
 #include "model/causal_lm.h"
 #include "parallel/communicator.h"
+#include "train/training_options.h"
 
 namespace uoe {
 

@@ -3,8 +3,8 @@
 // step() = sync (dense over the world, experts over expert-DP) -> global-norm clip -> AdamW.
 // Only parameters that require grad get optimizer state.
 #include "common/step_profiler.h"
-#include "train/training_options.h"
 #include "parallel/grad_sync.h"
+#include "train/training_options.h"
 
 namespace uoe {
 

@@ -22,8 +22,8 @@ class BatchSource {
       dataset_ = std::make_unique<TokenDataset>(options.dataset_train);
       UOE_CHECK(dataset_->vocab_size() <= vocab_size, "dataset.train '", options.dataset_train,
                 "' has vocab_size ", dataset_->vocab_size(), " > model.vocab_size=", vocab_size);
-      sampler_ = std::make_unique<GlobalBatchSampler>(dataset_->size(), batch_,
-                                                      groups.world_size(), options.training.seed);
+      sampler_ = std::make_unique<GlobalBatchSampler>(dataset_->size(), batch_, groups.world_size(),
+                                                      options.training.seed);
     }
   }
 

@@ -58,8 +58,8 @@ nlohmann::json StepBreakdown::load_metrics() const {
 nlohmann::json StepBreakdown::finish() {
   if (!enabled_) return nullptr;
   auto summary = profiler_.summary();
-  log0("step breakdown (rank 0, mean per step over ", summary["steps"].get<int64_t>(),
-       " steps):\n", breakdown_table(summary));
+  log0("step breakdown (rank 0, mean per step over ", summary["steps"].get<int64_t>(), " steps):\n",
+       breakdown_table(summary));
   return summary;
 }
 

@@ -37,7 +37,8 @@ std::map<int64_t, fs::path> complete_checkpoints(const std::string& output_dir) 
   for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
     std::smatch match;
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && std::regex_match(name, match, pattern) && is_complete(entry.path())) {
+    if (entry.is_directory() && std::regex_match(name, match, pattern) &&
+        is_complete(entry.path())) {
       found.emplace(std::stoll(match[1]), entry.path());
     }
   }
@@ -88,8 +89,9 @@ std::optional<std::string> resolve_resume_checkpoint(const TrainingConfig& confi
   const nlohmann::json expected = resume_layout(config, world_size, ep_size);
   for (const auto& [key, value] : expected.items()) {
     UOE_CHECK(state.contains(key) && state[key] == value, "cannot resume from ", *dir, ": it was ",
-              "written with ", key, "=", state.value(key, nlohmann::json()).dump(), ", this run has ",
-              key, "=", value.dump(), " (resuming needs the same layout, seed and batch settings)");
+              "written with ", key, "=", state.value(key, nlohmann::json()).dump(),
+              ", this run has ", key, "=", value.dump(),
+              " (resuming needs the same layout, seed and batch settings)");
   }
   return dir;
 }
@@ -110,7 +112,8 @@ std::optional<std::string> latest_checkpoint(const std::string& output_dir) {
   return found.rbegin()->second.string();
 }
 
-TrainingCheckpointer::TrainingCheckpointer(const TrainingConfig& config, const ProcessGroups& groups)
+TrainingCheckpointer::TrainingCheckpointer(const TrainingConfig& config,
+                                           const ProcessGroups& groups)
     : config_(config), groups_(groups) {}
 
 bool TrainingCheckpointer::due(int64_t step) const {
@@ -174,10 +177,10 @@ void TrainingCheckpointer::end_of_step(int64_t step, const std::map<std::string,
   const std::string dir = save(step, write_model, optimizer, loop_state);
   log0("saved training checkpoint ", dir);
   if (signal_number != 0) {
-    throw CollectiveError(c10::str("received signal ", signal_number, " (", strsignal(signal_number),
-                                   "); saved ", dir, " after step ", step,
-                                   "; continue with resume_from_checkpoint=auto"),
-                          stop_exit_code(signal_number));
+    throw CollectiveError(
+        c10::str("received signal ", signal_number, " (", strsignal(signal_number), "); saved ",
+                 dir, " after step ", step, "; continue with resume_from_checkpoint=auto"),
+        stop_exit_code(signal_number));
   }
 }
 
@@ -194,7 +197,8 @@ std::optional<std::string> TrainingCheckpointer::resume_dir() const {
   return resolve_resume_checkpoint(config_, groups_.world_size(), groups_.ep_size());
 }
 
-nlohmann::json TrainingCheckpointer::load(const std::string& dir, DistributedOptimizer& optimizer) const {
+nlohmann::json TrainingCheckpointer::load(const std::string& dir,
+                                          DistributedOptimizer& optimizer) const {
   nlohmann::json state = read_state(dir);
   optimizer.load(optimizer_file(dir, groups_.rank()));
   return state;

@@ -19,9 +19,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/training_options.h"
 #include "parallel/process_groups.h"
 #include "train/distributed_optimizer.h"
+#include "train/training_options.h"
 
 namespace uoe {
 

@@ -77,8 +77,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
     const double grad_norm = optimizer.step(lr, profiler);
     balance.update_router_bias(model);
     groups.world().control->all_reduce(parts, ReduceOp::kSum);
-    step_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     StepReport report = objective.end_step(step, parts, counts);
     total_tokens += report.tokens;

@@ -37,8 +37,8 @@ struct TrainingPass {
 
 // The loss of one pass, before the balancing losses, and the routing they need.
 struct PassLoss {
-  torch::Tensor loss;                   // scalar, backpropagated
-  std::map<int64_t, MoEOutput> moe;     // the pass's MoE routing
+  torch::Tensor loss;                // scalar, backpropagated
+  std::map<int64_t, MoEOutput> moe;  // the pass's MoE routing
 };
 
 // An optimizer step's result as the objective reports it.

@@ -26,10 +26,10 @@ torch::Tensor sequence_attribution(const torch::Tensor& probs, const torch::Tens
                                    const torch::Tensor& valid, torch::Tensor& counts_row) {
   const int64_t batch = valid.size(0);
   const int64_t experts = probs.size(1);
-  auto selected = torch::zeros_like(probs).scatter_(1, topk_ids, 1.0);   // [T, E]
-  auto gated = (probs.detach() * selected).to(torch::kFloat64);          // [T, E] = g
-  auto token_valid = valid.reshape({-1, 1}).to(torch::kFloat64);          // [T, 1]
-  auto lengths = valid.sum(1).to(torch::kFloat64).clamp_min(1.0);         // [B]
+  auto selected = torch::zeros_like(probs).scatter_(1, topk_ids, 1.0);          // [T, E]
+  auto gated = (probs.detach() * selected).to(torch::kFloat64);                 // [T, E] = g
+  auto token_valid = valid.reshape({-1, 1}).to(torch::kFloat64);                // [T, 1]
+  auto lengths = valid.sum(1).to(torch::kFloat64).clamp_min(1.0);               // [B]
   auto per_sequence = (gated * token_valid).view({batch, -1, experts}).sum(1);  // [B, E]
   counts_row += (selected.to(torch::kFloat64) * token_valid).sum(0).to(torch::kInt64);
   return per_sequence / lengths.unsqueeze(1);  // [B, E]
@@ -45,14 +45,14 @@ AttributionResult compute_attribution(CausalLM& model, const TokenDataset& data,
   result.scores = torch::zeros({rows, config.num_experts}, torch::kFloat64);
   result.counts = torch::zeros({rows, config.num_experts}, torch::kInt64);
   result.half_scores = torch::zeros({2, rows, config.num_experts}, torch::kFloat64);
-  const int64_t first_half = data.size() / 2;  // sequences [0, first_half) form the first half
+  const int64_t first_half = data.size() / 2;      // sequences [0, first_half) form the first half
   auto totals = torch::zeros({2}, torch::kInt64);  // [tokens, sequences]
   for (const auto& indices :
        shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
     TokenBatch batch = make_batch(data, indices);  // empty -> one all-pad row
     std::vector<int64_t> halves(indices.size());
     for (size_t b = 0; b < indices.size(); ++b) halves[b] = indices[b] < first_half ? 0 : 1;
-    if (halves.empty()) halves.push_back(0);  // the all-pad row adds zeros
+    if (halves.empty()) halves.push_back(0);                        // the all-pad row adds zeros
     const auto half_of_row = torch::tensor(halves, torch::kInt64);  // [B]
     auto out = model->forward(batch.input_ids);
     for (int64_t r = 0; r < rows; ++r) {
@@ -94,7 +94,8 @@ torch::Tensor attribution_shares(const torch::Tensor& scores) {
 
 torch::Tensor attribution_contrast(const torch::Tensor& forget_scores,
                                    const torch::Tensor& retain_scores) {
-  UOE_ASSERT(forget_scores.sizes() == retain_scores.sizes(), "contrast of tables of different shapes");
+  UOE_ASSERT(forget_scores.sizes() == retain_scores.sizes(),
+             "contrast of tables of different shapes");
   return attribution_shares(forget_scores) - attribution_shares(retain_scores);
 }
 
@@ -122,7 +123,9 @@ std::optional<SplitHalfAgreement> split_half_agreement(const AttributionResult& 
 }
 
 nlohmann::json SplitHalfAgreement::to_json() const {
-  auto target = [](const ExpertTarget& t) { return nlohmann::json{{"layer", t.layer}, {"expert", t.expert}}; };
+  auto target = [](const ExpertTarget& t) {
+    return nlohmann::json{{"layer", t.layer}, {"expert", t.expert}};
+  };
   return {{"layers", layers},
           {"top_first_half", top_first},
           {"top_second_half", top_second},

@@ -64,11 +64,11 @@ torch::Tensor attribution_contrast(const torch::Tensor& forget_scores,
 int64_t top_index(const torch::Tensor& table);
 
 struct SplitHalfAgreement {
-  std::vector<int64_t> layers;                  // MoE layer of each entry below
-  std::vector<int64_t> top_first, top_second;   // top-1 expert of each half per layer
-  ExpertTarget global_first, global_second;     // top-1 (layer, expert) of each half
+  std::vector<int64_t> layers;                 // MoE layer of each entry below
+  std::vector<int64_t> top_first, top_second;  // top-1 expert of each half per layer
+  ExpertTarget global_first, global_second;    // top-1 (layer, expert) of each half
   int64_t layers_agreeing = 0;
-  double share = 0.0;                           // layers_agreeing / number of MoE layers
+  double share = 0.0;  // layers_agreeing / number of MoE layers
   bool global_agrees = false;
 
   nlohmann::json to_json() const;

@@ -2,7 +2,8 @@
 
 namespace uoe {
 
-torch::Tensor npo_loss_sum(const SequenceLogProbs& seq, const torch::Tensor& ref_logp, double beta) {
+torch::Tensor npo_loss_sum(const SequenceLogProbs& seq, const torch::Tensor& ref_logp,
+                           double beta) {
   auto has_tokens = (seq.num_tokens > 0).to(seq.logp.scalar_type());  // [B]
   auto per_seq = -(2.0 / beta) * torch::log_sigmoid(-beta * (seq.logp - ref_logp));
   return (per_seq * has_tokens).sum();

@@ -25,7 +25,10 @@ std::vector<int64_t> Selection::experts_in(int64_t layer) const {
 nlohmann::json Selection::to_json() const {
   nlohmann::json targets = nlohmann::json::array();
   for (const auto& t : experts) targets.push_back({{"layer", t.layer}, {"expert", t.expert}});
-  return {{"mode", to_string(mode)}, {"full", full}, {"experts", targets}, {"include_shared", include_shared}};
+  return {{"mode", to_string(mode)},
+          {"full", full},
+          {"experts", targets},
+          {"include_shared", include_shared}};
 }
 
 namespace {
@@ -47,8 +50,8 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
   const auto layers = model.moe_layer_indices();
   auto check_layer = [&](int64_t layer) {
     UOE_CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end(),
-              "unlearn.selection.layer=", layer, " is not an MoE layer (MoE layers: ",
-              c10::Join(", ", layers), ")");
+              "unlearn.selection.layer=", layer,
+              " is not an MoE layer (MoE layers: ", c10::Join(", ", layers), ")");
   };
   UOE_CHECK(config.top_m <= model.num_experts * int64_t(layers.size()),
             "unlearn.selection.top_m=", config.top_m, " exceeds the number of routed experts");
@@ -71,7 +74,8 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
     check_layer(layer);
     std::vector<int64_t> ids(model.num_experts);
     for (int64_t e = 0; e < model.num_experts; ++e) ids[e] = e;
-    for (int64_t i = model.num_experts - 1; i > 0; --i) std::swap(ids[i], ids[rng() % uint64_t(i + 1)]);
+    for (int64_t i = model.num_experts - 1; i > 0; --i)
+      std::swap(ids[i], ids[rng() % uint64_t(i + 1)]);
     for (int64_t i = 0; i < std::min(config.top_m, model.num_experts); ++i) {
       s.experts.push_back({layer, ids[i]});
     }
@@ -88,11 +92,13 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
     UOE_CHECK(config.mode != SelectionMode::kContrast || attribution->contrast.defined(),
               "unlearn.selection.mode=contrast needs dataset.retain (it ranks experts by forget "
               "share minus retain share)");
-    const torch::Tensor& table = config.mode == SelectionMode::kContrast ? attribution->contrast
-                                                           : attribution->scores;  // [L, E]
+    const torch::Tensor& table = config.mode == SelectionMode::kContrast
+                                     ? attribution->contrast
+                                     : attribution->scores;  // [L, E]
     if (config.scope == SelectionScope::kLayer) {
-      const int64_t layer =
-          config.layer >= 0 ? config.layer : attribution->layers.at(top_index(table) / model.num_experts);
+      const int64_t layer = config.layer >= 0
+                                ? config.layer
+                                : attribution->layers.at(top_index(table) / model.num_experts);
       check_layer(layer);
       const auto ranked = ranked_experts(table[attribution->row_of_layer(layer)]);
       UOE_CHECK(config.top_m <= model.num_experts, "unlearn.selection.top_m=", config.top_m,
@@ -102,8 +108,8 @@ Selection select_targets(const SelectionConfig& config, const AttributionResult*
       const auto order = ranked_experts(table.reshape({-1}));
       for (int64_t i = 0; i < config.top_m; ++i) {
         const int64_t flat = order[i];
-        s.experts.push_back({attribution->layers[flat / model.num_experts],
-                             flat % model.num_experts});
+        s.experts.push_back(
+            {attribution->layers[flat / model.num_experts], flat % model.num_experts});
       }
     }
   }
@@ -120,7 +126,8 @@ TrainableSet apply_selection(CausalLM& model, const Selection& selection) {
   for (size_t i = 0; i < moe_layers.size() && !selection.full; ++i) {
     const int64_t l = layer_indices[i];
     auto& moe = moe_layers[i];
-    const bool target = std::find(target_layers.begin(), target_layers.end(), l) != target_layers.end();
+    const bool target =
+        std::find(target_layers.begin(), target_layers.end(), l) != target_layers.end();
     moe->experts->set_trainable_experts(selection.experts_in(l));
     if (target) {
       moe->gate->weight.set_requires_grad(true);
@@ -152,8 +159,8 @@ TrainableSet apply_selection(CausalLM& model, const Selection& selection) {
   }
   for (const auto& t : trained) {
     for (const char* proj : {"gate_proj", "up_proj", "down_proj"}) {
-      set.names.push_back(c10::str("layers.", t.layer, ".mlp.experts.", t.expert, ".", proj,
-                                   ".weight"));
+      set.names.push_back(
+          c10::str("layers.", t.layer, ".mlp.experts.", t.expert, ".", proj, ".weight"));
     }
     set.num_elements += 3 * c.hidden_size * c.moe_intermediate_size;
   }

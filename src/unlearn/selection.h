@@ -3,10 +3,10 @@
 // of each target layer; or everything (`full`, the standard-unlearning baseline).
 #include <nlohmann/json.hpp>
 
-#include "unlearn/unlearn_options.h"
 #include "eval/routing_metrics.h"
 #include "model/causal_lm.h"
 #include "unlearn/attribution.h"
+#include "unlearn/unlearn_options.h"
 
 namespace uoe {
 
@@ -16,7 +16,7 @@ struct Selection {
   std::vector<ExpertTarget> experts;  // ordered by decreasing attribution where applicable
   bool include_shared = false;
 
-  std::vector<int64_t> target_layers() const;      // distinct layers of `experts`, ascending
+  std::vector<int64_t> target_layers() const;  // distinct layers of `experts`, ascending
   std::vector<int64_t> experts_in(int64_t layer) const;
   nlohmann::json to_json() const;
 };

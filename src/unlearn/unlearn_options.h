@@ -19,17 +19,20 @@ inline constexpr EnumName<SelectionMode> kSelectionModes[] = {
     {SelectionMode::kFull, "full"}};
 inline const char* to_string(SelectionMode mode) { return enum_name(kSelectionModes, mode); }
 
-// unlearn.selection.scope: attribution's (or contrast's) top-M over all layers, or within one layer.
+// unlearn.selection.scope: attribution's (or contrast's) top-M over all layers, or within one
+// layer.
 enum class SelectionScope { kGlobal, kLayer };
-inline constexpr EnumName<SelectionScope> kSelectionScopes[] = {
-    {SelectionScope::kGlobal, "global"}, {SelectionScope::kLayer, "layer"}};
+inline constexpr EnumName<SelectionScope> kSelectionScopes[] = {{SelectionScope::kGlobal, "global"},
+                                                                {SelectionScope::kLayer, "layer"}};
 inline const char* to_string(SelectionScope scope) { return enum_name(kSelectionScopes, scope); }
 
 // unlearn.method (unlearn/unlearning_objective.h).
 enum class UnlearnMethod { kGa, kGdiff, kNpo, kSimNpo, kRmu };
-inline constexpr EnumName<UnlearnMethod> kUnlearnMethods[] = {
-    {UnlearnMethod::kGa, "ga"},   {UnlearnMethod::kGdiff, "gdiff"}, {UnlearnMethod::kNpo, "npo"},
-    {UnlearnMethod::kSimNpo, "simnpo"}, {UnlearnMethod::kRmu, "rmu"}};
+inline constexpr EnumName<UnlearnMethod> kUnlearnMethods[] = {{UnlearnMethod::kGa, "ga"},
+                                                              {UnlearnMethod::kGdiff, "gdiff"},
+                                                              {UnlearnMethod::kNpo, "npo"},
+                                                              {UnlearnMethod::kSimNpo, "simnpo"},
+                                                              {UnlearnMethod::kRmu, "rmu"}};
 inline const char* to_string(UnlearnMethod method) { return enum_name(kUnlearnMethods, method); }
 
 // `unlearn.selection:` which experts are unlearned.
@@ -37,9 +40,9 @@ struct SelectionConfig {
   SelectionMode mode = SelectionMode::kAttribution;
   SelectionScope scope = SelectionScope::kGlobal;
   int64_t top_m = 1;
-  int64_t layer = -1;                // fixed / layer mode (model layer index); -1: from attribution
-  std::vector<int64_t> experts;      // fixed mode: global expert ids in `layer`
-  bool include_shared = false;       // also train the target layer's shared experts
+  int64_t layer = -1;            // fixed / layer mode (model layer index); -1: from attribution
+  std::vector<int64_t> experts;  // fixed mode: global expert ids in `layer`
+  bool include_shared = false;   // also train the target layer's shared experts
 };
 
 // `unlearn:` the unlearning objective l_f + retain_weight * l_r + anchor_weight * L_anchor.
@@ -52,7 +55,7 @@ struct UnlearnConfig {
   double simnpo_delta = 0.0;
   double rmu_steering = 20.0;  // c: forget activations are pushed towards c * u
   double rmu_retain_alpha = 1.0;
-  int64_t rmu_layer = -1;      // -1: the target layer
+  int64_t rmu_layer = -1;  // -1: the target layer
   SelectionConfig selection;
 };
 

@@ -49,8 +49,8 @@ class NllTerm : public UnlearnTerm {
 // NPO against the original model's answer log-probs, cached once for the whole forget set.
 class NpoTerm : public UnlearnTerm {
  public:
-  NpoTerm(CausalLM& model, const TokenDataset& forget, const ProcessGroups& groups,
-          int64_t batch, double beta)
+  NpoTerm(CausalLM& model, const TokenDataset& forget, const ProcessGroups& groups, int64_t batch,
+          double beta)
       : ref_logp_(answer_log_probs(model, forget, groups, batch)), beta_(beta) {}
   Result forward(CausalLM& model, const TokenBatch& b, const torch::Tensor& counts) const override {
     auto out = model->forward(b.input_ids);
@@ -73,9 +73,9 @@ class SimNpoTerm : public UnlearnTerm {
   SimNpoTerm(double beta, double delta) : beta_(beta), delta_(delta) {}
   Result forward(CausalLM& model, const TokenBatch& b, const torch::Tensor& counts) const override {
     auto out = model->forward(b.input_ids);
-    auto loss = simnpo_loss_sum(sequence_log_probs(out.logits, b.labels, b.loss_mask), beta_,
-                                delta_) /
-                global_count(counts, UnlearnCount::kForgetSequences);
+    auto loss =
+        simnpo_loss_sum(sequence_log_probs(out.logits, b.labels, b.loss_mask), beta_, delta_) /
+        global_count(counts, UnlearnCount::kForgetSequences);
     return {std::move(out), loss};
   }
 
@@ -152,9 +152,8 @@ class RmuRetainTerm : public UnlearnTerm {
 
 UnlearningObjective::UnlearningObjective(const UnlearnRunOptions& options,
                                          const ProcessGroups& groups, CausalLM& model,
-                                         const Selection& selection,
-                                         const TrainableSet& trainable, const UnlearnData& data,
-                                         int64_t hook_layer)
+                                         const Selection& selection, const TrainableSet& trainable,
+                                         const UnlearnData& data, int64_t hook_layer)
     : options_(options),
       groups_(groups),
       model_(model),
@@ -205,12 +204,12 @@ std::vector<TrainingPass> UnlearningObjective::passes(int64_t first, int64_t cou
   const int rank = groups_.rank();
   std::vector<TrainingPass> out;
   for (int64_t m = 0; m < count; ++m) {
-    out.push_back({make_batch(*data_.forget, forget_sampler_.rank_indices(first + m, rank)),
-                   kForgetPass});
+    out.push_back(
+        {make_batch(*data_.forget, forget_sampler_.rank_indices(first + m, rank)), kForgetPass});
   }
   for (int64_t m = 0; m < count && retain_sampler_; ++m) {
-    out.push_back({make_batch(*data_.retain, retain_sampler_->rank_indices(first + m, rank)),
-                   kRetainPass});
+    out.push_back(
+        {make_batch(*data_.retain, retain_sampler_->rank_indices(first + m, rank)), kRetainPass});
   }
   return out;
 }

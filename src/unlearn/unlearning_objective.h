@@ -52,7 +52,7 @@ enum class UnlearnCount {
   kForgetSequences,  // forget sequences with a scored token
   kRetainScored,
   kRetainValid,
-  kSequences,        // sequences with a valid token, forget and retain
+  kSequences,  // sequences with a valid token, forget and retain
 };
 // max(counts[which], 1): a term's normaliser.
 double global_count(const torch::Tensor& counts, UnlearnCount which);

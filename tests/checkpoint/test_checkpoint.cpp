@@ -1,6 +1,6 @@
-// Checkpoints and deltas (checkpoint/checkpoint.h) under expert parallelism: a checkpoint saved at any
-// ep_size loads bitwise at every other ep_size dividing the world, data-parallel replicas write one
-// copy, incomplete or mismatching checkpoints are rejected with messages naming the file and
+// Checkpoints and deltas (checkpoint/checkpoint.h) under expert parallelism: a checkpoint saved at
+// any ep_size loads bitwise at every other ep_size dividing the world, data-parallel replicas write
+// one copy, incomplete or mismatching checkpoints are rejected with messages naming the file and
 // tensor, and a delta saved from one layout applies to any layout.
 //
 // Every rank makes the same collective calls (ProcessGroups::create, save_*); checks use EXPECT_*.
@@ -24,7 +24,7 @@ ModelConfig tiny_config(int64_t num_experts) {
   ModelConfig c = test::tiny_moe_config(num_experts);
   c.shared_expert_intermediate_size = 24;  // shared experts are dense tensors
   c.shared_expert_gate = true;
-  c.router_type = "deepseek_v3";            // has a buffer (e_score_correction_bias)
+  c.router_type = "deepseek_v3";  // has a buffer (e_score_correction_bias)
   c.norm_topk_prob = true;
   c.head_dim = 8;
   c.attention_bias = true;
@@ -199,7 +199,7 @@ TEST_F(CheckpointTest, IncompleteCheckpointIsRejected) {
   test::expect_input_error([&] { read_checkpoint_config(ckpt_); }, {ckpt_, "COMPLETE"});
   test::expect_input_error([&] { load_checkpoint(ckpt_, model); }, {ckpt_, "COMPLETE"});
   test::expect_input_error([&] { read_checkpoint_config(dir_ + "/none"); },
-                     {dir_ + "/none", "not exist"});
+                           {dir_ + "/none", "not exist"});
 }
 
 TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
@@ -221,16 +221,16 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
   auto narrow_config = config;
   narrow_config.moe_intermediate_size = 8;
   CausalLM narrow(narrow_config, groups.ep());
-  test::expect_input_error([&] { load_checkpoint(ckpt_, narrow); },
-                     {ckpt_ + "/experts-", ".mlp.experts.", "down_proj.weight",
-                      c10::str("[", config.hidden_size, ", 16]"),
-                      c10::str("[", config.hidden_size, ", 8]")});
+  test::expect_input_error(
+      [&] { load_checkpoint(ckpt_, narrow); },
+      {ckpt_ + "/experts-", ".mlp.experts.", "down_proj.weight",
+       c10::str("[", config.hidden_size, ", 16]"), c10::str("[", config.hidden_size, ", 8]")});
   CausalLM tied(tied_config, groups.ep());
   test::expect_input_error([&] { load_checkpoint(ckpt_, tied); },
-                     {ckpt_ + "/dense.h5", "lm_head.weight", "does not exist in the model"});
+                           {ckpt_ + "/dense.h5", "lm_head.weight", "does not exist in the model"});
   CausalLM untied(config, groups.ep());
   test::expect_input_error([&] { load_checkpoint(tied_ckpt, untied); },
-                     {tied_ckpt + "/dense.h5", "missing tensor 'lm_head.weight'"});
+                           {tied_ckpt + "/dense.h5", "missing tensor 'lm_head.weight'"});
 
   // A model_config.json with an unknown field or a wrong type names the file and the key.
   const std::string config_path = ckpt_ + "/model_config.json";
@@ -244,7 +244,7 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
   }
   world_->barrier();
   test::expect_input_error([&] { read_checkpoint_config(ckpt_); },
-                     {config_path, "hiden_size", "did you mean", "hidden_size"});
+                           {config_path, "hiden_size", "did you mean", "hidden_size"});
   world_->barrier();
   if (world_->rank() == 0) {
     auto wrong_type = json;
@@ -261,7 +261,7 @@ TEST_F(CheckpointTest, MismatchesNameFileAndTensor) {
   auto all_experts = ProcessGroups::create(world_, 1);
   CausalLM whole(config, all_experts.ep());
   test::expect_input_error([&] { load_checkpoint(ckpt_, whole); },
-                     {ckpt_, "missing tensor 'layers.1.mlp.experts.", "experts-*.h5"});
+                           {ckpt_, "missing tensor 'layers.1.mlp.experts.", "experts-*.h5"});
 }
 
 // Names of the delta: all tensors of one expert on the last rank, one tensor of an expert on
@@ -302,13 +302,15 @@ TEST_F(CheckpointTest, DeltaAppliesToEveryLayout) {
 
     // The same names on every rank are checked before any collective.
     const std::string dense_layer_expert = "layers.0.mlp.experts.0.up_proj.weight";
-    test::expect_input_error([&] { save_delta(delta, model, groups, {dense_layer_expert}, provenance); },
-                       {delta, dense_layer_expert, "not a routed expert"});
-    test::expect_input_error([&] { save_delta(delta, model, groups, {"no.such.weight"}, provenance); },
-                       {delta, "no.such.weight"});
+    test::expect_input_error(
+        [&] { save_delta(delta, model, groups, {dense_layer_expert}, provenance); },
+        {delta, dense_layer_expert, "not a routed expert"});
+    test::expect_input_error(
+        [&] { save_delta(delta, model, groups, {"no.such.weight"}, provenance); },
+        {delta, "no.such.weight"});
     const std::string bad_suffix = "layers.1.mlp.experts.0.foo.weight";
     test::expect_input_error([&] { save_delta(delta, model, groups, {bad_suffix}, provenance); },
-                       {delta, bad_suffix, "not a routed expert tensor"});
+                             {delta, bad_suffix, "not a routed expert tensor"});
   }
 
   if (world_->rank() == 0) {  // the file against a single-process model with the same change

@@ -1,10 +1,11 @@
-// Loading HF safetensors weights into an expert-parallel model (checkpoint/hf_checkpoint.h, checkpoint/hf_names.h):
-// weights stored in mixed dtypes (BF16 / F16 / F32) and several shards load at every ep_size that
-// divides the world into exactly the values of an in-memory model (rounded to the stored dtypes),
-// the forward logits match that model's, each rank holds only its experts, and missing, misshapen
-// or unknown tensors give InputErrors naming the file and tensor on every rank alike. The names of
-// the published Mixtral-8x7B weight map are exactly those of a uoe model of its shape. Export
-// writes the original directory with only a delta's tensors changed, in their original dtypes.
+// Loading HF safetensors weights into an expert-parallel model (checkpoint/hf_checkpoint.h,
+// checkpoint/hf_names.h): weights stored in mixed dtypes (BF16 / F16 / F32) and several shards load
+// at every ep_size that divides the world into exactly the values of an in-memory model (rounded to
+// the stored dtypes), the forward logits match that model's, each rank holds only its experts, and
+// missing, misshapen or unknown tensors give InputErrors naming the file and tensor on every rank
+// alike. The names of the published Mixtral-8x7B weight map are exactly those of a uoe model of its
+// shape. Export writes the original directory with only a delta's tensors changed, in their
+// original dtypes.
 //
 // Every rank makes the same collective calls; checks use EXPECT_*.
 #include <unistd.h>
@@ -164,7 +165,8 @@ TEST_F(HfCheckpointTest, MixtralNames) {
   CausalLM reference = reference_model(config, 4);
   const auto tensors = hf_tensors(reference, "MixtralForCausalLM");
   bool has_w3 = false;
-  for (const auto& t : tensors) has_w3 |= t.name == "model.layers.1.block_sparse_moe.experts.1.w3.weight";
+  for (const auto& t : tensors)
+    has_w3 |= t.name == "model.layers.1.block_sparse_moe.experts.1.w3.weight";
   EXPECT_TRUE(has_w3);
   write_weights(tensors);
   expect_loads_like_reference(dir_, config, "MixtralForCausalLM", reference, world_);
@@ -191,21 +193,24 @@ TEST_F(HfCheckpointTest, BadCheckpointsAreRejectedOnEveryRank) {
 
   auto misshapen = good;
   for (auto& t : misshapen) {
-    if (t.name == "model.layers.1.self_attn.k_proj.weight") t.tensor = torch::zeros({3, 24}, torch::kBFloat16);
+    if (t.name == "model.layers.1.self_attn.k_proj.weight")
+      t.tensor = torch::zeros({3, 24}, torch::kBFloat16);
   }
   write_weights(misshapen);
-  test::expect_input_error(
-      load, {dir_ + "/model-0", "'model.layers.1.self_attn.k_proj.weight'", "[3, 24]", "expects [12, 24]"});
+  test::expect_input_error(load, {dir_ + "/model-0", "'model.layers.1.self_attn.k_proj.weight'",
+                                  "[3, 24]", "expects [12, 24]"});
 
   auto integer = good;
   for (auto& t : integer) {
     if (t.name == "model.norm.weight") t.tensor = t.tensor.to(torch::kInt64);
   }
   write_weights(integer);
-  test::expect_input_error(load, {dir_ + "/model-0", "'model.norm.weight'", "Long", "F32, BF16 or F16"});
+  test::expect_input_error(load,
+                           {dir_ + "/model-0", "'model.norm.weight'", "Long", "F32, BF16 or F16"});
 
-  for (const std::string extra :
-       {c10::str("model.layers.1.mlp.experts.", 2 * n, ".up_proj.weight"), std::string("model.extra.weight")}) {
+  for (const std::string& extra :
+       {c10::str("model.layers.1.mlp.experts.", 2 * n, ".up_proj.weight"),
+        std::string("model.extra.weight")}) {
     auto with_extra = good;
     with_extra.push_back({extra, torch::zeros({2})});
     write_weights(with_extra);
@@ -274,7 +279,8 @@ TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
         EXPECT_LE(t.rel_max_error, t.dtype == "BF16" ? 1.0 / 256 : 1.0 / 2048) << t.name;
       }
     }
-    EXPECT_EQ(worst_rounding(report, &ExportedTensor::rel_max_error)->name, expected_changed[1].first);
+    EXPECT_EQ(worst_rounding(report, &ExportedTensor::rel_max_error)->name,
+              expected_changed[1].first);
     EXPECT_EQ(report.skipped.size(), 2u);  // .cache, original/consolidated.00.pth
     auto expected_files = files_under(source);
     expected_files.erase(".cache/download.lock");
@@ -290,7 +296,8 @@ TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
     for (const auto& name : before.tensor_names()) {
       const auto& info = before.info(name);
       EXPECT_EQ(after.info(name).dtype, info.dtype) << name;
-      EXPECT_EQ(after.file_of(name).path(), out + before.file_of(name).path().substr(source.size()));
+      EXPECT_EQ(after.file_of(name).path(),
+                out + before.file_of(name).path().substr(source.size()));
       const auto got = after.file_of(name).view(name);
       const auto original = before.file_of(name).view(name);
       const bool is_trained = std::any_of(report.changed.begin(), report.changed.end(),
@@ -305,21 +312,29 @@ TEST_F(HfCheckpointTest, ExportChangesOnlyTheDeltaTensors) {
       EXPECT_EQ(after.shard(i).metadata(), before.shard(i).metadata());
     }
 
-    test::expect_input_error([&] { export_hf_checkpoint({source, delta, out, false, ""}); },
-                             {"export.output_dir", out, "exists", "export.overwrite"});
-    EXPECT_EQ(export_hf_checkpoint({source, delta, out + "/", true, ""}).changed.size(), 3u);
-    test::expect_input_error([&] { export_hf_checkpoint({source, delta, source + "/x", true, ""}); },
-                             {"export.output_dir", "inside"});
     test::expect_input_error(
-        [&] { export_hf_checkpoint({source, delta, dir_ + "/other", false, "MixtralForCausalLM"}); },
+        [&] {
+          export_hf_checkpoint({source, delta, out, false, ""});
+        },
+        {"export.output_dir", out, "exists", "export.overwrite"});
+    EXPECT_EQ(export_hf_checkpoint({source, delta, out + "/", true, ""}).changed.size(), 3u);
+    test::expect_input_error(
+        [&] {
+          export_hf_checkpoint({source, delta, source + "/x", true, ""});
+        },
+        {"export.output_dir", "inside"});
+    test::expect_input_error(
+        [&] {
+          export_hf_checkpoint({source, delta, dir_ + "/other", false, "MixtralForCausalLM"});
+        },
         {delta, "'layers.2.mlp.experts.1.up_proj.weight'", "block_sparse_moe", "is not in"});
     EXPECT_FALSE(fs::exists(dir_ + "/other"));
   }
 }
 
 TEST(HfNames, PublishedMixtralWeightMapIsExactlyTheModel) {
-  const std::string index =
-      std::string(UOE_SOURCE_DIR) + "/../shared/data/hf/Mixtral-8x7B-v0.1/model.safetensors.index.json";
+  const std::string index = std::string(UOE_SOURCE_DIR) +
+                            "/../shared/data/hf/Mixtral-8x7B-v0.1/model.safetensors.index.json";
   if (!fs::exists(index)) GTEST_SKIP() << index << " is not present";
   nlohmann::json weight_map;
   std::ifstream(index) >> weight_map;
@@ -350,8 +365,9 @@ TEST(HfNames, Renames) {
             "model.layers.0.block_sparse_moe.gate.weight");
   EXPECT_EQ(hf_parameter_name("DeepseekV3ForCausalLM", "layers.5.mlp.gate.e_score_correction_bias"),
             "model.layers.5.mlp.gate.e_score_correction_bias");
-  EXPECT_EQ(hf_parameter_name("DeepseekV2ForCausalLM", "layers.1.self_attn.kv_a_proj_with_mqa.weight"),
-            "model.layers.1.self_attn.kv_a_proj_with_mqa.weight");
+  EXPECT_EQ(
+      hf_parameter_name("DeepseekV2ForCausalLM", "layers.1.self_attn.kv_a_proj_with_mqa.weight"),
+      "model.layers.1.self_attn.kv_a_proj_with_mqa.weight");
   EXPECT_EQ(hf_parameter_name("OlmoeForCausalLM", "lm_head.weight"), "lm_head.weight");
   ModelConfig tied = test::tiny_moe_config(4);
   tied.tie_word_embeddings = true;

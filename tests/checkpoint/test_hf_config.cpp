@@ -1,5 +1,5 @@
-// HF config.json -> ModelConfig: the real files in ../shared/data/hf and hand-written configs of the
-// other paper models (tests/fixtures/hf_configs), parameter counts against the published totals
+// HF config.json -> ModelConfig: the real files in ../shared/data/hf and hand-written configs of
+// the other paper models (tests/fixtures/hf_configs), parameter counts against the published totals
 // computed without allocating, and the HF tensor names of the model uoe builds.
 #include <filesystem>
 #include <fstream>
@@ -26,9 +26,9 @@ std::string written_config(const std::string& model) {
   return kSource + "/tests/fixtures/hf_configs/" + model;
 }
 
-#define SKIP_WITHOUT_SHARED(model)                                                   \
-  if (!fs::exists(shared_hf(model) + "/config.json")) {                             \
-    GTEST_SKIP() << shared_hf(model) << " is not present (../shared/data/hf)";      \
+#define SKIP_WITHOUT_SHARED(model)                                             \
+  if (!fs::exists(shared_hf(model) + "/config.json")) {                        \
+    GTEST_SKIP() << shared_hf(model) << " is not present (../shared/data/hf)"; \
   }
 
 nlohmann::json read_json(const std::string& path) {
@@ -153,7 +153,8 @@ TEST(HfConfig, CountsMatchPublishedTotals) {
     const ModelConfig config = read_hf_config(written_config(c.dir));
     const auto counts = count_parameters(config);
     std::cout << c.dir << ": " << counts.to_json().dump() << "\n";
-    const int64_t embedding = c.active_without_embedding ? config.vocab_size * config.hidden_size : 0;
+    const int64_t embedding =
+        c.active_without_embedding ? config.vocab_size * config.hidden_size : 0;
     EXPECT_NEAR(counts.total() / 1e9, c.total, 0.05) << c.dir;
     EXPECT_NEAR((counts.active - embedding) / 1e9, c.active, 0.06) << c.dir;
   }
@@ -215,7 +216,8 @@ TEST(HfConfig, MixtralWeightMapNamesAreTheModelParameters) {
   for (const auto& item : index["weight_map"].items()) theirs.insert(item.key());
   EXPECT_EQ(theirs.size(), 995u);
   for (const auto& name : theirs) EXPECT_TRUE(ours.count(name)) << "not in the model: " << name;
-  for (const auto& name : ours) EXPECT_TRUE(theirs.count(name)) << "not in the weight map: " << name;
+  for (const auto& name : ours)
+    EXPECT_TRUE(theirs.count(name)) << "not in the weight map: " << name;
 }
 
 // An HF model saved as a uoe checkpoint reloads with the same architecture (model_config.json
@@ -242,10 +244,14 @@ TEST(HfConfig, UoeCheckpointKeepsTheArchitecture) {
 }
 
 nlohmann::json mixtral_json() {
-  return {{"architectures", {"MixtralForCausalLM"}}, {"vocab_size", 32},
-          {"hidden_size", 16},  {"num_hidden_layers", 2},
-          {"num_attention_heads", 2}, {"intermediate_size", 8},
-          {"max_position_embeddings", 64}, {"hidden_act", "silu"}};
+  return {{"architectures", {"MixtralForCausalLM"}},
+          {"vocab_size", 32},
+          {"hidden_size", 16},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 2},
+          {"intermediate_size", 8},
+          {"max_position_embeddings", 64},
+          {"hidden_act", "silu"}};
 }
 
 TEST(HfConfig, RejectsWhatItDoesNotImplement) {
@@ -315,21 +321,23 @@ TEST(HfConfig, RefusesUnknownAndConflictingNumericsKeys) {
     return j;
   };
   auto linear = with("rope_parameters", {{"rope_type", "linear"}, {"factor", 2.0}});
-  test::expect_input_error([&] { parse(linear); },
-                           {"dir/config.json", "rope_parameters.rope_type", "linear", "default, yarn"});
-  auto llama3_field = with("rope_parameters", {{"rope_type", "yarn"}, {"factor", 2.0},
-                                               {"low_freq_factor", 1.0}});
+  test::expect_input_error([&] { parse(linear); }, {"dir/config.json", "rope_parameters.rope_type",
+                                                    "linear", "default, yarn"});
+  auto llama3_field =
+      with("rope_parameters", {{"rope_type", "yarn"}, {"factor", 2.0}, {"low_freq_factor", 1.0}});
   test::expect_input_error([&] { parse(llama3_field); },
                            {"dir/config.json", "rope_parameters.low_freq_factor", "yarn"});
   auto default_factor = with("rope_parameters", {{"rope_type", "default"}, {"factor", 2.0}});
   test::expect_input_error([&] { parse(default_factor); }, {"rope_parameters.factor", "default"});
-  auto partial = with("rope_parameters", {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}});
+  auto partial =
+      with("rope_parameters", {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}});
   test::expect_input_error([&] { parse(partial); },
                            {"rope_parameters.partial_rotary_factor", "0.5", "supported: 1"});
   auto conflict = with("rope_parameters", {{"rope_type", "default"}, {"rope_theta", 1e4}});
   conflict["rope_theta"] = 5e5;
-  test::expect_input_error([&] { parse(conflict); },
-                           {"dir/config.json", "rope_parameters.rope_theta", "rope_theta", "conflicts"});
+  test::expect_input_error(
+      [&] { parse(conflict); },
+      {"dir/config.json", "rope_parameters.rope_theta", "rope_theta", "conflicts"});
   auto yarn_conflict = with("rope_scaling", {{"type", "yarn"}, {"factor", 4.0}});
   yarn_conflict["rope_parameters"] = {{"rope_type", "yarn"}, {"factor", 8.0}};
   test::expect_input_error([&] { parse(yarn_conflict); },
@@ -339,32 +347,43 @@ TEST(HfConfig, RefusesUnknownAndConflictingNumericsKeys) {
   EXPECT_DOUBLE_EQ(parse(same).rope_theta, 1e4);
   auto experts = with("num_local_experts", 4);
   experts["num_experts"] = 6;
-  test::expect_input_error([&] { parse(experts); }, {"num_experts", "num_local_experts", "conflicts"});
+  test::expect_input_error([&] { parse(experts); },
+                           {"num_experts", "num_local_experts", "conflicts"});
   auto unknown = with("logit_softcapping", 30.0);
-  test::expect_input_error([&] { parse(unknown); },
-                           {"dir/config.json", "'logit_softcapping'", "MixtralForCausalLM", "refused"});
+  test::expect_input_error([&] { parse(unknown); }, {"dir/config.json", "'logit_softcapping'",
+                                                     "MixtralForCausalLM", "refused"});
   auto typo = with("num_local_expert", 4);
-  test::expect_input_error([&] { parse(typo); }, {"'num_local_expert'", "did you mean 'num_local_experts'"});
+  test::expect_input_error([&] { parse(typo); },
+                           {"'num_local_expert'", "did you mean 'num_local_experts'"});
   test::expect_input_error([&] { parse(with("router_jitter_noise", 0.1)); },
                            {"router_jitter_noise=0.1", "supported: 0"});
   test::expect_input_error([&] { parse(with("attention_dropout", 0.1)); },
                            {"attention_dropout=0.1", "supported: 0"});
-  auto zero_factor = with("rope_parameters", {{"rope_type", "yarn"}, {"factor", 2.0},
-                                              {"attention_factor", 0.0}});
-  test::expect_input_error([&] { parse(zero_factor); }, {"rope_parameters.attention_factor", "> 0"});
+  auto zero_factor =
+      with("rope_parameters", {{"rope_type", "yarn"}, {"factor", 2.0}, {"attention_factor", 0.0}});
+  test::expect_input_error([&] { parse(zero_factor); },
+                           {"rope_parameters.attention_factor", "> 0"});
 
   // What does not change the computation is accepted (as transformers 5 writes it).
   auto inert = mixtral_json();
-  inert.update({{"dtype", "bfloat16"}, {"transformers_version", "5.23.0"}, {"use_cache", true},
-                {"bos_token_id", 1}, {"eos_token_id", 2}, {"pad_token_id", nullptr},
-                {"output_router_logits", false}, {"router_aux_loss_coef", 0.02},
-                {"router_jitter_noise", 0.0}, {"head_dim", nullptr}, {"attention_dropout", 0.0}});
+  inert.update({{"dtype", "bfloat16"},
+                {"transformers_version", "5.23.0"},
+                {"use_cache", true},
+                {"bos_token_id", 1},
+                {"eos_token_id", 2},
+                {"pad_token_id", nullptr},
+                {"output_router_logits", false},
+                {"router_aux_loss_coef", 0.02},
+                {"router_jitter_noise", 0.0},
+                {"head_dim", nullptr},
+                {"attention_dropout", 0.0}});
   inert["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 5e5}};
   EXPECT_DOUBLE_EQ(parse(inert).rope_theta, 5e5);
 
   auto qwen2 = read_json(written_config("transformers5/Qwen1.5-MoE-A2.7B") + "/config.json");
   qwen2["layer_types"][3] = "sliding_attention";
-  test::expect_input_error([&] { parse(qwen2); }, {"layer_types", "sliding_attention", "full_attention"});
+  test::expect_input_error([&] { parse(qwen2); },
+                           {"layer_types", "sliding_attention", "full_attention"});
 }
 
 TEST(HfConfig, DeepSeekRouterVariants) {
@@ -384,7 +403,8 @@ TEST(HfConfig, DeepSeekRouterVariants) {
   v2["topk_group"] = 1;  // one kept group of 8 experts: 6 chosen fit, 9 do not
   EXPECT_EQ(parse_hf_config(v2, "v2").topk_group, 1);
   v2["num_experts_per_tok"] = 9;
-  test::expect_input_error([&] { parse_hf_config(v2, "v2"); }, {"num_experts_per_tok=9", "topk_group"});
+  test::expect_input_error([&] { parse_hf_config(v2, "v2"); },
+                           {"num_experts_per_tok=9", "topk_group"});
   v2["num_experts_per_tok"] = 6;
   v2["topk_method"] = "greedy";
   v2["moe_layer_freq"] = 2;

@@ -41,9 +41,9 @@ std::string error_of(const std::string& text, const std::vector<std::string>& ov
 }
 
 TEST(RunConfig, DefaultsAndOverrides) {
-  auto config = load_run_config(write_config(kMinimal),
-                                {"max_steps=7", "parallel.ep_size=2", "model.rope_theta=5e5",
-                                 "learning_rate=0.5"});
+  auto config = load_run_config(
+      write_config(kMinimal),
+      {"max_steps=7", "parallel.ep_size=2", "model.rope_theta=5e5", "learning_rate=0.5"});
   EXPECT_EQ(config.training.max_steps, 7);
   EXPECT_EQ(config.parallel.ep_size, 2);
   EXPECT_DOUBLE_EQ(config.model.rope_theta, 5e5);
@@ -83,29 +83,34 @@ TEST(RunConfig, OutOfRangeAndContradictions) {
 }
 
 TEST(RunConfig, SelectionContrastAndDomainForgetKeys) {
-  const auto config = load_run_config(write_config(kMinimal),
-                                      {"unlearn.selection.mode=contrast", "dataset.retain=r.h5",
-                                       "facts.forget_scope=domain"});
+  const auto config = load_run_config(
+      write_config(kMinimal),
+      {"unlearn.selection.mode=contrast", "dataset.retain=r.h5", "facts.forget_scope=domain"});
   EXPECT_EQ(config.unlearn.selection.mode, SelectionMode::kContrast);
   EXPECT_TRUE(config.facts.forget_domain());
   EXPECT_EQ(load_run_config(write_config(kMinimal), {}).facts.forget_scope, "entities");
   const auto no_retain = error_of(kMinimal, {"unlearn.selection.mode=contrast"});
   EXPECT_NE(no_retain.find("unlearn.selection.mode=contrast needs dataset.retain"),
-            std::string::npos) << no_retain;
+            std::string::npos)
+      << no_retain;
   const auto bad_mode = error_of(kMinimal, {"unlearn.selection.mode=contrastive"});
   EXPECT_NE(bad_mode.find("unlearn.selection.mode must be attribution, contrast,"),
-            std::string::npos) << bad_mode;
+            std::string::npos)
+      << bad_mode;
   const auto unknown = error_of(kMinimal, {"unlearn.selection.contrast_epsilon=1e-6"});
   EXPECT_NE(unknown.find("unknown config key 'unlearn.selection.contrast_epsilon'"),
-            std::string::npos) << unknown;
+            std::string::npos)
+      << unknown;
   const auto scope = error_of(kMinimal, {"facts.forget_scope=cluster"});
-  EXPECT_NE(scope.find("facts.forget_scope must be entities or domain"), std::string::npos) << scope;
+  EXPECT_NE(scope.find("facts.forget_scope must be entities or domain"), std::string::npos)
+      << scope;
   const auto both = error_of(kMinimal, {"facts.forget_scope=domain", "facts.forget_entities=3"});
   EXPECT_NE(both.find("facts.forget_entities does not apply with facts.forget_scope=domain"),
-            std::string::npos) << both;
+            std::string::npos)
+      << both;
   const auto one = error_of(kMinimal, {"facts.forget_scope=domain", "facts.num_clusters=1"});
-  EXPECT_NE(one.find("facts.forget_scope=domain needs facts.num_clusters >= 2"),
-            std::string::npos) << one;
+  EXPECT_NE(one.find("facts.forget_scope=domain needs facts.num_clusters >= 2"), std::string::npos)
+      << one;
 }
 
 TEST(RunConfig, MissingRequiredKeyAndFile) {

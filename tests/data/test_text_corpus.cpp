@@ -4,10 +4,10 @@
 
 #include <fstream>
 
-#include "tokenizer/hf_tokenizer.h"
 #include "data/text_corpus.h"
 #include "data/token_dataset.h"
 #include "test_utils.h"
+#include "tokenizer/hf_tokenizer.h"
 
 namespace uoe {
 namespace {
@@ -17,7 +17,8 @@ std::string fixture(const std::string& name) {
 }
 
 std::string write_temp(const std::string& name, const std::string& content) {
-  const std::string path = testing::TempDir() + "uoe_corpus_" + std::to_string(::getpid()) + "_" + name;
+  const std::string path =
+      testing::TempDir() + "uoe_corpus_" + std::to_string(::getpid()) + "_" + name;
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
@@ -70,16 +71,18 @@ TEST(TextCorpus, QaMasksOnlyTheAnswer) {
     options.format = "qa";
     options.prompt_template = "Question: {question}\nAnswer:";
     options.answer_template = " {answer}";
-    options.input = write_temp("qa.jsonl",
-                               "{\"question\": \"Where was Velmora born?\", \"answer\": \"in Astrel\"}\n"
-                               "{\"question\": \"When?\", \"answer\": \"1871\"}\n");
+    options.input =
+        write_temp("qa.jsonl",
+                   "{\"question\": \"Where was Velmora born?\", \"answer\": \"in Astrel\"}\n"
+                   "{\"question\": \"When?\", \"answer\": \"1871\"}\n");
     const std::string out = write_temp("qa.h5", "");
     tokenize_corpus(options, out);
     const HfTokenizer tokenizer = HfTokenizer::load(options.tokenizer);
     TokenDataset data(out);
     ASSERT_EQ(data.size(), 2);
     const TokenSequence first = data.get(0);
-    EXPECT_EQ(first.tokens, tokenizer.encode("Question: Where was Velmora born?\nAnswer: in Astrel", true));
+    EXPECT_EQ(first.tokens,
+              tokenizer.encode("Question: Where was Velmora born?\nAnswer: in Astrel", true));
     // A SentencePiece-style decoder drops the space of the first token it decodes.
     auto answer = [&](const TokenSequence& s) {
       const std::string text = tokenizer.decode(masked(s, 1), true);
@@ -87,7 +90,8 @@ TEST(TextCorpus, QaMasksOnlyTheAnswer) {
     };
     EXPECT_EQ(answer(first), "in Astrel") << name;
     EXPECT_EQ(answer(data.get(1)), "1871") << name;
-    EXPECT_EQ(tokenizer.decode(masked(first, 0), true), "Question: Where was Velmora born?\nAnswer:")
+    EXPECT_EQ(tokenizer.decode(masked(first, 0), true),
+              "Question: Where was Velmora born?\nAnswer:")
         << name;
   }
 }

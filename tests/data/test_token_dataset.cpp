@@ -1,13 +1,13 @@
-// HDF5 files (formats/hdf5_file.h) and token datasets (data/token_dataset.h): round trips of every dtype
-// and attribute kind, validation errors that name the file and dataset, and make_batch against
-// hand-written batches.
+// HDF5 files (formats/hdf5_file.h) and token datasets (data/token_dataset.h): round trips of every
+// dtype and attribute kind, validation errors that name the file and dataset, and make_batch
+// against hand-written batches.
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "formats/hdf5_file.h"
 #include "data/token_dataset.h"
+#include "formats/hdf5_file.h"
 #include "test_utils.h"
 
 namespace uoe {
@@ -57,7 +57,7 @@ TEST_F(TokenDatasetTest, Hdf5RoundTripsEveryDtypeAndAttribute) {
   auto scalar = torch::tensor(2.5f);
   auto empty = torch::zeros({0, 3});
   auto strided = test::seeded_randn({4, 3}, 4).t();  // non-contiguous [3, 4]
-  const std::string long_text(100000, 'x');           // beyond HDF5's 64 KiB compact attributes
+  const std::string long_text(100000, 'x');          // beyond HDF5's 64 KiB compact attributes
   {
     Hdf5Writer writer(path);
     writer.write("f32", f32);
@@ -94,13 +94,13 @@ TEST_F(TokenDatasetTest, Hdf5RoundTripsEveryDtypeAndAttribute) {
   }
 
   Hdf5File h5(path, Hdf5File::Mode::kRead);
-  EXPECT_EQ(h5.dataset_names(), (std::vector<std::string>{"bf16", "empty", "f32", "f64", "i32",
-                                                            "i64", "layers.0.strided", "scalar",
-                                                            "u8"}));
+  EXPECT_EQ(h5.dataset_names(),
+            (std::vector<std::string>{"bf16", "empty", "f32", "f64", "i32", "i64",
+                                      "layers.0.strided", "scalar", "u8"}));
   const std::vector<std::pair<std::string, torch::Tensor>> expected = {
-      {"f32", f32}, {"f64", f64},       {"bf16", bf16},   {"i32", i32},
-      {"i64", i64}, {"u8", u8},         {"scalar", scalar}, {"empty", empty},
-      {"layers.0.strided", strided}};
+      {"f32", f32},       {"f64", f64},     {"bf16", bf16},
+      {"i32", i32},       {"i64", i64},     {"u8", u8},
+      {"scalar", scalar}, {"empty", empty}, {"layers.0.strided", strided}};
   for (const auto& [name, want] : expected) {
     auto got = h5.read(name);
     EXPECT_EQ(got.scalar_type(), want.scalar_type()) << name;
@@ -137,21 +137,20 @@ TEST_F(TokenDatasetTest, Hdf5ErrorsNameFileAndDataset) {
   Hdf5File h5(path, Hdf5File::Mode::kRead);
   auto wrong_shape = torch::zeros({3, 2});
   test::expect_input_error([&] { h5.read_into("weight", wrong_shape); },
-                     {path, "weight", "[2, 3]", "[3, 2]"});
+                           {path, "weight", "[2, 3]", "[3, 2]"});
   auto wrong_dtype = torch::zeros({2, 3}, torch::kFloat64);
-  test::expect_input_error([&] { h5.read_into("weight", wrong_dtype); }, {path, "weight", "Double"});
+  test::expect_input_error([&] { h5.read_into("weight", wrong_dtype); },
+                           {path, "weight", "Double"});
   test::expect_input_error([&] { h5.read("bias"); }, {path, "bias"});
   test::expect_input_error([&] { h5.int_attribute("name"); }, {path, "name", "not an integer"});
   test::expect_input_error([&] { h5.string_attribute("other"); }, {path, "other"});
   test::expect_input_error([&] { Hdf5File(file("nope.h5"), Hdf5File::Mode::kRead); },
-                     {"nope.h5", "no such file"});
-  {
-    std::ofstream(file("text.h5")) << "not hdf5\n";
-  }
+                           {"nope.h5", "no such file"});
+  { std::ofstream(file("text.h5")) << "not hdf5\n"; }
   test::expect_input_error([&] { Hdf5File(file("text.h5"), Hdf5File::Mode::kRead); },
-                     {"text.h5", "not an HDF5 file"});
+                           {"text.h5", "not an HDF5 file"});
   test::expect_input_error([&] { Hdf5File(dir_ + "/no/such/dir/x.h5", Hdf5File::Mode::kCreate); },
-                     {"no/such/dir/x.h5"});
+                           {"no/such/dir/x.h5"});
 }
 
 TEST_F(TokenDatasetTest, H5CheckReportsCallCodeFileAndRank) {
@@ -211,8 +210,11 @@ TEST_F(TokenDatasetTest, RoundTrip) {
   EXPECT_EQ(memory.size(), 3);
   EXPECT_EQ(memory.num_tokens(), 7);
   for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(memory.get(i).tokens, sequences[i].tokens) << i;
-  test::expect_input_error([&] { TokenDataset({{{3, 12}, {0, 1}}}, 10, "in-memory probes"); },
-                     {"in-memory probes", "token id 12"});
+  test::expect_input_error(
+      [&] {
+        TokenDataset({{{3, 12}, {0, 1}}}, 10, "in-memory probes");
+      },
+      {"in-memory probes", "token id 12"});
 
   write_token_dataset(file("empty.h5"), {}, 10);
   TokenDataset empty(file("empty.h5"));
@@ -222,14 +224,26 @@ TEST_F(TokenDatasetTest, RoundTrip) {
 
 TEST_F(TokenDatasetTest, WriterRejectsBadSequences) {
   const std::string path = file("bad.h5");
-  test::expect_input_error([&] { write_token_dataset(path, {{{1, 10}, {0, 1}}}, 10); },
-                     {path, "token id 10", "sequence 0"});
-  test::expect_input_error([&] { write_token_dataset(path, {{{1}, {1}}, {{1, 2}, {1}}}, 10); },
-                     {path, "sequence 1", "loss_mask"});
-  test::expect_input_error([&] { write_token_dataset(path, {{{1}, {1}}, {{}, {}}}, 10); },
-                     {path, "offsets not increasing at sequence 1"});
-  test::expect_input_error([&] { write_token_dataset(path, {{{1, 2}, {0, 2}}}, 10); },
-                     {path, "loss_mask value 2"});
+  test::expect_input_error(
+      [&] {
+        write_token_dataset(path, {{{1, 10}, {0, 1}}}, 10);
+      },
+      {path, "token id 10", "sequence 0"});
+  test::expect_input_error(
+      [&] {
+        write_token_dataset(path, {{{1}, {1}}, {{1, 2}, {1}}}, 10);
+      },
+      {path, "sequence 1", "loss_mask"});
+  test::expect_input_error(
+      [&] {
+        write_token_dataset(path, {{{1}, {1}}, {{}, {}}}, 10);
+      },
+      {path, "offsets not increasing at sequence 1"});
+  test::expect_input_error(
+      [&] {
+        write_token_dataset(path, {{{1, 2}, {0, 2}}}, 10);
+      },
+      {path, "loss_mask value 2"});
   EXPECT_FALSE(fs::exists(path));
 }
 
@@ -247,12 +261,14 @@ TEST_F(TokenDatasetTest, ValidationErrorsNameTheFile) {
 
   const std::string short_offsets = file("short_offsets.h5");
   write_raw(short_offsets, tokens, torch::tensor({0, 2}, torch::kInt64), mask, 5);
-  test::expect_input_error([&] { TokenDataset{short_offsets}; }, {short_offsets, "/offsets ends at 2"});
+  test::expect_input_error([&] { TokenDataset{short_offsets}; },
+                           {short_offsets, "/offsets ends at 2"});
 
   const std::string out_of_range = file("out_of_range.h5");
   write_raw(out_of_range, tokens, offsets, mask, 4);
-  test::expect_input_error([&] { TokenDataset{out_of_range}; },
-                     {out_of_range, "token id 4", "position 3", "sequence 1", "vocab_size=4"});
+  test::expect_input_error(
+      [&] { TokenDataset{out_of_range}; },
+      {out_of_range, "token id 4", "position 3", "sequence 1", "vocab_size=4"});
 
   const std::string negative = file("negative.h5");
   write_raw(negative, torch::tensor({1, -2, 3, 4}, torch::kInt32), offsets, mask, 5);
@@ -268,7 +284,8 @@ TEST_F(TokenDatasetTest, ValidationErrorsNameTheFile) {
 
   const std::string wide_tokens = file("wide_tokens.h5");
   write_raw(wide_tokens, tokens.to(torch::kInt64), offsets, mask, 5);
-  test::expect_input_error([&] { TokenDataset{wide_tokens}; }, {wide_tokens, "/tokens must be Int"});
+  test::expect_input_error([&] { TokenDataset{wide_tokens}; },
+                           {wide_tokens, "/tokens must be Int"});
 
   const std::string matrix = file("matrix.h5");
   write_raw(matrix, tokens.reshape({2, 2}), offsets, mask, 5);
@@ -293,15 +310,15 @@ TEST_F(TokenDatasetTest, MakeBatchPadsAndShiftsMask) {
   // token 0 is never used; loss_mask[b, s] is the file mask of token s + 1.
   auto batch = make_batch(data, {0, 1, 2});
   const auto i64 = torch::kInt64;
-  EXPECT_TRUE(torch::equal(batch.input_ids, torch::tensor({5, 6, 7, 9, 0, 0, 0, 0, 0}, i64)
-                                                .reshape({3, 3})));
-  EXPECT_TRUE(torch::equal(batch.labels, torch::tensor({6, 7, 8, 3, 0, 0, 0, 0, 0}, i64)
-                                             .reshape({3, 3})));
-  EXPECT_TRUE(torch::equal(batch.loss_mask,
-                           torch::tensor({0.f, 1.f, 1.f, 1.f, 0.f, 0.f, 0.f, 0.f, 0.f})
-                               .reshape({3, 3})));
-  EXPECT_TRUE(torch::equal(batch.valid, torch::tensor({1.f, 1.f, 1.f, 1.f, 0.f, 0.f, 0.f, 0.f, 0.f})
-                                            .reshape({3, 3})));
+  EXPECT_TRUE(torch::equal(batch.input_ids,
+                           torch::tensor({5, 6, 7, 9, 0, 0, 0, 0, 0}, i64).reshape({3, 3})));
+  EXPECT_TRUE(
+      torch::equal(batch.labels, torch::tensor({6, 7, 8, 3, 0, 0, 0, 0, 0}, i64).reshape({3, 3})));
+  EXPECT_TRUE(
+      torch::equal(batch.loss_mask,
+                   torch::tensor({0.f, 1.f, 1.f, 1.f, 0.f, 0.f, 0.f, 0.f, 0.f}).reshape({3, 3})));
+  EXPECT_TRUE(torch::equal(
+      batch.valid, torch::tensor({1.f, 1.f, 1.f, 1.f, 0.f, 0.f, 0.f, 0.f, 0.f}).reshape({3, 3})));
   EXPECT_EQ(batch.indices, (std::vector<int64_t>{0, 1, 2}));
 
   // Rows follow the index order; S shrinks to the longest sequence of this batch.

@@ -21,10 +21,13 @@ constexpr double kLogitTolerance = 1e-4;  // max |diff|, fp32
 constexpr int64_t kSteps = 10;
 
 const std::string kFixtures = std::string(UOE_SOURCE_DIR) + "/tests/fixtures/";
-const std::vector<std::string> kNames = {
-    "hf5/mixtral_fp32",      "hf5/olmoe_fp32",
-    "hf5/qwen3_moe_yarn_fp32", "hf5/deepseek_v2_grouped_fp32",
-    "hf5/deepseek_v3_negative_bias_fp32", "hf5/deepseek_v2", "hf/qwen2_moe"};
+const std::vector<std::string> kNames = {"hf5/mixtral_fp32",
+                                         "hf5/olmoe_fp32",
+                                         "hf5/qwen3_moe_yarn_fp32",
+                                         "hf5/deepseek_v2_grouped_fp32",
+                                         "hf5/deepseek_v3_negative_bias_fp32",
+                                         "hf5/deepseek_v2",
+                                         "hf/qwen2_moe"};
 
 // The generation before the KV cache: every step recomputes the right-padded batch up to the
 // longest row and takes each row's logits at its own last position.
@@ -125,8 +128,8 @@ TEST_P(Generation, CachedLogitsEqualFullForward) {
     double worst = 0;
     for (int64_t step = 0; step < seq; ++step) {
       auto at = torch::tensor(cursor, torch::kInt64).view({rows, 1});  // [2, 1]
-      auto ids = input_ids_.gather(1, at);                               // [2, 1]
-      auto logits = model->forward_cached(ids, at, cache).logits;       // [2, 1, V]
+      auto ids = input_ids_.gather(1, at);                             // [2, 1]
+      auto logits = model->forward_cached(ids, at, cache).logits;      // [2, 1, V]
       auto want = full.gather(1, at.unsqueeze(-1).expand({rows, 1, full.size(2)}));
       worst = std::max(worst, (logits - want).abs().max().item<double>());
       for (auto& c : cursor) c = std::min(c + 1, seq - 1);

@@ -11,11 +11,11 @@
 
 #include "checkpoint/hf_checkpoint.h"
 #include "checkpoint/hf_config.h"
+#include "eval/multiple_choice.h"
 #include "formats/safetensors_checkpoint.h"
-#include "tokenizer/word_tokenizer.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
-#include "eval/multiple_choice.h"
+#include "tokenizer/word_tokenizer.h"
 
 namespace uoe {
 namespace {
@@ -29,12 +29,13 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
-// Writes a word vocabulary (tokenizer/word_tokenizer.h) to a file of this rank and returns its path.
+// Writes a word vocabulary (tokenizer/word_tokenizer.h) to a file of this rank and returns its
+// path.
 std::string write_word_vocabulary(const std::vector<std::string>& words) {
   static int counter = 0;
-  const std::string path = testing::TempDir() + "uoe_mc_vocab_" + std::to_string(::getpid()) +
-                           "_" + std::to_string(test::world()->rank()) + "_" +
-                           std::to_string(counter++) + ".json";
+  const std::string path = testing::TempDir() + "uoe_mc_vocab_" + std::to_string(::getpid()) + "_" +
+                           std::to_string(test::world()->rank()) + "_" + std::to_string(counter++) +
+                           ".json";
   WordTokenizer(words).save(path);
   return path;
 }
@@ -51,10 +52,11 @@ TEST_P(McParity, TokenIdsEqualLmEval) {
     const McItem& item = items.at(sample["doc_id"].get<size_t>());
     for (size_t c = 0; c < item.choices.size(); ++c) {
       const McRequest r = encode_mc_request(*tokenizer, item.question, " " + item.choices[c]);
-      const std::string tag = GetParam() + " item " + sample["doc_id"].dump() + " choice " +
-                              std::to_string(c);
+      const std::string tag =
+          GetParam() + " item " + sample["doc_id"].dump() + " choice " + std::to_string(c);
       EXPECT_EQ(r.context, sample["context_tokens"][c].get<std::vector<int32_t>>()) << tag;
-      EXPECT_EQ(r.continuation, sample["continuation_tokens"][c].get<std::vector<int32_t>>()) << tag;
+      EXPECT_EQ(r.continuation, sample["continuation_tokens"][c].get<std::vector<int32_t>>())
+          << tag;
     }
   }
 }
@@ -63,7 +65,8 @@ TEST_P(McParity, LogLikelihoodsAndAccuracyEqualLmEval) {
   const std::string dir = kFixtures + GetParam();
   const ModelConfig config = read_hf_config(dir);
   const auto tokenizer = load_text_tokenizer(dir + "/tokenizer.json", "dataset.tokenizer");
-  const McSet set = McSet::load(dir + "/mc.jsonl", *tokenizer, "dataset.tokenizer", config.vocab_size);
+  const McSet set =
+      McSet::load(dir + "/mc.jsonl", *tokenizer, "dataset.tokenizer", config.vocab_size);
   const auto reference = read_json(dir + "/lm_eval.json");
   auto world = test::world();
   std::vector<int> layouts = {1};  // EP sizes; 2 ranks also run EP=1 x DP=2
@@ -138,8 +141,8 @@ TEST(MultipleChoice, TokenizerLargerThanTheModelIsAnError) {
 }
 
 TEST(MultipleChoice, WordVocabularyScoresTheChoiceWordsAfterBosAndQuestion) {
-  const std::string path =
-      write_word_vocabulary({"<pad>", "<bos>", "<eos>", "<unk>", "where", "is", "x", "in", "paris"});
+  const std::string path = write_word_vocabulary(
+      {"<pad>", "<bos>", "<eos>", "<unk>", "where", "is", "x", "in", "paris"});
   const auto tokenizer = load_text_tokenizer(path, "dataset.tokenizer");
   const McRequest r = encode_mc_request(*tokenizer, "where is x ", " in paris");
   EXPECT_EQ(r.context, (std::vector<int32_t>{WordTokenizer::kBos, 4, 5, 6}));

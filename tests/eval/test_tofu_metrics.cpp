@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "common/check.h"
-#include "test_utils.h"
 #include "eval/tofu_metrics.h"
+#include "test_utils.h"
 
 namespace uoe {
 namespace {
@@ -40,8 +40,8 @@ TEST(TofuMetrics, KsTestEqualsScipy) {
   const auto cases = fixture().at("ks_2samp");
   ASSERT_GE(cases.size(), 5u);
   for (const auto& c : cases) {
-    const auto result = ks_2samp_exact(c.at("a").get<std::vector<double>>(),
-                                       c.at("b").get<std::vector<double>>());
+    const auto result =
+        ks_2samp_exact(c.at("a").get<std::vector<double>>(), c.at("b").get<std::vector<double>>());
     const double want = c.at("p_value").get<double>();
     EXPECT_NEAR(result.statistic, c.at("statistic").get<double>(), 1e-12) << c.at("name");
     // Relative agreement, also for p-values far below 1 (forget quality is read as log10 p).

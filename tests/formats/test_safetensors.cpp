@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 std::vector<NamedTensor> fixture_tensors() {
   return {{"a.f32", torch::arange(12, torch::kFloat32).reshape({3, 4}) / 8},
           {"b.bf16", ((torch::arange(10, torch::kFloat32) - 5) * 0.375).to(torch::kBFloat16)},
-          {"c.f16", (torch::arange(6, torch::kFloat32).reshape({2, 1, 3}) * 0.5 - 1).to(torch::kFloat16)},
+          {"c.f16",
+           (torch::arange(6, torch::kFloat32).reshape({2, 1, 3}) * 0.5 - 1).to(torch::kFloat16)},
           {"empty", torch::zeros({0, 3})},
           {"ids.i64", torch::arange(-3, 4, torch::kInt64) * 1000000007},
           {"scalar", torch::tensor(2.5f)}};
@@ -96,17 +97,22 @@ TEST_F(SafetensorsTest, RoundTripAndPythonReadsOurFile) {
   if (std::system((py + " -c 'import safetensors.torch' >/dev/null 2>&1").c_str()) != 0) {
     GTEST_SKIP() << py << " has no safetensors package (set UOE_PYTHON to one that has)";
   }
-  const std::string check = c10::str(py, " ", UOE_SOURCE_DIR, "/tools/safetensors_fixture.py check ", path);
+  const std::string check =
+      c10::str(py, " ", UOE_SOURCE_DIR, "/tools/safetensors_fixture.py check ", path);
   EXPECT_EQ(std::system(check.c_str()), 0) << check;
 }
 
 TEST_F(SafetensorsTest, WriterRejectsBadInputWithoutWriting) {
   const std::string path = dir_ + "/bad.safetensors";
   test::expect_input_error(
-      [&] { write_safetensors_file(path, {{"x", torch::zeros({2})}, {"x", torch::ones({2})}}); },
+      [&] {
+        write_safetensors_file(path, {{"x", torch::zeros({2})}, {"x", torch::ones({2})}});
+      },
       {path, "'x'", "repeated"});
   test::expect_input_error(
-      [&] { write_safetensors_file(path, {{"i", torch::zeros({2}, torch::kInt32)}}); },
+      [&] {
+        write_safetensors_file(path, {{"i", torch::zeros({2}, torch::kInt32)}});
+      },
       {path, "'i'", "F32, BF16, F16, I64"});
   EXPECT_FALSE(fs::exists(path));
 }
@@ -138,38 +144,48 @@ TEST_F(SafetensorsTest, MalformedFilesGiveInputErrorsNamingFileAndTensor) {
       {"leading_space", file_bytes(" {}", 0), {"JSON object"}},
       {"duplicate_name",
        file_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                  R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                  R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                  8),
        {"repeats the key 'w'", "two tensors with the same name"}},
       {"duplicate_field",
        file_bytes(R"({"w":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}})", 4),
        {"repeats the key 'dtype'"}},
-      {"bad_dtype", file_bytes(R"({"w":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}})", 4),
+      {"bad_dtype",
+       file_bytes(R"({"w":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}})", 4),
        {"'w'", "unsupported dtype 'I8'", "F32, BF16, F16, I64"}},
-      {"out_of_range", file_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8),
+      {"out_of_range",
+       file_bytes(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8),
        {"'w'", "outside the data section of 8 bytes"}},
       {"reversed_offsets",
        file_bytes(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8),
        {"'w'", "outside the data section"}},
-      {"wrong_byte_size", file_bytes(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,8]}})", 16),
+      {"wrong_byte_size",
+       file_bytes(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,8]}})", 16),
        {"'w'", "hold 8 bytes", "needs 16"}},
       {"overlap",
        file_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                  R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+                  R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                  12),
        {"'a'", "'b'", "overlap"}},
-      {"negative_dim", file_bytes(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", 0),
+      {"negative_dim",
+       file_bytes(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", 0),
        {"'w'", "non-negative"}},
-      {"float_dim", file_bytes(R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4),
+      {"float_dim",
+       file_bytes(R"({"w":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4),
        {"'w'", "non-negative integers"}},
       {"overflowing_shape",
-       file_bytes(R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", 0),
+       file_bytes(R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})",
+                  0),
        {"'w'", "overflows"}},
-      {"missing_offsets", file_bytes(R"({"w":{"dtype":"F32","shape":[1]}})", 4),
+      {"missing_offsets",
+       file_bytes(R"({"w":{"dtype":"F32","shape":[1]}})", 4),
        {"'w'", "missing 'data_offsets'"}},
       {"unknown_field",
        file_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}})", 4),
        {"'w'", "unknown key 'x'"}},
       {"entry_not_object", file_bytes(R"({"w":[1]})", 0), {"'w'", "expected an object"}},
-      {"metadata_not_string", file_bytes(R"({"__metadata__":{"format":1}})", 0),
+      {"metadata_not_string",
+       file_bytes(R"({"__metadata__":{"format":1}})", 0),
        {"__metadata__", "'format'", "must be a string"}},
       {"too_deep", file_bytes(R"({"w":{"shape":[[[1]]]}})", 0), {"nests deeper"}},
   };
@@ -197,7 +213,8 @@ TEST_F(SafetensorsTest, MutatedHeadersParseOrGiveInputErrors) {
   const std::string path = dir_ + "/valid.safetensors";
   write_safetensors_file(path, fixture_tensors(), kFixtureMetadata);
   std::ifstream in(path, std::ios::binary);
-  const std::string original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string original((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   std::mt19937_64 rng(7);
   int parsed = 0, rejected = 0;
   for (int i = 0; i < 3000; ++i) {
@@ -224,7 +241,8 @@ TEST_F(SafetensorsTest, MutatedHeadersParseOrGiveInputErrors) {
 std::vector<NamedTensor> numbered_tensors(int n) {
   std::vector<NamedTensor> tensors;
   for (int i = 0; i < n; ++i) {
-    tensors.push_back({c10::str("t", i), torch::full({4}, float(i)).to(i % 2 ? torch::kBFloat16 : torch::kFloat32)});
+    tensors.push_back({c10::str("t", i),
+                       torch::full({4}, float(i)).to(i % 2 ? torch::kBFloat16 : torch::kFloat32)});
   }
   return tensors;
 }
@@ -264,8 +282,10 @@ TEST_F(SafetensorsTest, ShardedCheckpointValidation) {
   };
   write_safetensors_file(dir_ + "/s1.safetensors", {tensors[0], tensors[1]});
   write_safetensors_file(dir_ + "/s2.safetensors", {tensors[2], tensors[3]});
-  const std::map<std::string, std::string> good = {
-      {"t0", "s1.safetensors"}, {"t1", "s1.safetensors"}, {"t2", "s2.safetensors"}, {"t3", "s2.safetensors"}};
+  const std::map<std::string, std::string> good = {{"t0", "s1.safetensors"},
+                                                   {"t1", "s1.safetensors"},
+                                                   {"t2", "s2.safetensors"},
+                                                   {"t3", "s2.safetensors"}};
   write_index(good);
   EXPECT_EQ(SafetensorsCheckpoint(dir_).shard_names().size(), 2u);
 
@@ -275,12 +295,14 @@ TEST_F(SafetensorsTest, ShardedCheckpointValidation) {
     return map;
   };
   write_index(with("t1", "s3.safetensors"));
-  test::expect_input_error([&] { SafetensorsCheckpoint c(dir_); }, {index, "'s3.safetensors'", "does not exist"});
+  test::expect_input_error([&] { SafetensorsCheckpoint c(dir_); },
+                           {index, "'s3.safetensors'", "does not exist"});
   write_index(with("t1", "s2.safetensors"));
   test::expect_input_error([&] { SafetensorsCheckpoint c(dir_); },
                            {index, "'t1'", "'s2.safetensors'", "does not contain it"});
   write_index(with("t1", "../s1.safetensors"));
-  test::expect_input_error([&] { SafetensorsCheckpoint c(dir_); }, {index, "'t1'", "not a file name"});
+  test::expect_input_error([&] { SafetensorsCheckpoint c(dir_); },
+                           {index, "'t1'", "not a file name"});
   auto missing = good;
   missing.erase("t3");
   write_index(missing);

@@ -53,7 +53,9 @@ TEST(CausalLM, ExpertParityAcrossLayouts) {
     const int64_t first = groups.rank() * kSeqPerRank;
     auto out = model->forward(inputs.narrow(0, first, kSeqPerRank));
     (token_nll_sum(out.logits, labels.narrow(0, first, kSeqPerRank),
-                   torch::ones({kSeqPerRank, kSeqLen})) / global_tokens).backward();
+                   torch::ones({kSeqPerRank, kSeqLen})) /
+     global_tokens)
+        .backward();
     sync_gradients({model->dense_parameters(), model->expert_parameters()}, groups);
 
     const std::string tag = "ep=" + std::to_string(ep);

@@ -2,10 +2,11 @@
 // models of every supported architecture, saved by save_pretrained, and what transformers computed
 // from them; tests/fixtures/hf made with transformers 4.57, whose config.json has top-level
 // rope_theta / rope_scaling, and tests/fixtures/hf5 with transformers 5.23, whose config.json has
-// rope_parameters, in bf16 and fp32 weights) loaded with EP=1 and, on 2 ranks, EP=2 and EP=1 x DP=2. Logits and decoder-layer
-// outputs must match to 1e-4 (max abs, fp32), router probabilities and combine weights to 1e-5, and
-// the top-K experts exactly. Each rank runs its own slice of the fixture's batch. Weights come in
-// through the EP-aware HF loader (checkpoint/hf_checkpoint.h), names through checkpoint/hf_names.h.
+// rope_parameters, in bf16 and fp32 weights) loaded with EP=1 and, on 2 ranks, EP=2 and EP=1 x
+// DP=2. Logits and decoder-layer outputs must match to 1e-4 (max abs, fp32), router probabilities
+// and combine weights to 1e-5, and the top-K experts exactly. Each rank runs its own slice of the
+// fixture's batch. Weights come in through the EP-aware HF loader (checkpoint/hf_checkpoint.h),
+// names through checkpoint/hf_names.h.
 #include <algorithm>
 #include <filesystem>
 
@@ -70,8 +71,8 @@ TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
 
   for (int ep = 1; ep <= world_size; ++ep) {
     if (world_size % ep != 0 || config.num_experts % ep != 0) continue;
-    const std::string tag = GetParam() + " ep=" + std::to_string(ep) + " rank " +
-                            std::to_string(world->rank());
+    const std::string tag =
+        GetParam() + " ep=" + std::to_string(ep) + " rank " + std::to_string(world->rank());
     auto groups = ProcessGroups::create(world, ep);
     CausalLM model(config, groups.ep());
     load_hf_checkpoint(SafetensorsCheckpoint(dir), model, config.architecture);
@@ -122,11 +123,12 @@ TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, HfParity, ::testing::ValuesIn(kNames), [](const auto& info) {
-  std::string name = info.param;
-  std::replace(name.begin(), name.end(), '/', '_');
-  return name;
-});
+INSTANTIATE_TEST_SUITE_P(Architectures, HfParity, ::testing::ValuesIn(kNames),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '/', '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace uoe

@@ -15,7 +15,8 @@ TEST(RMSNorm, MatchesFormula) {
   }
   auto x = test::seeded_randn({3, 4, 6}, 2, 3.0);
   auto x64 = x.to(torch::kFloat64);
-  auto expected = x64 / torch::sqrt(x64.pow(2).mean(-1, true) + 1e-5) * norm->weight.to(torch::kFloat64);
+  auto expected =
+      x64 / torch::sqrt(x64.pow(2).mean(-1, true) + 1e-5) * norm->weight.to(torch::kFloat64);
   test::expect_close(norm(x), expected, 1e-6, "rmsnorm");
 }
 

@@ -36,8 +36,8 @@ void check_round_trip(int64_t num_tokens, const torch::Tensor& topk_ids, int64_t
     EXPECT_EQ(received, rows.size(0)) << tag;
     auto weights = torch::full({num_tokens, kTopK}, 1.0 / kTopK);
     auto out = dispatcher.combine(rows, plan, weights, true);
-    const bool shared_expected = shared_memory && groups.ep().size() > 1 &&
-                                 node_shared_memory(*groups.ep().data) != nullptr;
+    const bool shared_expected =
+        shared_memory && groups.ep().size() > 1 && node_shared_memory(*groups.ep().data) != nullptr;
     EXPECT_EQ(dispatcher.transport_name() == std::string("shared_memory"), shared_expected) << tag;
     test::expect_close(out, hidden, 1e-6, tag + ": combine(dispatch(x))");
     auto g = test::seeded_randn({num_tokens, kHidden}, 99 + groups.rank()).to(dtype);
@@ -131,7 +131,8 @@ TEST(TokenDispatcher, CountsPerExpertAreThisRanksAssignments) {
   auto groups = ProcessGroups::create(world, world->size());
   const int64_t num_experts = 4 * world->size();  // 4 local experts per rank
   TokenDispatcher dispatcher(groups.ep(), num_experts);
-  auto ids = torch::tensor({int64_t(0), int64_t(1), int64_t(1), int64_t(num_experts - 1)}).view({2, 2});
+  auto ids =
+      torch::tensor({int64_t(0), int64_t(1), int64_t(1), int64_t(num_experts - 1)}).view({2, 2});
   auto hidden = torch::zeros({2, kHidden});
   auto [rows, plan] = dispatcher.dispatch(hidden, ids);
   EXPECT_EQ(plan.tokens_per_expert[0].item<int64_t>(), 1);
@@ -140,7 +141,9 @@ TEST(TokenDispatcher, CountsPerExpertAreThisRanksAssignments) {
   EXPECT_EQ(plan.tokens_per_expert.sum().item<int64_t>(), 4);
   // Rank 0 owns experts 0-3: it receives rows for experts 0 and 1 (3) from every rank, plus the
   // last expert's row when it owns all experts.
-  if (groups.ep_rank() == 0) EXPECT_EQ(rows.size(0), world->size() == 1 ? 4 : 3 * world->size());
+  if (groups.ep_rank() == 0) {
+    EXPECT_EQ(rows.size(0), world->size() == 1 ? 4 : 3 * world->size());
+  }
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ void check_parity(RouterKind kind, bool shared, const std::string& what) {
   auto world = test::world();
   const int n = world->size();
   const int64_t global = kTokensPerRank * n;
-  auto tokens = test::seeded_randn({global, kHidden}, 1);   // same on every rank
+  auto tokens = test::seeded_randn({global, kHidden}, 1);  // same on every rank
   auto probe = test::seeded_randn({global, kHidden}, 2);
   for (int ep = 1; ep <= n; ++ep) {
     if (n % ep != 0) continue;
@@ -106,8 +106,7 @@ void check_parity(RouterKind kind, bool shared, const std::string& what) {
       }
       sync_gradients(params, groups);
 
-      const std::string tag = what + " ep=" + std::to_string(ep) + " dp=" +
-                              std::to_string(n / ep) +
+      const std::string tag = what + " ep=" + std::to_string(ep) + " dp=" + std::to_string(n / ep) +
                               (dispatch.overlap_shared_experts ? " overlap" : "") +
                               (dispatch.shared_memory ? " shared-memory" : " all-to-all");
       expect_matches_reference(layer, got, reference, ref, first, kTolerance, tag);
@@ -205,7 +204,9 @@ TEST(MoELayerParity, SingleTrainableExpertOnItsOwner) {
     }
   }
   for (const auto& item : layer->experts->named_parameters()) {
-    if (item.key().rfind("1.", 0) != 0) EXPECT_FALSE(item.value().grad().defined()) << item.key();
+    if (item.key().rfind("1.", 0) != 0) {
+      EXPECT_FALSE(item.value().grad().defined()) << item.key();
+    }
   }
 }
 

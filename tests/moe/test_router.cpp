@@ -13,14 +13,15 @@ namespace {
 constexpr int64_t kTokens = 64, kHidden = 16, kExperts = 16;
 
 struct Reference {
-  std::vector<std::vector<int64_t>> ids;       // per token, sorted by descending score
-  std::vector<std::vector<double>> weights;    // matching ids
+  std::vector<std::vector<int64_t>> ids;     // per token, sorted by descending score
+  std::vector<std::vector<double>> weights;  // matching ids
 };
 
 std::vector<int64_t> top_indices(const std::vector<double>& scores, int64_t k) {
   std::vector<int64_t> idx(scores.size());
   std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
+  std::stable_sort(idx.begin(), idx.end(),
+                   [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
   idx.resize(k);
   return idx;
 }
@@ -47,9 +48,8 @@ Reference reference_route(const torch::Tensor& probs, const torch::Tensor& bias,
       auto kept = top_indices(group_score, o.topk_group);
       // Dropped groups: 0 in DeepSeek-V2's code (probabilities are > 0), -inf in DeepSeek-V3's
       // (biased scores may be negative).
-      const double dropped = o.kind == RouterKind::kDeepSeekV3
-                                 ? -std::numeric_limits<double>::infinity()
-                                 : 0.0;
+      const double dropped =
+          o.kind == RouterKind::kDeepSeekV3 ? -std::numeric_limits<double>::infinity() : 0.0;
       for (int64_t e = 0; e < o.num_experts; ++e) {
         if (std::find(kept.begin(), kept.end(), e / group_size) == kept.end()) choice[e] = dropped;
       }
@@ -88,8 +88,8 @@ void check_router(RouterOptions o, const std::string& what, double even_bias_shi
   ASSERT_EQ(out.probs.sizes(), (std::vector<int64_t>{kTokens, kExperts})) << what;
   ASSERT_EQ(out.probs.scalar_type(), torch::kFloat32);
   auto logits = torch::matmul(hidden.to(torch::kFloat64), router->weight.to(torch::kFloat64).t());
-  auto expected_probs = o.kind == RouterKind::kDeepSeekV3 ? torch::sigmoid(logits)
-                                                          : torch::softmax(logits, -1);
+  auto expected_probs =
+      o.kind == RouterKind::kDeepSeekV3 ? torch::sigmoid(logits) : torch::softmax(logits, -1);
   test::expect_close(out.probs, expected_probs, 1e-6, what + " probs");
   auto ref = reference_route(expected_probs, router->e_score_correction_bias, o);
   for (int64_t t = 0; t < kTokens; ++t) {

@@ -16,7 +16,8 @@ TEST(StepProfiler, LoadImbalanceIsMaxOverMean) {
   EXPECT_DOUBLE_EQ(load_imbalance({0, 0, 0}), 0.0);
   EXPECT_DOUBLE_EQ(load_imbalance({}), 0.0);
   // Entropy of the shares over log E: [1/4, 1/4, 1/2] -> (2 * 0.25 * ln 4 + 0.5 * ln 2) / ln 3.
-  EXPECT_NEAR(load_entropy({1, 1, 2}), (std::log(4.0) / 2 + std::log(2.0) / 2) / std::log(3.0), 1e-12);
+  EXPECT_NEAR(load_entropy({1, 1, 2}), (std::log(4.0) / 2 + std::log(2.0) / 2) / std::log(3.0),
+              1e-12);
   EXPECT_DOUBLE_EQ(load_entropy({2, 2}), 1.0);
   EXPECT_DOUBLE_EQ(load_entropy({4, 0}), 0.0);
   EXPECT_DOUBLE_EQ(load_entropy({0, 0}), 0.0);
@@ -44,14 +45,15 @@ TEST(StepProfiler, RecordsSumPerLayerAndMeansOverSteps) {
     EXPECT_LE(forward, wall);
     EXPECT_LE(record["phases_s"]["attention"].get<double>(), forward);
     EXPECT_NEAR(record["phases_s"]["token_all_to_all"].get<double>(), 0.003 * step, 1e-12);
-    EXPECT_NEAR(record["layers"]["2"]["phases_s"]["token_all_to_all"].get<double>(),
-                0.002 * step, 1e-12);
+    EXPECT_NEAR(record["layers"]["2"]["phases_s"]["token_all_to_all"].get<double>(), 0.002 * step,
+                1e-12);
     EXPECT_EQ(record["layers"]["1"]["tokens_per_expert"], nlohmann::json({2, 4, 6, 12}));
     EXPECT_DOUBLE_EQ(record["layers"]["1"]["imbalance"].get<double>(), 2.0);  // 12 / 6
     EXPECT_DOUBLE_EQ(record["imbalance_max"].get<double>(), 2.0);
     EXPECT_DOUBLE_EQ(record["layers"]["1"]["max_violation"].get<double>(), 1.0);
     EXPECT_DOUBLE_EQ(record["max_violation_max"].get<double>(), 1.0);
-    for (const auto& [phase, seconds] : record["phases_s"].items()) EXPECT_GE(seconds, 0.0) << phase;
+    for (const auto& [phase, seconds] : record["phases_s"].items())
+      EXPECT_GE(seconds, 0.0) << phase;
   }
   const auto summary = profiler.summary();
   EXPECT_EQ(summary["steps"].get<int64_t>(), 2);

@@ -29,9 +29,9 @@ namespace {
 TEST(CollectiveWatchdog, EndsTheProcessNamingTheStuckCollectiveAndStep) {
   auto comm = MpiCommunicator::world();
   comm->set_name("ep group");
-  const std::string expected =
-      "\\] error: collective barrier on ep group \\(" + std::to_string(comm->size()) +
-      " ranks\\) did not complete within ddp_timeout=0.3 s at step 7";
+  const std::string expected = "\\] error: collective barrier on ep group \\(" +
+                               std::to_string(comm->size()) +
+                               " ranks\\) did not complete within ddp_timeout=0.3 s at step 7";
   EXPECT_EXIT(slow_then_stuck(*comm), ::testing::ExitedWithCode(1), expected);
 }
 

@@ -53,14 +53,16 @@ TEST_P(CommunicatorTest, AllReduceBFloat16) {
   EXPECT_EQ(t[0].item<float>(), float(n * (n + 1) / 2));
 }
 
-// Rank r sends (p + 1) rows to rank p, each row [r, p, i, i] for i-th row; rank p receives r+... rows.
+// Rank r sends (p + 1) rows to rank p, each row [r, p, i, i] for i-th row; rank p receives r+...
+// rows.
 TEST_P(CommunicatorTest, AllToAllUnevenSplits) {
   const int r = comm_->rank(), n = comm_->size();
   std::vector<int64_t> send(n), recv(n);
   std::vector<float> values;
   for (int p = 0; p < n; ++p) {
     send[p] = (p + r) % 3;  // includes zero-row messages
-    for (int64_t i = 0; i < send[p]; ++i) values.insert(values.end(), {float(r), float(p), float(i)});
+    for (int64_t i = 0; i < send[p]; ++i)
+      values.insert(values.end(), {float(r), float(p), float(i)});
   }
   for (int s = 0; s < n; ++s) recv[s] = (r + s) % 3;
   auto input = on(torch::tensor(values).view({-1, 3}));
@@ -84,7 +86,8 @@ TEST_P(CommunicatorTest, AllToAllUnevenSplits) {
 TEST_P(CommunicatorTest, StartedRowExchangeOverlapsIndependentWork) {
   const int r = comm_->rank(), n = comm_->size();
   const int64_t rows = 2 * n;
-  auto input = on(torch::arange(rows, torch::kFloat32).add(100.0 * r).view({rows, 1}).repeat({1, 4}));
+  auto input =
+      on(torch::arange(rows, torch::kFloat32).add(100.0 * r).view({rows, 1}).repeat({1, 4}));
   auto reversed = on(torch::arange(rows - 1, -1, -1, torch::kInt64));
   const std::vector<int64_t> splits(n, 2);
   auto output = torch::full({rows, 4}, -1.0f, options());
@@ -95,9 +98,9 @@ TEST_P(CommunicatorTest, StartedRowExchangeOverlapsIndependentWork) {
   EXPECT_TRUE(torch::equal(busy.cpu(), torch::ones({256, 256})));
   auto got = output.cpu();
   for (int64_t j = 0; j < rows; ++j) {
-    const int64_t arrival = rows - 1 - j;         // received rows land reversed
-    const int64_t source = arrival / 2;           // two rows from each rank, in rank order
-    const int64_t sent = 2 * r + arrival % 2;     // the source's send position for this rank
+    const int64_t arrival = rows - 1 - j;      // received rows land reversed
+    const int64_t source = arrival / 2;        // two rows from each rank, in rank order
+    const int64_t sent = 2 * r + arrival % 2;  // the source's send position for this rank
     const float expected = 100.0f * source + float(rows - 1 - sent);  // sent rows are reversed
     EXPECT_EQ(got[j][0].item<float>(), expected) << "row " << j;
     EXPECT_TRUE(torch::equal(got[j], torch::full({4}, expected))) << "row " << j;

@@ -63,7 +63,8 @@ TEST(NodeSharedMemory, TooLargeABlockIsRefusedOnEveryRank) {
     ADD_FAILURE() << "a 1 PiB block was accepted";
   } catch (const CollectiveError& e) {
     EXPECT_EQ(e.code, 2);
-    EXPECT_NE(std::string(e.what()).find("parallel.shared_memory_dispatch: false"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("parallel.shared_memory_dispatch: false"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_EQ(memory->region(0), before);

@@ -126,7 +126,8 @@ TEST(Planner, OversubscribedCpuRanksShareTheCoreAndWaitPerCollective) {
   EXPECT_DOUBLE_EQ(seuf.time.grad_sync, 3.75);
   // One rank per core: no wait.
   input.cluster.compute_units_per_node = 2;
-  EXPECT_DOUBLE_EQ(plan_layout(hand_model(), input, {2, 1}, PlanMethod::kSeuf).time.all_to_all, 3 * 1.75 + 0.75);
+  EXPECT_DOUBLE_EQ(plan_layout(hand_model(), input, {2, 1}, PlanMethod::kSeuf).time.all_to_all,
+                   3 * 1.75 + 0.75);
 }
 
 TEST(Planner, RecommendsTheSmallestFittingLayout) {
@@ -148,24 +149,30 @@ TEST(Planner, RecommendsTheSmallestFittingLayout) {
 }
 
 TEST(Planner, RejectsLayoutsThatDoNotDivideTheExperts) {
-  test::expect_input_error([] { plan_layout(hand_model(), hand_input(), {3, 1}, PlanMethod::kSeuf); },
-                           {"expert-parallel size 3", "4 experts"});
+  test::expect_input_error(
+      [] {
+        plan_layout(hand_model(), hand_input(), {3, 1}, PlanMethod::kSeuf);
+      },
+      {"expert-parallel size 3", "4 experts"});
 }
 
 std::string write_cluster(const std::string& text) {
   static int counter = 0;
-  const std::string path = testing::TempDir() + "uoe_cluster_" + std::to_string(counter++) + ".yaml";
+  const std::string path =
+      testing::TempDir() + "uoe_cluster_" + std::to_string(counter++) + ".yaml";
   std::ofstream(path) << text;
   return path;
 }
 
 TEST(Planner, ClusterFileErrorsNameTheKey) {
-  test::expect_input_error([] { load_plan_input(write_cluster("gpus_per_node: 8\nmfux: 0.3\n"), {}); },
-                           {"mfux", "did you mean 'mfu'"});
+  test::expect_input_error(
+      [] { load_plan_input(write_cluster("gpus_per_node: 8\nmfux: 0.3\n"), {}); },
+      {"mfux", "did you mean 'mfu'"});
   test::expect_input_error([] { load_plan_input(write_cluster("peak_flops: fast\n"), {}); },
                            {"peak_flops", "a number"});
-  test::expect_input_error([] { load_plan_input(write_cluster("intra_node: {bandwidth: -1}\n"), {}); },
-                           {"intra_node.bandwidth", "> 0"});
+  test::expect_input_error(
+      [] { load_plan_input(write_cluster("intra_node: {bandwidth: -1}\n"), {}); },
+      {"intra_node.bandwidth", "> 0"});
   test::expect_input_error([] { load_plan_input("", {"workload.precision=fp8"}); },
                            {"workload.precision", "bf16 or fp32"});
   test::expect_input_error([] { load_plan_input("/nonexistent/cluster.yaml", {}); },
@@ -173,13 +180,15 @@ TEST(Planner, ClusterFileErrorsNameTheKey) {
 }
 
 TEST(Planner, PresetsLoadAndOverridesApply) {
-  const PlanInput h100 = load_plan_input(std::string(UOE_SOURCE_DIR) + "/configs/clusters/h100_dgx.yaml",
-                                         {"workload.seq_len=1024", "gpu_counts=[16, 32]"});
+  const PlanInput h100 =
+      load_plan_input(std::string(UOE_SOURCE_DIR) + "/configs/clusters/h100_dgx.yaml",
+                      {"workload.seq_len=1024", "gpu_counts=[16, 32]"});
   EXPECT_EQ(h100.cluster.gpus_per_node, 8);
   EXPECT_DOUBLE_EQ(h100.cluster.peak_flops, 989e12);
   EXPECT_EQ(h100.workload.seq_len, 1024);
   EXPECT_EQ(h100.cluster.gpu_counts, (std::vector<int64_t>{16, 32}));
-  const PlanInput cpu = load_plan_input(std::string(UOE_SOURCE_DIR) + "/configs/clusters/cpu.yaml", {});
+  const PlanInput cpu =
+      load_plan_input(std::string(UOE_SOURCE_DIR) + "/configs/clusters/cpu.yaml", {});
   EXPECT_EQ(cpu.workload.precision, "fp32");
   EXPECT_GT(cpu.cluster.compute_units_per_node, 0);
 }
@@ -187,7 +196,8 @@ TEST(Planner, PresetsLoadAndOverridesApply) {
 // DeepSeek-V2-Lite (64 experts) on H100s: SEUF trains 1/1000 of what full trains, so its
 // optimizer state is tiny and it fits on fewer or equally many GPUs.
 TEST(Planner, RealConfigSeufNeedsNoMoreGpusThanFull) {
-  const ModelConfig m = read_hf_config(std::string(UOE_SOURCE_DIR) + "/tests/fixtures/hf_configs/DeepSeek-V2-Lite");
+  const ModelConfig m =
+      read_hf_config(std::string(UOE_SOURCE_DIR) + "/tests/fixtures/hf_configs/DeepSeek-V2-Lite");
   PlanInput input;
   input.workload.attention = "fused";
   input.workload.recompute = true;

@@ -163,7 +163,8 @@ std::vector<std::string> matches(const std::string& pattern, const std::u32strin
 TEST(UnicodeRegex, OnigurumaSemantics) {
   using V = std::vector<std::string>;
   // \s: TAB..CR, U+0085 and Zs/Zl/Zp, not U+001C or U+200B.
-  EXPECT_EQ(matches("\\s", U"a\u00a0b\u3000c\u2028d\u0085e\u001cf\u200bg"), V({"#", "#", "#", "#"}));
+  EXPECT_EQ(matches("\\s", U"a\u00a0b\u3000c\u2028d\u0085e\u001cf\u200bg"),
+            V({"#", "#", "#", "#"}));
   EXPECT_EQ(matches("\\s+(?!\\S)|\\s+", U"a   b"), V({"  ", " "}));
   EXPECT_EQ(matches("(?i:'s|'ll)", U"'S 'Ll '\u017f"), V({"'S", "'Ll", "'#"}));
   EXPECT_EQ(matches("\\p{N}{1,3}", U"1234567"), V({"123", "456", "7"}));
@@ -184,12 +185,12 @@ TEST(UnicodeRegex, RejectsUnsupportedSyntax) {
 }
 
 TEST(UnicodeNormalization, MatchesUnicodeExamples) {
-  EXPECT_EQ(to_nfc("e\xCC\x81"), "\xC3\xA9");                        // e + acute -> é
+  EXPECT_EQ(to_nfc("e\xCC\x81"), "\xC3\xA9");  // e + acute -> é
   EXPECT_EQ(to_nfd("\xC3\xA9"), "e\xCC\x81");
   EXPECT_EQ(to_nfc("\xE1\x84\x80\xE1\x85\xA1"), "\xEA\xB0\x80");      // jamo -> 가
   EXPECT_EQ(to_nfc("\xE1\xBA\x9B\xCC\xA3"), "\xE1\xBA\x9B\xCC\xA3");  // ẛ̣ stays (UAX #15)
   EXPECT_EQ(to_nfd("\xE1\xBA\x9B\xCC\xA3"), "\xC5\xBF\xCC\xA3\xCC\x87");
-  EXPECT_EQ(to_nfc("a\xCC\x95\xCC\x80"), "\xC3\xA0\xCC\x95");         // reordered, then composed
+  EXPECT_EQ(to_nfc("a\xCC\x95\xCC\x80"), "\xC3\xA0\xCC\x95");  // reordered, then composed
 }
 
 // The Unicode versions HF tokenizers 0.23.3 uses (docs/tokenizer.md): its Oniguruma classifies
@@ -231,44 +232,56 @@ TEST(HfTokenizer, RejectsMalformedFiles) {
   test::expect_input_error([] { HfTokenizer::from_json("{\"version\": \"1.0\"}", "bad.json"); },
                            {"bad.json", "missing \"model\""});
   test::expect_input_error(
-      [] { HfTokenizer::from_json(tiny_json({{"model", {{"merges", Json::array({"a c"})}}}}), "bad.json"); },
+      [] {
+        HfTokenizer::from_json(tiny_json({{"model", {{"merges", Json::array({"a c"})}}}}),
+                               "bad.json");
+      },
       {"bad.json", "merge 0", "'c'", "not in the vocab"});
   test::expect_input_error(
-      [] { HfTokenizer::from_json(tiny_json({{"model", {{"vocab", {{"c", "x"}}}}}}), "bad.json"); },
+      [] {
+        HfTokenizer::from_json(tiny_json({{"model", {{"vocab", {{"c", "x"}}}}}}), "bad.json");
+      },
       {"bad.json", "must be an integer"});
   test::expect_input_error(
-      [] { HfTokenizer::from_json(tiny_json({{"model", {{"vocab", {{"c", 1}}}}}}), "bad.json"); },
+      [] {
+        HfTokenizer::from_json(tiny_json({{"model", {{"vocab", {{"c", 1}}}}}}), "bad.json");
+      },
       {"bad.json", "vocab id 1 is used by both"});
   test::expect_input_error(
-      [] { HfTokenizer::from_json(tiny_json({{"model", {{"type", "WordPiece"}}}}), "bad.json"); },
+      [] {
+        HfTokenizer::from_json(tiny_json({{"model", {{"type", "WordPiece"}}}}), "bad.json");
+      },
       {"bad.json", "model", "unsupported model type 'WordPiece'", "supported: BPE"});
   test::expect_input_error(
-      [] { HfTokenizer::from_json(tiny_json({{"normalizer", {{"type", "NFKC"}}}}), "bad.json"); },
+      [] {
+        HfTokenizer::from_json(tiny_json({{"normalizer", {{"type", "NFKC"}}}}), "bad.json");
+      },
       {"bad.json", "normalizer", "'NFKC'", "NFC"});
   test::expect_input_error(
       [] {
-        HfTokenizer::from_json(
-            tiny_json({{"pre_tokenizer", {{"type", "Split"}, {"pattern", {{"Regex", "(?<!a)b"}}},
-                                          {"behavior", "Isolated"}}}}),
-            "bad.json");
+        HfTokenizer::from_json(tiny_json({{"pre_tokenizer",
+                                           {{"type", "Split"},
+                                            {"pattern", {{"Regex", "(?<!a)b"}}},
+                                            {"behavior", "Isolated"}}}}),
+                               "bad.json");
       },
       {"bad.json", "pre_tokenizer", "(?<!a)b", "lookbehind"});
   test::expect_input_error(
       [] {
         HfTokenizer::from_json(
             tiny_json({{"added_tokens", Json::array({{{"id", 7}, {"content", "<s>"}},
-                                                      {{"id", 7}, {"content", "</s>"}}})}}),
+                                                     {{"id", 7}, {"content", "</s>"}}})}}),
             "bad.json");
       },
       {"bad.json", "added_tokens[1]", "id 7 is used by both"});
   test::expect_input_error(  // ids 3 and 4 lie below vocab_size (6) but name no token
       [] {
-        HfTokenizer::from_json(
-            tiny_json({{"model", {{"vocab", {{"z", 5}}}}},
-                       {"post_processor", {{"type", "BertProcessing"},
-                                           {"cls", Json::array({"<s>", 3})},
-                                           {"sep", Json::array({"</s>", 4})}}}}),
-            "bad.json");
+        HfTokenizer::from_json(tiny_json({{"model", {{"vocab", {{"z", 5}}}}},
+                                          {"post_processor",
+                                           {{"type", "BertProcessing"},
+                                            {"cls", Json::array({"<s>", 3})},
+                                            {"sep", Json::array({"</s>", 4})}}}}),
+                               "bad.json");
       },
       {"bad.json", "post_processor adds token id 3", "not in the vocabulary"});
   const auto tiny = HfTokenizer::from_json(tiny_json({}), "tiny.json");
@@ -288,7 +301,8 @@ TEST(HfTokenizer, DamagedFilesFailCleanly) {
     if (trial % 4 == 0) {
       damaged.resize(rng() % original.size());
     } else {
-      for (int k = 0; k < 1 + trial % 3; ++k) damaged[rng() % damaged.size()] = alphabet[rng() % alphabet.size()];
+      for (int k = 0; k < 1 + trial % 3; ++k)
+        damaged[rng() % damaged.size()] = alphabet[rng() % alphabet.size()];
     }
     try {
       const HfTokenizer t = HfTokenizer::from_json(damaged, "damaged.json");
@@ -303,7 +317,8 @@ TEST(HfTokenizer, DamagedFilesFailCleanly) {
     }
   }
   EXPECT_GT(rejected, 0);
-  std::cout << "[ damaged  ] " << loaded << " loaded, " << rejected << " rejected with InputError\n";
+  std::cout << "[ damaged  ] " << loaded << " loaded, " << rejected
+            << " rejected with InputError\n";
 }
 
 }  // namespace

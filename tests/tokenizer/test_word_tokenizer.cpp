@@ -49,14 +49,26 @@ TEST(WordTokenizer, UnknownWordsMapToUnk) {
 
 TEST(WordTokenizer, RejectsBadVocabularies) {
   test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>"}); }, {"<unk>"});
-  test::expect_input_error([] { WordTokenizer({"<bos>", "<pad>", "<eos>", "<unk>"}); },
-                     {"token 0", "<pad>"});
-  test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "a"}); },
-                     {"'a'", "twice", "4", "6"});
-  test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "two words"}); },
-                     {"token 4", "whitespace"});
-  test::expect_input_error([] { WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", ""}); },
-                     {"token 4"});
+  test::expect_input_error(
+      [] {
+        WordTokenizer({"<bos>", "<pad>", "<eos>", "<unk>"});
+      },
+      {"token 0", "<pad>"});
+  test::expect_input_error(
+      [] {
+        WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "a"});
+      },
+      {"'a'", "twice", "4", "6"});
+  test::expect_input_error(
+      [] {
+        WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", "two words"});
+      },
+      {"token 4", "whitespace"});
+  test::expect_input_error(
+      [] {
+        WordTokenizer({"<pad>", "<bos>", "<eos>", "<unk>", ""});
+      },
+      {"token 4"});
 }
 
 TEST(WordTokenizer, SaveLoadRoundTrip) {
@@ -85,8 +97,8 @@ TEST(WordTokenizer, LoadErrorsNameTheFile) {
   const std::string not_string =
       write_file("not_string.json", R"({"tokens": ["<pad>", "<bos>", "<eos>", "<unk>", 7]})");
   test::expect_input_error([&] { WordTokenizer::load(not_string); }, {not_string, "token 4"});
-  const std::string duplicate = write_file(
-      "duplicate.json", R"({"tokens": ["<pad>", "<bos>", "<eos>", "<unk>", "x", "x"]})");
+  const std::string duplicate =
+      write_file("duplicate.json", R"({"tokens": ["<pad>", "<bos>", "<eos>", "<unk>", "x", "x"]})");
   test::expect_input_error([&] { WordTokenizer::load(duplicate); }, {duplicate, "twice"});
   const std::string no_specials = write_file("no_specials.json", R"({"tokens": ["a", "b"]})");
   test::expect_input_error([&] { WordTokenizer::load(no_specials); }, {no_specials, "<pad>"});

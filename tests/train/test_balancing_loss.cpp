@@ -74,8 +74,10 @@ TEST(BalancingLoss, HandComputed) {
   valid[0][2] = 0.0;
   EXPECT_NEAR(switch_loss_per_group(probs, ids, valid).item<double>(), 1.3, 1e-6);
   // Global shares f = [0.5, 0.5] of the first two tokens: 2 * 0.5 * (1.3 + 0.7) = 2 (token sum).
-  EXPECT_NEAR(switch_loss_token_sum(probs.view({3, 2}), valid.view({3}),
-                                    torch::tensor({0.5f, 0.5f})).item<double>(), 2.0, 1e-6);
+  EXPECT_NEAR(
+      switch_loss_token_sum(probs.view({3, 2}), valid.view({3}), torch::tensor({0.5f, 0.5f}))
+          .item<double>(),
+      2.0, 1e-6);
   // z-loss: logsumexp of [0, 0] is log 2.
   EXPECT_NEAR(z_loss_token_sum(torch::zeros({2, 2}), torch::ones({2})).item<double>(),
               2.0 * std::log(2.0) * std::log(2.0), 1e-6);
@@ -106,12 +108,12 @@ TEST(BalancingLoss, MatchesTransformersPerLayerAndPerSequence) {
     EXPECT_NEAR(masked.item<double>() * f.top_k, ref["hf_aux_masked"].get<double>(), 1e-5);
     masked.backward();
     test::expect_close(leaf.grad() * double(f.top_k), tensor_of(ref["hf_aux_masked_grad"]), 1e-5,
-                 "d aux / d logits vs transformers");
+                       "d aux / d logits vs transformers");
     auto per_sequence = switch_loss_per_group(r.probs.view({f.batch, f.seq, f.experts}),
                                               r.topk_ids.view({f.batch, f.seq, f.top_k}), f.mask);
     test::expect_close(per_sequence.detach() * double(f.top_k),
-                 torch::tensor(ref["hf_aux_per_sequence"].get<std::vector<float>>()), 1e-5,
-                 "per-sequence aux vs transformers");
+                       torch::tensor(ref["hf_aux_per_sequence"].get<std::vector<float>>()), 1e-5,
+                       "per-sequence aux vs transformers");
     EXPECT_NEAR(z_loss_token_sum(f.logits[l], torch::ones({tokens})).item<double>() / tokens,
                 ref["hf_z"].get<double>(), 1e-4);
     EXPECT_NEAR(z_loss_token_sum(f.logits[l], f.mask).item<double>() / f.mask.sum().item<double>(),
@@ -136,8 +138,7 @@ StepResult distributed_step(const Fixture& f, AuxLossScope scope, double z_coef)
   options.num_experts = f.experts;
   options.top_k = f.top_k;
   LoadBalancingLoss balance(options, world);
-  balance.start_step(2, f.mask.sum().item<double>(),
-                     (f.mask.sum(1) > 0).sum().item<double>());
+  balance.start_step(2, f.mask.sum().item<double>(), (f.mask.sum(1) > 0).sum().item<double>());
   std::vector<torch::Tensor> leaves;
   for (const auto& z : f.logits) leaves.push_back(z.clone().requires_grad_(true));
   auto pass = [&](int m) {
@@ -177,8 +178,9 @@ TEST(BalancingLoss, GlobalBatchEqualsOneRankOnTheWholeBatch) {
   for (const auto& layer : f.json["layers"]) expected += layer["hf_aux_masked"].get<double>();
   EXPECT_NEAR(step.aux * f.top_k, expected, 1e-5);
   for (size_t l = 0; l < f.logits.size(); ++l) {
-    test::expect_close(step.grads[l] * double(f.top_k), tensor_of(f.json["layers"][l]["hf_aux_masked_grad"]),
-                 1e-5, "global_batch gradient vs transformers on the whole batch");
+    test::expect_close(step.grads[l] * double(f.top_k),
+                       tensor_of(f.json["layers"][l]["hf_aux_masked_grad"]), 1e-5,
+                       "global_batch gradient vs transformers on the whole batch");
   }
 }
 
@@ -227,9 +229,10 @@ TEST(BalancingLoss, ConfigErrorsNameTheKey) {
                            {"moe_aux_loss_scope", "global_batch"});
   test::expect_input_error([&] { load_run_config(path, {"moe_router_bias_update_rate=-1"}); },
                            {"moe_router_bias_update_rate"});
-  EXPECT_EQ(std::string(to_string(
-                load_run_config(path, {"moe_aux_loss_scope=sequence"}).training.moe_aux_loss_scope)),
-            "sequence");
+  EXPECT_EQ(
+      std::string(to_string(
+          load_run_config(path, {"moe_aux_loss_scope=sequence"}).training.moe_aux_loss_scope)),
+      "sequence");
 }
 
 }  // namespace

@@ -29,10 +29,10 @@ TEST(LrSchedule, MatchesHfSchedules) {
 }
 
 TEST(LrSchedule, TotalStepsFromEpochs) {
-  EXPECT_EQ(resolve_total_steps(7, 3.0, 10, 1), 7);    // max_steps wins
+  EXPECT_EQ(resolve_total_steps(7, 3.0, 10, 1), 7);  // max_steps wins
   EXPECT_EQ(resolve_total_steps(0, 3.0, 10, 1), 30);
-  EXPECT_EQ(resolve_total_steps(0, 2.5, 3, 2), 4);     // ceil(2.5 * 3 / 2)
-  EXPECT_EQ(resolve_total_steps(0, 0.01, 3, 1), 1);    // at least one step
+  EXPECT_EQ(resolve_total_steps(0, 2.5, 3, 2), 4);   // ceil(2.5 * 3 / 2)
+  EXPECT_EQ(resolve_total_steps(0, 0.01, 3, 1), 1);  // at least one step
 }
 
 TEST(LrSchedule, WarmupFromRatio) {

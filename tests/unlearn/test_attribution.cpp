@@ -18,7 +18,8 @@ std::pair<torch::Tensor, torch::Tensor> brute_force(CausalLM& model, const Token
   auto counts = torch::zeros({rows, c.num_experts}, torch::kInt64);
   for (int64_t j = 0; j < data.size(); ++j) {
     auto s = data.get(j);
-    auto ids = torch::tensor(std::vector<int64_t>(s.tokens.begin(), s.tokens.end() - 1)).unsqueeze(0);
+    auto ids =
+        torch::tensor(std::vector<int64_t>(s.tokens.begin(), s.tokens.end() - 1)).unsqueeze(0);
     auto out = model->forward(ids);
     const int64_t length = ids.size(1);
     int64_t row = 0;
@@ -57,7 +58,8 @@ TEST(Attribution, MatchesBruteForceUnderEveryLayout) {
     EXPECT_EQ(result.num_sequences, 13);
     EXPECT_EQ(result.layers, (std::vector<int64_t>{1, 2}));
     // Each layer's scores sum to the mean over sequences of the mean top-K mass per token.
-    EXPECT_EQ(result.counts.sum().item<int64_t>(), result.num_tokens * 2 * config.num_experts_per_tok);
+    EXPECT_EQ(result.counts.sum().item<int64_t>(),
+              result.num_tokens * 2 * config.num_experts_per_tok);
   }
 }
 
@@ -124,19 +126,22 @@ TEST(Attribution, HalvesAndContrastUnderEveryLayout) {
 AttributionResult hand_attribution() {
   AttributionResult a;
   a.layers = {1, 2};
-  a.scores = torch::tensor({0.40, 0.30, 0.20, 0.10,    // layer 1: shares the same (sum 1)
-                            0.20, 1.00, 0.60, 0.20},   // layer 2: shares 0.1 0.5 0.3 0.1
-                           torch::kFloat64).view({2, 4});
+  a.scores = torch::tensor({0.40, 0.30, 0.20, 0.10,   // layer 1: shares the same (sum 1)
+                            0.20, 1.00, 0.60, 0.20},  // layer 2: shares 0.1 0.5 0.3 0.1
+                           torch::kFloat64)
+                 .view({2, 4});
   a.counts = torch::zeros({2, 4}, torch::kInt64);
   return a;
 }
 
 TEST(Selection, ContrastIsForgetShareMinusRetainShareByHand) {
-  const auto retain = torch::tensor({0.45, 0.05, 0.30, 0.20,    // layer 1 shares (sum 1)
-                                     0.10, 1.20, 0.30, 0.40},   // layer 2: 0.05 0.6 0.15 0.2
-                                    torch::kFloat64).view({2, 4});
-  const auto want = torch::tensor({-0.05, 0.25, -0.10, -0.10,
-                                   0.05, -0.10, 0.15, -0.10}, torch::kFloat64).view({2, 4});
+  const auto retain = torch::tensor({0.45, 0.05, 0.30, 0.20,   // layer 1 shares (sum 1)
+                                     0.10, 1.20, 0.30, 0.40},  // layer 2: 0.05 0.6 0.15 0.2
+                                    torch::kFloat64)
+                          .view({2, 4});
+  const auto want =
+      torch::tensor({-0.05, 0.25, -0.10, -0.10, 0.05, -0.10, 0.15, -0.10}, torch::kFloat64)
+          .view({2, 4});
   AttributionResult a = hand_attribution();
   a.contrast = attribution_contrast(a.scores, retain);
   test::expect_close(a.contrast, want, 1e-12, "contrast");
@@ -160,7 +165,8 @@ TEST(Selection, ContrastIsForgetShareMinusRetainShareByHand) {
   EXPECT_EQ(global.experts[0].expert, 1);
   EXPECT_EQ(global.experts[1].layer, 2);
   EXPECT_EQ(global.experts[1].expert, 2);
-  s.scope = SelectionScope::kLayer;  // no layer given: the layer of the best contrast, then its ranking
+  s.scope =
+      SelectionScope::kLayer;  // no layer given: the layer of the best contrast, then its ranking
   auto within = select_targets(s, &a, config, 1);
   EXPECT_EQ(within.experts[0].layer, 1);
   EXPECT_EQ(within.experts[0].expert, 1);
@@ -177,7 +183,8 @@ TEST(Selection, ContrastIsForgetShareMinusRetainShareByHand) {
     ADD_FAILURE() << "expected InputError";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("unlearn.selection.mode=contrast needs dataset.retain"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
 }
 
@@ -250,7 +257,8 @@ TEST(Selection, ModesPickTheRightExperts) {
   EXPECT_EQ(select_targets(layer, &a, config, 1).experts.size(), 8u);
   SelectionConfig random;
   random.mode = SelectionMode::kRandom;
-  auto r1 = select_targets(random, nullptr, config, 7), r2 = select_targets(random, nullptr, config, 7);
+  auto r1 = select_targets(random, nullptr, config, 7),
+       r2 = select_targets(random, nullptr, config, 7);
   EXPECT_EQ(r1.experts[0].expert, r2.experts[0].expert);
   EXPECT_EQ(r1.experts[0].layer, r2.experts[0].layer);
   SelectionConfig full;

@@ -1,8 +1,8 @@
 // Evaluation metrics: ROUGE-L recall against hand-computed values, and results that do not depend
 // on the layout (sharding and reduction are exact).
+#include "eval/evaluation.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
-#include "eval/evaluation.h"
 #include "unlearn_fixtures.h"
 
 namespace uoe {
@@ -22,7 +22,7 @@ TEST(Evaluation, QaMetricsDoNotDependOnLayout) {
   const int n = world->size();
   const auto config = test::tiny_moe_config(2 * n);
   auto data = test::random_qa_dataset(11, config.vocab_size, 6);
-  EvalOptions options{3, 3, ExpertTarget{2, 1}};
+  EvalOptions options{3, 3, ExpertTarget{2, 1}, ""};
   auto ep1 = ProcessGroups::create(world, 1);
   CausalLM reference(config, ep1.ep());
   reference->initialize(4);

@@ -1,8 +1,8 @@
 // Unlearning objectives: hand-computed values and finite-difference gradients.
 #include <cmath>
 
-#include "test_utils.h"
 #include "eval/routing_metrics.h"
+#include "test_utils.h"
 #include "unlearn/objectives.h"
 
 namespace uoe {
@@ -11,7 +11,8 @@ namespace {
 double log_sigmoid(double x) { return -std::log1p(std::exp(-x)); }
 
 TEST(Objectives, SequenceLogProbsSumScoredTokens) {
-  // Vocabulary of 2, logits chosen so that log p(label) is known: p = softmax([0, ln 3]) = [1/4, 3/4].
+  // Vocabulary of 2, logits chosen so that log p(label) is known: p = softmax([0, ln 3]) = [1/4,
+  // 3/4].
   auto logits = torch::tensor({0.0, std::log(3.0)}, torch::kFloat64).repeat({1, 3, 1});  // [1,3,2]
   auto labels = torch::tensor({{int64_t(1), int64_t(0), int64_t(1)}});
   auto mask = torch::tensor({{0.0, 1.0, 1.0}}, torch::kFloat64);
@@ -25,14 +26,16 @@ TEST(Objectives, NpoAndSimNpoHandComputed) {
                        torch::tensor({2.0, 3.0, 0.0}, torch::kFloat64)};  // third: no tokens
   auto ref = torch::tensor({-1.0, -5.0, -9.0}, torch::kFloat64);
   const double beta = 0.5;
-  const double npo = -(2 / beta) * (log_sigmoid(-beta * (-2.0 + 1.0)) + log_sigmoid(-beta * (-6.0 + 5.0)));
+  const double npo =
+      -(2 / beta) * (log_sigmoid(-beta * (-2.0 + 1.0)) + log_sigmoid(-beta * (-6.0 + 5.0)));
   EXPECT_NEAR(npo_loss_sum(seq, ref, beta).item<double>(), npo, 1e-12);
   const double delta = 0.3, sbeta = 2.5;
   const double simnpo = -(2 / sbeta) * (log_sigmoid(-sbeta * (-2.0 / 2) - delta) +
                                         log_sigmoid(-sbeta * (-6.0 / 3) - delta));
   EXPECT_NEAR(simnpo_loss_sum(seq, sbeta, delta).item<double>(), simnpo, 1e-12);
   // NPO at the reference point is (2/beta) log 2 per sequence.
-  EXPECT_NEAR(npo_loss_sum(seq, seq.logp, beta).item<double>(), 2 * (2 / beta) * std::log(2.0), 1e-12);
+  EXPECT_NEAR(npo_loss_sum(seq, seq.logp, beta).item<double>(), 2 * (2 / beta) * std::log(2.0),
+              1e-12);
 }
 
 TEST(Objectives, RmuTermsHandComputed) {
@@ -72,7 +75,8 @@ TEST(Objectives, AnchorLossValueAndFiniteDifferenceGradient) {
     auto plus = logits.detach().clone(), minus = logits.detach().clone();
     plus.view({-1})[i] += eps;
     minus.view({-1})[i] -= eps;
-    const double numeric = (loss_of(plus).item<double>() - loss_of(minus).item<double>()) / (2 * eps);
+    const double numeric =
+        (loss_of(plus).item<double>() - loss_of(minus).item<double>()) / (2 * eps);
     EXPECT_NEAR(logits.grad().view({-1})[i].item<double>(), numeric, 1e-7) << "element " << i;
   }
   // Pad tokens contribute no gradient.

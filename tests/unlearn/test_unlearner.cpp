@@ -1,9 +1,9 @@
 // `uoe unlearn`'s training loop: only the trainable set changes (bitwise), the optimizer holds
 // state for exactly the trainable elements, every method runs under every layout without hanging,
 // and NPO's cached reference equals a recomputation with a frozen copy.
+#include "eval/evaluation.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
-#include "eval/evaluation.h"
 #include "unlearn/objectives.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"
@@ -29,7 +29,8 @@ UnlearnRunOptions unlearn_config(const std::string& method, double anchor) {
 
 std::map<std::string, torch::Tensor> snapshot(CausalLM& model) {
   std::map<std::string, torch::Tensor> copy;
-  for (const auto& item : model->named_parameters()) copy[item.key()] = item.value().detach().clone();
+  for (const auto& item : model->named_parameters())
+    copy[item.key()] = item.value().detach().clone();
   return copy;
 }
 
@@ -54,24 +55,29 @@ TEST(Unlearner, OnlyTheTrainableSetChangesForEveryMethod) {
       auto summary = run_unlearning(run, groups, model, selection, trainable, {&forget, &retain},
                                     /*hook_layer=*/2);
       const std::string router = "layers.2.mlp.gate.weight";
-      const std::string expert_prefix = "layers.2.mlp.experts." + std::to_string(target_expert) + ".";
+      const std::string expert_prefix =
+          "layers.2.mlp.experts." + std::to_string(target_expert) + ".";
       int64_t local_trainable = 0;
       for (const auto& item : model->named_parameters()) {
         const auto& name = item.key();
         const bool trained = name == router || name.rfind(expert_prefix, 0) == 0;
         if (trained) local_trainable += item.value().numel();
         if (trained) {
-          EXPECT_FALSE(torch::equal(item.value(), before[name])) << tag << ": " << name << " unchanged";
+          EXPECT_FALSE(torch::equal(item.value(), before[name]))
+              << tag << ": " << name << " unchanged";
         } else {
-          EXPECT_TRUE(torch::equal(item.value(), before[name])) << tag << ": " << name << " changed";
-          EXPECT_FALSE(item.value().grad().defined()) << tag << ": frozen " << name << " has a grad";
+          EXPECT_TRUE(torch::equal(item.value(), before[name]))
+              << tag << ": " << name << " changed";
+          EXPECT_FALSE(item.value().grad().defined())
+              << tag << ": frozen " << name << " has a grad";
         }
       }
       EXPECT_EQ(summary["trainable_elements_per_rank"].get<int64_t>(), local_trainable) << tag;
       EXPECT_EQ(summary["optimizer_state_bytes_per_rank"].get<int64_t>(),
-                2 * int64_t(sizeof(float)) * local_trainable) << tag;
-      EXPECT_EQ(trainable.num_elements,
-                config.num_experts * config.hidden_size + 3 * config.hidden_size * config.moe_intermediate_size)
+                2 * int64_t(sizeof(float)) * local_trainable)
+          << tag;
+      EXPECT_EQ(trainable.num_elements, config.num_experts * config.hidden_size +
+                                            3 * config.hidden_size * config.moe_intermediate_size)
           << tag;
     }
   }
