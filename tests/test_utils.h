@@ -1,5 +1,8 @@
 #pragma once
 // Shared helpers for uoe tests.
+#include <algorithm>
+#include <string>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -27,5 +30,15 @@ void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, do
 // Seeded tensor with the same values on every rank: normal(0, scale).
 torch::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed, double scale = 1.0,
                            torch::ScalarType dtype = torch::kFloat32);
+
+// Test names of suites instantiated over fixture folders ("hf5/mixtral" -> "hf5_mixtral").
+struct FixtureTestName {
+  template <typename Param>
+  std::string operator()(const ::testing::TestParamInfo<Param>& info) const {
+    std::string name = info.param;
+    std::replace(name.begin(), name.end(), '/', '_');
+    return name;
+  }
+};
 
 }  // namespace uoe::test

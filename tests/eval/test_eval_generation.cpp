@@ -172,11 +172,7 @@ TEST_P(Generation, SameTokensAsFullRecompute) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, Generation, ::testing::ValuesIn(kNames),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '/', '_');
-                           return name;
-                         });
+                         test::FixtureTestName());
 
 }  // namespace
 }  // namespace uoe

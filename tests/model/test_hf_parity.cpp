@@ -124,11 +124,7 @@ TEST_P(HfParity, LogitsAndRoutingMatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, HfParity, ::testing::ValuesIn(kNames),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '/', '_');
-                           return name;
-                         });
+                         test::FixtureTestName());
 
 }  // namespace
 }  // namespace uoe
