@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the TOFU metrics of src/unlearn/tofu_metrics, from the implementations
+"""Reference values for the TOFU metrics of src/eval/tofu_metrics, from the implementations
 TOFU itself uses: ROUGE-L recall from Google's `rouge_score` (without stemming) and the
 two-sample Kolmogorov-Smirnov p-value from scipy.stats.ks_2samp (method="exact").
 

@@ -2,7 +2,7 @@
 """Trains the byte-level BPE tokenizer of the TOFU benchmark on the TOFU questions and answers.
 
 Writes benchmarks/tofu/tokenizer/{tokenizer.json,tokenizer_config.json}, which `uoe tokenize`
-loads in C++ (io/hf_tokenizer). Needs the `tokenizers` library (e.g. /work/venv-hf/bin/python):
+loads in C++ (tokenizer/hf_tokenizer). Needs the `tokenizers` library (e.g. /work/venv-hf/bin/python):
   python tools/train_tofu_tokenizer.py --data ../shared/data/tofu --vocab-size 4096
 The committed output is what the benchmark uses; rerunning with the same data and size gives the
 same merges (the BPE trainer is deterministic).
