@@ -201,8 +201,7 @@ Attributed attribute_and_select(const RunContext& ctx, CausalLM& model, const To
     a.specificity["retain_sequences"] = a.retain->num_sequences;
     log0("retain-set attribution over ", a.retain->num_sequences, " sequences:\n",
          describe_attribution(*a.retain, 4),
-         "forget vs retain (contrast = forget share - retain "
-         "share):\n",
+         "forget vs retain (contrast = forget share - retain share):\n",
          describe_contrast(a.forget, *a.retain));
   }
   log0("selection: ", a.selection.to_json().dump());

@@ -2,7 +2,8 @@
 # `uoe=$1 root=$2` set: starts a cluster of its own of $1 nodes (UOE_CLUSTER=<$2><pid>, so a
 # running `uoe` cluster is left alone), stops it on exit, failure and SIGTERM, and sets $work (a
 # temporary directory removed at exit, with the Open MPI hostfile $work/hosts of 2 slots per node)
-# and $cluster_sh. Exits 77 (ctest skip) where the machine does not allow network namespaces.
+# and $cluster_sh, and defines wait_for (a bounded poll). Exits 77 (ctest skip) where the machine
+# does not allow network namespaces.
 cluster_sh=$root/launch/netns_cluster.sh
 export UOE_CLUSTER=$2$$
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -18,3 +19,13 @@ if [[ $rc -eq 3 ]]; then
 fi
 [[ $rc -eq 0 ]] || { cat "$work/start.log"; exit 1; }
 "$cluster_sh" hostfile 2 > "$work/hosts"
+
+# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds; status 1 once SECONDS have passed.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}

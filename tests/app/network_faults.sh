@@ -47,15 +47,14 @@ start_job() {  # start_job <name> <overrides...>: 2 nodes x 2 ranks in the backg
   job=$!
 }
 
+step_logged() {  # step_logged <name> <step>: rank 0 logged that step; FAIL once the job has ended
+  grep -q "^pretrain step $2/" "$work/$1.log" 2>/dev/null && return
+  kill -0 "$job" 2>/dev/null || { cat "$work/$1.log"; fail "$1 ended before step $2"; }
+  return 1
+}
+
 wait_for_step() {  # wait_for_step <name> <step>: until rank 0 logged that step (60 s at most)
-  local i
-  for ((i = 0; i < 600; i++)); do
-    grep -q "^pretrain step $2/" "$work/$1.log" 2>/dev/null && return
-    kill -0 "$job" 2>/dev/null || { cat "$work/$1.log"; fail "$1 ended before step $2"; }
-    sleep 0.1
-  done
-  cat "$work/$1.log"
-  fail "$1 did not reach step $2 within 60 s"
+  wait_for 60 step_logged "$1" "$2" || { cat "$work/$1.log"; fail "$1 did not reach step $2 within 60 s"; }
 }
 
 finish() {  # finish <name>: waits for the job; sets $code and $elapsed (seconds since $fault_at)

@@ -84,15 +84,6 @@ for launcher in srun mpirun; do
 done
 
 echo "2. node 1 DOWN mid-job: the job is requeued and resumes from its newest checkpoint"
-# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds; status 1 once SECONDS have passed.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
 start=$SECONDS
 job=$(submit requeue srun)
 out=$work/requeue-$job
