@@ -30,7 +30,8 @@ void ProgressLogger::log(int64_t step, nlohmann::json record) {
   line << what_ << " step " << step << "/" << total_steps_ << " ("
        << (100 * step / std::max<int64_t>(total_steps_, 1)) << "%)";
   for (const auto& [key, value] : record.items()) {
-    if (key == "step" || key == "elapsed_s") continue;
+    // Per-layer objects (load per MoE layer) stay in metrics.jsonl; the line keeps scalars.
+    if (key == "step" || key == "elapsed_s" || value.is_structured()) continue;
     line << " " << key << "=";
     if (value.is_number_float()) {
       char buf[32];
