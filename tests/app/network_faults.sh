@@ -10,7 +10,7 @@
 #      collective and the step; the job ends within 40 s (TCP retries lowered, see the case);
 #   3. node 1's processes killed (kill -9 of everything in its namespace): the job ends within 20 s;
 #   4. node 1's link slowed both ways (netem delay 50 ms, or where the kernel lacks netem a tbf rate
-#      limit of 100 Mbit/s) for some steps, then restored: the job finishes (exit 0, no error
+#      limit of 100 Mbit/s) for 5 steps, then restored: the job finishes (exit 0, no error
 #      line: no watchdog timeout) and the slowed steps are slower.
 # Prints each case's measured time. Skips (77) where the machine does not allow network namespaces.
 # Usage: network_faults.sh <uoe binary> <repo root>
@@ -53,8 +53,16 @@ step_logged() {  # step_logged <name> <step>: rank 0 logged that step; FAIL once
   return 1
 }
 
-wait_for_step() {  # wait_for_step <name> <step>: until rank 0 logged that step (60 s at most)
-  wait_for 60 step_logged "$1" "$2" || { cat "$work/$1.log"; fail "$1 did not reach step $2 within 60 s"; }
+# wait_for_step <name> <step>: until rank 0 logged that step (60 s at most). Polled every 10 ms, not
+# wait_for's 0.2 s: that is several steps on a fast machine, which may then reach the end first.
+wait_for_step() {
+  local i
+  for ((i = 0; i < 6000; i++)); do
+    step_logged "$1" "$2" && return
+    sleep 0.01
+  done
+  cat "$work/$1.log"
+  fail "$1 did not reach step $2 within 60 s"
 }
 
 finish() {  # finish <name>: waits for the job; sets $code and $elapsed (seconds since $fault_at)
@@ -146,29 +154,40 @@ slow_link() {  # slow_link <namespace> <device>: prints what it did
   fi
 }
 
-echo "4. node 1's link slowed both ways for steps 6-10, then restored (ddp_timeout=10)"
+echo "4. node 1's link slowed both ways for 5 steps, then restored (ddp_timeout=10)"
+# The slowed steps are those that started after the slowdown and ended before its removal, as
+# logged, whatever the machine's speed.
+last_step() {
+  grep -oE "^pretrain step [0-9]+/" "$work/slow.log" | tail -n 1 | grep -oE '[0-9]+' || echo 0
+}
 if ! command -v tc > /dev/null; then
   echo "  SKIP: no tc (Debian: iproute2)"
 else
-  start_job slow max_steps=15 ddp_timeout=10
-  wait_for_step slow 5
+  start_job slow max_steps=40 ddp_timeout=10
+  wait_for_step slow 3
+  before=$(last_step)  # steps 2..before ran at full speed
   how=$(slow_link "$bridge" v1)
   slow_link "$node1" eth0 > /dev/null
-  wait_for_step slow 10
+  slowed_from=$(($(last_step) + 1))  # steps after this one started on the slowed link
+  wait_for_step slow $((slowed_from + 5))
+  slowed_to=$(last_step)
   ip netns exec "$bridge" tc qdisc del dev v1 root
   ip netns exec "$node1" tc qdisc del dev eth0 root
   fault_at=$SECONDS
   finish slow
   [[ $code -eq 0 ]] && ! grep -q "error:" "$work/slow.log" \
     || { cat "$work/slow.log"; fail "the slowed job failed (exit $code)"; }
-  python3 - "$work/slow/metrics.jsonl" "$how" <<'PY'
+  python3 - "$work/slow/metrics.jsonl" "$how" "$before" "$slowed_from" "$slowed_to" <<'PY'
 import json, sys
 elapsed = {r["step"]: r["elapsed_s"] for r in map(json.loads, open(sys.argv[1]))}
+before, slowed_from, slowed_to = map(int, sys.argv[3:])
 def per_step(a, b):  # mean seconds of steps a+1..b
     return (elapsed[b] - elapsed[a]) / (b - a)
-normal, slowed, after = per_step(1, 5), per_step(6, 10), per_step(11, 15)
-print(f"  {sys.argv[2]}: finished all 15 steps, no timeout; seconds per step: {normal:.2f} before, "
-      f"{slowed:.2f} slowed, {after:.2f} after")
+normal, slowed = per_step(1, before), per_step(slowed_from, slowed_to)
+after = per_step(slowed_to + 1, max(elapsed))
+print(f"  {sys.argv[2]}: finished all {max(elapsed)} steps, no timeout; seconds per step: "
+      f"{normal:.2f} before (steps 2-{before}), {slowed:.2f} slowed (steps {slowed_from + 1}-"
+      f"{slowed_to}), {after:.2f} after")
 assert slowed > normal + 0.1, "the slowed link did not slow the steps"
 PY
 fi

@@ -39,20 +39,22 @@ same_tensors() {  # same_tensors <dir a> <dir b>: every .h5 under a equals its t
   ((n > 0)) || fail "no tensors found in $a"
   echo "  $n tensor files bitwise equal: $b"
 }
-# kill_one_rank_when <dir> <pattern>: SIGKILL one rank of $job at a random moment 0-90 ms after
-# <dir> has <pattern> (polled every 10 ms). The window is a few steps of the tiny models, far less
-# than the steps left after <pattern>, so the run is still going on a machine several times faster.
-kill_one_rank_when() {
-  local dir=$1 pattern=$2
-  for _ in $(seq 6000); do
-    compgen -G "$dir/$pattern" > /dev/null && break
-    sleep 0.01
+# kill_one_rank_after <dir> <first> <last>: SIGKILL one rank of $job once <dir>/metrics.jsonl has
+# a random step of <first>..<last> (polled every 5 ms), so that it lands at a random step, maybe
+# in a checkpoint's write. Counted in steps, not seconds: the steps after <last> are left to run
+# whatever the machine's speed (a window in seconds missed the end of the run on a faster CPU).
+kill_one_rank_after() {
+  local dir=$1 step=$(($2 + RANDOM % ($3 - $2 + 1)))
+  for _ in $(seq 12000); do
+    grep -qs "\"step\":$step[,}]" "$dir/metrics.jsonl" && break
+    kill -0 "$job" 2> /dev/null || break
+    sleep 0.005
   done
-  sleep "0.0$((RANDOM % 10))"
   local pid
-  pid=$(pgrep -n -P "$job") || fail "no rank of $dir to kill: the run ended before the kill"
+  pid=$(pgrep -n -P "$job") || fail "no rank of $dir to kill after step $step: the run ended first"
   kill -9 "$pid"
-  echo "  killed rank pid $pid at $(ls "$dir" | grep -c '^checkpoint-[0-9]*$') checkpoint(s)"
+  echo "  killed rank pid $pid after step $step," \
+    "at $(ls "$dir" | grep -c '^checkpoint-[0-9]*$') checkpoint(s)"
 }
 metrics_once() {  # each step 1..steps exactly once in <dir>/metrics.jsonl and breakdown.jsonl
   python3 - "$1" "$2" <<'PY'
@@ -69,7 +71,7 @@ run "$work/ref.log" "${pretrain[@]}" output_dir="$work/ref"
 echo "1. SIGKILL of one rank at a random step"
 d=$work/kill
 launch "$work/kill.log" "${pretrain[@]}" output_dir="$d" save_steps=3 save_total_limit=2
-kill_one_rank_when "$d" "checkpoint-6"
+kill_one_rank_after "$d" 7 10  # checkpoint-6 complete, 14 or more steps left
 wait $job && fail "the killed run exited 0"
 run "$work/kill_resume.log" "${pretrain[@]}" output_dir="$d" save_steps=3 save_total_limit=2 \
   resume_from_checkpoint=auto
@@ -92,8 +94,10 @@ same_tensors "$work/ref/checkpoint" "$d/checkpoint"
 echo "3. SIGTERM (preemption)"
 d=$work/term
 launch "$work/term.log" "${pretrain[@]}" output_dir="$d"
-for _ in $(seq 600); do grep -q "pretrain step 5/" "$work/term.log" && break; sleep 0.1; done
-pkill -TERM -P "$job"  # the ranks, as Slurm signals every task
+# Polled every 10 ms: 19 steps are left, ~0.3 s on a CPU 3x faster than the one this was tuned on.
+for _ in $(seq 6000); do grep -q "pretrain step 5/" "$work/term.log" && break; sleep 0.01; done
+# The ranks, as Slurm signals every task.
+pkill -TERM -P "$job" || fail "no rank to send SIGTERM to: the run ended first"
 code=0
 wait $job || code=$?
 [[ $code -eq 143 ]] || { cat "$work/term.log"; fail "SIGTERM run exited $code, expected 143"; }
@@ -114,7 +118,7 @@ unlearn=(unlearn "$root/configs/tiny/unlearn_seuf.yaml" model_name_or_path="$wor
 run "$work/u_ref.log" "${unlearn[@]}" output_dir="$work/u_ref"
 d=$work/u_kill
 launch "$work/u_kill.log" "${unlearn[@]}" output_dir="$d" save_steps=2
-kill_one_rank_when "$d" "checkpoint-2"  # ~10 ms per step: 38 steps (~0.4 s) left
+kill_one_rank_after "$d" 3 8  # checkpoint-2 at least, 32 steps left
 wait $job && fail "the killed unlearning run exited 0"
 run "$work/u_resume.log" "${unlearn[@]}" output_dir="$d" save_steps=2 resume_from_checkpoint=auto
 grep -q "resuming from .*checkpoint-" "$work/u_resume.log" || fail "run 4 did not resume"

@@ -1,6 +1,8 @@
 // HF config.json -> ModelConfig: the real files in ../shared/data/hf and hand-written configs of
 // the other paper models (tests/fixtures/hf_configs), parameter counts against the published totals
 // computed without allocating, and the HF tensor names of the model uoe builds.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -229,7 +231,9 @@ TEST(HfConfig, UoeCheckpointKeepsTheArchitecture) {
     const std::string source = kSource + "/tests/fixtures/hf/" + name;
     CausalLM model(read_hf_config(source), nullptr);
     load_hf_checkpoint(SafetensorsCheckpoint(source), model, model->config().architecture);
-    const std::string dir = (fs::temp_directory_path() / ("uoe_hf_roundtrip_" + name)).string();
+    const std::string dir = (fs::temp_directory_path() /
+                             ("uoe_hf_roundtrip_" + std::to_string(::getpid()) + "_" + name))
+                                .string();
     fs::remove_all(dir);
     save_checkpoint(dir, model, groups);
     const ModelConfig reread = read_checkpoint_config(dir);

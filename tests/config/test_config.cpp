@@ -1,5 +1,7 @@
 // Config loading: overrides, defaults, unknown keys with hints, type and range errors that name
 // the dotted key.
+#include <unistd.h>
+
 #include <fstream>
 
 #include "common/config_node.h"
@@ -11,7 +13,8 @@ namespace {
 
 std::string write_config(const std::string& text) {
   static int counter = 0;
-  const std::string path = testing::TempDir() + "uoe_config_" + std::to_string(counter++) + ".yaml";
+  const std::string path = testing::TempDir() + "uoe_config_" + std::to_string(::getpid()) + "_" +
+                           std::to_string(counter++) + ".yaml";
   std::ofstream(path) << text;
   return path;
 }

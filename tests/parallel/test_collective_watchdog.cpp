@@ -13,13 +13,15 @@ namespace {
 
 // In the forked child of a death test: no MPI call is made there, only the scopes.
 [[noreturn]] void slow_then_stuck(Communicator& comm) {
-  start_collective_watchdog(0.3);
+  // The margins are wide (10x, 2x) so that a loaded machine that wakes this thread late does not
+  // make the short operation look stuck.
+  start_collective_watchdog(0.5);
   set_watchdog_step(6);
   {
     const CollectiveScope fast("all_reduce", comm);  // well within the timeout
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // nothing in flight: no timeout
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // nothing in flight: no timeout
   set_watchdog_step(7);
   const CollectiveScope stuck("barrier", comm);
   std::this_thread::sleep_for(std::chrono::seconds(30));
@@ -31,7 +33,7 @@ TEST(CollectiveWatchdog, EndsTheProcessNamingTheStuckCollectiveAndStep) {
   comm->set_name("ep group");
   const std::string expected = "\\] error: collective barrier on ep group \\(" +
                                std::to_string(comm->size()) +
-                               " ranks\\) did not complete within ddp_timeout=0.3 s at step 7";
+                               " ranks\\) did not complete within ddp_timeout=0.5 s at step 7";
   EXPECT_EXIT(slow_then_stuck(*comm), ::testing::ExitedWithCode(1), expected);
 }
 

@@ -1,6 +1,7 @@
 // uoe plan: memory, FLOPs and time of a model small enough to count by hand, the recommended
 // layout, the cluster file errors, and the real configs.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -158,8 +159,8 @@ TEST(Planner, RejectsLayoutsThatDoNotDivideTheExperts) {
 
 std::string write_cluster(const std::string& text) {
   static int counter = 0;
-  const std::string path =
-      testing::TempDir() + "uoe_cluster_" + std::to_string(counter++) + ".yaml";
+  const std::string path = testing::TempDir() + "uoe_cluster_" + std::to_string(::getpid()) + "_" +
+                           std::to_string(counter++) + ".yaml";
   std::ofstream(path) << text;
   return path;
 }
