@@ -9,8 +9,11 @@ uoe=$1
 root=$2
 work=$(mktemp -d)
 cluster=$root/launch/slurm/local_cluster.sh
+eval "$("$cluster" env)"
+# This cluster's slurmctld, not any: that of a namespace cluster (slurm_two_nodes.sh, maybe running
+# at the same time under ctest -j) would leave this one running after the test.
 was_running=0
-pgrep -x slurmctld > /dev/null && was_running=1
+pgrep -f "slurmctld -f $SLURM_CONF" > /dev/null && was_running=1
 cleanup() {
   ((was_running)) || "$cluster" stop
   rm -rf "$work"
@@ -19,7 +22,6 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 "$cluster" start
-eval "$("$cluster" env)"
 args=(pretrain configs/tiny/pretrain.yaml max_steps=20 logging_steps=5)
 
 cd "$root"
