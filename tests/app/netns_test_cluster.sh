@@ -20,12 +20,16 @@ fi
 [[ $rc -eq 0 ]] || { cat "$work/start.log"; exit 1; }
 "$cluster_sh" hostfile 2 > "$work/hosts"
 
-# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds; status 1 once SECONDS have passed.
+# wait_for [-i INTERVAL] SECONDS CMD...: runs CMD every INTERVAL seconds (default 0.2) until it
+# succeeds; status 1 once SECONDS have passed. A short INTERVAL (0.01) where what follows must come
+# within a few steps of the run: 0.2 s is many steps on a fast machine.
 wait_for() {
+  local interval=0.2
+  [[ $1 == -i ]] && { interval=$2; shift 2; }
   local deadline=$((SECONDS + $1))
   shift
   until "$@"; do
     ((SECONDS < deadline)) || return 1
-    sleep 0.2
+    sleep "$interval"
   done
 }
