@@ -48,7 +48,6 @@ run_timed "$work/throw.log" env UOE_INJECT_FAULT=throw:step@3@1 timeout 120 mpie
 echo "  exit $code $elapsed s after start-up: $(grep 'error:' "$work/throw.log")"
 
 echo "2. SIGKILL of rank 1 during training"
-start=$SECONDS
 timeout 120 mpiexec -np 2 "$uoe" pretrain "$config" output_dir="$work/kill" max_steps=100000 \
   > "$work/kill.log" 2>&1 &
 job=$!

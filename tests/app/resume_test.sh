@@ -46,7 +46,7 @@ same_tensors() {  # same_tensors <dir a> <dir b>: every .h5 under a equals its t
 kill_one_rank_after() {
   local dir=$1 step=$(($2 + RANDOM % ($3 - $2 + 1)))
   for _ in $(seq 12000); do
-    grep -qs "\"step\":$step[,}]" "$dir/metrics.jsonl" && break
+    grep -qs "\"step\":${step}[,}]" "$dir/metrics.jsonl" && break
     kill -0 "$job" 2> /dev/null || break
     sleep 0.005
   done
