@@ -109,16 +109,32 @@ EvalOptions eval_options(const RunConfig& c, const Selection* selection) {
   return options;
 }
 
-std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::string& path,
+// dataset.<key> read, its vocabulary not yet checked: the commands that plan memory from the
+// data's sequence lengths read it before building the model, and check it after (check_vocab), so
+// that a broken model file is reported before a vocabulary that does not match it.
+std::unique_ptr<TokenDataset> read_dataset(const RunContext& ctx, const std::string& path,
                                            const char* key) {
   return agreed(*ctx.groups.world().control, [&] {
     UOE_CHECK(!path.empty(), "dataset.", key, " is required by this command");
-    auto data = std::make_unique<TokenDataset>(path);
-    const int64_t vocab = ctx.config.model.vocab_size;
-    UOE_CHECK(data->vocab_size() <= vocab, "dataset.", key, " '", path, "' has vocab_size ",
-              data->vocab_size(), " > model.vocab_size=", vocab);
-    return data;
+    return std::make_unique<TokenDataset>(path);
   });
+}
+
+void check_vocab(const RunContext& ctx, const TokenDataset* data, const char* key) {
+  if (data == nullptr) return;
+  agreed(*ctx.groups.world().control, [&] {
+    const int64_t vocab = ctx.config.model.vocab_size;
+    UOE_CHECK(data->vocab_size() <= vocab, "dataset.", key, " '", data->path(), "' has vocab_size ",
+              data->vocab_size(), " > model.vocab_size=", vocab);
+    return 0;
+  });
+}
+
+std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::string& path,
+                                           const char* key) {
+  auto data = read_dataset(ctx, path, key);
+  check_vocab(ctx, data.get(), key);
+  return data;
 }
 
 EvalSuite load_eval_suite(const RunContext& ctx) {
@@ -130,13 +146,14 @@ int pretrain(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   std::unique_ptr<TokenDataset> train;
   if (!ctx.config.dataset.train.empty())
-    train = open_dataset(ctx, ctx.config.dataset.train, "train");
+    train = read_dataset(ctx, ctx.config.dataset.train, "train");
   RunWorkload workload;
   workload.seq_len = train ? longest_sequence({train.get()}) : ctx.config.data.seq_len;
   workload.sequences_per_rank = ctx.config.training.per_device_train_batch_size;
   plan_memory(ctx, workload);
-  train.reset();
   CausalLM model = build_model(ctx);
+  check_vocab(ctx, train.get(), "train");
+  train.reset();  // the trainer reads dataset.train itself
   const bool evaluate = !ctx.config.dataset.forget.empty() || !ctx.config.dataset.retain.empty();
   std::optional<EvalSuite> suite;
   if (evaluate) suite = load_eval_suite(ctx);
@@ -253,16 +270,17 @@ Attributed attribute_and_select(const RunContext& ctx, CausalLM& model, const To
 }
 
 // The retain set when dataset.retain is set (attribution scores it), or when `required`.
-std::unique_ptr<TokenDataset> open_retain(const RunContext& ctx, bool required) {
+std::unique_ptr<TokenDataset> read_retain(const RunContext& ctx, bool required) {
   if (ctx.config.dataset.retain.empty() && !required) return nullptr;
-  return open_dataset(ctx, ctx.config.dataset.retain, "retain");
+  return read_dataset(ctx, ctx.config.dataset.retain, "retain");
 }
 
 int attribute(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   CausalLM model = build_model(ctx);
   auto forget = open_dataset(ctx, ctx.config.dataset.forget, "forget");
-  auto retain = open_retain(ctx, false);
+  auto retain = read_retain(ctx, false);
+  check_vocab(ctx, retain.get(), "retain");
   ctx.open_outputs();
   const Attributed a = attribute_and_select(ctx, model, *forget, retain.get());
   nlohmann::json summary = {{"command", "attribute"},
@@ -311,10 +329,12 @@ RunWorkload unlearn_workload(const RunConfig& c, const TokenDataset& forget,
 int unlearn(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   const RunConfig& c = ctx.config;
-  auto forget = open_dataset(ctx, c.dataset.forget, "forget");
-  auto retain = open_retain(ctx, method_uses_retain(c.unlearn));
+  auto forget = read_dataset(ctx, c.dataset.forget, "forget");
+  auto retain = read_retain(ctx, method_uses_retain(c.unlearn));
   plan_memory(ctx, unlearn_workload(c, *forget, retain.get()));
   CausalLM model = build_model(ctx);
+  check_vocab(ctx, forget.get(), "forget");
+  check_vocab(ctx, retain.get(), "retain");
   EvalSuite suite = load_eval_suite(ctx);
   ctx.open_outputs();
   auto [attribution, retain_attribution, selection, specificity] =

@@ -41,8 +41,9 @@ DeviceChoice choose_device(const std::string& key, const DeviceEnvironment& env)
   UOE_CHECK(gpu, "device=cuda: no GPU is visible to this rank (CUDA_VISIBLE_DEVICES='",
             std::getenv("CUDA_VISIBLE_DEVICES") ? std::getenv("CUDA_VISIBLE_DEVICES") : "",
             "'); use device: cpu (or auto)");
-  throw InputError("device=cuda: training on CUDA is not yet supported in this version; use "
-                   "device: cpu (or auto)");
+  throw InputError(
+      "device=cuda: training on CUDA is not yet supported in this version; use "
+      "device: cpu (or auto)");
 }
 
 }  // namespace uoe

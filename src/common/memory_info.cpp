@@ -40,7 +40,8 @@ int64_t cgroup_room() {
          "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
     const int64_t limit = read_bytes(limit_file), usage = read_bytes(usage_file);
     // cgroup v1 writes "no limit" as a number near 2^63.
-    if (limit > 0 && usage >= 0 && limit < (int64_t(1) << 60)) return std::max<int64_t>(0, limit - usage);
+    if (limit > 0 && usage >= 0 && limit < (int64_t(1) << 60))
+      return std::max<int64_t>(0, limit - usage);
   }
   return -1;
 }

@@ -60,8 +60,8 @@ std::string MemoryPlan::describe() const {
       " without recomputation / ", gib(with_recompute.activations), " with",
       w.gradient_checkpointing ? " (gradient_checkpointing: true)" : "",
       planned.comm_buffers > 0 ? ", all-to-all buffers " + gib(planned.comm_buffers) : "",
-      "; peak ", gib(planned.total()), " of ", gib(capacity.bytes_per_rank), " (",
-      capacity.source, "), over ", gib(capacity.process_baseline), " already resident");
+      "; peak ", gib(planned.total()), " of ", gib(capacity.bytes_per_rank), " (", capacity.source,
+      "), over ", gib(capacity.process_baseline), " already resident");
 }
 
 nlohmann::json MemoryPlan::to_json() const {

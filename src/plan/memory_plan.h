@@ -25,15 +25,15 @@ struct RunWorkload {
 
 // Where the per-rank capacity comes from, for the messages.
 struct MemoryCapacity {
-  double bytes_per_rank = 0;  // what the planned peak must fit in
+  double bytes_per_rank = 0;    // what the planned peak must fit in
   double process_baseline = 0;  // already resident before the model (libraries, MPI), not in it
-  std::string source;  // e.g. "MemAvailable 21.5 GiB shared by 2 ranks on the node"
+  std::string source;           // e.g. "MemAvailable 21.5 GiB shared by 2 ranks on the node"
 };
 
 struct MemoryPlan {
   RunWorkload workload;
   Layout layout;
-  MemoryEstimate planned;          // as the run is configured
+  MemoryEstimate planned;  // as the run is configured
   MemoryEstimate without_recompute, with_recompute;
   MemoryCapacity capacity;
   bool fits() const { return planned.total() <= capacity.bytes_per_rank; }

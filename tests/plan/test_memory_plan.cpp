@@ -74,12 +74,12 @@ TEST(MemoryPlan, RecomputationKeepsLayerInputsAndOneLayer) {
 
 TEST(MemoryPlan, RefusalNamesWhatToChange) {
   // Weights and optimizer state dominate: split the experts, or a smaller model.
-  const MemoryPlan weights = plan_run_memory(hand_model(), {1, 1}, seuf_workload(),
-                                             {1000, 0, "MemAvailable"});
+  const MemoryPlan weights =
+      plan_run_memory(hand_model(), {1, 1}, seuf_workload(), {1000, 0, "MemAvailable"});
   EXPECT_FALSE(weights.fits());
-  test::expect_input_error([&] { check_memory_plan(weights); },
-                           {"planned peak memory per rank", "MemAvailable",
-                            "raise parallel.ep_size (now 1)"});
+  test::expect_input_error(
+      [&] { check_memory_plan(weights); },
+      {"planned peak memory per rank", "MemAvailable", "raise parallel.ep_size (now 1)"});
   // Activations dominate: the batch or the sequence length; recomputation when it would fit.
   // Full: 1000 sequences of 2 tokens keep 1000 * 2 * 600 bytes, with recomputation 2 * 408.
   RunWorkload big_batch = seuf_workload();
@@ -89,9 +89,9 @@ TEST(MemoryPlan, RefusalNamesWhatToChange) {
       plan_run_memory(hand_model(), {1, 1}, big_batch, {1e6, 0, "MemAvailable"});
   ASSERT_FALSE(activations.fits());
   ASSERT_LE(activations.with_recompute.total(), 1e6);
-  test::expect_input_error([&] { check_memory_plan(activations); },
-                           {"lower per_device_train_batch_size (1000 sequences",
-                            "gradient_checkpointing: true"});
+  test::expect_input_error(
+      [&] { check_memory_plan(activations); },
+      {"lower per_device_train_batch_size (1000 sequences", "gradient_checkpointing: true"});
 }
 
 TEST(Device, CpuAndAutoWithoutCudaRunOnTheCpu) {
@@ -105,12 +105,21 @@ TEST(Device, CpuAndAutoWithoutCudaRunOnTheCpu) {
 }
 
 TEST(Device, CudaIsRefusedWithOneLineNamingTheKey) {
-  test::expect_input_error([] { choose_device("cuda", {false, 0, 0}); },
-                           {"device=cuda", "without CUDA"});
-  test::expect_input_error([] { choose_device("cuda", {true, 0, 0}); },
-                           {"device=cuda", "no GPU is visible"});
-  test::expect_input_error([] { choose_device("cuda", {true, 1, 0}); },
-                           {"device=cuda", "not yet supported"});
+  test::expect_input_error(
+      [] {
+        choose_device("cuda", {false, 0, 0});
+      },
+      {"device=cuda", "without CUDA"});
+  test::expect_input_error(
+      [] {
+        choose_device("cuda", {true, 0, 0});
+      },
+      {"device=cuda", "no GPU is visible"});
+  test::expect_input_error(
+      [] {
+        choose_device("cuda", {true, 1, 0});
+      },
+      {"device=cuda", "not yet supported"});
   test::expect_input_error([] { choose_device("tpu", {true, 1, 0}); }, {"device", "'tpu'"});
 }
 
