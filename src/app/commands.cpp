@@ -80,7 +80,9 @@ int64_t longest_sequence(std::initializer_list<const TokenDataset*> datasets) {
 // the node has available, shared by its ranks): printed by rank 0, kept for summary.json, and a
 // layout that cannot fit ends every rank with exit 2 before the model is built.
 void plan_memory(RunContext& ctx, RunWorkload workload) {
-  // Inputs other helpers' keys will set: bf16 values and activation recomputation.
+  if (!ctx.config.has_model) return;  // build_model reports it
+  // Not configurable on this branch yet: the `bf16` key sets precision ("bf16") and
+  // `gradient_checkpointing` sets recomputation, once they exist.
   workload.precision = "fp32";
   workload.gradient_checkpointing = false;
   std::string source;

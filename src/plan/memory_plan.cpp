@@ -10,9 +10,14 @@ namespace {
 
 constexpr double kGiB = double(1ull << 30);
 
+// "12.3 GiB", "4.56 GiB", or "789.0 MiB" below 1 GiB.
 std::string gib(double bytes) {
   std::ostringstream out;
-  out << std::fixed << std::setprecision(bytes < 10 * kGiB ? 2 : 1) << bytes / kGiB << " GiB";
+  if (bytes < kGiB) {
+    out << std::fixed << std::setprecision(1) << bytes / double(1 << 20) << " MiB";
+  } else {
+    out << std::fixed << std::setprecision(bytes < 10 * kGiB ? 2 : 1) << bytes / kGiB << " GiB";
+  }
   return out.str();
 }
 
