@@ -1,7 +1,5 @@
 #include "bench_utils.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -154,12 +152,6 @@ void write_json(const std::string& path, const nlohmann::json& value) {
   std::ofstream out(path);
   out << value.dump(2) << "\n";
   UOE_CHECK(out.good(), "cannot write ", path);
-}
-
-int64_t peak_rss_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return int64_t(usage.ru_maxrss) * 1024;
 }
 
 nlohmann::json timing_json(const std::vector<double>& seconds) {

@@ -72,9 +72,6 @@ void write_json(const std::string& path, const nlohmann::json& value);
 // Statistics of a list of timings: {"median_s", "min_s", "max_s", "samples_s"}.
 nlohmann::json timing_json(const std::vector<double>& seconds);
 
-// Largest resident set size of this process so far (getrusage ru_maxrss), in bytes.
-int64_t peak_rss_bytes();
-
 // Calls `body` and maps exceptions to the exit codes of the `uoe` command (2 input, 1 runtime).
 // `abort` ends the job on failure (MpiRuntime::abort under MPI); it receives the exit code.
 int run_main(const std::function<int()>& body, const std::function<void(int)>& abort);

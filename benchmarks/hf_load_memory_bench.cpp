@@ -19,6 +19,7 @@
 #include "common/check.h"
 #include "common/cpu_runtime.h"
 #include "common/log.h"
+#include "common/memory_info.h"
 #include "formats/safetensors_writer.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
@@ -102,13 +103,13 @@ int load_checkpoint_measured(const ModelConfig& c, const std::string& dir, const
   configure_cpu_runtime(MpiRuntime::local_size());
   auto groups = ProcessGroups::create(world, world->size());
   const SafetensorsCheckpoint checkpoint(dir);
-  const int64_t start_rss = bench::peak_rss_bytes();
+  const int64_t start_rss = peak_rss_bytes();
 
   CausalLM model(c, groups.ep());
   const double t0 = bench::now_seconds();
   const HfLoadReport report = load_hf_checkpoint(checkpoint, model, "");
   const double load_s = bench::now_seconds() - t0;
-  const int64_t peak_rss = bench::peak_rss_bytes();
+  const int64_t peak_rss = peak_rss_bytes();
 
   int64_t wrong = 0;
   for (const auto& item : model->named_parameters()) {

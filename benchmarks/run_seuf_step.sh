@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SEUF step vs full-model unlearning step on the same model, each in its own process:
 # step time, optimizer state and peak RSS per rank, with the ratios (targets: >= 1.8x faster
-# steps, >= 100x less optimizer state).
+# steps, >= 100x less optimizer state), and the analytic FLOPs of both steps (`uoe plan`'s model)
+# beside the measured time ratio.
 #   benchmarks/run_seuf_step.sh [build dir] [output dir] [ranks]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,10 +28,14 @@ print(f"step time     SEUF {seuf['step_time_s']*1e3:8.1f} ms   full {full['step_
 print(f"optim. state  SEUF {seuf['optimizer_state_bytes_max_rank']:>10,} B  full "
       f"{full['optimizer_state_bytes_max_rank']:>12,} B  full/SEUF {state:7.0f}x "
       f"(target >= 100x: {'met' if state >= 100 else 'NOT met'})")
+flops = full["analytic_flops_per_rank_step"] / seuf["analytic_flops_per_rank_step"]
+print(f"FLOPs/rank    SEUF {seuf['analytic_flops_per_rank_step']/1e9:8.2f} G    full "
+      f"{full['analytic_flops_per_rank_step']/1e9:8.2f} G    full/SEUF {flops:5.2f}x (analytic) vs "
+      f"{speed:5.2f}x measured time")
 print(f"peak RSS      SEUF {seuf['peak_rss_bytes_max_rank']/2**20:8.0f} MiB  full "
       f"{full['peak_rss_bytes_max_rank']/2**20:8.0f} MiB  full/SEUF {rss:5.2f}x")
 result = {"seuf": seuf, "full": full, "step_speedup": speed, "optimizer_state_ratio": state,
-          "peak_rss_ratio": rss}
+          "peak_rss_ratio": rss, "analytic_flops_ratio": flops}
 with open(f"{out}/seuf_step.json.tmp", "w") as f:
     json.dump(result, f, indent=2)
 import os

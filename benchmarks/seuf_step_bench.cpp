@@ -9,7 +9,9 @@
 // The default model is fine-grained like DeepSeek-V2-Lite (64 experts, top-6), scaled down.
 //
 // Runs the real trainer (run_unlearning, GA) for --steps optimizer steps and reports the mean
-// step time, the optimizer state per rank and the peak RSS per rank. The driver
+// step time, the optimizer state per rank, the peak RSS per rank and `uoe plan`'s analytic FLOPs
+// of one step on one rank (plan/planner.h: SEUF's backward computes input gradients through the
+// frozen layers above the target and weight gradients only for the trainable set). The driver
 // (benchmarks/run_seuf_step.sh) runs both modes as separate processes, so the peak RSS of one does
 // not hide the other's, and prints the ratios. Correctness before timing: after the run every
 // tensor outside the trainable set must be bitwise unchanged (SEUF) and the loss finite.
@@ -19,7 +21,9 @@
 #include "common/check.h"
 #include "common/cpu_runtime.h"
 #include "common/log.h"
+#include "common/memory_info.h"
 #include "parallel/mpi_communicator.h"
+#include "plan/planner.h"
 #include "unlearn/selection.h"
 #include "unlearn/unlearner.h"
 
@@ -101,8 +105,17 @@ int run(bench::Flags& flags) {
   UOE_CHECK(changed_outside == 0, changed_outside, " frozen tensors changed");
   UOE_CHECK(std::isfinite(summary["final"]["loss"].get<double>()), "loss is not finite");
 
+  PlanInput plan_input;
+  plan_input.workload.precision = "fp32";
+  plan_input.workload.seq_len = seq;
+  plan_input.workload.sequences_per_rank = batch;
+  plan_input.workload.seuf_target_layer = target_layer;
+  const LayoutPlan plan =
+      plan_layout(model_config, plan_input, {groups.ep_size(), groups.dp_size()},
+                  mode == "seuf" ? PlanMethod::kSeuf : PlanMethod::kFull);
+
   // Per-rank maxima: the rank that holds the target expert is the one that matters.
-  auto rss = torch::tensor({bench::peak_rss_bytes()});
+  auto rss = torch::tensor({peak_rss_bytes()});
   groups.world().control->all_reduce(rss, ReduceOp::kMax);
   nlohmann::json result = {
       {"mode", mode},
@@ -116,6 +129,7 @@ int run(bench::Flags& flags) {
       {"peak_rss_bytes_max_rank", rss.item<int64_t>()},
       {"trainable_elements_max_rank", summary["trainable_elements_max_rank"]},
       {"trainable_parameters", trainable.num_elements},
+      {"analytic_flops_per_rank_step", plan.time.flops},
       {"model",
        {{"hidden", model_config.hidden_size},
         {"layers", model_config.num_hidden_layers},
@@ -127,7 +141,8 @@ int run(bench::Flags& flags) {
   if (groups.rank() == 0) bench::write_json(out_path, result);
   log0(mode, ": step ", summary["step_time_s"].get<double>(), " s, optimizer state ",
        summary["optimizer_state_bytes_max_rank"].get<int64_t>(), " B (largest rank), peak RSS ",
-       rss.item<int64_t>() / (1 << 20), " MiB (largest rank)");
+       rss.item<int64_t>() / (1 << 20), " MiB (largest rank), ", plan.time.flops / 1e9,
+       " GFLOP per rank and step (analytic)");
   return 0;
 }
 

@@ -10,12 +10,14 @@
 #include "common/check.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/memory_info.h"
 #include "data/fictitious_facts.h"
 #include "data/text_corpus.h"
 #include "eval/evaluation.h"
 #include "eval/tofu_eval.h"
 #include "model/causal_lm.h"
 #include "model/parameter_count.h"
+#include "plan/memory_plan.h"
 #include "plan/plan_report.h"
 #include "train/pretrainer.h"
 #include "unlearn/attribution.h"
@@ -65,6 +67,43 @@ nlohmann::json parameter_counts(const RunContext& ctx, const CausalLM& model) {
           {"total", dense + local_experts * ctx.groups.ep_size()}};
 }
 
+// The longest sequence of `datasets` (null entries skipped).
+int64_t longest_sequence(std::initializer_list<const TokenDataset*> datasets) {
+  int64_t longest = 0;
+  for (const TokenDataset* data : datasets) {
+    for (int64_t i = 0; data && i < data->size(); ++i) longest = std::max(longest, data->length(i));
+  }
+  return longest;
+}
+
+// The start-up memory plan (plan/memory_plan.h) against the least memory any rank may use (what
+// the node has available, shared by its ranks): printed by rank 0, kept for summary.json, and a
+// layout that cannot fit ends every rank with exit 2 before the model is built.
+void plan_memory(RunContext& ctx, RunWorkload workload) {
+  if (!ctx.config.has_model) return;  // build_model reports it
+  // Not configurable on this branch yet: the `bf16` key sets precision ("bf16") and
+  // `gradient_checkpointing` sets recomputation, once they exist.
+  workload.precision = "fp32";
+  workload.gradient_checkpointing = false;
+  std::string source;
+  const int ranks_on_node = MpiRuntime::local_size();
+  auto capacity = torch::tensor({available_memory_bytes(&source) / ranks_on_node});
+  ctx.groups.world().control->all_reduce(capacity, ReduceOp::kMin);
+  auto baseline = torch::tensor({current_rss_bytes()});
+  ctx.groups.world().control->all_reduce(baseline, ReduceOp::kMax);
+  const MemoryCapacity per_rank{
+      double(capacity.item<int64_t>()), double(baseline.item<int64_t>()),
+      c10::str(source, " shared by the ", ranks_on_node, " rank(s) on the node")};
+  const Layout layout{ctx.groups.ep_size(), ctx.groups.dp_size()};
+  const MemoryPlan plan = agreed(*ctx.groups.world().control, [&] {
+    MemoryPlan p = plan_run_memory(ctx.config.model, layout, workload, per_rank);
+    check_memory_plan(p);
+    return p;
+  });
+  log0(plan.describe());
+  ctx.memory_plan = plan.to_json();
+}
+
 EvalOptions eval_options(const RunConfig& c, const Selection* selection) {
   EvalOptions options{c.eval.batch_size, c.eval.max_new_tokens, std::nullopt, ""};
   if (selection && !selection->experts.empty()) options.target = selection->experts.front();
@@ -72,16 +111,32 @@ EvalOptions eval_options(const RunConfig& c, const Selection* selection) {
   return options;
 }
 
-std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::string& path,
+// dataset.<key> read, its vocabulary not yet checked: the commands that plan memory from the
+// data's sequence lengths read it before building the model, and check it after (check_vocab), so
+// that a broken model file is reported before a vocabulary that does not match it.
+std::unique_ptr<TokenDataset> read_dataset(const RunContext& ctx, const std::string& path,
                                            const char* key) {
   return agreed(*ctx.groups.world().control, [&] {
     UOE_CHECK(!path.empty(), "dataset.", key, " is required by this command");
-    auto data = std::make_unique<TokenDataset>(path);
-    const int64_t vocab = ctx.config.model.vocab_size;
-    UOE_CHECK(data->vocab_size() <= vocab, "dataset.", key, " '", path, "' has vocab_size ",
-              data->vocab_size(), " > model.vocab_size=", vocab);
-    return data;
+    return std::make_unique<TokenDataset>(path);
   });
+}
+
+void check_vocab(const RunContext& ctx, const TokenDataset* data, const char* key) {
+  if (data == nullptr) return;
+  agreed(*ctx.groups.world().control, [&] {
+    const int64_t vocab = ctx.config.model.vocab_size;
+    UOE_CHECK(data->vocab_size() <= vocab, "dataset.", key, " '", data->path(), "' has vocab_size ",
+              data->vocab_size(), " > model.vocab_size=", vocab);
+    return 0;
+  });
+}
+
+std::unique_ptr<TokenDataset> open_dataset(const RunContext& ctx, const std::string& path,
+                                           const char* key) {
+  auto data = read_dataset(ctx, path, key);
+  check_vocab(ctx, data.get(), key);
+  return data;
 }
 
 EvalSuite load_eval_suite(const RunContext& ctx) {
@@ -91,8 +146,16 @@ EvalSuite load_eval_suite(const RunContext& ctx) {
 
 int pretrain(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
+  std::unique_ptr<TokenDataset> train;
+  if (!ctx.config.dataset.train.empty())
+    train = read_dataset(ctx, ctx.config.dataset.train, "train");
+  RunWorkload workload;
+  workload.seq_len = train ? longest_sequence({train.get()}) : ctx.config.data.seq_len;
+  workload.sequences_per_rank = ctx.config.training.per_device_train_batch_size;
+  plan_memory(ctx, workload);
   CausalLM model = build_model(ctx);
-  if (!ctx.config.dataset.train.empty()) open_dataset(ctx, ctx.config.dataset.train, "train");
+  check_vocab(ctx, train.get(), "train");
+  train.reset();  // the trainer reads dataset.train itself
   const bool evaluate = !ctx.config.dataset.forget.empty() || !ctx.config.dataset.retain.empty();
   std::optional<EvalSuite> suite;
   if (evaluate) suite = load_eval_suite(ctx);
@@ -209,16 +272,17 @@ Attributed attribute_and_select(const RunContext& ctx, CausalLM& model, const To
 }
 
 // The retain set when dataset.retain is set (attribution scores it), or when `required`.
-std::unique_ptr<TokenDataset> open_retain(const RunContext& ctx, bool required) {
+std::unique_ptr<TokenDataset> read_retain(const RunContext& ctx, bool required) {
   if (ctx.config.dataset.retain.empty() && !required) return nullptr;
-  return open_dataset(ctx, ctx.config.dataset.retain, "retain");
+  return read_dataset(ctx, ctx.config.dataset.retain, "retain");
 }
 
 int attribute(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   CausalLM model = build_model(ctx);
   auto forget = open_dataset(ctx, ctx.config.dataset.forget, "forget");
-  auto retain = open_retain(ctx, false);
+  auto retain = read_retain(ctx, false);
+  check_vocab(ctx, retain.get(), "retain");
   ctx.open_outputs();
   const Attributed a = attribute_and_select(ctx, model, *forget, retain.get());
   nlohmann::json summary = {{"command", "attribute"},
@@ -245,12 +309,34 @@ nlohmann::json tofu_metrics(const RunContext& ctx, CausalLM& model) {
   return result;
 }
 
+// What `unlearn` trains per rank and step, for the memory plan: the longest forget or retain
+// sequence, the retain batch beside the forget batch, the selection's layer and expert count
+// (before attribution: the first MoE layer, the worst case).
+RunWorkload unlearn_workload(const RunConfig& c, const TokenDataset& forget,
+                             const TokenDataset* retain) {
+  const SelectionConfig& s = c.unlearn.selection;
+  RunWorkload w;
+  w.method = s.mode == SelectionMode::kFull ? PlanMethod::kFull : PlanMethod::kSeuf;
+  w.seq_len = longest_sequence({&forget, retain});
+  w.sequences_per_rank =
+      c.training.per_device_train_batch_size * (method_uses_retain(c.unlearn) ? 2 : 1);
+  if (s.layer >= 0 && s.layer < c.model.num_hidden_layers && c.model.is_moe_layer(s.layer))
+    w.seuf_target_layer = s.layer;
+  w.seuf_experts = s.mode == SelectionMode::kFixed   ? int64_t(s.experts.size())
+                   : s.mode == SelectionMode::kLayer ? c.model.num_experts / c.parallel.ep_size
+                                                     : s.top_m;
+  return w;
+}
+
 int unlearn(const CommandLine& cli) {
   RunContext ctx = make_run_context(cli);
   const RunConfig& c = ctx.config;
+  auto forget = read_dataset(ctx, c.dataset.forget, "forget");
+  auto retain = read_retain(ctx, method_uses_retain(c.unlearn));
+  plan_memory(ctx, unlearn_workload(c, *forget, retain.get()));
   CausalLM model = build_model(ctx);
-  auto forget = open_dataset(ctx, c.dataset.forget, "forget");
-  auto retain = open_retain(ctx, method_uses_retain(c.unlearn));
+  check_vocab(ctx, forget.get(), "forget");
+  check_vocab(ctx, retain.get(), "retain");
   EvalSuite suite = load_eval_suite(ctx);
   ctx.open_outputs();
   auto [attribution, retain_attribution, selection, specificity] =

@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/log.h"
+#include "common/memory_info.h"
 #include "common/stop_signal.h"
 #include "parallel/collective_watchdog.h"
 #include "train/training_checkpoint.h"
@@ -165,9 +166,11 @@ std::string layout_line(const ParallelConfig& parallel, const ProcessGroups& gro
 RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   auto world = MpiCommunicator::world();
   RunConfig config;
+  DeviceChoice device;
   std::string error;
   try {
     config = load_and_check(cli, world->size(), outputs);
+    device = choose_device(config.device, device_environment());
   } catch (const InputError& e) {
     error = e.what();
   }
@@ -181,9 +184,11 @@ RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   YAML::Emitter emitter;
   emitter << config.resolved;
   const std::string layout = layout_line(config.parallel, groups);  // collective: on every rank
-  log0("uoe ", cli.command, ": ", layout, ", ", threads, " threads per rank, LibTorch ",
-       TORCH_VERSION, "\nresolved config:\n", emitter.c_str());
-  return RunContext{std::move(config), std::move(groups), threads, emitter.c_str()};
+  log0("uoe ", cli.command, ": ", layout, ", device ", device.device, " (", device.reason, "), ",
+       threads, " threads per rank, LibTorch ", TORCH_VERSION, "\nresolved config:\n",
+       emitter.c_str());
+  return RunContext{std::move(config), std::move(device), std::move(groups),
+                    threads,           emitter.c_str(),   nlohmann::json()};
 }
 
 void RunContext::open_outputs() const {
@@ -199,7 +204,12 @@ void RunContext::open_outputs() const {
 }
 
 void RunContext::write_summary(nlohmann::json summary) const {
+  auto peak = torch::tensor({peak_rss_bytes()});
+  groups.world().control->all_reduce(peak, ReduceOp::kMax);
   if (groups.rank() != 0) return;
+  nlohmann::json memory = memory_plan.is_null() ? nlohmann::json::object() : memory_plan;
+  memory["measured_peak_rss_bytes_max_rank"] = peak.item<int64_t>();
+  summary["memory"] = memory;
   summary["world_size"] = groups.world_size();
   summary["ep_size"] = groups.ep_size();
   summary["dp_size"] = groups.dp_size();

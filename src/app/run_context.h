@@ -8,6 +8,7 @@
 
 #include "app/cli.h"
 #include "common/check.h"
+#include "common/device.h"
 #include "config/run_config.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/process_groups.h"
@@ -16,15 +17,18 @@ namespace uoe {
 
 struct RunContext {
   RunConfig config;
+  DeviceChoice device;
   ProcessGroups groups;
   int threads_per_rank = 1;
-  std::string resolved_yaml;  // the config with defaults filled in
+  std::string resolved_yaml;   // the config with defaults filled in
+  nlohmann::json memory_plan;  // the start-up memory plan (pretrain, unlearn), for summary.json
 
   // Collective: creates output_dir and writes config.yaml there. Commands call it once their
   // inputs have loaded, so that a run rejected for bad input leaves no output directory behind.
   void open_outputs() const;
 
-  // Writes <output_dir>/summary.json (rank 0) with the layout added to `summary`.
+  // Collective: writes <output_dir>/summary.json (rank 0) with the layout, the memory plan and
+  // the measured peak RSS (the largest rank's) added to `summary`.
   void write_summary(nlohmann::json summary) const;
 };
 

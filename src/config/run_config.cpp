@@ -261,6 +261,9 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.training = parse_training(root);
   config.model_name_or_path = root.get<std::string>("model_name_or_path", "");
   config.delta = root.get<std::string>("delta", "");
+  config.device = root.get<std::string>("device", config.device);
+  UOE_CHECK(config.device == "auto" || config.device == "cpu" || config.device == "cuda",
+            "device must be auto, cpu or cuda, got '", config.device, "'");
   if (config.model_name_or_path.empty()) {
     config.has_model = root.has("model");
     if (config.has_model) config.model = parse_model_config(root.child("model"));

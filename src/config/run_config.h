@@ -24,8 +24,9 @@ struct RunConfig {
   // uoe checkpoint directory or HF model directory (config.json + safetensors); empty: build
   // `model:` from scratch
   std::string model_name_or_path;
-  std::string delta;       // optional unlearning delta applied after loading
-  bool has_model = false;  // `model:` or model_name_or_path given
+  std::string delta;            // optional unlearning delta applied after loading
+  std::string device = "auto";  // auto | cpu | cuda (common/device.h)
+  bool has_model = false;       // `model:` or model_name_or_path given
   ModelConfig model;
   ParallelConfig parallel;
   ProfileConfig profile;

@@ -69,6 +69,8 @@ PlanInput load_plan_input(const std::string& path, const std::vector<std::string
   work.sequences_per_rank = w.get<int64_t>("sequences_per_rank", work.sequences_per_rank);
   UOE_CHECK(work.sequences_per_rank > 0, "cluster key 'workload.sequences_per_rank' must be > 0");
   work.seuf_target_layer = w.get<int64_t>("seuf_target_layer", work.seuf_target_layer);
+  work.seuf_experts = w.get<int64_t>("seuf_experts", work.seuf_experts);
+  UOE_CHECK(work.seuf_experts > 0, "cluster key 'workload.seuf_experts' must be > 0");
   work.attention = w.get<std::string>("attention", work.attention);
   UOE_CHECK(work.attention == "eager" || work.attention == "fused",
             "cluster key 'workload.attention' must be eager or fused, got '", work.attention, "'");

@@ -38,6 +38,8 @@ struct WorkloadSpec {
   int64_t sequences_per_rank = 1;  // micro-batch per rank and step (no gradient accumulation)
   int64_t seuf_target_layer =
       -1;  // layer of the unlearned expert; -1: first MoE layer (worst case)
+  // SEUF: experts trained (top_m), each counted with a router (upper bound when they share a layer)
+  int64_t seuf_experts = 1;
   std::string attention = "eager";  // eager (uoe: S x S probabilities kept) | fused (flash-style)
   bool recompute = false;           // activation checkpointing per layer (uoe: not implemented)
 

@@ -190,7 +190,8 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
   MemoryEstimate& mem = plan.memory;
   const double dense_elements = s.total - s.routed_total;
   mem.weights = b * (dense_elements + s.routed_total / ep);
-  mem.trainable = full ? dense_elements + s.routed_total / ep : s.router + s.per_expert;
+  mem.trainable = full ? dense_elements + s.routed_total / ep
+                       : double(w.seuf_experts) * (s.router + s.per_expert);
   mem.optimizer = mem.trainable * (kGradBytes + kAdamBytes + (b < 4 ? 4 : 0));
   // + fp32 logits and their gradient
   mem.activations = tokens * (saved_activation_bytes(m, w, full ? 0 : target) + 2 * 4 * vocab);

@@ -89,6 +89,10 @@ expect_error 1 "domain forget with an entity count" "facts.forget_entities does 
 expect_error 2 "experts not divisible by ep_size" "model.num_experts=8 is not divisible by parallel.ep_size=3" pretrain "$config" "$o" parallel.ep_size=3
 expect_error 2 "ep_size does not divide the world" "parallel.ep_size=4 does not divide the world size 2" pretrain "$config" "$o" parallel.ep_size=4 model.num_experts=4
 expect_error 4 "ep_size does not divide the world" "parallel.ep_size=3 does not divide the world size 4" pretrain "$config" "$o" parallel.ep_size=3 model.num_experts=6
+expect_error 2 "device=cuda without a CUDA build or GPU" "device=cuda:" pretrain "$config" "$o" device=cuda
+expect_error 1 "unknown device" "device must be auto, cpu or cuda, got 'gpu'" pretrain "$config" "$o" device=gpu
+# Memory: the start-up plan refuses before the model is built (a 65536-wide model: ~780 GiB/rank).
+expect_error 2 "model cannot fit in memory" "planned peak memory per rank" pretrain "$config" "$o" model.hidden_size=65536
 # Files.
 expect_error 2 "missing checkpoint" "checkpoint directory '$work/nope' does not exist" "${unlearn[@]}" model_name_or_path="$work/nope"
 expect_error 2 "checkpoint with other expert count" "has shape [8, 128], expected [4, 128]" "${unlearn[@]}" model_name_or_path="$work/fewer_experts"

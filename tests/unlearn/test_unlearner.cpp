@@ -1,6 +1,10 @@
 // `uoe unlearn`'s training loop: only the trainable set changes (bitwise), the optimizer holds
 // state for exactly the trainable elements, every method runs under every layout without hanging,
 // and NPO's cached reference equals a recomputation with a frozen copy.
+#include <torch/csrc/autograd/functions/accumulate_grad.h>
+
+#include <set>
+
 #include "eval/evaluation.h"
 #include "parallel/process_groups.h"
 #include "test_utils.h"
@@ -141,6 +145,84 @@ TEST(Unlearner, GradientAccumulationMatchesOneLargerBatch) {
   for (const auto& [name, tensor] : results[0]) {
     test::expect_close(results[1][name], tensor, 1e-5, "accumulation 2 vs 1: " + name);
   }
+}
+
+}  // namespace
+}  // namespace uoe
+
+namespace uoe {
+namespace {
+
+// Leaf tensors whose gradient backward from `root` would accumulate (AccumulateGrad nodes).
+std::set<const void*> leaves_reached(const torch::Tensor& root) {
+  std::set<const void*> leaves;
+  std::set<torch::autograd::Node*> seen;
+  std::vector<torch::autograd::Node*> stack = {root.grad_fn().get()};
+  while (!stack.empty()) {
+    torch::autograd::Node* node = stack.back();
+    stack.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (auto* leaf = dynamic_cast<torch::autograd::AccumulateGrad*>(node))
+      leaves.insert(leaf->variable.unsafeGetTensorImpl());
+    for (const auto& edge : node->next_edges()) stack.push_back(edge.function.get());
+  }
+  return leaves;
+}
+
+// Frozen weights cost no weight gradients: in a SEUF step (expert 0 of layer 1 and that router;
+// layer 2, the norm and the LM head above are frozen) backward reaches only the trainable tensors
+// (no weight-gradient GEMM of a frozen tensor is in the graph), leaves every frozen tensor without
+// a gradient, and still carries the input gradient through the frozen layers: the trainable
+// tensors' gradients equal those of the same step with every tensor trainable.
+TEST(Unlearner, FrozenTensorsGetNoGradientButPassInputGradients) {
+  auto world = test::world();
+  auto groups = ProcessGroups::create(world, world->size());
+  const auto config = test::tiny_moe_config(2 * world->size());
+  const auto ids =
+      torch::randint(config.vocab_size, {2, 9}, torch::Generator(at::detail::createCPUGenerator(7)),
+                     torch::kInt64);  // [B, S + 1]
+  const auto input = ids.narrow(1, 0, 8), labels = ids.narrow(1, 1, 8);
+  const auto mask = torch::ones({2, 8});
+  auto loss_of = [&](CausalLM& model) {
+    return token_nll_sum(model->forward(input).logits, labels, mask);
+  };
+  SelectionConfig seuf_selection;
+  seuf_selection.mode = SelectionMode::kFixed;
+  seuf_selection.layer = 1;
+  seuf_selection.experts = {0};
+  SelectionConfig full_selection;
+  full_selection.mode = SelectionMode::kFull;
+
+  CausalLM seuf(config, groups.ep()), full(config, groups.ep());
+  seuf->initialize(5);
+  full->initialize(5);
+  apply_selection(seuf, select_targets(seuf_selection, nullptr, config, 1));
+  apply_selection(full, select_targets(full_selection, nullptr, config, 1));
+  const auto loss = loss_of(seuf);
+  const auto reached = leaves_reached(loss);
+  loss.backward();
+  loss_of(full).backward();
+
+  const auto full_params = full->named_parameters();
+  int64_t trainable = 0;
+  for (const auto& item : seuf->named_parameters()) {
+    const auto& name = item.key();
+    const auto& p = item.value();
+    const bool trained = name == "layers.1.mlp.gate.weight" ||
+                         (groups.ep_rank() == 0 && name.rfind("layers.1.mlp.experts.0.", 0) == 0);
+    EXPECT_EQ(p.requires_grad(), trained) << name;
+    EXPECT_EQ(reached.count(p.unsafeGetTensorImpl()), trained ? 1u : 0u)
+        << name << (trained ? " is not reached by backward" : " (frozen) is reached by backward");
+    if (!trained) {
+      EXPECT_FALSE(p.grad().defined()) << "frozen " << name << " got a gradient";
+      continue;
+    }
+    ++trainable;
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_GT(p.grad().abs().max().item<double>(), 0.0) << name;
+    test::expect_close(p.grad(), full_params[name].grad(), 1e-5, name + " SEUF vs full gradient");
+  }
+  EXPECT_EQ(trainable, groups.ep_rank() == 0 ? 4 : 1);  // router + gate, up, down projections
 }
 
 }  // namespace

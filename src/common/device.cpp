@@ -1,0 +1,49 @@
+#include "common/device.h"
+
+#include <ATen/Context.h>
+#include <torch/cuda.h>
+
+#include <cstdlib>
+
+#include "common/check.h"
+
+namespace uoe {
+namespace {
+
+int env_int(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::atoi(value) : fallback;
+}
+
+}  // namespace
+
+DeviceEnvironment device_environment() {
+  DeviceEnvironment env;
+  env.build_has_cuda = at::hasCUDA();
+  env.visible_gpus = env.build_has_cuda ? int(torch::cuda::device_count()) : 0;
+  env.local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("SLURM_LOCALID", 0));
+  return env;
+}
+
+DeviceChoice choose_device(const std::string& key, const DeviceEnvironment& env) {
+  if (key == "cpu") return {"cpu", "device: cpu"};
+  const bool gpu = env.build_has_cuda && env.visible_gpus > 0;
+  if (key == "auto") {
+    if (!env.build_has_cuda) return {"cpu", "auto: LibTorch built without CUDA"};
+    if (!gpu) return {"cpu", "auto: no GPU visible"};
+    // bind_rank.sh leaves one GPU per rank visible; otherwise the local rank picks one of them.
+    return {"cpu", c10::str("auto: cuda:", env.local_rank % env.visible_gpus,
+                            " visible, but training runs on the CPU in this version")};
+  }
+  UOE_CHECK(key == "cuda", "device must be auto, cpu or cuda, got '", key, "'");
+  UOE_CHECK(env.build_has_cuda, "device=cuda: this uoe is built against a LibTorch without CUDA; ",
+            "use device: cpu (or auto)");
+  UOE_CHECK(gpu, "device=cuda: no GPU is visible to this rank (CUDA_VISIBLE_DEVICES='",
+            std::getenv("CUDA_VISIBLE_DEVICES") ? std::getenv("CUDA_VISIBLE_DEVICES") : "",
+            "'); use device: cpu (or auto)");
+  throw InputError(
+      "device=cuda: training on CUDA is not yet supported in this version; use "
+      "device: cpu (or auto)");
+}
+
+}  // namespace uoe
