@@ -3,7 +3,8 @@
 # what training computes: `uoe pretrain` (aux + z loss, 2 accumulation micro-batches) and
 # `uoe unlearn` (SEUF: one expert + router, anchor loss, gdiff with retain batches) on 2 ranks
 # with EP=2 write the same metrics.jsonl with it on as off (every field but times and rates), and
-# the resolved config records the key.
+# the resolved config records the key. The step breakdowns agree on what the replayed exchanges
+# must not repeat: bytes per collective and tokens per expert (no second exchange, no double count).
 # Usage: recompute_parity.sh <uoe binary> <repo root>
 set -euo pipefail
 uoe=$1
@@ -12,9 +13,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cfg="$root/configs/tiny"
 d="$work/data"
-files=(dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5"
-       dataset.forget_mc="$d/forget_mc.jsonl" dataset.retain_mc="$d/retain_mc.jsonl"
-       dataset.tokenizer="$d/vocab.json")
+files=(dataset.tokenizer="$d/vocab.json")  # what make-data wrote
+for f in forget.h5 retain.h5 forget_mc.jsonl retain_mc.jsonl; do files+=(dataset.${f%.*}="$d/$f"); done
 run() {  # run <name> <ranks> <args...>
   local name=$1 np=$2
   shift 2
@@ -48,5 +48,12 @@ for kind in ["pretrain", "unlearn"]:
     assert on == off, f"{kind}: metrics differ with gradient_checkpointing\n{off}\n{on}"
     cfg = open(f"{work}/{kind}_true/config.yaml").read()
     assert "gradient_checkpointing: true" in cfg, f"{kind}: resolved config lacks the key"
+    def moved(name):
+        with open(f"{work}/{name}/breakdown.jsonl") as f:
+            rows = [json.loads(line) for line in f]
+        return [(r["bytes"], {l: v["tokens_per_expert"] for l, v in r["layers"].items()
+                              if "tokens_per_expert" in v}) for r in rows]
+    assert moved(f"{kind}_true") == moved(f"{kind}_false"), f"{kind}: bytes or tokens per expert differ"
+    assert moved(f"{kind}_false")[0][0].get("token_all_to_all", 0) > 0, f"{kind}: no exchange recorded"
     print(f"{kind}: {len(off)} steps, {len(off[0])} fields each, identical with gradient_checkpointing")
 PY

@@ -30,8 +30,8 @@ struct Layout {
 };
 
 struct StepResult {
-  double loss = 0.0;                            // this rank's loss
-  std::map<std::string, torch::Tensor> grads;   // after gradient sync; undefined: no gradient
+  double loss = 0.0;                           // this rank's loss
+  std::map<std::string, torch::Tensor> grads;  // after gradient sync; undefined: no gradient
 };
 
 ModelConfig recompute_config(int64_t num_experts) {
@@ -126,8 +126,8 @@ void expect_same_step(Objective objective) {
       ASSERT_EQ(got.defined(), want.defined()) << tag << " " << name;
       if (!want.defined()) continue;
       ++with_grad;
-      EXPECT_TRUE(torch::equal(got, want)) << tag << " " << name << ": max difference "
-                                           << (got - want).abs().max().item<double>();
+      EXPECT_TRUE(torch::equal(got, want))
+          << tag << " " << name << ": max difference " << (got - want).abs().max().item<double>();
     }
     if (objective == Objective::kPretrain) {
       EXPECT_EQ(with_grad, int64_t(plain.grads.size())) << tag;
