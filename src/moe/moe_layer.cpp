@@ -58,9 +58,11 @@ MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden, ExchangeRecord* rec
     if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(hidden)) * shared;
   };
   const bool overlap = overlap_shared_experts_ && shared_experts;
-  auto [expert_input, plan] = dispatcher_.dispatch(
-      hidden, out.routing.topk_ids, overlap ? std::function<void()>(run_shared_experts) : nullptr,
-      record);                               // [R, H]
+  std::function<void()> while_in_flight;  // the shared experts, when they overlap the dispatch
+  if (overlap) while_in_flight = run_shared_experts;
+  // expert_input [R, H]
+  auto [expert_input, plan] =
+      dispatcher_.dispatch(hidden, out.routing.topk_ids, while_in_flight, record);
   std::vector<torch::Tensor> expert_output;  // per local expert with rows: [n_e, H]
   {
     const StepProfiler::Scope timer(profiler_, "expert_compute", layer_);
