@@ -7,6 +7,8 @@
 //   inside forward  : attention, router, permutation, count_exchange, token_all_to_all,
 //                     expert_compute, combine, shared_expert (per layer)
 //   inside backward : backward_token_all_to_all (per layer; the all-to-all's backward exchange)
+//                     and, with gradient_checkpointing, the forward phases again (the layers'
+//                     recomputation, which moves no bytes and counts no tokens)
 // Code that may run without a profiler takes a `StepProfiler*` that can be null; every method
 // is then skipped by the static helpers below (the disabled cost is a null check).
 #include <nlohmann/json.hpp>

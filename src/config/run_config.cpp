@@ -63,6 +63,7 @@ TrainingConfig parse_training(ConfigNode& root) {
       root.get<std::string>("resume_from_checkpoint", t.resume_from_checkpoint);
   t.overwrite_output_dir = root.get<bool>("overwrite_output_dir", t.overwrite_output_dir);
   t.ddp_timeout = root.get<double>("ddp_timeout", t.ddp_timeout);
+  t.gradient_checkpointing = root.get<bool>("gradient_checkpointing", t.gradient_checkpointing);
   t.router_aux_loss_coef = root.get<double>("router_aux_loss_coef", t.router_aux_loss_coef);
   t.router_z_loss_coef = root.get<double>("router_z_loss_coef", t.router_z_loss_coef);
   t.moe_aux_loss_scope = root.get_enum("moe_aux_loss_scope", t.moe_aux_loss_scope, kAuxLossScopes);

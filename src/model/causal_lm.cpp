@@ -2,6 +2,7 @@
 
 #include "common/check.h"
 #include "model/init.h"
+#include "model/recompute.h"
 
 namespace uoe {
 CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep) : config_(config) {
@@ -50,7 +51,9 @@ CausalLMOutput CausalLMImpl::run_layers(const torch::Tensor& input_ids, const Ro
   for (size_t l = 0; l < decoder_layers_.size(); ++l) {
     std::optional<LayerCacheStep> cached;
     if (cache) cached.emplace(cache->layer(l));
-    auto layer_out = decoder_layers_[l]->forward(hidden, rotary, cached ? &*cached : nullptr);
+    auto layer_out = gradient_checkpointing_ && !cache
+                         ? recomputed_forward(decoder_layers_[l], hidden, rotary)
+                         : decoder_layers_[l]->forward(hidden, rotary, cached ? &*cached : nullptr);
     hidden = layer_out.hidden;
     if (static_cast<int64_t>(l) == capture_layer) out.captured_hidden = hidden;
     if (layer_out.moe) out.moe.emplace(static_cast<int64_t>(l), std::move(*layer_out.moe));

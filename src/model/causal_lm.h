@@ -57,6 +57,9 @@ class CausalLMImpl : public torch::nn::Module {
   void set_profiler(StepProfiler* profiler);
   // MoELayerImpl::set_dispatch_options on every MoE layer.
   void set_dispatch_options(const DispatchOptions& options);
+  // `gradient_checkpointing`: forward (not forward_cached) recomputes each decoder layer in
+  // backward (model/recompute.h); the same losses and gradients with less memory. Off by default.
+  void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
 
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
@@ -70,6 +73,7 @@ class CausalLMImpl : public torch::nn::Module {
 
   ModelConfig config_;
   std::vector<DecoderLayer> decoder_layers_;
+  bool gradient_checkpointing_ = false;
 };
 TORCH_MODULE(CausalLM);
 

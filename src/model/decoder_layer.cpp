@@ -32,7 +32,7 @@ void DecoderLayerImpl::set_profiler(StepProfiler* profiler, int layer) {
 }
 
 DecoderOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTables& rotary,
-                                        const LayerCacheStep* cached) {
+                                        const LayerCacheStep* cached, ExchangeRecord* record) {
   DecoderOutput out;
   torch::Tensor h;  // [B, S, H]
   {
@@ -44,7 +44,7 @@ DecoderOutput DecoderLayerImpl::forward(const torch::Tensor& x, const RotaryTabl
   auto normed = post_attention_layernorm(h);
   auto tokens = normed.reshape({-1, normed.size(-1)});  // [T, H]
   if (is_moe()) {
-    out.moe = moe_mlp->forward(tokens);
+    out.moe = moe_mlp->forward(tokens, record);
     out.hidden = h + out.moe->hidden.view_as(h);
   } else {
     out.hidden = h + dense_mlp->forward(tokens).view_as(h);

@@ -21,8 +21,9 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, ProcessGroup ep);
   // `cached`: incremental decoding (AttentionImpl::forward); the MoE layer routes only x's tokens.
+  // `record`: recomputation of an MoE layer (MoELayerImpl::forward, model/recompute.h).
   DecoderOutput forward(const torch::Tensor& x, const RotaryTables& rotary,
-                        const LayerCacheStep* cached = nullptr);
+                        const LayerCacheStep* cached = nullptr, ExchangeRecord* record = nullptr);
 
   bool is_moe() const { return !moe_mlp.is_empty(); }
 

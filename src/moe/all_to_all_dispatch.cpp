@@ -67,21 +67,24 @@ torch::Tensor sum_sorted_rows(const torch::Tensor& sorted_rows, const torch::Ten
 
 torch::Tensor LocalTransport::dispatch(const torch::Tensor& hidden, const torch::Tensor& sort_order,
                                        DispatchPlan& plan,
-                                       const std::function<void()>& while_in_flight) {
+                                       const std::function<void()>& while_in_flight,
+                                       ExchangeRecord* record) {
   const StepProfiler::Scope timer(profiler_, "permutation", layer_);
-  auto mine = std::make_shared<LocalPlan>();
-  mine->unsort_order = inverse_permutation(sort_order);                   // [T*K]
-  const auto token_of_row = torch::div(sort_order, plan.top_k, "floor");  // [T*K]
-  plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
-  plan.send_splits = plan.recv_splits = {token_of_row.size(0)};
-  plan.transport = std::move(mine);
-  if (while_in_flight) while_in_flight();       // nothing to overlap with
-  return hidden.index_select(0, token_of_row);  // [T*K, H]
+  if (!replaying(record)) {
+    auto mine = std::make_shared<LocalPlan>();
+    mine->unsort_order = inverse_permutation(sort_order);              // [T*K]
+    mine->token_of_row = torch::div(sort_order, plan.top_k, "floor");  // [T*K]
+    plan.rows_per_local_expert = to_vector(plan.tokens_per_expert);
+    plan.send_splits = plan.recv_splits = {mine->token_of_row.size(0)};
+    plan.transport = std::move(mine);
+  }
+  if (while_in_flight) while_in_flight();  // nothing to overlap with
+  return hidden.index_select(0, own_plan<LocalPlan>(plan)->token_of_row);  // [T*K, H]
 }
 
 torch::Tensor LocalTransport::combine(const std::vector<torch::Tensor>& expert_output_parts,
                                       const DispatchPlan& plan, const torch::Tensor& topk_weights,
-                                      bool /*differentiable*/) {
+                                      bool /*differentiable*/, ExchangeRecord* /*record*/) {
   const torch::Tensor expert_output = concatenated(expert_output_parts, profiler_, layer_);
   return sum_sorted_rows(expert_output, own_plan<LocalPlan>(plan)->unsort_order, plan, topk_weights,
                          expert_output.scalar_type(), profiler_, layer_);
@@ -90,15 +93,13 @@ torch::Tensor LocalTransport::combine(const std::vector<torch::Tensor>& expert_o
 AllToAllTransport::AllToAllTransport(ProcessGroup ep, int64_t num_experts)
     : ep_(std::move(ep)), ep_size_(ep_.size()), num_local_experts_(num_experts / ep_size_) {}
 
-torch::Tensor AllToAllTransport::dispatch(const torch::Tensor& hidden,
-                                          const torch::Tensor& sort_order, DispatchPlan& plan,
-                                          const std::function<void()>& while_in_flight) {
+void AllToAllTransport::make_plan(const torch::Tensor& hidden, const torch::Tensor& sort_order,
+                                  DispatchPlan& plan) {
   auto mine = std::make_shared<AllToAllPlan>();
-  torch::Tensor token_of_row;  // [T*K] sorted position -> token
   {
     const StepProfiler::Scope timer(profiler_, "permutation", layer_);
-    mine->unsort_order = inverse_permutation(sort_order);        // [T*K]
-    token_of_row = torch::div(sort_order, plan.top_k, "floor");  // [T*K]
+    mine->unsort_order = inverse_permutation(sort_order);              // [T*K]
+    mine->token_of_row = torch::div(sort_order, plan.top_k, "floor");  // [T*K]
   }
 
   // Count exchange on the control channel (CPU): row p of `sent_counts` goes to rank p; row s of
@@ -113,20 +114,28 @@ torch::Tensor AllToAllTransport::dispatch(const torch::Tensor& hidden,
     StepProfiler::add_bytes(profiler_, "count_exchange", layer_,
                             double(sent_counts.numel()) * double(sent_counts.element_size()));
   }
-  {
-    const StepProfiler::Scope timer(profiler_, "permutation", layer_);
-    plan.recv_splits = to_vector(recv_counts.sum(1));
-    plan.rows_per_local_expert = to_vector(recv_counts.sum(0));
-    mine->ungroup_order = expert_major_positions(recv_counts).to(hidden.device());  // [R]
-  }
-
-  ExchangeRows rows;
-  rows.send = token_of_row;  // a token goes out once per expert it chose
-  rows.recv = mine->ungroup_order;
+  const StepProfiler::Scope timer(profiler_, "permutation", layer_);
+  plan.recv_splits = to_vector(recv_counts.sum(1));
+  plan.rows_per_local_expert = to_vector(recv_counts.sum(0));
+  mine->ungroup_order = expert_major_positions(recv_counts).to(hidden.device());  // [R]
   plan.transport = std::move(mine);
-  StepProfiler::add_bytes(
-      profiler_, "token_all_to_all", layer_,
-      double(token_of_row.numel()) * double(hidden.size(1)) * double(hidden.element_size()));
+}
+
+torch::Tensor AllToAllTransport::dispatch(const torch::Tensor& hidden,
+                                          const torch::Tensor& sort_order, DispatchPlan& plan,
+                                          const std::function<void()>& while_in_flight,
+                                          ExchangeRecord* record) {
+  const bool replay = replaying(record);
+  if (!replay) make_plan(hidden, sort_order, plan);
+  const auto mine = own_plan<AllToAllPlan>(plan);
+  ExchangeRows rows;
+  rows.send = mine->token_of_row;  // a token goes out once per expert it chose
+  rows.recv = mine->ungroup_order;
+  if (!replay) {
+    StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
+                            double(mine->token_of_row.numel()) * double(hidden.size(1)) *
+                                double(hidden.element_size()));
+  }
   // "token_all_to_all" is the time the exchange holds this rank up: work run while the rows are
   // in flight reports its own time, which is taken out.
   double in_flight_s = 0.0;
@@ -139,18 +148,22 @@ torch::Tensor AllToAllTransport::dispatch(const torch::Tensor& hidden,
     };
   }
   const auto start = std::chrono::steady_clock::now();
-  auto expert_input = all_to_all(hidden, plan.recv_splits, plan.send_splits, ep_.data,
-                                 hidden.requires_grad(), rows, {profiler_, layer_},
-                                 timed_work);  // [R, H] (expert, source)
+  auto expert_input =
+      all_to_all(hidden, plan.recv_splits, plan.send_splits, ep_.data, hidden.requires_grad(), rows,
+                 {profiler_, layer_}, timed_work,
+                 replay ? record->dispatched : torch::Tensor());  // [R, H] (expert, source)
   const double total_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   StepProfiler::add_seconds(profiler_, "token_all_to_all", layer_, total_s - in_flight_s);
+  if (record && !replay) record->dispatched = expert_input;
   return expert_input;
 }
 
 torch::Tensor AllToAllTransport::combine(const std::vector<torch::Tensor>& expert_output_parts,
                                          const DispatchPlan& plan,
-                                         const torch::Tensor& topk_weights, bool differentiable) {
+                                         const torch::Tensor& topk_weights, bool differentiable,
+                                         ExchangeRecord* record) {
+  const bool replay = replaying(record);
   const auto mine = own_plan<AllToAllPlan>(plan);
   const torch::Tensor expert_output = concatenated(expert_output_parts, profiler_, layer_);
   torch::Tensor sorted_rows;  // [T*K, H] in sorted (expert) order
@@ -159,10 +172,14 @@ torch::Tensor AllToAllTransport::combine(const std::vector<torch::Tensor>& exper
     ExchangeRows rows;
     rows.send = mine->ungroup_order;  // back in the order they arrived: whole (source, expert) runs
     rows.send_is_permutation = true;
-    StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
-                            double(expert_output.numel()) * double(expert_output.element_size()));
+    if (!replay) {
+      StepProfiler::add_bytes(profiler_, "token_all_to_all", layer_,
+                              double(expert_output.numel()) * double(expert_output.element_size()));
+    }
     sorted_rows = all_to_all(expert_output, plan.send_splits, plan.recv_splits, ep_.data,
-                             differentiable, rows, {profiler_, layer_});  // sorted order here
+                             differentiable, rows, {profiler_, layer_}, nullptr,
+                             replay ? record->combined : torch::Tensor());  // sorted order here
+    if (record && !replay) record->combined = sorted_rows;
   }
   return sum_sorted_rows(sorted_rows, mine->unsort_order, plan, topk_weights,
                          expert_output.scalar_type(), profiler_, layer_);

@@ -13,6 +13,10 @@
 // (Communicator::all_to_all_rows): the MPI backend sends the rows for other ranks from one
 // gathered buffer, copies its own rows directly, and receives whole (source, expert) runs; other
 // backends permute around it. The unsort is fused into the weighted sum.
+//
+// Recomputation (ExchangeRecord): LocalTransport keeps nothing (it communicates nothing, so its
+// replay recomputes the gather from the kept plan); AllToAllTransport keeps the rows each of its
+// two exchanges received, [R, H] and [T*K, H].
 #include "moe/dispatch_transport.h"
 #include "parallel/process_groups.h"
 
@@ -21,11 +25,13 @@ namespace uoe {
 // Plan of LocalTransport.
 struct LocalPlan : TransportPlan {
   torch::Tensor unsort_order;  // [T*K] int64: flat (token, k) index -> sorted position
+  torch::Tensor token_of_row;  // [T*K] int64: sorted position -> token
 };
 
 // Plan of AllToAllTransport.
 struct AllToAllPlan : TransportPlan {
   torch::Tensor unsort_order;   // [T*K] int64: flat (token, k) index -> sorted position
+  torch::Tensor token_of_row;   // [T*K] int64: sorted position -> token (the rows sent)
   torch::Tensor ungroup_order;  // [R] int64: received position -> expert-major position
 };
 
@@ -33,9 +39,11 @@ class LocalTransport final : public DispatchTransport {
  public:
   const char* name() const override { return "local"; }
   torch::Tensor dispatch(const torch::Tensor& hidden, const torch::Tensor& sort_order,
-                         DispatchPlan& plan, const std::function<void()>& while_in_flight) override;
+                         DispatchPlan& plan, const std::function<void()>& while_in_flight,
+                         ExchangeRecord* record) override;
   torch::Tensor combine(const std::vector<torch::Tensor>& parts, const DispatchPlan& plan,
-                        const torch::Tensor& topk_weights, bool differentiable) override;
+                        const torch::Tensor& topk_weights, bool differentiable,
+                        ExchangeRecord* record) override;
 };
 
 class AllToAllTransport final : public DispatchTransport {
@@ -45,11 +53,16 @@ class AllToAllTransport final : public DispatchTransport {
   AllToAllTransport(ProcessGroup ep, int64_t num_experts);
   const char* name() const override { return "all_to_all"; }
   torch::Tensor dispatch(const torch::Tensor& hidden, const torch::Tensor& sort_order,
-                         DispatchPlan& plan, const std::function<void()>& while_in_flight) override;
+                         DispatchPlan& plan, const std::function<void()>& while_in_flight,
+                         ExchangeRecord* record) override;
   torch::Tensor combine(const std::vector<torch::Tensor>& parts, const DispatchPlan& plan,
-                        const torch::Tensor& topk_weights, bool differentiable) override;
+                        const torch::Tensor& topk_weights, bool differentiable,
+                        ExchangeRecord* record) override;
 
  private:
+  // The plan of a first run: sort bookkeeping and the count exchange (collective).
+  void make_plan(const torch::Tensor& hidden, const torch::Tensor& sort_order, DispatchPlan& plan);
+
   ProcessGroup ep_;
   int64_t ep_size_;
   int64_t num_local_experts_;

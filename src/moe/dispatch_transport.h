@@ -16,6 +16,15 @@
 //
 // Both phases are collective over the EP group (the same calls on every rank, also with no rows)
 // and differentiable; their backward passes are collective too.
+//
+// Recomputation (model/recompute.h) runs a MoE layer's forward twice: first without autograd,
+// then again in backward with autograd. An ExchangeRecord carries what the first run's phases
+// delivered to the second, which replays them: no communication, the kept result, and the same
+// backward node as a plain forward would attach. So each rank runs the same collectives in the
+// same order as without recomputation:
+//   forward   : count exchange, dispatch exchange, combine exchange (as without recomputation)
+//   recompute : none (replayed from the record)
+//   backward  : reverse combine exchange, reverse dispatch exchange (the replayed nodes)
 #include <torch/torch.h>
 
 #include <functional>
@@ -44,6 +53,19 @@ struct DispatchPlan {
   std::shared_ptr<const TransportPlan> transport;  // read only by the transport that made it
 };
 
+// What one MoE forward's exchanges delivered, kept for its recomputation. The first run (`replay`
+// false) fills it; the second (`replay` true) reads it.
+struct ExchangeRecord {
+  bool replay = false;
+  torch::Tensor topk_ids;    // [T, K] the routing of the first run
+  DispatchPlan plan;         // the first run's dispatch plan
+  torch::Tensor dispatched;  // what the dispatch delivered, in the transport's own form
+  torch::Tensor combined;    // what the combine's exchange delivered, in the transport's own form
+};
+
+// Whether this run replays `record` (null: not recomputed).
+inline bool replaying(const ExchangeRecord* record) { return record != nullptr && record->replay; }
+
 class DispatchTransport {
  public:
   virtual ~DispatchTransport() = default;
@@ -54,15 +76,19 @@ class DispatchTransport {
   // hidden [T, H]; sort_order [T*K] int64 (sorted position -> flat (token, k) index, stable by
   // expert); `plan` arrives with tokens_per_expert, num_tokens and top_k set, and leaves with the
   // rest. Returns the expert input [R, H].
+  // `record` (null = none): the first run of a recomputed layer keeps there what its replay
+  // needs; in the replay (`record->replay`) `plan` is the kept one, `sort_order` is undefined and
+  // nothing is communicated.
   virtual torch::Tensor dispatch(const torch::Tensor& hidden, const torch::Tensor& sort_order,
-                                 DispatchPlan& plan,
-                                 const std::function<void()>& while_in_flight) = 0;
+                                 DispatchPlan& plan, const std::function<void()>& while_in_flight,
+                                 ExchangeRecord* record) = 0;
 
   // Expert output in parts whose concatenation is [R, H], topk_weights [T, K] -> [T, H] in the
   // dtype of the expert output. `differentiable` is the same on every rank of the EP group.
+  // `record` as for dispatch.
   virtual torch::Tensor combine(const std::vector<torch::Tensor>& expert_output_parts,
                                 const DispatchPlan& plan, const torch::Tensor& topk_weights,
-                                bool differentiable) = 0;
+                                bool differentiable, ExchangeRecord* record) = 0;
 
   // Phases and bytes go to `profiler` (null = none) under `layer`.
   void set_profiler(StepProfiler* profiler, int layer) {

@@ -1,5 +1,7 @@
 #include "moe/moe_layer.h"
 
+#include "common/check.h"
+
 namespace uoe {
 
 MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep)
@@ -34,11 +36,20 @@ void MoELayerImpl::set_dispatch_options(const DispatchOptions& options) {
   dispatcher_.set_shared_memory(options.shared_memory);
 }
 
-MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
+MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden, ExchangeRecord* record) {
   MoEOutput out;
   {
     const StepProfiler::Scope timer(profiler_, "router", layer_);
     out.routing = gate->forward(hidden);
+  }
+  const bool replay = replaying(record);
+  if (replay) {
+    // Same input, same weights, same arithmetic: the same choices, or the kept exchanges would
+    // not match the recomputed combine weights.
+    UOE_ASSERT(torch::equal(out.routing.topk_ids, record->topk_ids),
+               "recomputation routed tokens differently from the forward pass");
+  } else if (record) {
+    record->topk_ids = out.routing.topk_ids;
   }
   torch::Tensor shared;  // [T, H]
   const auto run_shared_experts = [&] {
@@ -47,18 +58,21 @@ MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden) {
     if (shared_expert_gate) shared = torch::sigmoid(shared_expert_gate(hidden)) * shared;
   };
   const bool overlap = overlap_shared_experts_ && shared_experts;
-  auto [expert_input, plan] = dispatcher_.dispatch(
-      hidden, out.routing.topk_ids,
-      overlap ? std::function<void()>(run_shared_experts) : nullptr);  // [R, H]
+  std::function<void()> while_in_flight;  // the shared experts, when they overlap the dispatch
+  if (overlap) while_in_flight = run_shared_experts;
+  // expert_input [R, H]
+  auto [expert_input, plan] =
+      dispatcher_.dispatch(hidden, out.routing.topk_ids, while_in_flight, record);
   std::vector<torch::Tensor> expert_output;  // per local expert with rows: [n_e, H]
   {
     const StepProfiler::Scope timer(profiler_, "expert_compute", layer_);
     expert_output = experts->forward_parts(expert_input, plan.rows_per_local_expert);
   }
   const bool differentiable = hidden.requires_grad() || experts->any_expert_trainable();
-  out.hidden = dispatcher_.combine(expert_output, plan, out.routing.topk_weights, differentiable);
+  out.hidden =
+      dispatcher_.combine(expert_output, plan, out.routing.topk_weights, differentiable, record);
   out.tokens_per_expert = plan.tokens_per_expert;
-  if (profiler_) {
+  if (profiler_ && !replay) {
     const auto counts = plan.tokens_per_expert.contiguous();
     profiler_->add_tokens_per_expert(
         layer_, std::vector<int64_t>(counts.data_ptr<int64_t>(),

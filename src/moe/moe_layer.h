@@ -30,8 +30,11 @@ class MoELayerImpl : public torch::nn::Module {
   // `ep` is the EP group (undefined = no expert parallelism); experts are split evenly over it.
   MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep);
 
-  // hidden [T, H] -> MoEOutput. Collective over the EP group.
-  MoEOutput forward(const torch::Tensor& hidden);
+  // hidden [T, H] -> MoEOutput. Collective over the EP group. `record` (recomputation,
+  // moe/dispatch_transport.h): a first run keeps its routing and exchanges there; a replay routes
+  // the same tokens the same way (checked) and takes the exchanged rows from there, so it issues
+  // no collective and reports no tokens per expert.
+  MoEOutput forward(const torch::Tensor& hidden, ExchangeRecord* record = nullptr);
 
   const MoELayerOptions& options() const { return options_; }
 

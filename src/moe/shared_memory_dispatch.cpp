@@ -245,8 +245,30 @@ SharedDispatchContext SharedMemoryTransport::context(const DispatchPlan& plan) c
 
 torch::Tensor SharedMemoryTransport::dispatch(const torch::Tensor& hidden,
                                               const torch::Tensor& sort_order, DispatchPlan& plan,
-                                              const std::function<void()>& while_in_flight) {
+                                              const std::function<void()>& while_in_flight,
+                                              ExchangeRecord* record) {
   UOE_ASSERT(hidden.device().is_cpu(), "shared-memory dispatch: tokens on ", hidden.device());
+  torch::Tensor expert_input;  // [R, H]
+  if (replaying(record)) {
+    if (while_in_flight) while_in_flight();
+    expert_input = record->dispatched.detach();  // a new autograd identity for the kept rows
+  } else {
+    expert_input = exchange_tokens(hidden, sort_order, plan, while_in_flight);
+    if (record) record->dispatched = expert_input;
+  }
+  if (hidden.requires_grad() && torch::GradMode::is_enabled()) {
+    auto node = make_node<SharedDispatchBackward>(context(plan), own_plan<SharedMemoryPlan>(plan),
+                                                  hidden.size(1), hidden.options());
+    node->set_next_edges(torch::autograd::collect_next_edges(hidden));
+    torch::autograd::set_history(expert_input, node);
+  }
+  return expert_input;
+}
+
+torch::Tensor SharedMemoryTransport::exchange_tokens(const torch::Tensor& hidden,
+                                                     const torch::Tensor& sort_order,
+                                                     DispatchPlan& plan,
+                                                     const std::function<void()>& while_in_flight) {
   const SharedDispatchContext context = this->context(plan);
   const int64_t ranks = context.ranks, num_experts = context.num_experts;
   const int64_t local_experts = num_experts / ranks, top_k = plan.top_k;
@@ -337,18 +359,13 @@ torch::Tensor SharedMemoryTransport::dispatch(const torch::Tensor& hidden,
   StepProfiler::add_bytes(context.profiler, "token_all_to_all", context.layer,
                           double(tokens * top_k) * double(width) * double(hidden.element_size()));
   plan.transport = mine;
-  if (hidden.requires_grad() && torch::GradMode::is_enabled()) {
-    auto node = make_node<SharedDispatchBackward>(context, mine, width, hidden.options());
-    node->set_next_edges(torch::autograd::collect_next_edges(hidden));
-    torch::autograd::set_history(expert_input, node);
-  }
   return expert_input;
 }
 
 torch::Tensor SharedMemoryTransport::combine(const std::vector<torch::Tensor>& expert_output_parts,
                                              const DispatchPlan& plan,
-                                             const torch::Tensor& topk_weights,
-                                             bool differentiable) {
+                                             const torch::Tensor& topk_weights, bool differentiable,
+                                             ExchangeRecord* record) {
   UOE_ASSERT(!expert_output_parts.empty(), "combine: no expert output");
   const SharedDispatchContext context = this->context(plan);
   const auto mine = own_plan<SharedMemoryPlan>(plan);
@@ -358,10 +375,12 @@ torch::Tensor SharedMemoryTransport::combine(const std::vector<torch::Tensor>& e
   for (const auto& part : expert_output_parts) rows += part.size(0);
   UOE_ASSERT(rows == mine->row_origin.size(0), "combine: ", rows,
              " expert output rows, the dispatch delivered ", mine->row_origin.size(0));
-  const SharedLayout layout = layout_for(context, *mine, width, first.scalar_type());
-  torch::Tensor combined;
-  {
+  torch::Tensor combined;  // [T, H]
+  if (replaying(record)) {
+    combined = record->combined.detach();  // a new autograd identity for the kept sums
+  } else {
     torch::NoGradGuard no_grad;
+    const SharedLayout layout = layout_for(context, *mine, width, first.scalar_type());
     if (rows > 0) {
       // The experts' outputs are concatenated straight into this rank's slot: in the MoE layer
       // this is the expert bank's concatenation, so it is timed as expert compute.
@@ -384,6 +403,7 @@ torch::Tensor SharedMemoryTransport::combine(const std::vector<torch::Tensor>& e
                                   topk_weights.reshape({-1}).to(torch::kFloat32), plan.num_tokens,
                                   plan.top_k)
                    .to(first.scalar_type());  // [T, H]
+    if (record) record->combined = combined;
   }
   if (differentiable && torch::GradMode::is_enabled()) {
     std::vector<torch::Tensor> saved;

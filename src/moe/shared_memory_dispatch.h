@@ -21,7 +21,9 @@
 //
 // Each phase keeps nothing in the block after it: what a backward pass needs is saved privately,
 // so any number of forward passes may precede it. Rows move once per direction, as in a raw
-// all-to-all, with the gather or the weighted sum done in the same pass.
+// all-to-all, with the gather or the weighted sum done in the same pass. Recomputation
+// (ExchangeRecord) keeps the expert input [R, H] and the combined sums [T, H] of the first run;
+// the replay touches no shared memory, so the phases keep the order below.
 //
 // Ordering rule (no fence ends a phase): a phase may write a region before its first fence only
 // if every earlier reader of that region has passed a fence or a collective since. Each region
@@ -56,13 +58,18 @@ class SharedMemoryTransport final : public DispatchTransport {
   // the CPU.
   SharedMemoryTransport(ProcessGroup ep, NodeSharedMemory& memory, int64_t num_experts);
   torch::Tensor dispatch(const torch::Tensor& hidden, const torch::Tensor& sort_order,
-                         DispatchPlan& plan, const std::function<void()>& while_in_flight) override;
+                         DispatchPlan& plan, const std::function<void()>& while_in_flight,
+                         ExchangeRecord* record) override;
   // The expert output parts are concatenated straight into this rank's row slot.
   torch::Tensor combine(const std::vector<torch::Tensor>& parts, const DispatchPlan& plan,
-                        const torch::Tensor& topk_weights, bool differentiable) override;
+                        const torch::Tensor& topk_weights, bool differentiable,
+                        ExchangeRecord* record) override;
 
  private:
   SharedDispatchContext context(const DispatchPlan& plan) const;
+  // The dispatch of a first run (counts all_gather, fences): makes the plan, returns [R, H].
+  torch::Tensor exchange_tokens(const torch::Tensor& hidden, const torch::Tensor& sort_order,
+                                DispatchPlan& plan, const std::function<void()>& while_in_flight);
 
   ProcessGroup ep_;
   NodeSharedMemory* memory_;

@@ -51,7 +51,13 @@ DispatchTransport& TokenDispatcher::transport(const torch::Tensor& hidden) {
 
 std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
     const torch::Tensor& hidden, const torch::Tensor& topk_ids,
-    const std::function<void()>& while_in_flight) {
+    const std::function<void()>& while_in_flight, ExchangeRecord* record) {
+  if (replaying(record)) {
+    DispatchPlan plan = record->plan;
+    auto expert_input = transport(hidden).dispatch(hidden, torch::Tensor(), plan, while_in_flight,
+                                                   record);  // [R, H]
+    return {expert_input, plan};
+  }
   DispatchPlan plan;
   plan.num_tokens = hidden.size(0);
   plan.top_k = topk_ids.size(1);
@@ -62,7 +68,8 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
     sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));                    // [T*K]
     plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
   }
-  auto expert_input = transport(hidden).dispatch(hidden, sort_order, plan, while_in_flight);
+  auto expert_input = transport(hidden).dispatch(hidden, sort_order, plan, while_in_flight, record);
+  if (record) record->plan = plan;
   return {expert_input, plan};
 }
 
@@ -73,9 +80,9 @@ torch::Tensor TokenDispatcher::combine(const torch::Tensor& expert_output, const
 
 torch::Tensor TokenDispatcher::combine(const std::vector<torch::Tensor>& expert_output_parts,
                                        const DispatchPlan& plan, const torch::Tensor& topk_weights,
-                                       bool differentiable) {
+                                       bool differentiable, ExchangeRecord* record) {
   UOE_ASSERT(transport_ != nullptr, "combine before any dispatch");
-  return transport_->combine(expert_output_parts, plan, topk_weights, differentiable);
+  return transport_->combine(expert_output_parts, plan, topk_weights, differentiable, record);
 }
 
 }  // namespace uoe

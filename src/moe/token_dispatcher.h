@@ -44,10 +44,12 @@ class TokenDispatcher {
   // hidden [T, H], topk_ids [T, K] -> (expert input [R, H], plan). Collective over the EP group
   // (the first call picks the transport, which may probe node-shared memory collectively).
   // `while_in_flight` (optional) runs once, while the tokens move (see all_to_all.h); it must not
-  // use the EP communicator.
+  // use the EP communicator. `record` (recomputation, dispatch_transport.h): a first run keeps the
+  // plan and what moved there; a replay takes them from there, topk_ids unused, and communicates
+  // nothing.
   std::pair<torch::Tensor, DispatchPlan> dispatch(
       const torch::Tensor& hidden, const torch::Tensor& topk_ids,
-      const std::function<void()>& while_in_flight = nullptr);
+      const std::function<void()>& while_in_flight = nullptr, ExchangeRecord* record = nullptr);
 
   // expert_output [R, H], topk_weights [T, K] -> [T, H] in the dtype of expert_output.
   // `differentiable` must be the same on every rank of the EP group (see all_to_all.h).
@@ -55,10 +57,10 @@ class TokenDispatcher {
                         const torch::Tensor& topk_weights, bool differentiable);
   // The same with the expert output given in parts whose concatenation is [R, H]
   // (ExpertBank::forward_parts): they are concatenated straight into the send buffer, which
-  // through shared memory is the shared block itself.
+  // through shared memory is the shared block itself. `record` as for dispatch.
   torch::Tensor combine(const std::vector<torch::Tensor>& expert_output_parts,
                         const DispatchPlan& plan, const torch::Tensor& topk_weights,
-                        bool differentiable);
+                        bool differentiable, ExchangeRecord* record = nullptr);
 
   // Phases, bytes and backward exchange of this dispatcher go to `profiler` (null = none) under
   // `layer`. The profiler must outlive every graph built while it is set.

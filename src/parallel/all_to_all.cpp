@@ -91,9 +91,13 @@ torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>&
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
                          bool differentiable, const ExchangeRows& rows, const ExchangeTrace& trace,
-                         const std::function<void()>& while_in_flight) {
+                         const std::function<void()>& while_in_flight,
+                         const torch::Tensor& replayed) {
   torch::Tensor output;
-  if (while_in_flight) {
+  if (replayed.defined()) {
+    output = replayed.detach();  // a new autograd identity for the kept rows
+    if (while_in_flight) while_in_flight();
+  } else if (while_in_flight) {
     torch::Tensor contiguous;
     std::unique_ptr<PendingExchange> pending;
     {

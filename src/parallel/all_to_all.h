@@ -36,10 +36,14 @@ struct ExchangeTrace {
 // `while_in_flight`, when given, runs (with the caller's grad mode) between the start of the
 // forward exchange and its completion (Communicator::start_all_to_all_rows); it must not use
 // `comm`.
+// `replayed`, when defined, is what this exchange delivered in an earlier run on the same input
+// (recomputation, moe/dispatch_transport.h): nothing is communicated, the output is `replayed`
+// with the backward node the exchange would have attached (`while_in_flight` still runs).
 torch::Tensor all_to_all(const torch::Tensor& input, const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits, const CommunicatorPtr& comm,
                          bool differentiable, const ExchangeRows& rows,
                          const ExchangeTrace& trace = {},
-                         const std::function<void()>& while_in_flight = nullptr);
+                         const std::function<void()>& while_in_flight = nullptr,
+                         const torch::Tensor& replayed = {});
 
 }  // namespace uoe

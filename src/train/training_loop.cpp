@@ -18,6 +18,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
   const int64_t micro_steps = t.gradient_accumulation_steps;
   const int64_t max_steps = resolve_total_steps(t.max_steps, t.num_train_epochs,
                                                 objective.micro_steps_per_epoch(), micro_steps);
+  model->set_gradient_checkpointing(t.gradient_checkpointing);
   DistributedOptimizer optimizer(std::move(trainable), t, groups);
   LrSchedule schedule{t.lr_scheduler_type, t.learning_rate,
                       resolve_warmup_steps(t.warmup_steps, t.warmup_ratio, max_steps), max_steps};

@@ -58,6 +58,9 @@ struct TrainingConfig {
   // A collective still running after this many seconds ends the rank with an error line naming
   // it and the step (parallel/collective_watchdog.h); HF TrainingArguments' key and default.
   double ddp_timeout = 1800;
+  // Recompute each decoder layer in backward instead of keeping its activations
+  // (model/recompute.h); HF's key. Same losses and gradients, less memory, more time.
+  bool gradient_checkpointing = false;
   // Load balancing of MoE routers (train/balancing_loss.h), HF's key names; 0 = off.
   double router_aux_loss_coef = 0.0;  // Switch auxiliary loss
   double router_z_loss_coef = 0.0;    // ST-MoE router z-loss
