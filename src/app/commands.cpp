@@ -81,10 +81,9 @@ int64_t longest_sequence(std::initializer_list<const TokenDataset*> datasets) {
 // layout that cannot fit ends every rank with exit 2 before the model is built.
 void plan_memory(RunContext& ctx, RunWorkload workload) {
   if (!ctx.config.has_model) return;  // build_model reports it
-  // Not configurable on this branch yet: the `bf16` key sets precision ("bf16") and
-  // `gradient_checkpointing` sets recomputation, once they exist.
+  // Not configurable yet: the `bf16` key will set precision ("bf16").
   workload.precision = "fp32";
-  workload.gradient_checkpointing = false;
+  workload.gradient_checkpointing = ctx.config.training.gradient_checkpointing;
   std::string source;
   const int ranks_on_node = MpiRuntime::local_size();
   auto capacity = torch::tensor({available_memory_bytes(&source) / ranks_on_node});
