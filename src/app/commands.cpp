@@ -31,7 +31,7 @@ CausalLM build_model(const RunContext& ctx) {
   return agreed(*ctx.groups.world().control, [&] {
     const RunConfig& c = ctx.config;
     UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
-    CausalLM model(c.model, ctx.groups.ep());
+    CausalLM model(c.model, ctx.groups.ep(), c.training.bf16 ? torch::kBFloat16 : torch::kFloat32);
     model->set_dispatch_options({c.parallel.overlap_dispatch, c.parallel.shared_memory_dispatch});
     if (c.model_name_or_path.empty()) {
       model->initialize(c.training.seed);
