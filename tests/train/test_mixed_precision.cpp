@@ -63,6 +63,12 @@ TEST(Bf16, ModelIsBuiltInBf16AndDefaultDtypeRestored) {
   }
   EXPECT_EQ(torch::get_default_dtype(), caffe2::TypeMeta::Make<float>());
   EXPECT_EQ(model->dtype(), torch::kBFloat16);
+  // DeepSeek-V3's aux-loss-free bias stays fp32 (updates far below bf16's rounding step).
+  auto config = test::tiny_moe_config(4);
+  config.router_type = "deepseek_v3";
+  CausalLM v3(config, nullptr, torch::kBFloat16);
+  const auto bias = v3->moe_layers().front()->gate->e_score_correction_bias;
+  EXPECT_EQ(bias.scalar_type(), torch::kFloat32);
 }
 
 TEST(Bf16, ForwardAndBackwardMatchFp32) {
@@ -79,7 +85,8 @@ TEST(Bf16, ForwardAndBackwardMatchFp32) {
     ASSERT_EQ(out16.logits.scalar_type(), torch::kFloat32);
     worst_logits = std::max(worst_logits, test::relative_error(out16.logits, out32.logits));
     for (const auto& [layer, moe] : out16.moe) {
-      EXPECT_EQ(moe.routing.probs.scalar_type(), torch::kFloat32) << "router probs, layer " << layer;
+      EXPECT_EQ(moe.routing.probs.scalar_type(), torch::kFloat32)
+          << "router probs, layer " << layer;
       EXPECT_EQ(moe.hidden.scalar_type(), torch::kBFloat16) << "MoE output, layer " << layer;
     }
     auto loss32 = mean_nll(fp32, ids, global_tokens), loss16 = mean_nll(bf16, ids, global_tokens);
