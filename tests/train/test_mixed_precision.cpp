@@ -180,23 +180,9 @@ TEST(Bf16, MasterCopyAccumulatesStepsBelowTheRoundingStep) {
   EXPECT_TRUE(torch::equal(frozen, torch::ones({4}, torch::kBFloat16)));
 }
 
-class Bf16Files : public ::testing::Test {
+class Bf16Files : public test::SharedDirTest {
  protected:
-  void SetUp() override {
-    world_ = test::world();
-    auto pid = torch::tensor({int64_t(::getpid())});
-    world_->broadcast(pid, 0);
-    dir_ = c10::str(::testing::TempDir(), "uoe_test_bf16_", pid.item<int64_t>(), "_",
-                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    if (world_->rank() == 0) fs::create_directories(dir_);
-    world_->barrier();
-  }
-  void TearDown() override {
-    world_->barrier();
-    if (world_->rank() == 0) fs::remove_all(dir_);
-  }
-  std::shared_ptr<MpiCommunicator> world_;
-  std::string dir_;
+  Bf16Files() : SharedDirTest("uoe_test_bf16_") {}
 };
 
 // Frozen tensors get neither a master copy nor moments; the masters survive save/load (a resumed
