@@ -1,5 +1,9 @@
 #include "test_utils.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "parallel/nccl_communicator.h"
 
 namespace uoe::test {
@@ -46,6 +50,21 @@ torch::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed, double scale,
   auto t = torch::empty(shape, torch::kFloat64);
   t.normal_(0.0, scale, gen);
   return t.to(dtype);
+}
+
+void SharedDirTest::SetUp() {
+  world_ = world();
+  auto pid = torch::tensor({int64_t(::getpid())});
+  world_->broadcast(pid, 0);
+  dir_ = c10::str(::testing::TempDir(), prefix_, pid.item<int64_t>(), "_",
+                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  if (world_->rank() == 0) std::filesystem::create_directories(dir_);
+  world_->barrier();
+}
+
+void SharedDirTest::TearDown() {
+  world_->barrier();
+  if (world_->rank() == 0) std::filesystem::remove_all(dir_);
 }
 
 }  // namespace uoe::test

@@ -31,6 +31,21 @@ void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, do
 torch::Tensor seeded_randn(at::IntArrayRef shape, uint64_t seed, double scale = 1.0,
                            torch::ScalarType dtype = torch::kFloat32);
 
+// A directory shared by all ranks: <TempDir()><prefix><rank 0's pid>_<test name>, created by rank
+// 0 before the test and removed by it after.
+class SharedDirTest : public ::testing::Test {
+ protected:
+  explicit SharedDirTest(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override;
+  void TearDown() override;
+
+  std::shared_ptr<MpiCommunicator> world_;
+  std::string dir_;
+
+ private:
+  std::string prefix_;
+};
+
 // Test names of suites instantiated over fixture folders ("hf5/mixtral" -> "hf5_mixtral").
 struct FixtureTestName {
   template <typename Param>

@@ -40,6 +40,16 @@ def read_safetensors(path):
     return header.get("__metadata__"), tensors, dtypes
 
 
+def read_h5_tensor(dataset):
+    """A dataset of a uoe HDF5 file as a tensor: bfloat16 is stored as uint16 with the attribute
+    dtype = "bfloat16" (src/formats/hdf5_file.h)."""
+    values = dataset[()]
+    dtype = dataset.attrs.get("dtype")
+    if (dtype.decode() if isinstance(dtype, bytes) else dtype) == "bfloat16":
+        return torch.from_numpy(values.view("int16").copy()).view(torch.bfloat16)
+    return torch.from_numpy(values)
+
+
 def write_safetensors(path, tensors, metadata):
     header, chunks, offset = {}, [], 0
     if metadata is not None:
@@ -98,7 +108,7 @@ def check(original_dir, delta_path, exported_dir, zero):
             if t is None:
                 continue
             name = t["name"]
-            x = torch.from_numpy(delta[parameter][()])
+            x = read_h5_tensor(delta[parameter])
             r, o = exported[name], original[name]
             if t["dtype"] != dtypes[name] or exported_dtypes[name] != dtypes[name]:
                 problems.append(f"{name}: reported dtype {t['dtype']}, written {exported_dtypes[name]}, "

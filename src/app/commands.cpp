@@ -33,7 +33,7 @@ CausalLM build_model(const RunContext& ctx) {
   return agreed(*ctx.groups.world().control, [&] {
     const RunConfig& c = ctx.config;
     UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
-    CausalLM model(c.model, ctx.groups.ep());
+    CausalLM model(c.model, ctx.groups.ep(), c.training.bf16 ? torch::kBFloat16 : torch::kFloat32);
     model->set_dispatch_options({c.parallel.overlap_dispatch, c.parallel.shared_memory_dispatch});
     if (c.model_name_or_path.empty()) {
       model->initialize(c.training.seed);
@@ -81,8 +81,7 @@ int64_t longest_sequence(std::initializer_list<const TokenDataset*> datasets) {
 // layout that cannot fit ends every rank with exit 2 before the model is built.
 void plan_memory(RunContext& ctx, RunWorkload workload) {
   if (!ctx.config.has_model) return;  // build_model reports it
-  // Not configurable yet: the `bf16` key will set precision ("bf16").
-  workload.precision = "fp32";
+  workload.precision = ctx.config.training.bf16 ? "bf16" : "fp32";
   workload.gradient_checkpointing = ctx.config.training.gradient_checkpointing;
   std::string source;
   const int ranks_on_node = MpiRuntime::local_size();

@@ -64,6 +64,9 @@ TrainingConfig parse_training(ConfigNode& root) {
   t.overwrite_output_dir = root.get<bool>("overwrite_output_dir", t.overwrite_output_dir);
   t.ddp_timeout = root.get<double>("ddp_timeout", t.ddp_timeout);
   t.gradient_checkpointing = root.get<bool>("gradient_checkpointing", t.gradient_checkpointing);
+  t.bf16 = root.get<bool>("bf16", t.bf16);
+  UOE_CHECK(!(root.has("fp16") && root.get<bool>("fp16", false)),
+            "fp16: true is not supported (fp16 weights need loss scaling); use bf16: true");
   t.router_aux_loss_coef = root.get<double>("router_aux_loss_coef", t.router_aux_loss_coef);
   t.router_z_loss_coef = root.get<double>("router_z_loss_coef", t.router_z_loss_coef);
   t.moe_aux_loss_scope = root.get_enum("moe_aux_loss_scope", t.moe_aux_loss_scope, kAuxLossScopes);

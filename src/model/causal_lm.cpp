@@ -5,8 +5,30 @@
 #include "model/recompute.h"
 
 namespace uoe {
-CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep) : config_(config) {
+namespace {
+
+// Tensors created without a dtype get `dtype` while it lives (restores the previous default).
+class DefaultDtypeGuard {
+ public:
+  explicit DefaultDtypeGuard(torch::Dtype dtype) : previous_(torch::get_default_dtype()) {
+    torch::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));
+  }
+  ~DefaultDtypeGuard() { torch::set_default_dtype(previous_); }
+  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
+  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
+
+ private:
+  caffe2::TypeMeta previous_;
+};
+
+}  // namespace
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep, torch::Dtype dtype)
+    : config_(config), dtype_(dtype) {
   config.validate("model");
+  UOE_ASSERT(dtype == torch::kFloat32 || dtype == torch::kBFloat16,
+             "CausalLM: dtype must be float32 or bfloat16, got ", dtype);
+  const DefaultDtypeGuard guard(dtype);
   embed_tokens =
       register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());

@@ -23,7 +23,10 @@ struct CausalLMOutput {
 
 class CausalLMImpl : public torch::nn::Module {
  public:
-  CausalLMImpl(const ModelConfig& config, ProcessGroup ep);
+  // Parameters and buffers are created in `dtype` (kFloat32 or kBFloat16): a bf16 model never
+  // has an fp32 copy. Activations follow the weights; logits, router scores, norms and attention
+  // probabilities are computed in fp32.
+  CausalLMImpl(const ModelConfig& config, ProcessGroup ep, torch::Dtype dtype = torch::kFloat32);
 
   // input_ids [B, S] int64 -> logits and routing. Collective over the EP group.
   // capture_layer >= 0 also returns that decoder layer's output (residual stream).
@@ -50,6 +53,7 @@ class CausalLMImpl : public torch::nn::Module {
   void set_all_trainable();
 
   const ModelConfig& config() const { return config_; }
+  torch::Dtype dtype() const { return dtype_; }
   std::vector<MoELayer> moe_layers() const;
 
   // Every decoder layer reports its phases to `profiler` (null = none) under its index. The
@@ -72,6 +76,7 @@ class CausalLMImpl : public torch::nn::Module {
                             int64_t capture_layer, KVCache* cache);
 
   ModelConfig config_;
+  torch::Dtype dtype_;
   std::vector<DecoderLayer> decoder_layers_;
   bool gradient_checkpointing_ = false;
 };

@@ -39,8 +39,10 @@ RouterImpl::RouterImpl(const RouterOptions& options) : options_(options) {
             "]");
   weight = register_parameter("weight", torch::empty({options.num_experts, options.hidden_size}));
   if (options.kind == RouterKind::kDeepSeekV3) {
-    e_score_correction_bias =
-        register_buffer("e_score_correction_bias", torch::zeros({options.num_experts}));
+    // fp32 whatever the model's dtype (transformers' _keep_in_fp32_modules_strict): the
+    // aux-loss-free updates are far below bf16's rounding step once the bias is away from 0.
+    e_score_correction_bias = register_buffer("e_score_correction_bias",
+                                              torch::zeros({options.num_experts}, torch::kFloat32));
   }
 }
 

@@ -48,7 +48,7 @@ class RouterImpl : public torch::nn::Module {
 
   const RouterOptions& options() const { return options_; }
   torch::Tensor weight;                   // [E, H]
-  torch::Tensor e_score_correction_bias;  // [E] buffer, deepseek_v3 only
+  torch::Tensor e_score_correction_bias;  // [E] fp32 buffer, deepseek_v3 only
 
  private:
   // Sets the scores of experts outside each token's best `topk_group` groups to `fill`.

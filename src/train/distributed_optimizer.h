@@ -2,6 +2,12 @@
 // AdamW over this rank's trainable parameters with expert-parallel gradient synchronisation:
 // step() = sync (dense over the world, experts over expert-DP) -> global-norm clip -> AdamW.
 // Only parameters that require grad get optimizer state.
+//
+// Mixed precision (`bf16: true`): a parameter that is not fp32 gets an fp32 master copy. Its
+// gradient is widened to fp32 before the sync, so the all-reduce, the clipping norm and AdamW
+// (whose moments are fp32) all work on the master, which is then rounded into the parameter. The
+// master accumulates updates smaller than the parameter's rounding step. fp32 parameters are their
+// own master (no copy).
 #include "common/step_profiler.h"
 #include "parallel/grad_sync.h"
 #include "train/training_options.h"
@@ -23,15 +29,24 @@ class DistributedOptimizer {
   double step(double learning_rate, StepProfiler* profiler = nullptr);
 
   // This rank's optimizer state (moments and step counts of its trainable parameters, in the
-  // order they were given). A file written by one layout loads only into the same layout.
+  // order they were given, and the master copies). A file written by one layout loads only into
+  // the same layout.
   void save(const std::string& path) const;
   void load(const std::string& path);
 
   int64_t num_trainable_elements() const;  // this rank's parameters under the optimizer
-  int64_t state_bytes() const;             // this rank's optimizer state (exp_avg, exp_avg_sq)
+  // This rank's optimizer state: exp_avg, exp_avg_sq and the fp32 master copies.
+  int64_t state_bytes() const;
+  int64_t master_bytes() const;  // of which master copies (0 when every parameter is fp32)
 
  private:
+  // Master gradients <- parameter gradients widened to fp32 (parameters that have a copy).
+  void gradients_to_masters();
+  // Parameters <- their master copies, rounded.
+  void masters_to_parameters();
+
   GradientGroups params_;
+  GradientGroups masters_;  // same layout as params_; an fp32 parameter is its own master
   const ProcessGroups& groups_;
   double max_grad_norm_;
   std::unique_ptr<torch::optim::AdamW> adamw_;

@@ -66,6 +66,9 @@ struct TrainingConfig {
   double router_z_loss_coef = 0.0;    // ST-MoE router z-loss
   AuxLossScope moe_aux_loss_scope = AuxLossScope::kMicroBatch;
   double moe_router_bias_update_rate = 0.0;  // DeepSeek-V3 aux-loss-free bias (pretrain)
+  // LLaMA-Factory's key: weights and activations in bf16, fp32 master copies and AdamW state for
+  // the trainable tensors (train/distributed_optimizer.h). `fp16: true` is refused.
+  bool bf16 = false;
 };
 
 }  // namespace uoe

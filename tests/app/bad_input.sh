@@ -78,6 +78,7 @@ expect_error 1 "YAML syntax error" "broken.yaml" pretrain "$work/broken.yaml"
 expect_error 1 "empty config" "output_dir" pretrain "$work/empty.yaml"
 expect_error 1 "misspelled key" "did you mean 'learning_rate'" pretrain "$config" "$o" learning_rat=1
 expect_error 2 "wrong type" "'model.hidden_size': expected an integer" pretrain "$config" "$o" model.hidden_size=abc
+expect_error 2 "fp16 (unsupported precision)" "fp16: true is not supported" pretrain "$config" "$o" fp16=true
 expect_error 1 "out-of-range value" "max_steps must be >= 1" pretrain "$config" "$o" max_steps=0
 expect_error 1 "out-of-range value" "warmup_ratio must be in [0, 1]" pretrain "$config" "$o" warmup_ratio=2
 expect_error 2 "out-of-range value" "ddp_timeout must be > 0 seconds (default 1800), got 0" pretrain "$config" "$o" ddp_timeout=0

@@ -57,6 +57,25 @@ run export_f32 1 export "$cfg" output_dir="$work/export_run" model_name_or_path=
 grep -q "largest rounding: rel_max_error 0 " "$work/export_f32.log" \
   || { echo "FAIL: F32 export does not log rel_max_error 0:"; cat "$work/export_f32.log"; exit 1; }
 echo "ok: an F32 export reports (and logs) 0 rounding"
+# bf16: true on the BF16 fixture: the delta stays bfloat16 and the export writes it unrounded (every
+# rounding measure exactly 0), in BF16.
+run unlearn_bf16 2 unlearn "$cfg" output_dir="$work/seuf_bf16" model_name_or_path="$hf" \
+  max_steps=5 learning_rate=0.05 bf16=true "${files[@]}"
+/usr/bin/python3 - "$work/seuf_bf16/delta.h5" <<'PY' || { echo "FAIL: bf16 delta"; exit 1; }
+import sys
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    kinds = {name: (f[name].dtype.str, f[name].attrs.get("dtype")) for name in f}
+bad = {k: v for k, v in kinds.items() if v[0] != "<u2" or v[1] not in ("bfloat16", b"bfloat16")}
+sys.exit(1 if bad or not kinds else 0)
+PY
+echo "ok: the delta of a bf16 run is bfloat16"
+run export_bf16 1 export "$cfg" output_dir="$work/export_run" model_name_or_path="$hf" \
+  delta="$work/seuf_bf16/delta.h5" export.output_dir="$work/exported_bf16" data.vocab_size=64 \
+  bf16=true
+/usr/bin/python3 "$root/tools/check_export_rounding.py" check "$hf" "$work/seuf_bf16/delta.h5" \
+  "$work/exported_bf16" --zero || { echo "FAIL: BF16 export of a bf16 delta"; exit 1; }
+echo "ok: the BF16 export of a bf16 delta writes it exactly"
 run eval_delta 2 eval "$cfg" output_dir="$work/eval_delta" model_name_or_path="$hf" \
   delta="$work/seuf/delta.h5" "${files[@]}"
 run eval_exported 2 eval "$cfg" output_dir="$work/eval_exported" \

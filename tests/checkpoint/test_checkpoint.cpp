@@ -106,26 +106,16 @@ std::vector<int> divisors(int n) {
   return result;
 }
 
-// A directory name shared by all ranks (rank 0's pid), removed by rank 0 after the test.
-class CheckpointTest : public ::testing::Test {
+// A shared directory and the checkpoint path in it.
+class CheckpointTest : public test::SharedDirTest {
  protected:
+  CheckpointTest() : SharedDirTest("uoe_test_checkpoint_") {}
   void SetUp() override {
-    world_ = test::world();
-    auto pid = torch::tensor({int64_t(::getpid())});
-    world_->broadcast(pid, 0);
-    dir_ = c10::str(::testing::TempDir(), "uoe_test_checkpoint_", pid.item<int64_t>(), "_",
-                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    SharedDirTest::SetUp();
     ckpt_ = dir_ + "/ckpt";
-    if (world_->rank() == 0) fs::create_directories(dir_);
-    world_->barrier();
-  }
-  void TearDown() override {
-    world_->barrier();
-    if (world_->rank() == 0) fs::remove_all(dir_);
   }
 
-  std::shared_ptr<MpiCommunicator> world_;
-  std::string dir_, ckpt_;
+  std::string ckpt_;
 };
 
 TEST_F(CheckpointTest, SaveAtFullEpLoadsBitwiseAtEveryLayout) {

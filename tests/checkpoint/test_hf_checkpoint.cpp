@@ -81,21 +81,9 @@ std::vector<NamedTensor> hf_tensors(const CausalLM& model, const std::string& ar
   return tensors;
 }
 
-class HfCheckpointTest : public ::testing::Test {
+class HfCheckpointTest : public test::SharedDirTest {
  protected:
-  void SetUp() override {
-    world_ = test::world();
-    auto pid = torch::tensor({int64_t(::getpid())});
-    world_->broadcast(pid, 0);
-    dir_ = c10::str(::testing::TempDir(), "uoe_test_hf_", pid.item<int64_t>(), "_",
-                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    if (world_->rank() == 0) fs::create_directories(dir_);
-    world_->barrier();
-  }
-  void TearDown() override {
-    world_->barrier();
-    if (world_->rank() == 0) fs::remove_all(dir_);
-  }
+  HfCheckpointTest() : SharedDirTest("uoe_test_hf_") {}
   // Rank 0 writes `tensors` as HF weights in shards of at most 16 KiB (several shards).
   void write_weights(const std::vector<NamedTensor>& tensors) {
     world_->barrier();  // no rank still reads the previous weights
@@ -105,9 +93,6 @@ class HfCheckpointTest : public ::testing::Test {
     }
     world_->barrier();
   }
-
-  std::shared_ptr<MpiCommunicator> world_;
-  std::string dir_;
 };
 
 void expect_loads_like_reference(const std::string& dir, const ModelConfig& config,
