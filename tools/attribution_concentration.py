@@ -6,7 +6,8 @@ Reads what `uoe attribute` (or `uoe unlearn`) writes with a retain set: scores a
 [layers, experts]. Per layer and set, the score shares s_e / sum(s) give: the top-1 expert and its
 share, the effective number of experts exp(H) (E when uniform, 1 when one expert takes all) and
 H / ln E; then whether the top forget expert is also the top retain expert. Prints a Markdown
-table (one row per model and layer); --json writes the same numbers.
+table (one row per model and layer, with the expert SEUF selects, attrs target_layer /
+target_expert); --json writes the same numbers.
 """
 import argparse
 import json
@@ -53,13 +54,16 @@ def report(name, path):
 
 
 def markdown(models):
-    lines = ["| model | layer | forget top expert (share) | forget eff. experts | forget H/lnE "
-             "| retain top expert (share) | retain eff. experts | retain H/lnE | same top |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | target (layer, expert) | layer | forget top expert (share) "
+             "| forget eff. experts | forget H/lnE | retain top expert (share) | retain eff. experts "
+             "| retain H/lnE | same top |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for m in models:
+        target = f"({m['target'][0]}, {m['target'][1]})"
         for r in m["layers"]:
             f, t = r["forget"], r["retain"]
-            lines.append(f"| {m['model']} | {r['layer']} | {f['top_expert']} ({f['top_share']:.3f}) "
+            lines.append(f"| {m['model']} | {target} | {r['layer']} "
+                         f"| {f['top_expert']} ({f['top_share']:.3f}) "
                          f"| {f['effective_experts']:.2f} | {f['normalized_entropy']:.3f} "
                          f"| {t['top_expert']} ({t['top_share']:.3f}) | {t['effective_experts']:.2f} "
                          f"| {t['normalized_entropy']:.3f} | {'yes' if r['same_top'] else 'no'} |")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes RESULTS.md and results.json of benchmarks/specialisation/run.sh from its run directory.
 
-Reads <runs>/balancing.json (choose_balancing.py), <runs>/concentration.json
+Reads <runs>/balancing.json (choose_balancing.py), <runs>/concentration.json and .md
 (tools/attribution_concentration.py) and every unlearning row
 <runs>/unlearn/<grid setting>/<method>_<variant>/lr<rate>/seed<seed>/summary.json.
 
@@ -15,6 +15,11 @@ import glob
 import json
 import os
 import statistics
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from figures import save_atomic  # noqa: E402  (sets the Agg backend first)
+import matplotlib.pyplot as plt  # noqa: E402
 
 VARIANT_NAMES = {"seuf": "SEUF (attributed expert)", "random": "random expert", "full": "full model"}
 
@@ -62,15 +67,60 @@ def choose_rate(by_rate, keep):
         before = statistics.fmean(per_seed(by_seed, "before", "retain.answer_prob"))
         return (statistics.fmean(per_seed(by_seed, "after", "forget.answer_prob")),
                 statistics.fmean(per_seed(by_seed, "after", "retain.answer_prob")), before)
-    kept = [r for r in by_rate if means(r)[1] >= keep * means(r)[2]]
+    rates = sorted(by_rate, key=float)  # ties go to the lower rate
+    kept = [r for r in rates if means(r)[1] >= keep * means(r)[2]]
     if kept:
         return min(kept, key=lambda r: means(r)[0]), True
-    return max(by_rate, key=lambda r: means(r)[1]), False
+    return max(rates, key=lambda r: means(r)[1]), False
 
 
 def paired(a_by_seed, b_by_seed, phase, key):
     seeds = sorted(set(a_by_seed) & set(b_by_seed))
     return [metric(a_by_seed[s], phase, key) - metric(b_by_seed[s], phase, key) for s in seeds]
+
+
+def selection_curve(run_dir):
+    """Mean target_selection_rate per logged step over the seeds of one (variant, rate)."""
+    by_step = {}
+    for seed_dir in glob.glob(os.path.join(run_dir, "seed*")):
+        for line in open(os.path.join(seed_dir, "metrics.jsonl")):
+            record = json.loads(line)
+            if "target_selection_rate" in record:
+                by_step.setdefault(record["step"], []).append(record["target_selection_rate"])
+    steps = sorted(by_step)
+    return steps, [statistics.fmean(by_step[t]) for t in steps]
+
+
+def figure(runs, model, rows, chosen, out_path):
+    """Top: retain vs forget answer prob over each variant's rates; bottom: selection curves."""
+    methods = sorted({m for m, _ in rows})
+    fig, axes = plt.subplots(2, len(methods), figsize=(4.2 * len(methods), 7.5), squeeze=False)
+    for col, method in enumerate(methods):
+        top, bottom = axes[0][col], axes[1][col]
+        for variant, colour in (("seuf", "tab:red"), ("random", "tab:blue"), ("full", "tab:gray")):
+            by_rate = rows.get((method, variant))
+            if not by_rate:
+                continue
+            rates = sorted(by_rate, key=float)
+            fx = [mean_std(per_seed(by_rate[r], "after", "forget.answer_prob")) for r in rates]
+            ry = [mean_std(per_seed(by_rate[r], "after", "retain.answer_prob")) for r in rates]
+            top.errorbar([m for m, _ in fx], [m for m, _ in ry], xerr=[e for _, e in fx],
+                         yerr=[e for _, e in ry], marker="o", color=colour, label=VARIANT_NAMES[variant])
+            for r, (x, _), (y, _) in zip(rates, fx, ry):
+                top.annotate(r, (x, y), fontsize=7)
+            if variant != "full" and (method, variant) in chosen:
+                rate = chosen[(method, variant)][0]
+                steps, curve = selection_curve(os.path.join(runs, "unlearn", model,
+                                                            f"{method}_{variant}", f"lr{rate}"))
+                bottom.plot(steps, curve, color=colour, label=f"{VARIANT_NAMES[variant]}, lr {rate}")
+        top.set(title=f"{method}: after unlearning", xlabel="forget answer prob (lower = forgets)",
+                ylabel="retain answer prob")
+        bottom.set(title=f"{method}: forget tokens routed to the target", xlabel="step",
+                   ylabel="target selection rate")
+        top.legend(fontsize=7)
+        bottom.legend(fontsize=7)
+    fig.tight_layout()
+    save_atomic(fig, out_path)
 
 
 def model_section(runs, model, label, keep, out):
@@ -146,7 +196,7 @@ def model_section(runs, model, label, keep, out):
             df = paired(seuf[rs], rand[rr], "after", "forget.answer_prob")
             dr = paired(seuf[rs], rand[rr], "after", "retain.answer_prob")
             label_rates = f"{rs} / {rr}" + (" (chosen rates)" if i == len(comparisons) - 1 else "")
-            wins = sum(d < 0 for d in df)
+            wins, losses = sum(d < 0 for d in df), sum(d > 0 for d in df)
             lines.append(f"| {method} | {label_rates} | {len(df)} | {fmt(df)} | {fmt(dr)} "
                          f"| {wins} of {len(df)} |")
             if i == len(comparisons) - 1:
@@ -156,12 +206,15 @@ def model_section(runs, model, label, keep, out):
                 if wins == len(df) and m < 0:
                     verdicts.append(f"{method}: the attributed expert forgets more than the random "
                                     f"one in every seed (Δ forget answer prob {m:.3f} ± {s:.3f})")
-                elif wins == 0 and m > 0:
+                elif losses == len(df) and m > 0:
                     verdicts.append(f"{method}: the random expert forgets more in every seed "
                                     f"(Δ {m:+.3f} ± {s:.3f})")
                 else:
-                    verdicts.append(f"{method}: no consistent difference (Δ {m:+.3f} ± {s:.3f}, "
-                                    f"SEUF ahead in {wins} of {len(df)} seeds)")
+                    verdicts.append(f"{method}: no consistent difference (Δ {m:+.3f} ± {s:.3f}; "
+                                    f"SEUF ahead in {wins}, behind in {losses} of {len(df)} seeds)")
+    figure(runs, model, rows, chosen, os.path.join(out, f"{model}.png"))
+    lines += ["", f"Figure: `{model}.png` (trade-off over the rates; target selection rate during "
+              "unlearning at the chosen rates, mean over seeds).", ""]
     lines += ["", "**Outcome (" + label + ", at the chosen rates):** " +
               ("; ".join(verdicts) if verdicts else "no SEUF / random pairs") + ".", ""]
     return lines, result
@@ -203,17 +256,9 @@ def main():
     lines += ["", "## Attribution concentration before unlearning", "",
               "Per MoE layer, the shares of each expert's attribution score; effective experts = "
               "exp(entropy) (16 = uniform, 1 = one expert); H/lnE = normalised entropy; same top = "
-              "the top forget expert is the top retain expert. `target` is SEUF's global pick.", "",
-              "| model | target (layer, expert) | layer | forget top (share) | forget eff. experts "
-              "| retain top (share) | retain eff. experts | same top |",
-              "|---|---|---|---|---|---|---|---|"]
-    for m in concentration:
-        for r in m["layers"]:
-            f, t = r["forget"], r["retain"]
-            lines.append(f"| {m['model']} | {tuple(m['target'])} | {r['layer']} "
-                         f"| {f['top_expert']} ({f['top_share']:.3f}) | {f['effective_experts']:.2f} "
-                         f"| {t['top_expert']} ({t['top_share']:.3f}) | {t['effective_experts']:.2f} "
-                         f"| {'yes' if r['same_top'] else 'no'} |")
+              "the top forget expert is the top retain expert; target = SEUF's global pick "
+              "(tools/attribution_concentration.py).", "",
+              open(os.path.join(args.runs, "concentration.md")).read().strip()]
     lines.append("")
     results = {"balancing": balancing, "concentration": concentration, "comparisons": {}}
     for model in args.models:

@@ -23,7 +23,7 @@ with h5py.File(sys.argv[1] + "/no_retain.h5", "w") as f:
     f["scores"] = np.array([[1.0, 2]])
 PY
 "$py" "$root/tools/attribution_concentration.py" --json "$work/c.json" "m=$work/a.h5" > "$work/c.md"
-grep -q '^| m | 2 | 0 (0.250) | 4.00 | 1.000 | 1 (0.500) | 2.83 | 0.750 | no |$' "$work/c.md" \
+grep -q '^| m | (1, 0) | 2 | 0 (0.250) | 4.00 | 1.000 | 1 (0.500) | 2.83 | 0.750 | no |$' "$work/c.md" \
   || { cat "$work/c.md"; echo "FAIL: layer 2 row"; exit 1; }
 "$py" - "$work/c.json" <<'PY'
 import json, math, sys
