@@ -17,6 +17,8 @@
 #   LR_FULL     learning rate of full-model rows     (3e-4)  chosen once, see lr_sweep.md
 #   LR_EXPERT   learning rate of expert rows         (3e-3)  (SEUF, random expert, ablations)
 #   EPOCHS      training epochs of the two models    (60)
+#   PRETRAIN_CONFIG  the models' config (benchmarks/tofu/configs/pretrain.yaml; pretrain_balanced.yaml:
+#               16 finer experts with load balancing, issue 19)
 #   SAVE_STEPS  training-checkpoint interval of the two models (500): an interrupted run.sh
 #               (Ctrl-C / SIGTERM / a killed job) continues their training from the newest one
 #   OUT         run directory                        (runs/tofu)
@@ -38,6 +40,7 @@ EVAL_RETAIN=${EVAL_RETAIN:-100}
 LR_FULL=${LR_FULL:-3e-4}
 LR_EXPERT=${LR_EXPERT:-3e-3}
 EPOCHS=${EPOCHS:-60}
+PRETRAIN_CONFIG=${PRETRAIN_CONFIG:-benchmarks/tofu/configs/pretrain.yaml}
 SAVE_STEPS=${SAVE_STEPS:-500}
 OUT=${OUT:-runs/tofu}
 REPORT=${REPORT:-benchmarks/tofu}
@@ -92,7 +95,7 @@ done
 for model in retain full; do  # the retain model first: its forget-set truth ratios are the reference
   if [[ ! -f $OUT/models/$model/checkpoint/COMPLETE ]]; then
     echo "== training the $model model ($EPOCHS epochs on train_$model)"
-    run_uoe "pretrain_$model" pretrain "$CONFIGS/pretrain.yaml" output_dir="$OUT/models/$model" \
+    run_uoe "pretrain_$model" pretrain "$PRETRAIN_CONFIG" output_dir="$OUT/models/$model" \
       overwrite_output_dir=true dataset.train="$OUT/data/train_$model.h5" num_train_epochs="$EPOCHS" \
       parallel.ep_size=$EP save_steps="$SAVE_STEPS" save_total_limit=1 resume_from_checkpoint=auto
   fi
