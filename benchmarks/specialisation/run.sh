@@ -17,8 +17,8 @@
 #   MODELS          models unlearned: "chosen" and/or "none"        ("chosen"; add none for the
 #                   unbalanced contrast, doubling the unlearning time)
 #   SEEDS ("1 2 3")  METHODS ("ga npo rmu")  VARIANTS ("seuf random full")
-#   LRS_EXPERT      rates of the SEUF and random-expert rows        ("1e-3 3e-3 1e-2")
-#   LRS_FULL        rates of the full-model rows                    ("1e-4 3e-4 1e-3")
+#   LRS_EXPERT      rates of the SEUF and random-expert rows        ("1e-3 2e-3 3e-3 1e-2")
+#   LRS_FULL        rates of the full-model rows                    ("3e-5 1e-4 3e-4 1e-3")
 #   STEPS           unlearning steps per row                        (30)
 #   UTILITY_KEEP    rate rule: keep retain answer prob >= this x before (0.9; report.py)
 #   OUT (runs/specialisation)  REPORT (benchmarks/specialisation)  UOE (build/uoe)
@@ -32,8 +32,8 @@ MODELS=${MODELS:-chosen}
 SEEDS=${SEEDS:-"1 2 3"}
 METHODS=${METHODS:-"ga npo rmu"}
 VARIANTS=${VARIANTS:-"seuf random full"}
-LRS_EXPERT=${LRS_EXPERT:-"1e-3 3e-3 1e-2"}
-LRS_FULL=${LRS_FULL:-"1e-4 3e-4 1e-3"}
+LRS_EXPERT=${LRS_EXPERT:-"1e-3 2e-3 3e-3 1e-2"}
+LRS_FULL=${LRS_FULL:-"3e-5 1e-4 3e-4 1e-3"}
 STEPS=${STEPS:-30}
 UTILITY_KEEP=${UTILITY_KEEP:-0.9}
 OUT=${OUT:-runs/specialisation}
@@ -51,24 +51,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 CONFIGS=configs/tiny/balanced
 DATA=$OUT/data
 start=$(date +%s)
-if [[ ! -x $UOE ]]; then
-  echo "== building $UOE"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
-  cmake --build build --target uoe -j "$(nproc)"
-fi
-mkdir -p "$OUT/logs" "$REPORT"
-COMMANDS=$OUT/commands.txt
+source benchmarks/run_uoe.sh  # builds $UOE when missing; run_uoe
+mkdir -p "$REPORT"
 echo "# $(date -u +%FT%TZ) run.sh NP=$NP PRETRAIN_STEPS=$PRETRAIN_STEPS MODELS='$MODELS' SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' LRS_EXPERT='$LRS_EXPERT' LRS_FULL='$LRS_FULL' STEPS=$STEPS" >> "$COMMANDS"
-run_uoe() {  # run_uoe <log name> <uoe command> <config> [overrides...]
-  local log=$OUT/logs/$1.log
-  shift
-  echo "mpiexec -np $NP $UOE $*" >> "$COMMANDS"
-  if ! mpiexec -np "$NP" "$UOE" "$@" > "$log" 2>&1; then
-    echo "error: uoe $1 failed, see $log" >&2
-    tail -5 "$log" >&2
-    exit 1
-  fi
-}
 DATASETS=(dataset.forget="$DATA/forget.h5" dataset.retain="$DATA/retain.h5"
   dataset.forget_mc="$DATA/forget_mc.jsonl" dataset.retain_mc="$DATA/retain_mc.jsonl"
   dataset.tokenizer="$DATA/vocab.json")

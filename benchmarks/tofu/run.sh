@@ -53,24 +53,9 @@ start=$(date +%s)
 for file in full.json forget10_perturbed.json retain_perturbed.json; do
   [[ -r $DATA/$file ]] || { echo "error: $DATA/$file missing (set TOFU_DATA or run benchmarks/tofu/fetch_tofu.sh)" >&2; exit 2; }
 done
-if [[ ! -x $UOE ]]; then
-  echo "== building $UOE"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
-  cmake --build build --target uoe -j "$(nproc)"
-fi
-mkdir -p "$OUT/logs" "$REPORT"
-COMMANDS=$OUT/commands.txt
+source benchmarks/run_uoe.sh  # builds $UOE when missing; run_uoe
+mkdir -p "$REPORT"
 echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN" >> "$COMMANDS"
-run_uoe() {  # run_uoe <log name> <uoe command> <config> [overrides...]
-  local log=$OUT/logs/$1.log
-  shift
-  echo "mpiexec -np $NP $UOE $*" >> "$COMMANDS"
-  if ! mpiexec -np "$NP" "$UOE" "$@" > "$log" 2>&1; then
-    echo "error: uoe $1 failed, see $log" >&2
-    tail -5 "$log" >&2
-    exit 1
-  fi
-}
 
 echo "== data ($SCALE) from $DATA"
 "$PY" benchmarks/tofu/select_subset.py "$DATA" "$SCALE" "$OUT/data/json" "$EVAL_FORGET" "$EVAL_RETAIN"
