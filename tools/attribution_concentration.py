@@ -5,7 +5,8 @@ Usage: attribution_concentration.py [--json OUT.json] NAME=attribution.h5 [NAME=
 Reads what `uoe attribute` (or `uoe unlearn`) writes with a retain set: scores and retain_scores
 [layers, experts]. Per layer and set, the score shares s_e / sum(s) give: the top-1 expert and its
 share, the effective number of experts exp(H) (E when uniform, 1 when one expert takes all) and
-H / ln E; then whether the top forget expert is also the top retain expert. Prints a Markdown
+H / ln E; then whether the top forget expert is also the top retain expert, and whether the two
+halves of the forget set (half_scores, when present) have the same top expert. Prints a Markdown
 table (one row per model and layer, with the expert SEUF selects, attrs target_layer /
 target_expert); --json writes the same numbers.
 """
@@ -38,6 +39,7 @@ def read(path):
                 raise InputError(f"{path} has no retain_scores (run uoe attribute with dataset.retain)")
             return {"layers": [int(x) for x in f["layers"][()]],
                     "forget": np.asarray(f["scores"][()]), "retain": np.asarray(f["retain_scores"][()]),
+                    "halves": np.asarray(f["half_scores"][()]) if "half_scores" in f else None,
                     "target": [int(f.attrs["target_layer"]), int(f.attrs["target_expert"])]}
     except OSError as e:
         raise InputError(f"cannot read {path}: {e}") from e
@@ -48,16 +50,20 @@ def report(name, path):
     rows = []
     for i, layer in enumerate(data["layers"]):
         forget, retain = concentration(data["forget"][i]), concentration(data["retain"][i])
+        halves = data["halves"]  # [2, layers, experts]: the two halves of the forget set
         rows.append({"model": name, "layer": layer, "forget": forget, "retain": retain,
-                     "same_top": forget["top_expert"] == retain["top_expert"]})
+                     "same_top": forget["top_expert"] == retain["top_expert"],
+                     "halves_agree": None if halves is None
+                     else bool(np.argmax(halves[0][i]) == np.argmax(halves[1][i]))})
     return {"model": name, "file": path, "target": data["target"], "layers": rows}
 
 
 def markdown(models):
     lines = ["| model | target (layer, expert) | layer | forget top expert (share) "
              "| forget eff. experts | forget H/lnE | retain top expert (share) | retain eff. experts "
-             "| retain H/lnE | same top |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| retain H/lnE | same top | forget halves agree |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    yes_no = {True: "yes", False: "no", None: "–"}
     for m in models:
         target = f"({m['target'][0]}, {m['target'][1]})"
         for r in m["layers"]:
@@ -66,7 +72,8 @@ def markdown(models):
                          f"| {f['top_expert']} ({f['top_share']:.3f}) "
                          f"| {f['effective_experts']:.2f} | {f['normalized_entropy']:.3f} "
                          f"| {t['top_expert']} ({t['top_share']:.3f}) | {t['effective_experts']:.2f} "
-                         f"| {t['normalized_entropy']:.3f} | {'yes' if r['same_top'] else 'no'} |")
+                         f"| {t['normalized_entropy']:.3f} | {yes_no[r['same_top']]} "
+                         f"| {yes_no[r['halves_agree']]} |")
     return "\n".join(lines)
 
 

@@ -17,13 +17,14 @@ with h5py.File(sys.argv[1] + "/a.h5", "w") as f:
     f["layers"] = np.array([1, 2])
     f["scores"] = np.array([[4.0, 0, 0, 0], [1, 1, 1, 1]])
     f["retain_scores"] = np.array([[1.0, 1, 1, 1], [0, 2, 1, 1]])
+    f["half_scores"] = np.array([[[2.0, 0, 0, 0], [0, 0, 1, 0]], [[2.0, 0, 0, 0], [0, 1, 0, 0]]])
     f.attrs["target_layer"], f.attrs["target_expert"] = 1, 0
 with h5py.File(sys.argv[1] + "/no_retain.h5", "w") as f:
     f["layers"] = np.array([1])
     f["scores"] = np.array([[1.0, 2]])
 PY
 "$py" "$root/tools/attribution_concentration.py" --json "$work/c.json" "m=$work/a.h5" > "$work/c.md"
-grep -q '^| m | (1, 0) | 2 | 0 (0.250) | 4.00 | 1.000 | 1 (0.500) | 2.83 | 0.750 | no |$' "$work/c.md" \
+grep -q '^| m | (1, 0) | 2 | 0 (0.250) | 4.00 | 1.000 | 1 (0.500) | 2.83 | 0.750 | no | no |$' "$work/c.md" \
   || { cat "$work/c.md"; echo "FAIL: layer 2 row"; exit 1; }
 "$py" - "$work/c.json" <<'PY'
 import json, math, sys
@@ -34,6 +35,7 @@ one, two = m["layers"]
 assert one["forget"] == {"top_expert": 0, "top_share": 1.0, "effective_experts": 1.0,
                          "normalized_entropy": 0.0}, one["forget"]
 assert math.isclose(one["retain"]["effective_experts"], 4.0) and one["same_top"]
+assert one["halves_agree"] is True and two["halves_agree"] is False
 # Layer 2 retain shares (0, 1/2, 1/4, 1/4): H = 1.5 ln 2, exp(H) = 2 sqrt 2, H / ln 4 = 3/4.
 assert two["retain"]["top_expert"] == 1 and math.isclose(two["retain"]["top_share"], 0.5)
 assert math.isclose(two["retain"]["effective_experts"], 2 * math.sqrt(2))
