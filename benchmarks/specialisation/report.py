@@ -215,8 +215,13 @@ def model_section(runs, model, label, keep, out):
     figure(runs, model, rows, chosen, os.path.join(out, f"{model}.png"))
     lines += ["", f"Figure: `{model}.png` (trade-off over the rates; target selection rate during "
               "unlearning at the chosen rates, mean over seeds).", ""]
+    ahead = sum(1 for v in verdicts if "attributed expert forgets more" in v)
+    behind = sum(1 for v in verdicts if "random expert forgets more" in v)
     lines += ["", "**Outcome (" + label + ", at the chosen rates):** " +
-              ("; ".join(verdicts) if verdicts else "no SEUF / random pairs") + ".", ""]
+              ("; ".join(verdicts) if verdicts else "no SEUF / random pairs") + ". " +
+              f"In short: the attributed expert beats a random one in every seed for {ahead} of "
+              f"{len(verdicts)} methods, loses in every seed for {behind}, and neither holds for "
+              f"the other {len(verdicts) - ahead - behind}.", ""]
     return lines, result
 
 
