@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmark run.sh scripts (source it after setting UOE, NP and OUT):
 # builds $UOE when missing, creates $OUT/logs and defines run_uoe, which runs one uoe command
 # under mpiexec with its output in $OUT/logs/<name>.log, appends the command to
