@@ -244,9 +244,9 @@ def main():
              f"Setup: configs/tiny/balanced (16 routed experts of width 32, top-4, DeepSeek-V3 "
              f"sigmoid router, 3 MoE layers), {args.pretrain_steps} pretraining steps per model, "
              f"{args.steps} unlearning steps per row, {args.np} MPI ranks; forget = the whole "
-             f"'alchemists' domain, retain = the other three. Wall time of this run.sh call: "
-             f"{args.wall_seconds // 60} min {args.wall_seconds % 60} s (finished rows are reused "
-             f"across calls).", "",
+             f"'alchemists' domain, retain = the other three. Wall time of the run.sh calls that "
+             f"made these results (finished models and rows are reused across calls): "
+             f"{args.wall_seconds // 60} min {args.wall_seconds % 60} s.", "",
              "## Balancing setting chosen on validation data", "",
              f"Rule: {balancing['rule']}. Applied: {balancing['how']}. **Chosen: "
              f"{balancing['chosen']}.**", "",

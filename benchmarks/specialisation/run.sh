@@ -136,6 +136,9 @@ for model in $MODELS; do
 done
 
 echo "== report"
+# Wall time of every call that has worked on this OUT (finished rows are reused across calls).
+wall=$(( $(cat "$OUT/wall_seconds" 2> /dev/null || echo 0) + $(date +%s) - start ))
+echo "$wall" > "$OUT/wall_seconds"
 "$PY" benchmarks/specialisation/report.py --runs "$OUT" --out "$REPORT" --models "${studied[@]}" \
   --chosen "$chosen" --utility-keep "$UTILITY_KEEP" --steps "$STEPS" --pretrain-steps "$PRETRAIN_STEPS" \
-  --np "$NP" --wall-seconds $(( $(date +%s) - start ))
+  --np "$NP" --wall-seconds "$wall"
