@@ -17,6 +17,8 @@
 #   LR_FULL     learning rate of full-model rows     (3e-4)  chosen once, see lr_sweep.md
 #   LR_EXPERT   learning rate of expert rows         (3e-3)  (SEUF, random expert, ablations)
 #   EPOCHS      training epochs of the two models    (60)
+#   PRETRAIN_CONFIG  the models' config (benchmarks/tofu/configs/pretrain.yaml; pretrain_balanced.yaml:
+#               16 finer experts with load balancing, issue 19)
 #   SAVE_STEPS  training-checkpoint interval of the two models (500): an interrupted run.sh
 #               (Ctrl-C / SIGTERM / a killed job) continues their training from the newest one
 #   OUT         run directory                        (runs/tofu)
@@ -38,6 +40,7 @@ EVAL_RETAIN=${EVAL_RETAIN:-100}
 LR_FULL=${LR_FULL:-3e-4}
 LR_EXPERT=${LR_EXPERT:-3e-3}
 EPOCHS=${EPOCHS:-60}
+PRETRAIN_CONFIG=${PRETRAIN_CONFIG:-benchmarks/tofu/configs/pretrain.yaml}
 SAVE_STEPS=${SAVE_STEPS:-500}
 OUT=${OUT:-runs/tofu}
 REPORT=${REPORT:-benchmarks/tofu}
@@ -50,24 +53,9 @@ start=$(date +%s)
 for file in full.json forget10_perturbed.json retain_perturbed.json; do
   [[ -r $DATA/$file ]] || { echo "error: $DATA/$file missing (set TOFU_DATA or run benchmarks/tofu/fetch_tofu.sh)" >&2; exit 2; }
 done
-if [[ ! -x $UOE ]]; then
-  echo "== building $UOE"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
-  cmake --build build --target uoe -j "$(nproc)"
-fi
-mkdir -p "$OUT/logs" "$REPORT"
-COMMANDS=$OUT/commands.txt
+source benchmarks/run_uoe.sh  # builds $UOE when missing; run_uoe
+mkdir -p "$REPORT"
 echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN" >> "$COMMANDS"
-run_uoe() {  # run_uoe <log name> <uoe command> <config> [overrides...]
-  local log=$OUT/logs/$1.log
-  shift
-  echo "mpiexec -np $NP $UOE $*" >> "$COMMANDS"
-  if ! mpiexec -np "$NP" "$UOE" "$@" > "$log" 2>&1; then
-    echo "error: uoe $1 failed, see $log" >&2
-    tail -5 "$log" >&2
-    exit 1
-  fi
-}
 
 echo "== data ($SCALE) from $DATA"
 "$PY" benchmarks/tofu/select_subset.py "$DATA" "$SCALE" "$OUT/data/json" "$EVAL_FORGET" "$EVAL_RETAIN"
@@ -92,7 +80,7 @@ done
 for model in retain full; do  # the retain model first: its forget-set truth ratios are the reference
   if [[ ! -f $OUT/models/$model/checkpoint/COMPLETE ]]; then
     echo "== training the $model model ($EPOCHS epochs on train_$model)"
-    run_uoe "pretrain_$model" pretrain "$CONFIGS/pretrain.yaml" output_dir="$OUT/models/$model" \
+    run_uoe "pretrain_$model" pretrain "$PRETRAIN_CONFIG" output_dir="$OUT/models/$model" \
       overwrite_output_dir=true dataset.train="$OUT/data/train_$model.h5" num_train_epochs="$EPOCHS" \
       parallel.ep_size=$EP save_steps="$SAVE_STEPS" save_total_limit=1 resume_from_checkpoint=auto
   fi

@@ -187,10 +187,11 @@ int make_data(const CommandLine& cli) {
     summary.update({{"vocab_size", s.vocab_size},
                     {"train_sequences", s.train_sequences},
                     {"forget_sequences", s.forget_sequences},
-                    {"retain_sequences", s.retain_sequences}});
+                    {"retain_sequences", s.retain_sequences},
+                    {"validation_sequences", s.validation_sequences}});
     log0("wrote fictitious-facts data to ", ctx.config.training.output_dir, ": vocab ",
          s.vocab_size, ", ", s.train_sequences, " training, ", s.forget_sequences, " forget, ",
-         s.retain_sequences, " retain sequences");
+         s.retain_sequences, " retain, ", s.validation_sequences, " validation sequences");
   }
   ctx.groups.world().control->barrier();
   ctx.write_summary(summary);

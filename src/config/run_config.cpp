@@ -199,6 +199,7 @@ FictitiousFactsOptions parse_facts(ConfigNode node, uint64_t default_seed) {
     f.forget_entities = node.get<int64_t>("forget_entities", f.forget_entities);
   }
   f.num_choices = node.get<int64_t>("num_choices", f.num_choices);
+  f.validation_entities = node.get<int64_t>("validation_entities", f.validation_entities);
   f.seed = node.get<uint64_t>("seed", default_seed);
   node.finish();
   f.validate();

@@ -177,6 +177,7 @@ struct Entity {
   std::string name;
   int64_t cluster = 0;
   bool forget = false;
+  bool validation = false;      // held out: in validation.h5 only
   std::vector<int64_t> values;  // value index of each relation of the cluster
 };
 
@@ -248,18 +249,24 @@ std::vector<Entity> make_entities(const FictitiousFactsOptions& o,
   auto name_rng = make_stream(o.seed, 0);
   auto value_rng = make_stream(o.seed, 1);
   std::vector<Entity> entities;
-  for (int64_t c = 0; c < o.num_clusters; ++c) {
-    for (int64_t i = 0; i < o.entities_per_cluster; ++i) {
-      Entity entity;
-      do {
-        entity.name = invent_name(name_rng);
-      } while (!taken_words.insert(entity.name).second);
-      entity.cluster = c;
-      entity.forget = c == o.forget_cluster && (o.forget_domain() || i < o.forget_entities);
-      for (int64_t r = 0; r < o.relations_per_cluster; ++r) {
-        entity.values.push_back(draw_below(value_rng, o.values_per_relation));
+  // The held-out entities come after all others, so that they leave the others unchanged.
+  for (bool validation : {false, true}) {
+    const int64_t per_cluster = validation ? o.validation_entities : o.entities_per_cluster;
+    for (int64_t c = 0; c < o.num_clusters; ++c) {
+      for (int64_t i = 0; i < per_cluster; ++i) {
+        Entity entity;
+        do {
+          entity.name = invent_name(name_rng);
+        } while (!taken_words.insert(entity.name).second);
+        entity.cluster = c;
+        entity.validation = validation;
+        entity.forget =
+            !validation && c == o.forget_cluster && (o.forget_domain() || i < o.forget_entities);
+        for (int64_t r = 0; r < o.relations_per_cluster; ++r) {
+          entity.values.push_back(draw_below(value_rng, o.values_per_relation));
+        }
+        entities.push_back(std::move(entity));
       }
-      entities.push_back(std::move(entity));
     }
   }
   return entities;
@@ -330,7 +337,7 @@ nlohmann::json facts_json(const FictitiousFactsOptions& o, const std::vector<Ent
     }
     clusters.push_back({{"name", kClusters[c].name}, {"relations", relations}});
   }
-  nlohmann::json entity_list = nlohmann::json::array();
+  nlohmann::json entity_list = nlohmann::json::array(), held_out = nlohmann::json::array();
   for (const Entity& entity : entities) {
     nlohmann::json facts = nlohmann::json::array();
     for (int64_t r = 0; r < o.relations_per_cluster; ++r) {
@@ -340,10 +347,11 @@ nlohmann::json facts_json(const FictitiousFactsOptions& o, const std::vector<Ent
                        {"question", question_text(entity, r, 0)},
                        {"answer", answer_text(entity.cluster, r, entity.values[r])}});
     }
-    entity_list.push_back({{"name", entity.name},
-                           {"cluster", kClusters[entity.cluster].name},
-                           {"forget", entity.forget},
-                           {"facts", facts}});
+    (entity.validation ? held_out : entity_list)
+        .push_back({{"name", entity.name},
+                    {"cluster", kClusters[entity.cluster].name},
+                    {"forget", entity.forget},
+                    {"facts", facts}});
   }
   const nlohmann::json options = {{"num_clusters", o.num_clusters},
                                   {"entities_per_cluster", o.entities_per_cluster},
@@ -354,11 +362,13 @@ nlohmann::json facts_json(const FictitiousFactsOptions& o, const std::vector<Ent
                                   {"forget_entities", o.forget_entities},
                                   {"forget_scope", o.forget_scope},
                                   {"num_choices", o.num_choices},
+                                  {"validation_entities", o.validation_entities},
                                   {"seed", o.seed}};
   return {{"options", options},
           {"vocab_size", vocab_size},
           {"clusters", clusters},
-          {"entities", entity_list}};
+          {"entities", entity_list},
+          {"validation_entities", held_out}};
 }
 
 }  // namespace
@@ -389,6 +399,8 @@ void FictitiousFactsOptions::validate() const {
               entities_per_cluster, ", got ", forget_entities);
   }
   check_range("num_choices", num_choices, 2, values_per_relation);
+  check_range("validation_entities", validation_entities, 0,
+              kMaxEntitiesPerCluster - entities_per_cluster);
 }
 
 FictitiousFactsSummary write_fictitious_facts(const std::string& dir,
@@ -400,12 +412,19 @@ FictitiousFactsSummary write_fictitious_facts(const std::string& dir,
       make_entities(o, std::unordered_set<std::string>(fixed.begin(), fixed.end()));
   const WordTokenizer tokenizer = make_tokenizer(fixed, entities);
 
-  std::vector<TokenSequence> train, forget, retain;
+  std::vector<TokenSequence> train, forget, retain, validation;
   std::string forget_mc, retain_mc;
   auto choice_rng = make_stream(o.seed, 2);
   for (const Entity& entity : entities) {
     for (int64_t r = 0; r < o.relations_per_cluster; ++r) {
       const std::string answer = answer_text(entity.cluster, r, entity.values[r]);
+      if (entity.validation) {
+        for (int64_t p = 0; p < o.paraphrases; ++p) {
+          validation.push_back(qa_sequence(tokenizer, question_text(entity, r, p), answer,
+                                           /*score_all=*/true));
+        }
+        continue;
+      }
       for (int64_t p = 0; p < o.paraphrases; ++p) {
         const std::string question = question_text(entity, r, p);
         train.push_back(qa_sequence(tokenizer, question, answer, /*score_all=*/true));
@@ -422,6 +441,7 @@ FictitiousFactsSummary write_fictitious_facts(const std::string& dir,
   write_token_dataset(dir + "/train.h5", train, vocab_size);
   write_token_dataset(dir + "/forget.h5", forget, vocab_size);
   write_token_dataset(dir + "/retain.h5", retain, vocab_size);
+  if (!validation.empty()) write_token_dataset(dir + "/validation.h5", validation, vocab_size);
   write_text_atomic(dir + "/forget_mc.jsonl", forget_mc);
   write_text_atomic(dir + "/retain_mc.jsonl", retain_mc);
   write_json_atomic(dir + "/facts.json", facts_json(o, entities, vocab_size));
@@ -431,6 +451,7 @@ FictitiousFactsSummary write_fictitious_facts(const std::string& dir,
   summary.train_sequences = static_cast<int64_t>(train.size());
   summary.forget_sequences = static_cast<int64_t>(forget.size());
   summary.retain_sequences = static_cast<int64_t>(retain.size());
+  summary.validation_sequences = static_cast<int64_t>(validation.size());
   return summary;
 }
 

@@ -14,6 +14,9 @@
 //   train.h5             QA sequences of every fact, loss on every token (pretraining corpus);
 //                        each fact appears in `paraphrases` question templates
 //   forget.h5, retain.h5 QA sequences "<bos> question ? answer <eos>", loss on answer tokens only
+//   validation.h5        only with validation_entities > 0: QA sequences of `validation_entities`
+//                        further entities per domain whose facts are in no other file, loss on
+//                        every token like train.h5 (held-out LM loss, e.g. to choose balancing)
 //   forget_mc.jsonl, retain_mc.jsonl
 //                        {"question": "...", "choices": ["...", ...], "answer": <index>}: the
 //                        correct value plus `num_choices - 1` distractors of the same relation
@@ -32,6 +35,7 @@ struct FictitiousFactsOptions {
   int64_t forget_cluster = 0;
   int64_t forget_entities = 4;            // forget_scope = entities only
   std::string forget_scope = "entities";  // entities | domain (every entity of forget_cluster)
+  int64_t validation_entities = 0;        // held-out entities per domain (validation.h5)
   int64_t num_choices = 4;
   uint64_t seed = 1234;
 
@@ -44,6 +48,7 @@ struct FictitiousFactsSummary {
   int64_t train_sequences = 0;
   int64_t forget_sequences = 0;
   int64_t retain_sequences = 0;
+  int64_t validation_sequences = 0;
 };
 
 // Deterministic in (options): the same options always give byte-identical files.

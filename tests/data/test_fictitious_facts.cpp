@@ -340,6 +340,46 @@ TEST(FictitiousFacts, DomainForgetIsDeterministicBySeed) {
   EXPECT_EQ(by_entities.summary.forget_sequences, 4 * 4 * 2);
 }
 
+TEST(FictitiousFacts, ValidationEntitiesAreHeldOut) {
+  FictitiousFactsOptions o;
+  o.forget_scope = "domain";
+  const Generated without = generate(o, "no_validation");
+  EXPECT_FALSE(std::filesystem::exists(without.dir + "/validation.h5"));
+  o.validation_entities = 2;
+  const Generated with = generate(o, "validation");
+  check_consistency(with);
+  // 4 domains x 2 held-out entities x 4 relations x 2 paraphrases, scored on every token.
+  EXPECT_EQ(with.summary.validation_sequences, 4 * 2 * 4 * 2);
+  // The other entities, their facts and every other sequence are those of the data without them.
+  EXPECT_EQ(with.facts.at("entities"), without.facts.at("entities"));
+  for (const char* file : {"train.h5", "forget.h5", "retain.h5"}) {
+    const auto a = read_sequences(with, file), b = read_sequences(without, file);
+    ASSERT_EQ(a.size(), b.size()) << file;
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].tokens, b[i].tokens) << file;
+  }
+  const auto& held_out = with.facts.at("validation_entities");
+  ASSERT_EQ(held_out.size(), 8u);
+  const WordTokenizer tokenizer = WordTokenizer::load(with.dir + "/vocab.json");
+  std::set<int32_t> name_ids;
+  for (const auto& entity : held_out) {
+    EXPECT_FALSE(entity.at("forget").get<bool>());
+    name_ids.insert(tokenizer.encode(entity.at("name").get<std::string>()).at(0));
+  }
+  std::set<int32_t> train_ids;
+  for (const TokenSequence& s : read_sequences(with, "train.h5")) {
+    train_ids.insert(s.tokens.begin(), s.tokens.end());
+  }
+  std::set<int32_t> seen_names;
+  for (const TokenSequence& s : read_sequences(with, "validation.h5")) {
+    for (size_t j = 0; j < s.tokens.size(); ++j) {
+      EXPECT_EQ(s.loss_mask[j], j > 0 ? 1 : 0);
+      if (name_ids.count(s.tokens[j])) seen_names.insert(s.tokens[j]);
+    }
+  }
+  EXPECT_EQ(seen_names, name_ids);
+  for (int32_t id : name_ids) EXPECT_EQ(train_ids.count(id), 0u) << "held-out name in train.h5";
+}
+
 TEST(FictitiousFacts, VocabularyHasOneTokenPerWord) {
   FictitiousFactsOptions o;
   o.relations_per_cluster = 5;
@@ -398,6 +438,7 @@ TEST(FictitiousFacts, ValidationNamesTheKey) {
          o.forget_entities = o.entities_per_cluster;  // nothing left to retain
        }},
       {"forget_scope", [](auto& o) { o.forget_scope = "cluster"; }},
+      {"validation_entities", [](auto& o) { o.validation_entities = -1; }},
       {"forget_scope",
        [](auto& o) {
          o.forget_scope = "domain";
