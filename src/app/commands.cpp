@@ -497,8 +497,8 @@ int export_model(const CommandLine& cli) {
   log0("exported ", c.model_name_or_path, " + ", c.delta, " to ", c.export_config.output_dir, ": ",
        report.num_shards, " shard(s), ", report.total_size, " bytes of tensors, ",
        report.changed.size(),
-       " changed, each in the checkpoint's dtype (the delta's float32 values ",
-       "rounded):", changed);
+       " changed, each in the checkpoint's dtype (the delta's values rounded to it where it is ",
+       "narrower):", changed);
   if (const ExportedTensor* worst = worst_rounding(report, &ExportedTensor::rel_max_error)) {
     const ExportedTensor* update = worst_rounding(report, &ExportedTensor::update_rel_l2_error);
     log0("largest rounding: rel_max_error ", worst->rel_max_error, " (", worst->name,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 namespace uoe {
@@ -31,19 +32,72 @@ int64_t proc_kib_field(const char* path, const std::string& key) {
   return -1;
 }
 
-// Room left under this process's cgroup limit, or -1 without one.
-int64_t cgroup_room() {
-  for (const auto& [limit_file, usage_file] :
-       {std::pair<const char*, const char*>{"/sys/fs/cgroup/memory.max",
-                                            "/sys/fs/cgroup/memory.current"},
-        {"/sys/fs/cgroup/memory/memory.limit_in_bytes",
-         "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
-    const int64_t limit = read_bytes(limit_file), usage = read_bytes(usage_file);
-    // cgroup v1 writes "no limit" as a number near 2^63.
-    if (limit > 0 && usage >= 0 && limit < (int64_t(1) << 60))
-      return std::max<int64_t>(0, limit - usage);
+// Where a cgroup version keeps its memory files.
+struct CgroupMemoryFiles {
+  std::string root;      // mount point of the hierarchy
+  std::string path;      // this process's cgroup below it, from /proc/self/cgroup
+  const char* limit;     // file with the limit ("max" or a number near 2^63: none)
+  const char* usage;     // file with the usage, page cache included
+  const char* inactive;  // memory.stat key of the inactive page cache (reclaimed first)
+};
+
+// This process's memory cgroup: v2 ("0::<path>") or v1 (the "memory" controller's line).
+std::optional<CgroupMemoryFiles> memory_cgroup() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  std::optional<CgroupMemoryFiles> found;
+  while (std::getline(in, line)) {
+    const auto first = line.find(':'), second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const std::string path = line.substr(second + 1);
+    std::istringstream names(controllers);
+    std::string name;
+    while (std::getline(names, name, ',')) {
+      if (name == "memory") {
+        return CgroupMemoryFiles{"/sys/fs/cgroup/memory", path, "memory.limit_in_bytes",
+                                 "memory.usage_in_bytes", "total_inactive_file"};
+      }
+    }
+    if (line.rfind("0::", 0) == 0) {
+      found = CgroupMemoryFiles{"/sys/fs/cgroup", path, "memory.max", "memory.current",
+                                "inactive_file"};
+    }
   }
-  return -1;
+  return found;  // v1's memory line wins over the v2 line of a hybrid mount
+}
+
+int64_t stat_bytes(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
+  std::string name;
+  int64_t value = 0;
+  while (in >> name >> value) {
+    if (name == key) return value;
+  }
+  return 0;
+}
+
+// Room left under the tightest memory limit of this process's cgroup and its ancestors (Slurm
+// and systemd put jobs in nested cgroups), usage counted without the inactive page cache; -1
+// without a limit.
+int64_t cgroup_room() {
+  const auto cgroup = memory_cgroup();
+  if (!cgroup) return -1;
+  int64_t room = -1;
+  std::string path = cgroup->path;
+  for (;;) {
+    const std::string dir = cgroup->root + (path == "/" ? "" : path);
+    const int64_t limit = read_bytes(dir + "/" + cgroup->limit);
+    const int64_t usage = read_bytes(dir + "/" + cgroup->usage);
+    if (limit > 0 && limit < (int64_t(1) << 60) && usage >= 0) {
+      const int64_t used = usage - stat_bytes(dir + "/memory.stat", cgroup->inactive);
+      const int64_t left = std::max<int64_t>(0, limit - used);
+      room = room < 0 ? left : std::min(room, left);
+    }
+    if (path.empty() || path == "/") break;
+    path = path.substr(0, path.find_last_of('/'));
+  }
+  return room;
 }
 
 }  // namespace

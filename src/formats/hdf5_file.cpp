@@ -261,8 +261,11 @@ void Hdf5File::read_into(const std::string& name, const torch::Tensor& dst) cons
   UOE_CHECK(dst.sizes() == at::IntArrayRef(dims), where(name), " has shape ", at::IntArrayRef(dims),
             ", expected ", dst.sizes());
   const auto stored = dtype(name);
-  UOE_CHECK(stored == dst.scalar_type(), where(name), " has dtype ", stored, ", expected ",
-            dst.scalar_type());
+  // Floating-point weights convert (fp32 <-> bf16, one tensor at a time, as HF's loader does for
+  // torch_dtype); any other difference is a file for another model.
+  UOE_CHECK(stored == dst.scalar_type() ||
+                (c10::isFloatingType(stored) && c10::isFloatingType(dst.scalar_type())),
+            where(name), " has dtype ", stored, ", expected ", dst.scalar_type());
   torch::NoGradGuard no_grad;
   dst.copy_(read(name));
 }

@@ -59,8 +59,9 @@ class Hdf5File {
   torch::ScalarType dtype(const std::string& name) const;
   // The whole dataset as a contiguous CPU tensor of its stored dtype.
   torch::Tensor read(const std::string& name) const;
-  // Copies the dataset into `dst` (any device, no autograd). The stored shape and dtype must equal
-  // dst's; otherwise InputError naming the file, the dataset and both shapes or dtypes.
+  // Copies the dataset into `dst` (any device, no autograd). The stored shape must equal dst's and
+  // the dtype too, except that floating-point types convert (fp32 <-> bf16); otherwise InputError
+  // naming the file, the dataset and both shapes or dtypes.
   void read_into(const std::string& name, const torch::Tensor& dst) const;
   // Writes a new dataset (name without '/'); the tensor may live on any device.
   void write(const std::string& name, const torch::Tensor& tensor);

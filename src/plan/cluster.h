@@ -41,7 +41,7 @@ struct WorkloadSpec {
   // SEUF: experts trained (top_m), each counted with a router (upper bound when they share a layer)
   int64_t seuf_experts = 1;
   std::string attention = "eager";  // eager (uoe: S x S probabilities kept) | fused (flash-style)
-  bool recompute = false;           // activation checkpointing per layer (uoe: not implemented)
+  bool recompute = false;           // activation checkpointing per layer (gradient_checkpointing)
 
   int64_t value_bytes() const { return precision == "bf16" ? 2 : 4; }
   int64_t tokens_per_rank() const { return seq_len * sequences_per_rank; }

@@ -77,16 +77,22 @@ double layer_activation_bytes(const ModelConfig& m, const WorkloadSpec& w, int64
 }
 
 // Bytes per token saved for backward by layers first..L-1. With recompute only each layer's input
-// is kept, plus one layer's full activations while it is recomputed.
-double saved_activation_bytes(const ModelConfig& m, const WorkloadSpec& w, int64_t first) {
-  double sum = 0, largest = 0;
+// is kept, plus one layer's full activations while it is recomputed, plus on each MoE layer under
+// EP > 1 the rows its exchanges delivered (model/recompute.h: [T*K, H] dispatched and [T*K, H]
+// combined per token through all-to-all; fewer through node-shared memory).
+double saved_activation_bytes(const ModelConfig& m, const WorkloadSpec& w, int64_t first,
+                              int64_t ep) {
+  double sum = 0, largest = 0, moe_layers = 0;
   for (int64_t l = first; l < m.num_hidden_layers; ++l) {
     const double bytes = layer_activation_bytes(m, w, l);
     sum += bytes;
     largest = std::max(largest, bytes);
+    moe_layers += m.is_moe_layer(l) ? 1 : 0;
   }
   if (!w.recompute) return sum;
-  return double(m.num_hidden_layers - first) * double(w.value_bytes()) * double(m.hidden_size) +
+  const double h = double(m.hidden_size), b = double(w.value_bytes());
+  const double exchanged_rows = ep > 1 ? 2 * double(m.num_experts_per_tok) : 0;
+  return double(m.num_hidden_layers - first) * b * h + moe_layers * exchanged_rows * b * h +
          largest;
 }
 
@@ -177,7 +183,7 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
             "expert-parallel size ", layout.ep, " does not divide the ", m.num_experts, " experts");
   const LayerShapes s = layer_shapes(m);
   const bool full = method == PlanMethod::kFull;
-  const int64_t target = seuf_target_layer(m, w);
+  const int64_t target = full ? 0 : seuf_target_layer(m, w);  // full: a model may have no MoE
   const double b = double(w.value_bytes());
   const double tokens = double(w.tokens_per_rank()), seq = double(w.seq_len);
   const double ep = double(layout.ep), k = double(m.num_experts_per_tok), h = double(m.hidden_size);
@@ -194,7 +200,7 @@ LayoutPlan plan_layout(const ModelConfig& m, const PlanInput& input, const Layou
                        : double(w.seuf_experts) * (s.router + s.per_expert);
   mem.optimizer = mem.trainable * (kGradBytes + kAdamBytes + (b < 4 ? 4 : 0));
   // + fp32 logits and their gradient
-  mem.activations = tokens * (saved_activation_bytes(m, w, full ? 0 : target) + 2 * 4 * vocab);
+  mem.activations = tokens * (saved_activation_bytes(m, w, target, layout.ep) + 2 * 4 * vocab);
   const double exchange_bytes = tokens * k * h * b;  // rows one rank sends per all-to-all
   mem.comm_buffers = layout.ep > 1 ? 2 * exchange_bytes : 0;
   plan.fits = mem.total() <= c.memory_gib * double(1ull << 30) * c.usable_memory_fraction;

@@ -124,10 +124,13 @@ void DistributedOptimizer::load(const std::string& path) {
   try {
     archive.load_from(path);
     adamw_->load(archive);
-    if (master_bytes() > 0) {
-      torch::Tensor flat;
-      UOE_CHECK(archive.try_read(kMasterKey, flat), "optimizer state '", path,
-                "' has no fp32 master copies (was it written by a run without bf16?)");
+    torch::Tensor flat;
+    const bool has_masters = archive.try_read(kMasterKey, flat);
+    // A resumed run keeps the precision it was started with.
+    UOE_CHECK(has_masters == (master_bytes() > 0), "optimizer state '", path,
+              "' was written by a run with bf16: ", has_masters ? "true" : "false",
+              "; resume it with the same bf16 setting");
+    if (has_masters) {
       UOE_CHECK(flat.numel() * 4 == master_bytes(), "optimizer state '", path, "' has ",
                 flat.numel(), " master values, this rank has ", master_bytes() / 4);
       torch::NoGradGuard no_grad;

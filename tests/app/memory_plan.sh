@@ -14,7 +14,8 @@ set -euo pipefail
 uoe=$1
 root=$2
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cgroup=""  # the memory cgroup of the last case, removed at exit
+trap '[[ -z $cgroup ]] || rmdir "$cgroup/job" "$cgroup" 2> /dev/null; rm -rf "$work"' EXIT
 big=(model.hidden_size=768 model.moe_intermediate_size=768 model.num_experts=16
      model.intermediate_size=768 model.num_attention_heads=8 model.num_key_value_heads=4)
 
@@ -52,3 +53,29 @@ mpiexec -np 2 --oversubscribe "$uoe" unlearn "$work/unlearn.yaml" output_dir="$w
   dataset.tokenizer="$d/vocab.json" > "$work/seuf.log" 2>&1 || { cat "$work/seuf.log"; exit 1; }
 check "SEUF unlearn" "$work/seuf.log" "$work/seuf/summary.json"
 echo "memory plan within tolerance for pretrain and SEUF unlearn"
+
+# The capacity is the tightest limit of the rank's cgroup and its ancestors (a Slurm job's cgroup
+# sits below the limited one): the pretraining above, in a child of a cgroup limited to 600 MiB,
+# is refused before it allocates. Needs root and a writable memory cgroup (v1 or v2).
+if [[ -w /sys/fs/cgroup/memory ]]; then
+  base=/sys/fs/cgroup/memory limit_file=memory.limit_in_bytes
+elif [[ -w /sys/fs/cgroup ]] && grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2> /dev/null; then
+  base=/sys/fs/cgroup limit_file=memory.max
+else
+  echo "SKIP cgroup case: no writable memory cgroup here"
+  exit 0
+fi
+cgroup=$base/uoe_memory_plan_$$
+if ! { mkdir "$cgroup" && echo $((600 << 20)) > "$cgroup/$limit_file" \
+       && { [[ $limit_file != memory.max ]] || echo +memory > "$cgroup/cgroup.subtree_control"; } \
+       && mkdir "$cgroup/job"; } 2> /dev/null; then
+  echo "SKIP cgroup case: could not make a limited memory cgroup under $base"
+  exit 0
+fi
+code=0
+bash -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' _ "$cgroup/job" \
+  mpiexec -np 2 --oversubscribe "$uoe" pretrain "$root/configs/tiny/pretrain.yaml" \
+  output_dir="$work/cgroup" max_steps=2 "${big[@]}" > "$work/cgroup.log" 2>&1 || code=$?
+[[ $code -eq 2 ]] && grep -q "the cgroup's memory limit" "$work/cgroup.log" \
+  || { cat "$work/cgroup.log"; echo "FAIL: not refused under a 600 MiB parent cgroup (exit $code)"; exit 1; }
+echo "refused under the parent cgroup's 600 MiB limit: $(grep -m1 error "$work/cgroup.log")"

@@ -138,9 +138,12 @@ TEST_F(TokenDatasetTest, Hdf5ErrorsNameFileAndDataset) {
   auto wrong_shape = torch::zeros({3, 2});
   test::expect_input_error([&] { h5.read_into("weight", wrong_shape); },
                            {path, "weight", "[2, 3]", "[3, 2]"});
-  auto wrong_dtype = torch::zeros({2, 3}, torch::kFloat64);
-  test::expect_input_error([&] { h5.read_into("weight", wrong_dtype); },
-                           {path, "weight", "Double"});
+  auto wrong_dtype = torch::zeros({2, 3}, torch::kInt64);
+  test::expect_input_error([&] { h5.read_into("weight", wrong_dtype); }, {path, "weight", "Long"});
+  // Floating-point weights convert: fp32 into a bf16 model (bf16: true), one tensor at a time.
+  auto bf16 = torch::ones({2, 3}, torch::kBFloat16);
+  h5.read_into("weight", bf16);
+  EXPECT_TRUE(torch::equal(bf16, torch::zeros({2, 3}, torch::kBFloat16)));
   test::expect_input_error([&] { h5.read("bias"); }, {path, "bias"});
   test::expect_input_error([&] { h5.int_attribute("name"); }, {path, "name", "not an integer"});
   test::expect_input_error([&] { h5.string_attribute("other"); }, {path, "other"});

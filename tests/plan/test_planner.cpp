@@ -254,11 +254,30 @@ TEST(MemoryPlan, RecomputationKeepsLayerInputsAndOneLayer) {
   w.method = PlanMethod::kFull;
   w.gradient_checkpointing = true;
   const MemoryPlan plan = plan_run_memory(hand_model(), {2, 1}, w, {1e6, 0, "test"});
-  // Per token: each of the 2 layers' input (4 values of 4 bytes) + the largest layer (layer 1:
-  // 296) + logits and their gradient 80: 2 * (32 + 296 + 80).
-  EXPECT_DOUBLE_EQ(plan.with_recompute.activations, 2.0 * (32 + 296 + 80));
+  // Per token: each of the 2 layers' input (4 values of 4 bytes) + the rows the MoE layer's
+  // exchanges delivered under EP 2, kept for the replay (K = 2 dispatched + 2 combined rows of 4
+  // values: 64) + the largest layer (layer 1: 296) + logits and their gradient 80.
+  EXPECT_DOUBLE_EQ(plan.with_recompute.activations, 2.0 * (32 + 64 + 296 + 80));
   EXPECT_DOUBLE_EQ(plan.planned.activations, plan.with_recompute.activations);
   EXPECT_DOUBLE_EQ(plan.without_recompute.activations, 2.0 * (296 + 224 + 80));
+  // EP 1 exchanges nothing, so nothing is kept beyond the layer inputs.
+  EXPECT_DOUBLE_EQ(
+      plan_run_memory(hand_model(), {1, 1}, w, {1e6, 0, "test"}).with_recompute.activations,
+      2.0 * (32 + 296 + 80));
+}
+
+TEST(MemoryPlan, DenseModelPlansFullTrainingAndRefusesSeuf) {
+  ModelConfig dense = hand_model();
+  dense.first_k_dense_replace = dense.num_hidden_layers;
+  RunWorkload w = seuf_workload();
+  w.method = PlanMethod::kFull;
+  EXPECT_GT(plan_run_memory(dense, {1, 1}, w, {1e6, 0, "test"}).planned.total(), 0);
+  w.method = PlanMethod::kSeuf;
+  test::expect_input_error(
+      [&] {
+        plan_run_memory(dense, {1, 1}, w, {1e6, 0, "test"});
+      },
+      {"no MoE layer"});
 }
 
 TEST(MemoryPlan, RefusalNamesWhatToChange) {
