@@ -1,6 +1,7 @@
 #include "common/device.h"
 
 #include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/cuda.h>
 
 #include <cstdlib>
@@ -19,8 +20,9 @@ int env_int(const char* name, int fallback) {
 
 DeviceEnvironment device_environment() {
   DeviceEnvironment env;
-  env.build_has_cuda = at::hasCUDA();
-  env.visible_gpus = env.build_has_cuda ? int(torch::cuda::device_count()) : 0;
+  // hasCUDART: built with the CUDA runtime; at::hasCUDA() is false on a CUDA build without a GPU.
+  env.build_has_cuda = at::detail::getCUDAHooks().hasCUDART();
+  env.visible_gpus = at::hasCUDA() ? int(torch::cuda::device_count()) : 0;
   env.local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("SLURM_LOCALID", 0));
   return env;
 }
