@@ -3,12 +3,14 @@
 # (full training) and SEUF unlearning, on a model big enough to dominate the process's memory
 # (94M parameters: 16 experts of H 768, F 768, 1 GB per rank in pretraining; fp32; 2 ranks,
 # ep_size 2).
-# Tolerance: measured / (baseline + plan) in [0.8, 1.35]. The plan counts tensors: weights,
+# Tolerance: measured / (baseline + plan) in [0.8, 1.5]. The plan counts tensors: weights,
 # gradients, AdamW state, activations kept for backward, all-to-all buffers. It leaves out what the
 # CPU heap keeps (uoe keeps freed large blocks on the heap, common/cpu_runtime.h, and the block
 # sizes change with the routing every step), backward's transient activation gradients, the
-# evaluation passes and OpenBLAS's buffers: measured 1.06x (SEUF) and 1.22x (full) of the plan.
-# A plan 1.35x off in either direction fails.
+# evaluation passes and OpenBLAS's buffers.
+# With one BLAS thread per rank (so the core count does not change the buffers): 1.21-1.23 and
+# 1.05-1.07 over OPENBLAS_CORETYPE Haswell, SkylakeX and Zen; the bound leaves room for other
+# machines' allocators. A plan 1.5x too low or 1.25x too high fails.
 # Usage: memory_plan.sh <uoe binary> <repo root>
 set -euo pipefail
 uoe=$1
@@ -16,7 +18,7 @@ root=$2
 work=$(mktemp -d)
 cgroup=""  # the memory cgroup of the last case, removed at exit
 trap '[[ -z $cgroup ]] || rmdir "$cgroup/job" "$cgroup" 2> /dev/null; rm -rf "$work"' EXIT
-big=(model.hidden_size=768 model.moe_intermediate_size=768 model.num_experts=16
+big=(parallel.threads_per_rank=1 model.hidden_size=768 model.moe_intermediate_size=768 model.num_experts=16
      model.intermediate_size=768 model.num_attention_heads=8 model.num_key_value_heads=4)
 
 check() {  # check <what> <log> <summary.json>
@@ -32,7 +34,7 @@ print(f"{what}: plan {m['planned_bytes']['total'] / 2**20:.0f} MiB over a baseli
       f"{m['process_baseline_bytes'] / 2**20:.0f} MiB = {expected / 2**20:.0f} MiB; measured peak RSS "
       f"{measured / 2**20:.0f} MiB (largest rank): {ratio:.2f}x")
 assert m["planned_bytes"]["total"] > 2 * m["process_baseline_bytes"], "the model does not dominate"
-assert 0.8 <= ratio <= 1.35, f"{what}: measured / planned = {ratio:.2f}, outside [0.8, 1.35]"
+assert 0.8 <= ratio <= 1.5, f"{what}: measured / planned = {ratio:.2f}, outside [0.8, 1.5]"
 PY
 }
 
