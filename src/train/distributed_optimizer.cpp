@@ -61,9 +61,14 @@ void DistributedOptimizer::zero_grad() {
   }
 }
 
-void DistributedOptimizer::gradients_to_masters() {
+void DistributedOptimizer::accumulate_gradients() {
   for_each_copy(params_, masters_, [](const torch::Tensor& p, const torch::Tensor& m) {
-    m.mutable_grad() = p.grad().defined() ? p.grad().to(torch::kFloat32) : torch::Tensor();
+    if (!p.grad().defined()) return;
+    if (m.grad().defined()) {
+      m.mutable_grad().add_(p.grad().to(torch::kFloat32));
+    } else {
+      m.mutable_grad() = p.grad().to(torch::kFloat32);
+    }
     p.mutable_grad() = torch::Tensor();  // the master's is the one synchronised and clipped
   });
 }
@@ -75,7 +80,7 @@ void DistributedOptimizer::masters_to_parameters() {
 }
 
 double DistributedOptimizer::step(double learning_rate, StepProfiler* profiler) {
-  gradients_to_masters();
+  accumulate_gradients();
   {
     const StepProfiler::Scope timer(profiler, "grad_reduction");
     sync_gradients(masters_, groups_);

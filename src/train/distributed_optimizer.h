@@ -27,6 +27,10 @@ class DistributedOptimizer {
   // `profiler` (may be null) gets the phases "grad_reduction" (the sync, with the bytes of its
   // all-reduces as "grad_all_reduce") and "optimizer" (clip and AdamW).
   double step(double learning_rate, StepProfiler* profiler = nullptr);
+  // After each micro-batch's backward: adds the parameters' (bf16) gradients, widened, to their
+  // fp32 master gradients and clears them, so micro-batches sum in fp32 (Megatron's main_grad).
+  // No-op for fp32 parameters; step() calls it for the last micro-batch.
+  void accumulate_gradients();
 
   // This rank's optimizer state (moments and step counts of its trainable parameters, in the
   // order they were given, and the master copies). A file written by one layout loads only into
@@ -40,8 +44,6 @@ class DistributedOptimizer {
   int64_t master_bytes() const;  // of which master copies (0 when every parameter is fp32)
 
  private:
-  // Master gradients <- parameter gradients widened to fp32 (parameters that have a copy).
-  void gradients_to_masters();
   // Parameters <- their master copies, rounded.
   void masters_to_parameters();
 

@@ -71,6 +71,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
       }
       const StepProfiler::Scope timer(profiler, "backward");
       total.backward();
+      optimizer.accumulate_gradients();
     }
     parts[aux_index] = balance.aux_part();
     parts[z_index] = balance.z_part();

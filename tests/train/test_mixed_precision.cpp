@@ -8,6 +8,7 @@
 // below are 2-4x those.
 #include <malloc.h>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 
@@ -178,6 +179,21 @@ TEST(Bf16, MasterCopyAccumulatesStepsBelowTheRoundingStep) {
   EXPECT_EQ(opt16.state_bytes(), 3 * 4 * 4);
   EXPECT_EQ(opt32.state_bytes(), 2 * 4 * 4);
   EXPECT_TRUE(torch::equal(frozen, torch::ones({4}, torch::kBFloat16)));
+}
+
+// Micro-batch gradients sum in fp32 on the master: 1 + 2^-9 is exact in fp32 but rounds to 1 in
+// bf16 (whose step at 1 is 2^-7), so a bf16 sum would report a gradient norm of exactly 1 per rank.
+TEST(Bf16, MicroBatchGradientsSumInFp32) {
+  auto groups = ProcessGroups::create(test::world(), 1);
+  auto param = torch::ones({1}, torch::kBFloat16).requires_grad_(true);
+  DistributedOptimizer optimizer({{param}, {}}, adamw_config(1e-4), groups);
+  optimizer.zero_grad();
+  (param * 1.0).sum().backward();
+  optimizer.accumulate_gradients();
+  (param * std::ldexp(1.0, -9)).sum().backward();
+  // Gradients are summed over the data-parallel ranks (the losses carry the global normaliser).
+  const double ranks = double(test::world()->size());
+  EXPECT_NEAR(optimizer.step(1e-4), ranks * (1.0 + std::ldexp(1.0, -9)), 1e-7);
 }
 
 class Bf16Files : public test::SharedDirTest {
