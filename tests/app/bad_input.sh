@@ -40,7 +40,7 @@ mpiexec -np 2 --oversubscribe "$uoe" pretrain "$root/configs/tiny/pretrain_facts
   max_steps=2 save_steps=2 dataset.train="$work/data/train.h5" dataset.forget= dataset.retain= \
   dataset.forget_mc= dataset.retain_mc= > "$logs/pre.log" 2>&1 || { cat "$logs/pre.log"; exit 1; }
 cp -r "$work/pre/checkpoint" "$work/fewer_experts"
-sed -i 's/"num_experts": 8/"num_experts": 4/' "$work/fewer_experts/model_config.json"
+sed -i 's/"num_experts": 16/"num_experts": 4/' "$work/fewer_experts/model_config.json"
 head -c 4096 /dev/urandom > "$work/random.h5"
 echo '{"question": "q", "choices": ["a"' > "$work/truncated.jsonl"
 : > "$work/empty.yaml"
@@ -96,7 +96,7 @@ expect_error 1 "unknown device" "device must be auto, cpu or cuda, got 'gpu'" pr
 expect_error 2 "model cannot fit in memory" "planned peak memory per rank" pretrain "$config" "$o" model.hidden_size=65536
 # Files.
 expect_error 2 "missing checkpoint" "checkpoint directory '$work/nope' does not exist" "${unlearn[@]}" model_name_or_path="$work/nope"
-expect_error 2 "checkpoint with other expert count" "has shape [8, 128], expected [4, 128]" "${unlearn[@]}" model_name_or_path="$work/fewer_experts"
+expect_error 2 "checkpoint with other expert count" "'layers.1.mlp.gate.e_score_correction_bias' has shape [16], expected [4]" "${unlearn[@]}" model_name_or_path="$work/fewer_experts"
 expect_error 2 "safetensors file cut short" "hf_truncated/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_truncated" data.vocab_size=64
 expect_error 2 "safetensors header length out of range" "hf_header/model.safetensors" "${unlearn[@]}" model_name_or_path="$work/hf_header" data.vocab_size=64
 expect_error 2 "unsupported HF architecture" "LlamaForCausalLM" "${unlearn[@]}" model_name_or_path="$work/hf_llama"

@@ -66,7 +66,7 @@ check(abs(ev["forget"]["answer_nll"] - after["forget"]["answer_nll"]) < 1e-6 * m
 # attribution.h5 has the documented layout and names the selected target.
 with h5py.File(f"{work}/attr/attribution.h5") as f:
     scores, counts = f["scores"][()], f["counts"][()]
-    check(scores.shape == counts.shape == (3, 8) and str(scores.dtype) == "float64" and str(counts.dtype) == "int64",
+    check(scores.shape == counts.shape == (3, 16) and str(scores.dtype) == "float64" and str(counts.dtype) == "int64",
           f"attribution.h5 scores {scores.shape} {scores.dtype}, counts {counts.dtype}")
     target = (int(f.attrs["target_layer"]), int(f.attrs["target_expert"]))
     selected = seuf["selection"]["experts"][0]
@@ -75,7 +75,7 @@ with h5py.File(f"{work}/attr/attribution.h5") as f:
     # With dataset.retain: the retain table and the contrast (forget share - retain share), and
     # the split-half scores (sequences 0-15 and 16-31) that average back to the whole.
     retain, contrast, halves = f["retain_scores"][()], f["contrast"][()], f["half_scores"][()]
-    check(retain.shape == contrast.shape == (3, 8) and halves.shape == (2, 3, 8), "specificity tables")
+    check(retain.shape == contrast.shape == (3, 16) and halves.shape == (2, 3, 16), "specificity tables")
     share = lambda s: s / s.sum(axis=1, keepdims=True)
     check(abs(contrast - (share(scores) - share(retain))).max() < 1e-12, "contrast = share difference")
     check(abs((halves[0] + halves[1]) / 2 - scores).max() < 1e-12, "halves average to the scores")

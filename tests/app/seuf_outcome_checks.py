@@ -33,7 +33,7 @@ def _mc_drop(section, cmp, bound):
 
 
 def _forget_nll_rises(pre, seuf, full):
-    return rise(seuf, "forget") >= 1.0, f"{nll(seuf, 'before', 'forget'):.3f} -> {nll(seuf, 'after', 'forget'):.3f}"
+    return rise(seuf, "forget") >= 3.0, f"{nll(seuf, 'before', 'forget'):.3f} -> {nll(seuf, 'after', 'forget'):.3f}"
 
 
 def _selective(pre, seuf, full):
@@ -65,10 +65,10 @@ def _trainable(pre, seuf, full):
 # (name, asserted by the end-to-end test, check)
 CHECKS = [
     ("pretrained model knows the facts (MC accuracy >= 0.9, forget and retain)", True, _pretrained_knows),
-    ("SEUF: forget MC accuracy drops by >= 0.3", False, _mc_drop("forget_mc", lambda d, b: d >= b, 0.3)),
+    ("SEUF: forget MC accuracy drops by >= 0.3", True, _mc_drop("forget_mc", lambda d, b: d >= b, 0.3)),
     ("SEUF: retain MC accuracy drops by <= 0.15", False, _mc_drop("retain_mc", lambda d, b: d <= b, 0.15)),
-    ("SEUF: forget answer NLL rises by >= 1 nat", True, _forget_nll_rises),
-    ("SEUF: forget answer NLL rises more than retain answer NLL", False, _selective),
+    ("SEUF: forget answer NLL rises by >= 3 nats", True, _forget_nll_rises),
+    ("SEUF: forget answer NLL rises more than retain answer NLL", True, _selective),
     ("SEUF keeps retain answers better than full GA (lower retain NLL)", True, _retain_nll_vs_full),
     ("SEUF keeps retain MC accuracy at least as high as full GA", True, _retain_mc_vs_full),
     ("SEUF: the anchor keeps the target-expert selection rate from falling", True, _anchor),
