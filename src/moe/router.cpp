@@ -3,29 +3,24 @@
 #include <limits>
 
 #include "common/check.h"
+#include "common/named_enum.h"
 
 namespace uoe {
 
+namespace {
+constexpr EnumName<RouterKind> kRouterKindNames[] = {{RouterKind::kSoftmax, "softmax"},
+                                                     {RouterKind::kDeepSeekV2, "deepseek_v2"},
+                                                     {RouterKind::kDeepSeekV3, "deepseek_v3"}};
+}  // namespace
+
 RouterKind parse_router_kind(const std::string& name) {
-  if (name == "softmax") return RouterKind::kSoftmax;
-  if (name == "deepseek_v2") return RouterKind::kDeepSeekV2;
-  if (name == "deepseek_v3") return RouterKind::kDeepSeekV3;
-  UOE_CHECK(false, "unknown router type '", name,
-            "'; supported: softmax, deepseek_v2, deepseek_v3");
-  return RouterKind::kSoftmax;
+  const auto kind = enum_value(kRouterKindNames, name);
+  UOE_CHECK(kind.has_value(), "unknown router type '", name,
+            "'; supported: ", enum_choices(kRouterKindNames));
+  return *kind;
 }
 
-std::string to_string(RouterKind kind) {
-  switch (kind) {
-    case RouterKind::kSoftmax:
-      return "softmax";
-    case RouterKind::kDeepSeekV2:
-      return "deepseek_v2";
-    case RouterKind::kDeepSeekV3:
-      return "deepseek_v3";
-  }
-  return "?";
-}
+std::string to_string(RouterKind kind) { return enum_name(kRouterKindNames, kind); }
 
 RouterImpl::RouterImpl(const RouterOptions& options) : options_(options) {
   UOE_CHECK(options.num_experts > 0, "router: num_experts must be > 0, got ", options.num_experts);
