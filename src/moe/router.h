@@ -7,8 +7,9 @@
 //               the largest max-p); weights renormalised when norm_topk_prob, otherwise scaled by
 //               routed_scaling_factor (as DeepSeek-V2's MoEGate does).
 //   deepseek_v3 p = sigmoid(W h); selection on p + e_score_correction_bias, group-limited by the
-//               sum of each group's two largest biased scores; weights are the unbiased p of the chosen
-//               experts, renormalised when norm_topk_prob, then scaled by routed_scaling_factor.
+//               sum of each group's two largest biased scores; weights are the unbiased p of the
+//               chosen experts, renormalised when norm_topk_prob, then scaled by
+//               routed_scaling_factor.
 //
 // Router logits are computed in fp32. `probs` is the full [T, E] probability matrix (softmax, or
 // sigmoid scores for deepseek_v3) that attribution and the router anchor loss use.
