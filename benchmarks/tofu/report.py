@@ -169,14 +169,18 @@ def row_line(method, variant, rate, by_seed, mark=""):
 
 def choose_rates(rows, target_utility, keep):
     """{(method, variant): (rate, qualified)} by the rule of rate_grid.choose_rate: utility floor
-    keep x the target model's utility, score the mean log10 forget quality."""
+    keep x the target model's utility, score the mean log10 forget quality; only the rates with as
+    many seeds as the variant's most-seeded rate compete (a partial run does not pick a rate on
+    fewer seeds)."""
     chosen = {}
     for method in METHODS:
         for variant in VARIANTS:
             by_rate = rows.get(f"{method}_{variant}")
             if by_rate:
+                most = max(len(by_seed) for by_seed in by_rate.values())
                 chosen[(method, variant)] = choose_rate(
-                    by_rate, lambda r: mean_of(by_rate[r], "model_utility"), lambda r: keep * target_utility,
+                    [r for r in by_rate if len(by_rate[r]) == most],
+                    lambda r: mean_of(by_rate[r], "model_utility"), lambda r: keep * target_utility,
                     lambda r: mean_of(by_rate[r], "log10_forget_quality"))
     return chosen
 
@@ -198,7 +202,8 @@ def rate_text(rows, chosen, target_utility, keep):
                f"per method and variant: among the rates whose mean model utility over seeds is at least "
                f"{keep:g} x the target model's ({keep:g} x {target_utility:.3f} = {keep * target_utility:.3f}), "
                "the one with the highest mean log10 forget quality; when no rate qualifies, the rate with the "
-               "highest mean model utility; ties go to the lower rate. The rates are chosen on the evaluated "
+               "highest mean model utility; ties go to the lower rate; only the rates run with as many seeds as "
+               "the variant's most-seeded rate compete. The rates are chosen on the evaluated "
                "forget10 / retain_perturbed questions themselves, the ones that give the reported numbers, as "
                "TOFU practice does: this is not a held-out choice (it favours every variant alike). Result:\n")
     for (method, variant), (rate, qualified) in sorted(chosen.items()):
