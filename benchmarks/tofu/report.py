@@ -253,10 +253,10 @@ def seuf_vs_random(rows, chosen):
                             "delta_model_utility": mu, "delta_forget_prob": d["forget_prob"],
                             "seeds_better": better, "seeds_worse": worse})
             if is_chosen:
-                word = ("beats the random one in every seed" if better == n else
-                        "loses to the random one in every seed" if worse == n else "no consistent winner")
-                verdicts.append(f"{method.upper()}: {word} (Δ log10 FQ {fmt_mean_std(fq, 2)}, Δ utility "
-                                f"{fmt_mean_std(mu)}; better in {better}, worse in {worse} of {n} seeds)")
+                verdicts.append(f"{method.upper()}: SEUF's log10 FQ is higher in {sum(a > 0 for a in fq)} of {n} "
+                                f"seeds (Δ {fmt_mean_std(fq, 2)}), its utility higher in "
+                                f"{sum(b > 0 for b in mu)} of {n} (Δ {fmt_mean_std(mu)}); better on both in "
+                                f"{better}, worse on both in {worse}")
     if not records:
         return [], []
     out.append("")

@@ -8,7 +8,8 @@
 #   TOFU_DATA   TOFU JSON-lines directory            (../shared/data/tofu; fetch_tofu.sh gets it)
 #   TOFU_SCALE  full | small | tiny (select_subset.py) (small: what fits about an hour on 2 cores)
 #   NP          MPI ranks                            (2; parallel.ep_size follows, 1 for NP=1)
-#   SEEDS       unlearning seeds of the main rows    ("1 2 3"; seeds run outermost)
+#   SEEDS       unlearning seeds of the main rows    ("1 2 3"; seeds run outermost; SEEDS=""
+#               or METHODS="": no rows, the models are trained and evaluated only)
 #   METHODS     ("ga gdiff npo simnpo rmu")   VARIANTS ("full seuf random")
 #   ABLATIONS   1: GA anchor 0 / 100 and top-3 (seed 1)  (1)
 #   EVAL_FORGET / EVAL_RETAIN  questions of forget10_perturbed / retain_perturbed evaluated
@@ -36,9 +37,9 @@ cd "$(dirname "$0")/../.."
 DATA=${TOFU_DATA:-../shared/data/tofu}
 SCALE=${TOFU_SCALE:-small}
 NP=${NP:-2}
-SEEDS=${SEEDS:-"1 2 3"}
-METHODS=${METHODS:-"ga gdiff npo simnpo rmu"}
-VARIANTS=${VARIANTS:-"full seuf random"}
+SEEDS=${SEEDS-"1 2 3"}  # set but empty (SEEDS="", METHODS="" or VARIANTS=""): no rows
+METHODS=${METHODS-"ga gdiff npo simnpo rmu"}
+VARIANTS=${VARIANTS-"full seuf random"}
 ABLATIONS=${ABLATIONS:-1}
 STEPS=${STEPS:-25}
 EVAL_FORGET=${EVAL_FORGET:-200}
