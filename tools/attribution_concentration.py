@@ -47,15 +47,21 @@ def read(path):
 
 def report(name, path):
     data = read(path)
+    return from_scores(name, path, data["layers"], data["forget"], data["retain"], data["target"],
+                       data["halves"])
+
+
+def from_scores(name, source, layers, forget_scores, retain_scores, target, halves=None):
+    """The report of one model from its scores [layers, experts] (halves: [2, layers, experts] or
+    None; target: [layer, expert] or None when unknown)."""
     rows = []
-    for i, layer in enumerate(data["layers"]):
-        forget, retain = concentration(data["forget"][i]), concentration(data["retain"][i])
-        halves = data["halves"]  # [2, layers, experts]: the two halves of the forget set
-        rows.append({"model": name, "layer": layer, "forget": forget, "retain": retain,
+    for i, layer in enumerate(layers):
+        forget, retain = concentration(forget_scores[i]), concentration(retain_scores[i])
+        rows.append({"model": name, "layer": int(layer), "forget": forget, "retain": retain,
                      "same_top": forget["top_expert"] == retain["top_expert"],
                      "halves_agree": None if halves is None
                      else bool(np.argmax(halves[0][i]) == np.argmax(halves[1][i]))})
-    return {"model": name, "file": path, "target": data["target"], "layers": rows}
+    return {"model": name, "file": source, "target": target, "layers": rows}
 
 
 def markdown(models):
@@ -65,7 +71,7 @@ def markdown(models):
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     yes_no = {True: "yes", False: "no", None: "–"}
     for m in models:
-        target = f"({m['target'][0]}, {m['target'][1]})"
+        target = f"({m['target'][0]}, {m['target'][1]})" if m["target"] else "–"
         for r in m["layers"]:
             f, t = r["forget"], r["retain"]
             lines.append(f"| {m['model']} | {target} | {r['layer']} "

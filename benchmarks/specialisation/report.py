@@ -20,19 +20,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from figures import save_atomic  # noqa: E402  (sets the Agg backend first)
 import matplotlib.pyplot as plt  # noqa: E402
+from rate_grid import choose_rate, fmt_mean_std as fmt, mean_curve, mean_std, paired  # noqa: E402
 
 VARIANT_NAMES = {"seuf": "SEUF (attributed expert)", "random": "random expert", "full": "full model"}
-
-
-def mean_std(values):
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
-def fmt(values, digits=3):
-    m, s = mean_std(values)
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def load_rows(runs, model):
@@ -60,35 +50,24 @@ def per_seed(by_seed, phase, key):
     return [metric(by_seed[s], phase, key) for s in sorted(by_seed)]
 
 
-def choose_rate(by_rate, keep):
+def choose_by_rate(by_rate, keep):
     """The rate rule of the module docstring -> (rate, whether a rate kept the utility)."""
-    def means(rate):
-        by_seed = by_rate[rate]
-        before = statistics.fmean(per_seed(by_seed, "before", "retain.answer_prob"))
-        return (statistics.fmean(per_seed(by_seed, "after", "forget.answer_prob")),
-                statistics.fmean(per_seed(by_seed, "after", "retain.answer_prob")), before)
-    rates = sorted(by_rate, key=float)  # ties go to the lower rate
-    kept = [r for r in rates if means(r)[1] >= keep * means(r)[2]]
-    if kept:
-        return min(kept, key=lambda r: means(r)[0]), True
-    return max(rates, key=lambda r: means(r)[1]), False
+    def mean_of(rate, phase, key):
+        return statistics.fmean(per_seed(by_rate[rate], phase, key))
+    return choose_rate(by_rate, lambda r: mean_of(r, "after", "retain.answer_prob"),
+                       lambda r: keep * mean_of(r, "before", "retain.answer_prob"),
+                       lambda r: -mean_of(r, "after", "forget.answer_prob"))
 
 
-def paired(a_by_seed, b_by_seed, phase, key):
-    seeds = sorted(set(a_by_seed) & set(b_by_seed))
-    return [metric(a_by_seed[s], phase, key) - metric(b_by_seed[s], phase, key) for s in seeds]
+def paired_metric(a_by_seed, b_by_seed, phase, key):
+    return paired(a_by_seed, b_by_seed, lambda summary: metric(summary, phase, key))
 
 
 def selection_curve(run_dir):
     """Mean target_selection_rate per logged step over the seeds of one (variant, rate)."""
-    by_step = {}
-    for seed_dir in glob.glob(os.path.join(run_dir, "seed*")):
-        for line in open(os.path.join(seed_dir, "metrics.jsonl")):
-            record = json.loads(line)
-            if "target_selection_rate" in record:
-                by_step.setdefault(record["step"], []).append(record["target_selection_rate"])
-    steps = sorted(by_step)
-    return steps, [statistics.fmean(by_step[t]) for t in steps]
+    curves = [[json.loads(line) for line in open(os.path.join(seed_dir, "metrics.jsonl"))]
+              for seed_dir in glob.glob(os.path.join(run_dir, "seed*"))]
+    return mean_curve(curves, "target_selection_rate")
 
 
 def figure(runs, model, rows, chosen, out_path):
@@ -149,7 +128,7 @@ def model_section(runs, model, label, keep, out):
             by_rate = rows.get((method, variant))
             if not by_rate:
                 continue
-            rate, kept = choose_rate(by_rate, keep)
+            rate, kept = choose_by_rate(by_rate, keep)
             chosen[(method, variant)] = (rate, kept)
             for r in sorted(by_rate, key=float):
                 by_seed = by_rate[r]
@@ -193,8 +172,8 @@ def model_section(runs, model, label, keep, out):
         if (method, "seuf") in chosen and (method, "random") in chosen:
             comparisons.append((chosen[(method, "seuf")][0], chosen[(method, "random")][0]))
         for i, (rs, rr) in enumerate(comparisons):
-            df = paired(seuf[rs], rand[rr], "after", "forget.answer_prob")
-            dr = paired(seuf[rs], rand[rr], "after", "retain.answer_prob")
+            df = paired_metric(seuf[rs], rand[rr], "after", "forget.answer_prob")
+            dr = paired_metric(seuf[rs], rand[rr], "after", "retain.answer_prob")
             label_rates = f"{rs} / {rr}" + (" (chosen rates)" if i == len(comparisons) - 1 else "")
             wins, losses = sum(d < 0 for d in df), sum(d > 0 for d in df)
             lines.append(f"| {method} | {label_rates} | {len(df)} | {fmt(df)} | {fmt(dr)} "

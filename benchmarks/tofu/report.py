@@ -2,10 +2,13 @@
 """Collects the TOFU benchmark runs of run.sh into RESULTS.md, results.json and PNG figures.
 
 Usage: report.py --runs runs/tofu --out benchmarks/tofu [--scale small --np 2 --steps 25
-                 --epochs 60 --wall-seconds N]
+                 --epochs 60 --utility-keep 0.9 --attribution-baseline NAME=results.json ...]
 Reads <runs>/models/{full,retain}/eval/summary.json, <runs>/models/*/summary.json (training),
-<runs>/unlearn/<row>/seed<k>/{summary.json,metrics.jsonl,attribution.h5}, <runs>/attribution/
-and <runs>/commands.txt. The hand-written lr_sweep.md and NOTES.md next to this script are appended.
+<runs>/unlearn/<row>/lr<rate>/seed<k>/{summary.json,config.yaml,metrics.jsonl} (the rate is read
+from config.yaml and must match the directory name), <runs>/attribution/ and <runs>/commands.txt.
+Per method and variant it picks one rate of the grid by a stated rule (choose_rates; written into
+RESULTS.md), compares at those rates, and pairs SEUF with the random expert by seed. The
+hand-written lr_sweep.md and NOTES.md next to this script are appended.
 """
 import argparse
 import glob
@@ -13,14 +16,17 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from figures import InputError, run_cli, save_atomic  # noqa: E402  (sets the Agg backend)
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import attribution_concentration  # noqa: E402
 import plot_attribution  # noqa: E402
+import yaml  # noqa: E402
+from rate_grid import choose_rate, fmt_mean_std, mean_curve, mean_std, paired, rate_label  # noqa: E402
 
 METHODS = ["ga", "gdiff", "npo", "simnpo", "rmu"]
 VARIANTS = ["full", "seuf", "random"]
@@ -91,31 +97,51 @@ def row_record(summary, reference):
     }
 
 
+NUMERIC_KEYS = ("log10_forget_quality", "scipy_log10_forget_quality", "forget_quality", "model_utility",
+                "forget_rouge_l", "retain_rouge_l", "forget_prob", "retain_prob", "forget_truth_ratio",
+                "retain_truth_ratio", "selection_rate_before", "selection_rate_after", "retain_topk_overlap",
+                "trainable_share", "trainable_parameters", "step_time_s")
+
+
+def run_rate(seed_dir):
+    """The learning rate a row ran with, from its resolved config.yaml."""
+    path = os.path.join(seed_dir, "config.yaml")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return float(yaml.safe_load(f)["learning_rate"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
+        raise InputError(f"cannot read learning_rate from {path}: {e}") from e
+
+
 def collect_rows(runs, reference):
+    """{row name: {learning rate: {seed: record}}} from <runs>/unlearn/<row>/lr<rate>/seed<k>."""
     rows = {}
-    for path in sorted(glob.glob(os.path.join(runs, "unlearn", "*", "seed*", "summary.json"))):
+    for path in sorted(glob.glob(os.path.join(runs, "unlearn", "*", "lr*", "seed*", "summary.json"))):
         seed_dir = os.path.dirname(path)
-        name = os.path.basename(os.path.dirname(seed_dir))
+        rate_dir = os.path.dirname(seed_dir)
+        name = os.path.basename(os.path.dirname(rate_dir))
         seed = int(os.path.basename(seed_dir)[len("seed"):])
+        rate = run_rate(seed_dir)
+        if not math.isclose(float(os.path.basename(rate_dir)[len("lr"):]), rate, rel_tol=1e-6):
+            raise InputError(f"{seed_dir}: its directory names a rate, its config.yaml has "
+                             f"learning_rate {rate}")
         record = row_record(read_json(path), reference)
-        record["seed"] = seed
+        record["seed"], record["rate"] = seed, rate
         record["curve"] = read_jsonl(os.path.join(seed_dir, "metrics.jsonl"))
-        rows.setdefault(name, []).append(record)
+        rows.setdefault(name, {}).setdefault(rate, {})[seed] = record
     return rows
 
 
-def aggregate(records, key):
-    values = [r[key] for r in records if r.get(key) is not None]
-    if not values:
-        return None, None
-    return float(np.mean(values)), (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+def values(by_seed, key):
+    return [by_seed[s][key] for s in sorted(by_seed) if by_seed[s].get(key) is not None]
 
 
-def fmt(records, key, digits=3):
-    mean, spread = aggregate(records, key)
-    if mean is None:
-        return "-"
-    return f"{mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if len(records) > 1 else "")
+def cell(by_seed, key, digits=3):
+    return fmt_mean_std(values(by_seed, key), digits)
+
+
+def mean_of(by_seed, key):
+    return mean_std(values(by_seed, key))[0]
 
 
 def model_line(name, tofu):
@@ -126,70 +152,206 @@ def model_line(name, tofu):
             f"{f['truth_ratio']:.3f} | {r['truth_ratio']:.3f} |")
 
 
-def attribution_concentration(path):
-    """Share of each MoE layer's attribution held by its top expert, and the global best."""
-    scores, layers, target, _ = plot_attribution.read_attribution(path)
-    lines = []
-    for row, layer in enumerate(layers):
-        order = np.argsort(scores[row])[::-1]
-        total = scores[row].sum()
-        share = scores[row][order[0]] / total if total > 0 else 0.0
-        top2 = scores[row][order[:2]].sum() / total if total > 0 else 0.0
-        lines.append(f"| {int(layer)} | e{int(order[0])} | {share:.3f} | {top2:.3f} | "
-                     f"{scores[row].max() / max(scores[row].mean(), 1e-12):.2f}x |")
-    return lines, scores
+ROW_HEADER = ("| method | variant | rate | n | log10 FQ | model utility | forget ROUGE-L | retain ROUGE-L | "
+              "forget prob | selection rate before → after | retain top-K overlap | trainable share | s/step |\n"
+              + "|" + "---|" * 13)
 
 
-def plot_scatter(rows, models, out):
-    fig, ax = plt.subplots(figsize=(7, 5))
-    markers = {"full": "o", "seuf": "*", "random": "s"}
-    colors = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+def row_line(method, variant, rate, by_seed, mark=""):
+    share = mean_of(by_seed, "trainable_share")
+    return (f"| {method.upper()} | {VARIANT_LABEL.get(variant, variant)} | {rate_label(rate)}{mark} | "
+            f"{len(by_seed)} | {cell(by_seed, 'log10_forget_quality', 2)} | {cell(by_seed, 'model_utility')} | "
+            f"{cell(by_seed, 'forget_rouge_l')} | {cell(by_seed, 'retain_rouge_l')} | "
+            f"{cell(by_seed, 'forget_prob')} | {cell(by_seed, 'selection_rate_before')} → "
+            f"{cell(by_seed, 'selection_rate_after')} | {cell(by_seed, 'retain_topk_overlap')} | "
+            f"{share:.4%} | {cell(by_seed, 'step_time_s', 2)} |")
+
+
+def choose_rates(rows, target_utility, keep):
+    """{(method, variant): (rate, qualified)} by the rule of rate_grid.choose_rate: utility floor
+    keep x the target model's utility, score the mean log10 forget quality; only the rates with as
+    many seeds as the variant's most-seeded rate compete (a partial run does not pick a rate on
+    fewer seeds)."""
+    chosen = {}
     for method in METHODS:
         for variant in VARIANTS:
-            records = rows.get(f"{method}_{variant}")
-            if not records:
+            by_rate = rows.get(f"{method}_{variant}")
+            if by_rate:
+                most = max(len(by_seed) for by_seed in by_rate.values())
+                chosen[(method, variant)] = choose_rate(
+                    [r for r in by_rate if len(by_rate[r]) == most],
+                    lambda r: mean_of(by_rate[r], "model_utility"), lambda r: keep * target_utility,
+                    lambda r: mean_of(by_rate[r], "log10_forget_quality"))
+    return chosen
+
+
+def rate_text(rows, chosen, target_utility, keep):
+    """The 'How the rates were chosen' section, from the grid that ran and the rule."""
+    grids = {kind: sorted({rate for (m, v) in chosen for rate in rows[f"{m}_{v}"] if (v == "full") == (kind == "full")})
+             for kind in ("full", "expert")}
+    listed = {kind: ", ".join(rate_label(r) for r in rates) or "none" for kind, rates in grids.items()}
+    out = ["## How the rates were chosen\n"]
+    if all(len(rows[f"{m}_{v}"]) == 1 for m, v in chosen):
+        out.append(f"One learning rate per variant ran (run.sh `LR_GRID_FULL` = {listed['full']} for "
+                   f"full-model rows, `LR_GRID_EXPERT` = {listed['expert']} for SEUF and random-expert "
+                   "rows), so there was nothing to choose. The run.sh defaults (`LR_FULL` 3e-4, `LR_EXPERT` "
+                   "3e-3) were chosen once at the reduced scale by the rule in lr_sweep.md (appended below).\n")
+        return out
+    out.append(f"Grid (run.sh): `LR_GRID_FULL` = {listed['full']} for full-model rows, `LR_GRID_EXPERT` = "
+               f"{listed['expert']} for SEUF and random-expert rows. Rule (report.py, `--utility-keep {keep:g}`), "
+               f"per method and variant: among the rates whose mean model utility over seeds is at least "
+               f"{keep:g} x the target model's ({keep:g} x {target_utility:.3f} = {keep * target_utility:.3f}), "
+               "the one with the highest mean log10 forget quality; when no rate qualifies, the rate with the "
+               "highest mean model utility; ties go to the lower rate; only the rates run with as many seeds as "
+               "the variant's most-seeded rate compete. The rates are chosen on the evaluated "
+               "forget10 / retain_perturbed questions themselves, the ones that give the reported numbers, as "
+               "TOFU practice does: this is not a held-out choice (it favours every variant alike). Result:\n")
+    for (method, variant), (rate, qualified) in sorted(chosen.items()):
+        by_seed = rows[f"{method}_{variant}"][rate]
+        why = ("qualifies" if qualified else f"no rate keeps {keep:g} x the utility: the highest utility")
+        out.append(f"- {method.upper()} {VARIANT_LABEL[variant]}: {rate_label(rate)} ({why}; log10 FQ "
+                   f"{mean_of(by_seed, 'log10_forget_quality'):.2f}, utility {mean_of(by_seed, 'model_utility'):.3f})")
+    out.append("")
+    return out
+
+
+def seuf_vs_random(rows, chosen):
+    """SEUF - random, paired by seed, at each common rate and at the chosen rates -> (lines, records)."""
+    out = ["## Attributed expert (SEUF) vs a random expert, paired by seed\n",
+           "Differences SEUF − random expert for the same seed. Positive Δ log10 FQ: SEUF is closer to the "
+           "retain model; positive Δ utility: SEUF keeps more; negative Δ forget prob: SEUF forgets more. "
+           "SEUF is *better* in a seed when both its log10 FQ and its utility are higher, *worse* when both "
+           "are lower (otherwise the seed trades one for the other).\n",
+           "| method | rates (SEUF / random) | seeds | Δ log10 FQ | Δ model utility | Δ forget prob | "
+           "SEUF higher FQ | SEUF higher utility | SEUF better / worse |",
+           "|" + "---|" * 9]
+    records, verdicts = [], []
+    for method in METHODS:
+        seuf, rand = rows.get(f"{method}_seuf"), rows.get(f"{method}_random")
+        if not seuf or not rand:
+            continue
+        pairs = [(r, r) for r in sorted(set(seuf) & set(rand))]
+        picked = (chosen[(method, "seuf")][0], chosen[(method, "random")][0])
+        if picked not in pairs:
+            pairs.append(picked)
+        for rs, rr in pairs:
+            d = {key: paired(seuf[rs], rand[rr], lambda r, k=key: r[k])
+                 for key in ("log10_forget_quality", "model_utility", "forget_prob")}
+            fq, mu = d["log10_forget_quality"], d["model_utility"]
+            n = len(fq)
+            if n == 0:
                 continue
-            x = [r["model_utility"] for r in records]
-            y = [r["log10_forget_quality"] for r in records]
-            ax.scatter(x, y, marker=markers[variant], color=colors[method], s=60 if variant == "seuf" else 30,
-                       label=f"{method.upper()} {VARIANT_LABEL[variant]}")
-    if "full" in models:
+            better = sum(a > 0 and b > 0 for a, b in zip(fq, mu))
+            worse = sum(a < 0 and b < 0 for a, b in zip(fq, mu))
+            is_chosen = (rs, rr) == picked
+            out.append(f"| {method.upper()} | {rate_label(rs)} / {rate_label(rr)}{' (chosen)' if is_chosen else ''} "
+                       f"| {n} | {fmt_mean_std(fq, 2)} | {fmt_mean_std(mu)} | {fmt_mean_std(d['forget_prob'])} "
+                       f"| {sum(a > 0 for a in fq)} of {n} | {sum(b > 0 for b in mu)} of {n} "
+                       f"| {better} / {worse} of {n} |")
+            records.append({"method": method, "seuf_rate": rs, "random_rate": rr, "chosen": is_chosen,
+                            "seeds": sorted(set(seuf[rs]) & set(rand[rr])), "delta_log10_forget_quality": fq,
+                            "delta_model_utility": mu, "delta_forget_prob": d["forget_prob"],
+                            "seeds_better": better, "seeds_worse": worse})
+            if is_chosen:
+                verdicts.append(f"{method.upper()}: SEUF's log10 FQ is higher in {sum(a > 0 for a in fq)} of {n} "
+                                f"seeds (Δ {fmt_mean_std(fq, 2)}), its utility higher in "
+                                f"{sum(b > 0 for b in mu)} of {n} (Δ {fmt_mean_std(mu)}); better on both in "
+                                f"{better}, worse on both in {worse}")
+    if not records:
+        return [], []
+    out.append("")
+    out.append("**At the chosen rates:** " + "; ".join(verdicts) + ".\n")
+    return out, records
+
+
+def plot_tradeoff(rows, chosen, models, out):
+    """Forget quality vs utility, one point (mean ± std over seeds) per rate per variant."""
+    methods = [m for m in METHODS if any(f"{m}_{v}" in rows for v in VARIANTS)]
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 4.2), squeeze=False)
+    colors = {"full": "tab:gray", "seuf": "tab:red", "random": "tab:blue"}
+    for ax, method in zip(axes[0], methods):
+        for variant in VARIANTS:
+            by_rate = rows.get(f"{method}_{variant}")
+            if not by_rate:
+                continue
+            rates = sorted(by_rate)
+            mu = [mean_std(values(by_rate[r], "model_utility")) for r in rates]
+            fq = [mean_std(values(by_rate[r], "log10_forget_quality")) for r in rates]
+            ax.errorbar([m for m, _ in mu], [m for m, _ in fq], xerr=[s for _, s in mu], yerr=[s for _, s in fq],
+                        marker="o", ms=4, lw=1, color=colors[variant], label=VARIANT_LABEL[variant])
+            for r, (x, _), (y, _) in zip(rates, mu, fq):
+                picked = chosen.get((method, variant), (None,))[0] == r
+                ax.annotate(rate_label(r) + ("*" if picked else ""), (x, y), fontsize=7, color=colors[variant])
         t = models["full"]
-        ax.scatter([t["model_utility"]], [t["log10_forget_quality"]], marker="x", color="black",
-                   s=60, label="before unlearning")
-    ax.scatter([models["retain"]["model_utility"]], [0.0], marker="D", color="grey", s=40,
-               label="retain model (reference)")
-    ax.axhline(0.0, color="grey", lw=0.5)
-    ax.set_xlabel("model utility (retain_perturbed)")
-    ax.set_ylabel("forget quality, log10 KS p-value (0 = retain model)")
-    ax.set_title("TOFU forget10: forget quality vs model utility (one point per seed)")
-    ax.legend(fontsize=7, ncol=2)
+        ax.scatter([t["model_utility"]], [t["log10_forget_quality"]], marker="x", color="black", s=40,
+                   label="before unlearning")
+        ax.scatter([models["retain"]["model_utility"]], [0.0], marker="D", color="grey", s=25,
+                   label="retain model")
+        ax.set(title=method.upper(), xlabel="model utility")
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("log10 forget quality (0 = retain model)")
+    fig.suptitle("TOFU forget10: forget quality vs utility per learning rate\n(mean ± std over seeds; * = chosen rate)",
+                 fontsize=9)
+    fig.tight_layout()
     save_atomic(fig, out)
 
 
-def plot_curves(rows, out):
-    colors = {"full": "tab:blue", "seuf": "tab:orange", "random": "tab:green"}
-    fig, axes = plt.subplots(2, len(METHODS), figsize=(3.2 * len(METHODS), 6), sharex=True)
-    for col, method in enumerate(METHODS):
+def plot_curves(rows, chosen, out):
+    """Forget loss and target selection rate per step at each variant's chosen rate, mean over seeds."""
+    methods = [m for m in METHODS if any((m, v) in chosen for v in VARIANTS)]
+    colors = {"full": "tab:gray", "seuf": "tab:red", "random": "tab:blue"}
+    fig, axes = plt.subplots(2, len(methods), figsize=(3.4 * len(methods), 6), sharex=True, squeeze=False)
+    for col, method in enumerate(methods):
         for variant in VARIANTS:
-            records = [r for r in rows.get(f"{method}_{variant}", []) if r["seed"] == min(
-                x["seed"] for x in rows[f"{method}_{variant}"])]
-            if not records or not records[0]["curve"]:
+            if (method, variant) not in chosen:
                 continue
-            curve = records[0]["curve"]
-            steps = [p.get("step") for p in curve]
-            axes[0][col].plot(steps, [p.get("forget_loss") for p in curve], label=VARIANT_LABEL[variant],
-                              color=colors[variant])
-            rates = [p.get("target_selection_rate") for p in curve]
-            if any(v is not None for v in rates):
-                axes[1][col].plot(steps, [np.nan if v is None else v for v in rates], label=VARIANT_LABEL[variant],
-                                  color=colors[variant])
+            rate = chosen[(method, variant)][0]
+            curves = [r["curve"] for r in rows[f"{method}_{variant}"][rate].values()]
+            label = f"{VARIANT_LABEL[variant]}, lr {rate_label(rate)}"
+            for row, key in ((0, "forget_loss"), (1, "target_selection_rate")):
+                steps, curve = mean_curve(curves, key)
+                if steps:
+                    axes[row][col].plot(steps, curve, label=label, color=colors[variant])
         axes[0][col].set_title(method.upper())
         axes[1][col].set_xlabel("step")
+        axes[0][col].legend(fontsize=6)
     axes[0][0].set_ylabel("forget loss (method objective)")
-    axes[1][0].set_ylabel("target-expert selection rate\n(forget batch; expert rows only)")
-    axes[0][0].legend(fontsize=7)
+    axes[1][0].set_ylabel("target-expert selection rate\n(forget batch; mean over seeds)")
+    fig.tight_layout()
     save_atomic(fig, out)
+
+
+def baseline_concentration(spec):
+    """NAME=results.json of an earlier run.sh -> its attribution concentration (for the comparison)."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not os.path.isfile(path):
+        raise InputError(f"--attribution-baseline '{spec}' is not NAME=<existing results.json>")
+    data = read_json(path)
+    if "concentration" in data:  # written by this report
+        model = dict(data["concentration"], model=name)
+        model["layers"] = [dict(r, model=name) for r in model["layers"]]
+        return model
+    attribution = data.get("attribution", {})  # earlier reports: raw scores and their tables
+    if not {"forget10", "retain_perturbed"} <= set(attribution):
+        raise InputError(f"{path} has no attribution scores (forget10 and retain_perturbed)")
+    layers = [int(line.split("|")[1]) for line in attribution["forget10"]["table"]]
+    seuf = next((row["seeds"][0]["targets"] for key, row in data.get("rows", {}).items()
+                 if key.endswith("_seuf") and row["seeds"][0].get("targets")), None)
+    return attribution_concentration.from_scores(
+        name, path, layers, attribution["forget10"]["scores"], attribution["retain_perturbed"]["scores"],
+        [seuf[0]["layer"], seuf[0]["expert"]] if seuf else None)
+
+
+def concentration_summary(model):
+    layers = model["layers"]
+    parts = []
+    for kind in ("forget", "retain"):
+        share = statistics.fmean(r[kind]["top_share"] for r in layers)
+        entropy = statistics.fmean(r[kind]["normalized_entropy"] for r in layers)
+        parts.append(f"{kind} top-1 share {share:.3f}, H/lnE {entropy:.3f}")
+    same = sum(r["same_top"] for r in layers)
+    return (f"- {model['model']}: mean over its {len(layers)} MoE layers: " + "; ".join(parts)
+            + f"; the same top expert for forget and retain in {same} of {len(layers)} layers.")
 
 
 def git_commit():
@@ -219,13 +381,13 @@ def main(argv):
     parser.add_argument("--np", type=int, default=2)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--epochs", type=float, default=60)
+    parser.add_argument("--pretrain-config", default="benchmarks/tofu/configs/pretrain.yaml")
     parser.add_argument("--wall-seconds", type=int, default=0)
     parser.add_argument("--eval-questions", type=int, nargs=2, default=[0, 0])
-    parser.add_argument("--lr-full", default="3e-4")
-    parser.add_argument("--lr-expert", default="3e-3")
-    parser.add_argument("--lr-source", default="chosen once by the rule in `lr_sweep.md`, on forget10 itself; "
-                        "the same rule on a held-out validation split: see lr_sweep.md",
-                        help="how the learning rates were chosen, for the report's text")
+    parser.add_argument("--utility-keep", type=float, default=0.9,
+                        help="rate rule: keep mean model utility >= this x the target model's")
+    parser.add_argument("--attribution-baseline", metavar="NAME=results.json",
+                        help="an earlier run.sh's results.json whose attribution concentration to compare with")
     parser.add_argument("--no-notes", action="store_true",
                         help="leave out the hand-written lr_sweep.md and NOTES.md (a side study's report)")
     args = parser.parse_args(argv[1:])
@@ -241,22 +403,24 @@ def main(argv):
     rows = collect_rows(args.runs, models["retain"])
     if not rows:
         raise InputError(f"no finished rows under {args.runs}/unlearn")
+    chosen = choose_rates(rows, models["full"]["model_utility"], args.utility_keep)
     os.makedirs(args.out, exist_ok=True)
-    figures = {}
-    figures["scatter"] = "fq_vs_mu.png"
-    plot_scatter(rows, models, os.path.join(args.out, figures["scatter"]))
-    figures["curves"] = "curves.png"
-    plot_curves(rows, os.path.join(args.out, figures["curves"]))
-    concentration = {}
+    figures = {"trade-off": "fq_vs_mu.png", "curves": "curves.png"}
+    plot_tradeoff(rows, chosen, models, os.path.join(args.out, figures["trade-off"]))
+    plot_curves(rows, chosen, os.path.join(args.out, figures["curves"]))
     for label, path in (("forget10", os.path.join(args.runs, "attribution", "attribution.h5")),
                         ("retain_perturbed", os.path.join(args.runs, "attribution", "attribution_retain.h5"))):
         if os.path.isfile(path):
-            lines, scores = attribution_concentration(path)
-            scores_, layers, target, title = plot_attribution.read_attribution(path)
-            name = f"attribution_{label}.png"
-            plot_attribution.plot(scores_, layers, target, f"{label}: {title}", os.path.join(args.out, name))
-            figures[f"attribution_{label}"] = name
-            concentration[label] = {"table": lines, "scores": scores.tolist()}
+            scores, layers, target, title = plot_attribution.read_attribution(path)
+            figures[f"attribution_{label}"] = f"attribution_{label}.png"
+            plot_attribution.plot(scores, layers, target, f"{label}: {title}", os.path.join(args.out, figures[f"attribution_{label}"]))
+    model_name = os.path.splitext(os.path.basename(args.pretrain_config))[0]
+    concentration = []
+    attribution_path = os.path.join(args.runs, "attribution", "attribution.h5")
+    if os.path.isfile(attribution_path):
+        concentration.append(attribution_concentration.report(f"{model_name} (this run)", attribution_path))
+        if args.attribution_baseline:
+            concentration.append(baseline_concentration(args.attribution_baseline))
 
     scale_note = {"full": "full scale (full.json / retain90.json)",
                   "small": "REDUCED scale: trained on the 800 TOFU pairs of the forget10 and retain_perturbed "
@@ -265,18 +429,19 @@ def main(argv):
     out = []
     out.append("# TOFU benchmark: unlearning with and without SEUF\n")
     out.append(f"Generated by `benchmarks/tofu/report.py` from the runs of `benchmarks/tofu/run.sh` "
-               f"(report written at commit {git_commit()}). **Scale: {scale_note}.** Unlearning `forget10` (20 authors, 400 QA), "
+               f"(report written at commit {git_commit()}). **Scale: {scale_note}.** Models: "
+               f"`{args.pretrain_config}`. Unlearning `forget10` (20 authors, 400 QA), "
                f"{args.steps} steps per row, {args.np} MPI ranks on {os.cpu_count()} cores ({cpu_name()}), "
                +
                (f"wall time of this invocation {args.wall_seconds / 60:.1f} min (reused models and rows "
                 f"are not retrained)." if args.wall_seconds > 0 else "report regenerated from finished runs.")
                + "\n")
-    out.append(f"Unlearning hyper-parameters (the same for every method): {args.steps} AdamW steps, constant "
-               f"learning rate {args.lr_full} for full-model rows and {args.lr_expert} for rows that train "
-               f"experts ({args.lr_source}), global batch 16, gradient clipping 1.0, retain weight 1 "
-               "(GDiff, RMU; NPO and SimNPO add the retain NLL, i.e. NPO+RT / SimNPO+RT), anchor weight 1 for "
-               "expert rows and 0 for full-model rows, npo_beta 0.1, simnpo_beta 2.5, RMU steering 20 at the "
-               "target layer.\n")
+    out.append(f"Unlearning hyper-parameters (the same for every method): {args.steps} AdamW steps, a constant "
+               "learning rate per row (its own grid per variant: see 'How the rates were chosen'), global "
+               "batch 16, gradient clipping 1.0, retain weight 1 (GDiff, RMU; NPO and SimNPO add the retain "
+               "NLL, i.e. NPO+RT / SimNPO+RT), anchor weight 1 for expert rows and 0 for full-model rows, "
+               "npo_beta 0.1, simnpo_beta 2.5, RMU steering 20 at the target layer. The random expert is "
+               "drawn by uoe (`selection.mode: random`) from the row's seed.\n")
     nf, nr = models["full"]["forget"]["questions"], models["full"]["retain"]["questions"]
     out.append(f"Evaluated: the first {nf} questions of forget10_perturbed ({nf // 20} of the 20 forget authors) "
                f"and the first {nr} of retain_perturbed ({nr // 20} authors)"
@@ -288,9 +453,8 @@ def main(argv):
                "harmonic mean of retain_perturbed answer probability, ROUGE-L recall and truth-ratio score; "
                "the real-authors and world-facts sets of TOFU are left out (a model trained from scratch on "
                "TOFU has no world knowledge to keep).\n")
-    header = ("| model | log10 FQ | model utility | forget ROUGE-L | retain ROUGE-L | forget prob | "
-              "retain prob | forget truth ratio | retain truth ratio |")
-    out.append(header)
+    out.append("| model | log10 FQ | model utility | forget ROUGE-L | retain ROUGE-L | forget prob | "
+               "retain prob | forget truth ratio | retain truth ratio |")
     out.append("|" + "---|" * 9)
     out.append(model_line("target (trained on the training set)", models["full"]))
     out.append(model_line("retain (trained without forget10)", models["retain"]))
@@ -298,73 +462,81 @@ def main(argv):
         tr = t.get("training", t)
         out.append("")
         out.append(f"- {name} model training: `{json.dumps({k: tr[k] for k in tr if k in ('steps', 'resumed_from_step', 'initial_loss', 'final_loss', 'wall_s', 'tokens_per_s')})}`")
+    if "full" in training:
+        tr, f = training["full"].get("training", training["full"]), models["full"]["forget"]
+        out.append(f"\nBoth models trained for {args.epochs:g} epochs (run.sh `EPOCHS`). Memorisation: the "
+                   f"target model ends at training loss {tr.get('final_loss', float('nan')):.4f} and answers "
+                   f"forget10 at probability {f['answer_prob']:.3f} / ROUGE-L {f['rouge_l_recall']:.3f}; the "
+                   f"retain model, which never saw forget10, at {models['retain']['forget']['answer_prob']:.3f} / "
+                   f"{models['retain']['forget']['rouge_l_recall']:.3f}.")
     out.append("")
-    out.append("## Main comparison\n")
-    seeds = sorted({r["seed"] for recs in rows.values() for r in recs})
+    if concentration:
+        out.append("## Attribution concentration before unlearning\n")
+        out.append("Per MoE layer of the target model (`uoe attribute` with forget10's 400 training pairs and the "
+                   "evaluated retain_perturbed answers; tools/attribution_concentration.py): the top expert and its "
+                   "share of the layer's attribution score, the effective number of experts exp(H) and H/lnE "
+                   "(1 = uniform), whether the top forget expert is the top retain expert, and whether the two "
+                   "halves of the forget set agree on the top expert; target = SEUF's global pick."
+                   + (" The second model is the earlier run named by `--attribution-baseline`." if len(concentration) > 1 else "")
+                   + "\n")
+        out.append(attribution_concentration.markdown(concentration))
+        out.append("")
+        out.extend(concentration_summary(m) for m in concentration)
+        out.append("")
+    out.extend(rate_text(rows, chosen, models["full"]["model_utility"], args.utility_keep))
+    seeds = sorted({s for by_rate in rows.values() for by_seed in by_rate.values() for s in by_seed})
+    out.append("## Main comparison at the chosen rates\n")
     out.append(f"Mean ± sample standard deviation over seeds (seeds present: {seeds}; the column `n` "
                "gives each row's count). Selection rate: share of forget-set tokens whose top-K includes "
                "the target expert (for full-model rows, the best-attributed expert) before → after; "
                "top-K overlap: retain_perturbed tokens' top-K after vs before (mean over MoE layers).\n")
-    out.append("| method | variant | n | log10 FQ | model utility | forget ROUGE-L | retain ROUGE-L | "
-               "forget prob | selection rate before → after | retain top-K overlap | trainable share | s/step |")
-    out.append("|" + "---|" * 12)
-    results = {"scale": args.scale, "steps": args.steps, "epochs": args.epochs, "np": args.np,
-               "models": {k: {kk: vv for kk, vv in v.items()} for k, v in models.items()},
-               "rows": {}, "attribution": concentration, "wall_seconds": args.wall_seconds}
-    for method in METHODS:
-        for variant in VARIANTS:
-            name = f"{method}_{variant}"
-            records = rows.get(name)
-            if not records:
-                continue
-            out.append(f"| {method.upper()} | {VARIANT_LABEL[variant]} | {len(records)} | "
-                       f"{fmt(records, 'log10_forget_quality', 2)} | {fmt(records, 'model_utility')} | "
-                       f"{fmt(records, 'forget_rouge_l')} | {fmt(records, 'retain_rouge_l')} | "
-                       f"{fmt(records, 'forget_prob')} | {fmt(records, 'selection_rate_before')} → "
-                       f"{fmt(records, 'selection_rate_after')} | {fmt(records, 'retain_topk_overlap')} | "
-                       f"{aggregate(records, 'trainable_share')[0]:.4%} | {fmt(records, 'step_time_s', 2)} |")
-    for name, records in rows.items():
-        results["rows"][name] = {
-            "seeds": [{k: v for k, v in r.items() if k != "curve"} for r in records],
-            "mean": {k: aggregate(records, k)[0] for k in records[0] if k not in ("seed", "curve", "targets")},
-            "std": {k: aggregate(records, k)[1] for k in records[0] if k not in ("seed", "curve", "targets")}}
-    checks = [abs(r["log10_forget_quality"] - r["scipy_log10_forget_quality"]) for recs in rows.values()
-              for r in recs if r.get("scipy_log10_forget_quality") is not None]
-    if checks:
-        out.append(f"\nForget quality cross-check: scipy.stats.ks_2samp (exact) on the same truth ratios gives "
-                   f"log10 p within {max(checks):.1e} of uoe's value for all {len(checks)} runs.")
+    out.append(ROW_HEADER)
+    for (method, variant), (rate, _) in sorted(chosen.items(), key=lambda kv: (METHODS.index(kv[0][0]), VARIANTS.index(kv[0][1]))):
+        out.append(row_line(method, variant, rate, rows[f"{method}_{variant}"][rate]))
     out.append("")
-    if any(name in rows for name, _ in ABLATIONS if name != "ga_seuf"):
-        out.append("## GA ablations (seed 1 unless n says otherwise)\n")
-        out.append("| row | n | log10 FQ | model utility | forget ROUGE-L | retain ROUGE-L | "
-                   "selection rate before → after | retain top-K overlap | trainable share |")
-        out.append("|" + "---|" * 9)
-        for name, label in ABLATIONS:
-            records = rows.get(name)
-            if name == "ga_seuf" and records:
-                records = [r for r in records if r["seed"] == min(seeds)]
-            if not records:
-                continue
-            out.append(f"| {label} | {len(records)} | {fmt(records, 'log10_forget_quality', 2)} | "
-                       f"{fmt(records, 'model_utility')} | {fmt(records, 'forget_rouge_l')} | "
-                       f"{fmt(records, 'retain_rouge_l')} | {fmt(records, 'selection_rate_before')} → "
-                       f"{fmt(records, 'selection_rate_after')} | {fmt(records, 'retain_topk_overlap')} | "
-                       f"{aggregate(records, 'trainable_share')[0]:.4%} |")
+    paired_lines, paired_records = seuf_vs_random(rows, chosen)
+    out.extend(paired_lines)
+    if any(len(rows[f"{m}_{v}"]) > 1 for m, v in chosen):
+        out.append("## Trade-off per learning rate\n")
+        out.append("Every rate of every variant (mean ± std over seeds); **(chosen)** marks the rate the rule picked.\n")
+        out.append(ROW_HEADER)
+        for (method, variant), (picked, _) in sorted(chosen.items(), key=lambda kv: (METHODS.index(kv[0][0]), VARIANTS.index(kv[0][1]))):
+            for rate, by_seed in sorted(rows[f"{method}_{variant}"].items()):
+                out.append(row_line(method, variant, rate, by_seed, " **(chosen)**" if rate == picked else ""))
         out.append("")
-    if concentration:
-        out.append("## How concentrated the attribution is (the paper's Figure 2 analogue)\n")
-        out.append("Per MoE layer of the target model: the top expert, its share of the layer's attribution "
-                   "score (gate probability summed over the tokens routed to it), the top-2 share, and top "
-                   "score / mean score (1.00x = uniform).\n")
-        for label, c in concentration.items():
-            out.append(f"**{label}**\n")
-            out.append("| layer | top expert | top-1 share | top-2 share | top / mean |")
-            out.append("|---|---|---|---|---|")
-            out.extend(c["table"])
-            out.append("")
+    checks = [abs(r["log10_forget_quality"] - r["scipy_log10_forget_quality"]) for by_rate in rows.values()
+              for by_seed in by_rate.values() for r in by_seed.values() if r.get("scipy_log10_forget_quality") is not None]
+    if checks:
+        out.append(f"Forget quality cross-check: scipy.stats.ks_2samp (exact) on the same truth ratios gives "
+                   f"log10 p within {max(checks):.1e} of uoe's value for all {len(checks)} runs.\n")
+    ablation_rates = sorted({r for name, _ in ABLATIONS if name != "ga_seuf" for r in rows.get(name, {})})
+    if ablation_rates:
+        out.append("## GA ablations (seed 1 unless n says otherwise)\n")
+        out.append(ROW_HEADER)
+        for rate in ablation_rates:
+            for name, label in ABLATIONS:
+                by_seed = rows.get(name, {}).get(rate)
+                if by_seed and name == "ga_seuf":
+                    by_seed = {min(seeds): by_seed[min(seeds)]} if min(seeds) in by_seed else None
+                if by_seed:
+                    out.append(row_line("ga", label, rate, by_seed))
+        out.append("")
     out.append("## Figures\n")
     for key, name in figures.items():
         out.append(f"![{key}]({name})\n")
+    results = {"scale": args.scale, "steps": args.steps, "epochs": args.epochs, "np": args.np,
+               "pretrain_config": args.pretrain_config, "utility_keep": args.utility_keep,
+               "models": models, "wall_seconds": args.wall_seconds,
+               "rows": {name: {rate_label(rate): {
+                   "rate": rate,
+                   "seeds": [{k: v for k, v in r.items() if k != "curve"} for _, r in sorted(by_seed.items())],
+                   "mean": {k: mean_of(by_seed, k) for k in NUMERIC_KEYS},
+                   "std": {k: mean_std(values(by_seed, k))[1] for k in NUMERIC_KEYS}}
+                   for rate, by_seed in sorted(by_rate.items())} for name, by_rate in rows.items()},
+               "chosen": {f"{m}_{v}": {"rate": rate_label(rate), "qualified": q} for (m, v), (rate, q) in chosen.items()},
+               "seuf_minus_random": paired_records,
+               "concentration": concentration[0] if concentration else None,
+               "concentration_baseline": concentration[1] if len(concentration) > 1 else None}
     out.append("## The paper's numbers (different benchmarks and scale)\n")
     out.append("The SEUF paper (Zhuang et al., ACL 2025, arXiv 2411.18797v2) does not evaluate on TOFU: its "
                "Appendix A and Limitations say TOFU and MUSE need a fine-tuning step before unlearning that "

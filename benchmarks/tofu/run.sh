@@ -8,7 +8,8 @@
 #   TOFU_DATA   TOFU JSON-lines directory            (../shared/data/tofu; fetch_tofu.sh gets it)
 #   TOFU_SCALE  full | small | tiny (select_subset.py) (small: what fits about an hour on 2 cores)
 #   NP          MPI ranks                            (2; parallel.ep_size follows, 1 for NP=1)
-#   SEEDS       unlearning seeds of the main rows    ("1 2 3"; seeds run outermost)
+#   SEEDS       unlearning seeds of the main rows    ("1 2 3"; seeds run outermost; SEEDS=""
+#               or METHODS="": no rows, the models are trained and evaluated only)
 #   METHODS     ("ga gdiff npo simnpo rmu")   VARIANTS ("full seuf random")
 #   ABLATIONS   1: GA anchor 0 / 100 and top-3 (seed 1)  (1)
 #   EVAL_FORGET / EVAL_RETAIN  questions of forget10_perturbed / retain_perturbed evaluated
@@ -16,6 +17,12 @@
 #   STEPS       unlearning steps per row             (25)
 #   LR_FULL     learning rate of full-model rows     (3e-4)  chosen once, see lr_sweep.md
 #   LR_EXPERT   learning rate of expert rows         (3e-3)  (SEUF, random expert, ablations)
+#   LR_GRID_FULL / LR_GRID_EXPERT  space-separated rate grids of the full-model / SEUF and random-
+#               expert rows (default: LR_FULL / LR_EXPERT alone); report.py picks one rate per method
+#               and variant by the rule it writes into RESULTS.md (rows: unlearn/<row>/lr<rate>/seed<k>)
+#   UTILITY_KEEP  that rule's utility floor, x the target model's model utility (0.9)
+#   ATTRIBUTION_BASELINE  NAME=results.json of an earlier run.sh (e.g. unbalanced=benchmarks/tofu/
+#               full_scale/results.json) whose attribution concentration the report compares with
 #   EPOCHS      training epochs of the two models    (60)
 #   PRETRAIN_CONFIG  the models' config (benchmarks/tofu/configs/pretrain.yaml; pretrain_balanced.yaml:
 #               16 finer experts with load balancing, issue 19)
@@ -30,15 +37,19 @@ cd "$(dirname "$0")/../.."
 DATA=${TOFU_DATA:-../shared/data/tofu}
 SCALE=${TOFU_SCALE:-small}
 NP=${NP:-2}
-SEEDS=${SEEDS:-"1 2 3"}
-METHODS=${METHODS:-"ga gdiff npo simnpo rmu"}
-VARIANTS=${VARIANTS:-"full seuf random"}
+SEEDS=${SEEDS-"1 2 3"}  # set but empty (SEEDS="", METHODS="" or VARIANTS=""): no rows
+METHODS=${METHODS-"ga gdiff npo simnpo rmu"}
+VARIANTS=${VARIANTS-"full seuf random"}
 ABLATIONS=${ABLATIONS:-1}
 STEPS=${STEPS:-25}
 EVAL_FORGET=${EVAL_FORGET:-200}
 EVAL_RETAIN=${EVAL_RETAIN:-100}
 LR_FULL=${LR_FULL:-3e-4}
 LR_EXPERT=${LR_EXPERT:-3e-3}
+LR_GRID_FULL=${LR_GRID_FULL:-$LR_FULL}
+LR_GRID_EXPERT=${LR_GRID_EXPERT:-$LR_EXPERT}
+UTILITY_KEEP=${UTILITY_KEEP:-0.9}
+ATTRIBUTION_BASELINE=${ATTRIBUTION_BASELINE:-}
 EPOCHS=${EPOCHS:-60}
 PRETRAIN_CONFIG=${PRETRAIN_CONFIG:-benchmarks/tofu/configs/pretrain.yaml}
 SAVE_STEPS=${SAVE_STEPS:-500}
@@ -55,7 +66,7 @@ for file in full.json forget10_perturbed.json retain_perturbed.json; do
 done
 source benchmarks/run_uoe.sh  # builds $UOE when missing; run_uoe
 mkdir -p "$REPORT"
-echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN" >> "$COMMANDS"
+echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN LR_GRID_FULL='$LR_GRID_FULL' LR_GRID_EXPERT='$LR_GRID_EXPERT'" >> "$COMMANDS"
 
 echo "== data ($SCALE) from $DATA"
 "$PY" benchmarks/tofu/select_subset.py "$DATA" "$SCALE" "$OUT/data/json" "$EVAL_FORGET" "$EVAL_RETAIN"
@@ -100,38 +111,44 @@ if [[ ! -f $OUT/attribution/attribution_retain.h5 ]]; then  # the Figure 2 analo
     dataset.forget="$OUT/data/forget_train.h5" dataset.retain="$OUT/data/retain_answer.h5"
 fi
 
-row() {  # row <name> <seed> [overrides...]
-  local name=$1 seed=$2
-  shift 2
-  local dir=$OUT/unlearn/$name/seed$seed
+row() {  # row <name> <seed> <learning rate> [overrides...]
+  local name=$1 seed=$2 lr=$3
+  shift 3
+  local dir=$OUT/unlearn/$name/lr$lr/seed$seed
   [[ -f $dir/summary.json ]] && return 0
-  echo "== $name seed $seed"
-  run_uoe "unlearn_${name}_seed$seed" unlearn "$CONFIGS/unlearn.yaml" \
+  echo "== $name lr $lr seed $seed"
+  run_uoe "unlearn_${name}_lr${lr}_seed$seed" unlearn "$CONFIGS/unlearn.yaml" \
     model_name_or_path="$OUT/models/full/checkpoint" output_dir="$dir" overwrite_output_dir=true \
     seed="$seed" max_steps="$STEPS" parallel.ep_size=$EP dataset.forget="$OUT/data/forget_train.h5" \
     dataset.retain="$OUT/data/retain_answer.h5" "${TOFU_SETS[@]}" \
-    tofu.reference="$OUT/models/retain/eval/summary.json" learning_rate="$LR_EXPERT" "$@"
+    tofu.reference="$OUT/models/retain/eval/summary.json" learning_rate="$lr" "$@"
 }
 for seed in $SEEDS; do
   for method in $METHODS; do
     for variant in $VARIANTS; do
       case $variant in
-        full) row "${method}_full" "$seed" unlearn.method=$method unlearn.selection.mode=full unlearn.anchor_weight=0 \
-                learning_rate="$LR_FULL" ;;
-        seuf) row "${method}_seuf" "$seed" unlearn.method=$method ;;
-        random) row "${method}_random" "$seed" unlearn.method=$method unlearn.selection.mode=random ;;
+        full) for lr in $LR_GRID_FULL; do
+                row "${method}_full" "$seed" "$lr" unlearn.method=$method unlearn.selection.mode=full \
+                  unlearn.anchor_weight=0
+              done ;;
+        seuf) for lr in $LR_GRID_EXPERT; do row "${method}_seuf" "$seed" "$lr" unlearn.method=$method; done ;;
+        random) for lr in $LR_GRID_EXPERT; do
+                  row "${method}_random" "$seed" "$lr" unlearn.method=$method unlearn.selection.mode=random
+                done ;;
         *) echo "error: unknown variant '$variant' (full | seuf | random)" >&2; exit 2 ;;
       esac
     done
   done
-  if [[ $ABLATIONS == 1 && $seed == "${SEEDS%% *}" ]]; then
-    row ga_seuf_anchor0 "$seed" unlearn.method=ga unlearn.anchor_weight=0
-    row ga_seuf_anchor100 "$seed" unlearn.method=ga unlearn.anchor_weight=100
-    row ga_seuf_top3 "$seed" unlearn.method=ga unlearn.selection.top_m=3
+  if [[ $ABLATIONS == 1 && $seed == "${SEEDS%% *}" ]]; then  # at LR_EXPERT
+    row ga_seuf_anchor0 "$seed" "$LR_EXPERT" unlearn.method=ga unlearn.anchor_weight=0
+    row ga_seuf_anchor100 "$seed" "$LR_EXPERT" unlearn.method=ga unlearn.anchor_weight=100
+    row ga_seuf_top3 "$seed" "$LR_EXPERT" unlearn.method=ga unlearn.selection.top_m=3
   fi
 done
 
 echo "== report"
+baseline=()
+[[ -n $ATTRIBUTION_BASELINE ]] && baseline=(--attribution-baseline "$ATTRIBUTION_BASELINE")
 "$PY" benchmarks/tofu/report.py --runs "$OUT" --out "$REPORT" --scale "$SCALE" --np "$NP" \
-  --steps "$STEPS" --epochs "$EPOCHS" --lr-full "$LR_FULL" --lr-expert "$LR_EXPERT" \
-  --eval-questions "$EVAL_FORGET" "$EVAL_RETAIN" --wall-seconds $(( $(date +%s) - start ))
+  --steps "$STEPS" --epochs "$EPOCHS" --pretrain-config "$PRETRAIN_CONFIG" --utility-keep "$UTILITY_KEEP" \
+  --eval-questions "$EVAL_FORGET" "$EVAL_RETAIN" --wall-seconds $(( $(date +%s) - start )) "${baseline[@]}"

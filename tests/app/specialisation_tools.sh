@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python tools of benchmarks/specialisation on hand-made inputs with hand-computed answers:
 # tools/attribution_concentration.py (shares, effective experts, same top), random_expert.py
-# (never the attributed expert) and choose_balancing.py (the stated rule, and its fallback).
+# (never the attributed expert), choose_balancing.py (the stated rule, and its fallback) and
+# tools/rate_grid.py (the learning-rate rule of both reports, paired differences, mean ± std).
 # Usage: specialisation_tools.sh <uoe binary (unused)> <repo root>
 set -euo pipefail
 root=$2
@@ -68,4 +69,26 @@ choose=("$py" "$root/benchmarks/specialisation/choose_balancing.py" --grid "$wor
 [[ $("${choose[@]}" --violation-max 0.5) == c ]] || { echo "FAIL: rule"; exit 1; }
 [[ $("${choose[@]}" --violation-max 0.2) == b ]] || { echo "FAIL: fallback (lowest violation)"; exit 1; }
 [[ $("${choose[@]}" --violation-max 1.0) == a ]] || { echo "FAIL: all eligible"; exit 1; }
+
+PYTHONPATH=$root/tools "$py" - <<'PY'
+import math
+from rate_grid import choose_rate, fmt_mean_std, mean_curve, mean_std, paired, rate_label
+utility = {"1e-3": 0.9, "3e-3": 0.8, "1e-2": 0.5}
+score = {"1e-3": -5.0, "3e-3": -2.0, "1e-2": 0.0}
+rule = lambda floor, s=score: choose_rate(utility, utility.get, lambda r: floor, s.get)
+assert rule(0.75) == ("3e-3", True), rule(0.75)     # 1e-2 scores best but loses the utility
+assert rule(0.95) == ("1e-3", False), rule(0.95)    # none qualifies: the highest utility
+assert rule(0.1) == ("1e-2", True)
+tied = {"1e-3": -1.0, "3e-3": -1.0, "1e-2": -9.0}
+assert rule(0.75, tied) == ("1e-3", True)           # a tie goes to the lower rate
+assert paired({1: 5.0, 2: 1.0, 3: 2.0}, {2: 4.0, 3: 0.5, 4: 9.0}, lambda x: x) == [-3.0, 1.5]
+assert mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0) and mean_std([4.0]) == (4.0, 0.0)
+assert all(math.isnan(v) for v in mean_std([]))
+assert fmt_mean_std([1.0, 3.0], 2) == "2.00 ± 1.41" and fmt_mean_std([1.0]) == "1.000"
+assert fmt_mean_std([None]) == "-"
+assert [rate_label(x) for x in (3e-4, 0.00029999999999999997, 2.5e-4, 0.01, 1)] == \
+    ["3e-4", "3e-4", "2.5e-4", "1e-2", "1e0"]
+steps, curve = mean_curve([[{"step": 1, "k": 1.0}, {"step": 2, "k": 3.0}], [{"step": 1, "k": 2.0}, {"step": 2}]], "k")
+assert steps == [1, 2] and curve == [1.5, 3.0], (steps, curve)
+PY
 echo "specialisation tools: ok"
