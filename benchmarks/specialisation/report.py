@@ -65,8 +65,10 @@ def paired_metric(a_by_seed, b_by_seed, phase, key):
 
 def selection_curve(run_dir):
     """Mean target_selection_rate per logged step over the seeds of one (variant, rate)."""
-    curves = [[json.loads(line) for line in open(os.path.join(seed_dir, "metrics.jsonl"))]
-              for seed_dir in glob.glob(os.path.join(run_dir, "seed*"))]
+    curves = []
+    for seed_dir in glob.glob(os.path.join(run_dir, "seed*")):
+        with open(os.path.join(seed_dir, "metrics.jsonl"), encoding="utf-8") as f:
+            curves.append([json.loads(line) for line in f])
     return mean_curve(curves, "target_selection_rate")
 
 

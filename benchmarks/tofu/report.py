@@ -31,6 +31,7 @@ from rate_grid import choose_rate, fmt_mean_std, mean_curve, mean_std, paired, r
 METHODS = ["ga", "gdiff", "npo", "simnpo", "rmu"]
 VARIANTS = ["full", "seuf", "random"]
 VARIANT_LABEL = {"full": "full model", "seuf": "SEUF", "random": "random expert"}
+UTILITY_TIE = 5e-4  # model-utility differences this small count as equal (collapsed rows differ by float noise)
 ABLATIONS = [("ga_seuf_anchor0", "GA SEUF, anchor weight 0"), ("ga_seuf", "GA SEUF, anchor weight 1 (main row)"),
              ("ga_seuf_anchor100", "GA SEUF, anchor weight 100"), ("ga_seuf_top3", "GA SEUF, top-3 experts")]
 
@@ -221,7 +222,8 @@ def seuf_vs_random(rows, chosen):
            "Differences SEUF − random expert for the same seed. Positive Δ log10 FQ: SEUF is closer to the "
            "retain model; positive Δ utility: SEUF keeps more; negative Δ forget prob: SEUF forgets more. "
            "SEUF is *better* in a seed when both its log10 FQ and its utility are higher, *worse* when both "
-           "are lower (otherwise the seed trades one for the other).\n",
+           f"are lower (otherwise the seed trades one for the other); utility differences within "
+           f"±{UTILITY_TIE} count as equal.\n",
            "| method | rates (SEUF / random) | seeds | Δ log10 FQ | Δ model utility | Δ forget prob | "
            "SEUF higher FQ | SEUF higher utility | SEUF better / worse |",
            "|" + "---|" * 9]
@@ -241,12 +243,12 @@ def seuf_vs_random(rows, chosen):
             n = len(fq)
             if n == 0:
                 continue
-            better = sum(a > 0 and b > 0 for a, b in zip(fq, mu))
-            worse = sum(a < 0 and b < 0 for a, b in zip(fq, mu))
+            better = sum(a > 0 and b > UTILITY_TIE for a, b in zip(fq, mu))
+            worse = sum(a < 0 and b < -UTILITY_TIE for a, b in zip(fq, mu))
             is_chosen = (rs, rr) == picked
             out.append(f"| {method.upper()} | {rate_label(rs)} / {rate_label(rr)}{' (chosen)' if is_chosen else ''} "
                        f"| {n} | {fmt_mean_std(fq, 2)} | {fmt_mean_std(mu)} | {fmt_mean_std(d['forget_prob'])} "
-                       f"| {sum(a > 0 for a in fq)} of {n} | {sum(b > 0 for b in mu)} of {n} "
+                       f"| {sum(a > 0 for a in fq)} of {n} | {sum(b > UTILITY_TIE for b in mu)} of {n} "
                        f"| {better} / {worse} of {n} |")
             records.append({"method": method, "seuf_rate": rs, "random_rate": rr, "chosen": is_chosen,
                             "seeds": sorted(set(seuf[rs]) & set(rand[rr])), "delta_log10_forget_quality": fq,
@@ -255,7 +257,7 @@ def seuf_vs_random(rows, chosen):
             if is_chosen:
                 verdicts.append(f"{method.upper()}: SEUF's log10 FQ is higher in {sum(a > 0 for a in fq)} of {n} "
                                 f"seeds (Δ {fmt_mean_std(fq, 2)}), its utility higher in "
-                                f"{sum(b > 0 for b in mu)} of {n} (Δ {fmt_mean_std(mu)}); better on both in "
+                                f"{sum(b > UTILITY_TIE for b in mu)} of {n} (Δ {fmt_mean_std(mu)}); better on both in "
                                 f"{better}, worse on both in {worse}")
     if not records:
         return [], []
@@ -555,7 +557,6 @@ def main(argv):
                "(RMU+Random above) keeps utility but forgets far less than SEUF.\n")
     commands_path = os.path.join(args.runs, "commands.txt")
     out.append("## Commands\n")
-    out.append("```\nbenchmarks/tofu/run.sh   # defaults: TOFU_SCALE=small NP=2 SEEDS='1 2 3' STEPS=25 EPOCHS=60\n```\n")
     if os.path.isfile(commands_path):
         with open(commands_path, encoding="utf-8") as f:
             commands = [line.rstrip() for line in f if line.strip()]
@@ -564,6 +565,8 @@ def main(argv):
         out.append("```")
         out.extend(commands)
         out.append("```\n")
+    if args.no_notes:
+        out.append("Hand-written notes on all TOFU runs, this one included: benchmarks/tofu/NOTES.md.\n")
     for name in () if args.no_notes else ("lr_sweep.md", "NOTES.md"):  # hand-written parts, when present
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
         if os.path.isfile(path):

@@ -66,7 +66,7 @@ for file in full.json forget10_perturbed.json retain_perturbed.json; do
 done
 source benchmarks/run_uoe.sh  # builds $UOE when missing; run_uoe
 mkdir -p "$REPORT"
-echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN LR_GRID_FULL='$LR_GRID_FULL' LR_GRID_EXPERT='$LR_GRID_EXPERT'" >> "$COMMANDS"
+echo "# $(date -u +%FT%TZ) run.sh with TOFU_SCALE=$SCALE NP=$NP SEEDS='$SEEDS' METHODS='$METHODS' VARIANTS='$VARIANTS' ABLATIONS=$ABLATIONS STEPS=$STEPS EVAL=$EVAL_FORGET/$EVAL_RETAIN LR_GRID_FULL='$LR_GRID_FULL' LR_GRID_EXPERT='$LR_GRID_EXPERT' EPOCHS=$EPOCHS PRETRAIN_CONFIG=$PRETRAIN_CONFIG UTILITY_KEEP=$UTILITY_KEEP OUT=$OUT REPORT=$REPORT ATTRIBUTION_BASELINE=$ATTRIBUTION_BASELINE" >> "$COMMANDS"
 
 echo "== data ($SCALE) from $DATA"
 "$PY" benchmarks/tofu/select_subset.py "$DATA" "$SCALE" "$OUT/data/json" "$EVAL_FORGET" "$EVAL_RETAIN"
@@ -111,9 +111,11 @@ if [[ ! -f $OUT/attribution/attribution_retain.h5 ]]; then  # the Figure 2 analo
     dataset.forget="$OUT/data/forget_train.h5" dataset.retain="$OUT/data/retain_answer.h5"
 fi
 
+rows_requested=0
 row() {  # row <name> <seed> <learning rate> [overrides...]
   local name=$1 seed=$2 lr=$3
   shift 3
+  rows_requested=$((rows_requested + 1))
   local dir=$OUT/unlearn/$name/lr$lr/seed$seed
   [[ -f $dir/summary.json ]] && return 0
   echo "== $name lr $lr seed $seed"
@@ -146,9 +148,12 @@ for seed in $SEEDS; do
   fi
 done
 
+if (( rows_requested == 0 )); then echo "== no rows requested (models only): no report"; exit 0; fi
 echo "== report"
 baseline=()
 [[ -n $ATTRIBUTION_BASELINE ]] && baseline=(--attribution-baseline "$ATTRIBUTION_BASELINE")
+notes=()  # the hand-written lr_sweep.md and NOTES.md belong to benchmarks/tofu/RESULTS.md only
+[[ $REPORT == benchmarks/tofu ]] || notes=(--no-notes)
 "$PY" benchmarks/tofu/report.py --runs "$OUT" --out "$REPORT" --scale "$SCALE" --np "$NP" \
   --steps "$STEPS" --epochs "$EPOCHS" --pretrain-config "$PRETRAIN_CONFIG" --utility-keep "$UTILITY_KEEP" \
-  --eval-questions "$EVAL_FORGET" "$EVAL_RETAIN" --wall-seconds $(( $(date +%s) - start )) "${baseline[@]}"
+  --eval-questions "$EVAL_FORGET" "$EVAL_RETAIN" --wall-seconds $(( $(date +%s) - start )) "${baseline[@]}" "${notes[@]}"
