@@ -33,8 +33,10 @@ start() {
   start_munge
   if ! pgrep -f "slurmctld.*$conf" > /dev/null; then
     write_conf
-    slurmctld -f "$conf"
-    slurmd -f "$conf"
+    # -c: a fresh start discards the jobs a killed earlier run left in $state; a stale job would
+    # keep the node allocated and every new job pending.
+    slurmctld -f "$conf" -c
+    slurmd -f "$conf" -c
   fi
   for _ in $(seq 60); do
     if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
