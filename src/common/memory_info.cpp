@@ -19,17 +19,24 @@ int64_t read_bytes(const std::string& path) {
   return value;
 }
 
-// The value of "<key>: <n> kB" in a /proc file, in bytes, or -1.
-int64_t proc_kib_field(const char* path, const std::string& key) {
+// The number after `key` on its line of a "<key> <n> ..." file (/proc/meminfo, /proc/self/status,
+// memory.stat), or -1 when the file or the key is absent.
+int64_t keyed_value(const std::string& path, const std::string& key) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string name;
-    int64_t kib = 0;
-    if (fields >> name >> kib && name == key) return kib * 1024;
+    int64_t value = 0;
+    if (fields >> name >> value && name == key) return value;
   }
   return -1;
+}
+
+// The value of "<key>: <n> kB" in a /proc file, in bytes, or -1.
+int64_t proc_kib_field(const char* path, const std::string& key) {
+  const int64_t kib = keyed_value(path, key);
+  return kib < 0 ? -1 : kib * 1024;
 }
 
 // Where a cgroup version keeps its memory files.
@@ -67,16 +74,6 @@ std::optional<CgroupMemoryFiles> memory_cgroup() {
   return found;  // v1's memory line wins over the v2 line of a hybrid mount
 }
 
-int64_t stat_bytes(const std::string& file, const std::string& key) {
-  std::ifstream in(file);
-  std::string name;
-  int64_t value = 0;
-  while (in >> name >> value) {
-    if (name == key) return value;
-  }
-  return 0;
-}
-
 // Room left under the tightest memory limit of this process's cgroup and its ancestors (Slurm
 // and systemd put jobs in nested cgroups), usage counted without the inactive page cache; -1
 // without a limit.
@@ -90,7 +87,8 @@ int64_t cgroup_room() {
     const int64_t limit = read_bytes(dir + "/" + cgroup->limit);
     const int64_t usage = read_bytes(dir + "/" + cgroup->usage);
     if (limit > 0 && limit < (int64_t(1) << 60) && usage >= 0) {
-      const int64_t used = usage - stat_bytes(dir + "/memory.stat", cgroup->inactive);
+      const int64_t inactive = keyed_value(dir + "/memory.stat", cgroup->inactive);
+      const int64_t used = usage - std::max<int64_t>(0, inactive);
       const int64_t left = std::max<int64_t>(0, limit - used);
       room = room < 0 ? left : std::min(room, left);
     }
