@@ -29,7 +29,8 @@ class DistributedOptimizer {
   double step(double learning_rate, StepProfiler* profiler = nullptr);
   // After each micro-batch's backward: adds the parameters' (bf16) gradients, widened, to their
   // fp32 master gradients and clears them, so micro-batches sum in fp32 (Megatron's main_grad).
-  // No-op for fp32 parameters; step() calls it for the last micro-batch.
+  // No-op for fp32 parameters. step() calls it too, so a caller with one backward per step may
+  // skip it (a second call finds no parameter gradient left and does nothing).
   void accumulate_gradients();
 
   // This rank's optimizer state (moments and step counts of its trainable parameters, in the
