@@ -95,8 +95,9 @@ MemoryCapacity host_capacity(Communicator& world) {
 // Collective.
 MemoryCapacity device_capacity(Communicator& world, const std::string& device) {
   const GpuMemory gpu = gpu_memory(device);
-  const auto mine = torch::tensor({int64_t(fnv1a(gpu.uuid) >> 1), int64_t(c10::Device(device).index()),
-                                   gpu.free_bytes, gpu.total_bytes});
+  const auto mine =
+      torch::tensor({int64_t(fnv1a(gpu.uuid) >> 1), int64_t(c10::Device(device).index()),
+                     gpu.free_bytes, gpu.total_bytes});
   auto all = torch::empty({world.size(), 4}, torch::kInt64);  // [ranks, 4]
   world.all_gather(all, mine);
   std::vector<RankGpu> ranks;

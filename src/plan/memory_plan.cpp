@@ -61,8 +61,8 @@ MemoryCapacity gpu_capacity(const std::vector<RankGpu>& ranks, const std::string
   const int64_t n = sharing(gpu);
   return {double(gpu.free_bytes / n), 0,
           c10::str("free memory of rank ", tightest, "'s cuda:", gpu.index, ", ",
-                   gib(double(gpu.free_bytes)), " of ", gib(double(gpu.total_bytes)), ", shared by ",
-                   n, n == 1 ? " rank" : " ranks"),
+                   gib(double(gpu.free_bytes)), " of ", gib(double(gpu.total_bytes)),
+                   ", shared by ", n, n == 1 ? " rank" : " ranks"),
           device};
 }
 
@@ -98,8 +98,9 @@ std::string MemoryPlan::describe() const {
       planned.comm_buffers > 0 ? ", all-to-all buffers " + gib(planned.comm_buffers) : "",
       "; peak ", gib(planned.total()), " of ", gib(capacity.bytes_per_rank), " (", capacity.source,
       ")",
-      capacity.process_baseline > 0 ? ", over " + gib(capacity.process_baseline) + " already resident"
-                                    : "",
+      capacity.process_baseline > 0
+          ? ", over " + gib(capacity.process_baseline) + " already resident"
+          : "",
       host ? c10::str("; host: the weights while the model loads, ", gib(host_staging()), " of ",
                       gib(host->bytes_per_rank), " (", host->source, ")")
            : "");
@@ -134,7 +135,8 @@ void check_memory_plan(const MemoryPlan& plan) {
   const MemoryEstimate& m = plan.planned;
   const RunWorkload& w = plan.workload;
   const bool gpu = plan.host.has_value();
-  // bf16 halves the weights and activations of an fp32 run (plans with the same recomputation).
+  // bf16: true where an fp32 run's plan in bf16 fits: it halves the weights and activations, but
+  // the fp32 master copies of the trainable set can make it larger (full training).
   const auto bf16 = [&](double capacity, double bf16_bytes) {
     return plan.in_bf16 && bf16_bytes <= capacity
                ? c10::str(", or set bf16: true (plans ", gib(bf16_bytes), ")")
@@ -151,16 +153,17 @@ void check_memory_plan(const MemoryPlan& plan) {
                            gib(plan.with_recompute.total()), ")");
       }
     } else {
-      change = c10::str("the model's weights and optimizer state alone need ",
-                        gib(m.weights + m.optimizer), ": use a smaller model, raise ",
-                        "parallel.ep_size (now ", plan.layout.ep, ") to split the experts over more ",
-                        gpu ? "GPUs" : "ranks, or start fewer ranks per node");
+      change =
+          c10::str("the model's weights and optimizer state alone need ",
+                   gib(m.weights + m.optimizer), ": use a smaller model, raise ",
+                   "parallel.ep_size (now ", plan.layout.ep, ") to split the experts over more ",
+                   gpu ? "GPUs" : "ranks, or start fewer ranks per node");
     }
-    throw InputError(c10::str(
-        "planned peak memory per rank ", gib(m.total()), " (weights ", gib(m.weights),
-        ", gradients and optimizer ", gib(m.optimizer), ", activations ", gib(m.activations),
-        ") exceeds the ", gib(capacity), " this rank may use (", plan.capacity.source, "); ",
-        change, bf16(capacity, plan.in_bf16 ? plan.in_bf16->total() : 0)));
+    throw InputError(c10::str("planned peak memory per rank ", gib(m.total()), " (weights ",
+                              gib(m.weights), ", gradients and optimizer ", gib(m.optimizer),
+                              ", activations ", gib(m.activations), ") exceeds the ", gib(capacity),
+                              " this rank may use (", plan.capacity.source, "); ", change,
+                              bf16(capacity, plan.in_bf16 ? plan.in_bf16->total() : 0)));
   }
   throw InputError(c10::str(
       "the rank's weights, ", gib(plan.host_staging()), ", are staged in host memory while the ",

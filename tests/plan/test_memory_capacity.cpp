@@ -82,8 +82,9 @@ TEST(GpuMemoryPlan, RefusesWhatDoesNotFitTheGpuNamingWhatToChange) {
 
 TEST(GpuMemoryPlan, RefusesWeightsTheHostCannotStage) {
   const double weights = gpu_plan(1e12).planned.weights;
-  const MemoryPlan plan = gpu_plan(
-      1e12, full_workload(), {weights - 1, 1e8, "the cgroup's memory limit shared by the 8 rank(s)"});
+  const MemoryPlan plan =
+      gpu_plan(1e12, full_workload(),
+               {weights - 1, 1e8, "the cgroup's memory limit shared by the 8 rank(s)"});
   EXPECT_TRUE(plan.fits_device());
   EXPECT_FALSE(plan.fits());
   test::expect_input_error([&] { check_memory_plan(plan); },
@@ -111,7 +112,8 @@ TEST(GpuCapacity, SmallestShareOfAGpuOverTheRanks) {
   EXPECT_DOUBLE_EQ(capacity.bytes_per_rank, double(30 * kGiB));
   EXPECT_EQ(capacity.process_baseline, 0);
   EXPECT_EQ(capacity.device, "cuda:0");
-  EXPECT_EQ(capacity.source, "free memory of rank 2's cuda:1, 30.0 GiB of 80.0 GiB, shared by 1 rank");
+  EXPECT_EQ(capacity.source,
+            "free memory of rank 2's cuda:1, 30.0 GiB of 80.0 GiB, shared by 1 rank");
   // Three ranks on GPU 7: 80 / 3 GiB each is the smallest share.
   const std::vector<RankGpu> crowded = {ranks[0], ranks[0], ranks[2], ranks[0]};
   const MemoryCapacity shared = gpu_capacity(crowded, "cuda:0");
