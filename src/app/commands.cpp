@@ -8,7 +8,9 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "checkpoint/hf_config.h"
 #include "common/check.h"
+#include "common/device_memory.h"
 #include "common/files.h"
+#include "common/hashing.h"
 #include "common/log.h"
 #include "common/memory_info.h"
 #include "data/fictitious_facts.h"
@@ -76,25 +78,51 @@ int64_t longest_sequence(std::initializer_list<const TokenDataset*> datasets) {
   return longest;
 }
 
-// The start-up memory plan (plan/memory_plan.h) against the least memory any rank may use (what
-// the node has available, shared by its ranks): printed by rank 0, kept for summary.json, and a
+// What a rank may use of the host's memory: what its node has available, shared by the node's
+// ranks, the least over the ranks; the baseline is the largest resident set. Collective.
+MemoryCapacity host_capacity(Communicator& world) {
+  std::string source;
+  const int ranks_on_node = MpiRuntime::local_size();
+  auto capacity = torch::tensor({available_memory_bytes(&source) / ranks_on_node});
+  world.all_reduce(capacity, ReduceOp::kMin);
+  auto baseline = torch::tensor({current_rss_bytes()});
+  world.all_reduce(baseline, ReduceOp::kMax);
+  return {double(capacity.item<int64_t>()), double(baseline.item<int64_t>()),
+          c10::str(source, " shared by the ", ranks_on_node, " rank(s) on the node")};
+}
+
+// What a rank may use of its GPU (plan/memory_plan.h's gpu_capacity over every rank's GPU).
+// Collective.
+MemoryCapacity device_capacity(Communicator& world, const std::string& device) {
+  const GpuMemory gpu = gpu_memory(device);
+  const auto mine =
+      torch::tensor({int64_t(fnv1a(gpu.uuid) >> 1), int64_t(c10::Device(device).index()),
+                     gpu.free_bytes, gpu.total_bytes});
+  auto all = torch::empty({world.size(), 4}, torch::kInt64);  // [ranks, 4]
+  world.all_gather(all, mine);
+  std::vector<RankGpu> ranks;
+  for (int r = 0; r < world.size(); ++r) {
+    const int64_t* row = all[r].data_ptr<int64_t>();
+    ranks.push_back({row[0], row[1], row[2], row[3]});
+  }
+  return gpu_capacity(ranks, device);
+}
+
+// The start-up memory plan (plan/memory_plan.h) against the least memory any rank may use, on its
+// GPU and on the host when it runs on a GPU: printed by rank 0, kept for summary.json, and a
 // layout that cannot fit ends every rank with exit 2 before the model is built.
 void plan_memory(RunContext& ctx, RunWorkload workload) {
   if (!ctx.config.has_model) return;  // build_model reports it
   workload.precision = ctx.config.training.bf16 ? "bf16" : "fp32";
   workload.gradient_checkpointing = ctx.config.training.gradient_checkpointing;
-  std::string source;
-  const int ranks_on_node = MpiRuntime::local_size();
-  auto capacity = torch::tensor({available_memory_bytes(&source) / ranks_on_node});
-  ctx.groups.world().control->all_reduce(capacity, ReduceOp::kMin);
-  auto baseline = torch::tensor({current_rss_bytes()});
-  ctx.groups.world().control->all_reduce(baseline, ReduceOp::kMax);
-  const MemoryCapacity per_rank{
-      double(capacity.item<int64_t>()), double(baseline.item<int64_t>()),
-      c10::str(source, " shared by the ", ranks_on_node, " rank(s) on the node")};
+  Communicator& world = *ctx.groups.world().control;
+  const MemoryCapacity host = host_capacity(world);
+  const bool gpu = ctx.device.device != "cpu";
+  const MemoryCapacity capacity = gpu ? device_capacity(world, ctx.device.device) : host;
   const Layout layout{ctx.groups.ep_size(), ctx.groups.dp_size()};
-  const MemoryPlan plan = agreed(*ctx.groups.world().control, [&] {
-    MemoryPlan p = plan_run_memory(ctx.config.model, layout, workload, per_rank);
+  const MemoryPlan plan = agreed(world, [&] {
+    MemoryPlan p = plan_run_memory(ctx.config.model, layout, workload, capacity,
+                                   gpu ? std::optional<MemoryCapacity>(host) : std::nullopt);
     check_memory_plan(p);
     return p;
   });

@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "common/cpu_runtime.h"
+#include "common/device_memory.h"
 #include "common/files.h"
 #include "common/hashing.h"
 #include "common/log.h"
@@ -204,11 +205,18 @@ void RunContext::open_outputs() const {
 }
 
 void RunContext::write_summary(nlohmann::json summary) const {
-  auto peak = torch::tensor({peak_rss_bytes()});
+  // The host's peak resident set, and on a GPU its caching allocator's peaks; the largest rank's.
+  const auto device_peak = device_peak_memory(device.device).value_or(DevicePeakMemory{});
+  auto peak = torch::tensor(
+      {peak_rss_bytes(), device_peak.allocated_bytes, device_peak.reserved_bytes});  // [3]
   groups.world().control->all_reduce(peak, ReduceOp::kMax);
   if (groups.rank() != 0) return;
   nlohmann::json memory = memory_plan.is_null() ? nlohmann::json::object() : memory_plan;
-  memory["measured_peak_rss_bytes_max_rank"] = peak.item<int64_t>();
+  memory["measured_peak_rss_bytes_max_rank"] = peak[0].item<int64_t>();
+  if (device.device != "cpu") {
+    memory["measured_peak_device_allocated_bytes_max_rank"] = peak[1].item<int64_t>();
+    memory["measured_peak_device_reserved_bytes_max_rank"] = peak[2].item<int64_t>();
+  }
   summary["memory"] = memory;
   summary["world_size"] = groups.world_size();
   summary["ep_size"] = groups.ep_size();

@@ -28,7 +28,8 @@ struct RunContext {
   void open_outputs() const;
 
   // Collective: writes <output_dir>/summary.json (rank 0) with the layout, the memory plan and
-  // the measured peak RSS (the largest rank's) added to `summary`.
+  // the measured peaks (the largest rank's: RSS, and on a GPU the caching allocator's allocated
+  // and reserved bytes) added to `summary`.
   void write_summary(nlohmann::json summary) const;
 };
 

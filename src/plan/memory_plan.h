@@ -1,10 +1,13 @@
 #pragma once
 // The memory plan a training command prints at start-up (pretrain, unlearn): `uoe plan`'s memory
 // model (plan/planner.h) for this run's layout and workload, with and without activation
-// recomputation, against the memory one rank may use. A layout that cannot fit is refused before
-// anything is allocated.
+// recomputation, against the memory one rank may use: the host's on the CPU; on a GPU the GPU's,
+// and the host's for what stays there. A layout that cannot fit is refused before anything is
+// allocated.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,11 +26,12 @@ struct RunWorkload {
   bool gradient_checkpointing = false;  // activation recomputation per decoder layer
 };
 
-// Where the per-rank capacity comes from, for the messages.
+// The memory one rank may use in one place, and where the number comes from (for the messages).
 struct MemoryCapacity {
   double bytes_per_rank = 0;    // what the planned peak must fit in
   double process_baseline = 0;  // already resident before the model (libraries, MPI), not in it
   std::string source;           // e.g. "MemAvailable 21.5 GiB shared by 2 ranks on the node"
+  std::string device = "cpu";   // whose memory: "cpu" (the host) or "cuda:<index>"
 };
 
 struct MemoryPlan {
@@ -35,16 +39,39 @@ struct MemoryPlan {
   Layout layout;
   MemoryEstimate planned;  // as the run is configured
   MemoryEstimate without_recompute, with_recompute;
-  MemoryCapacity capacity;
-  bool fits() const { return planned.total() <= capacity.bytes_per_rank; }
-  // What the process's peak should be: the planned peak over the baseline.
+  std::optional<MemoryEstimate> in_bf16;  // an fp32 run's plan with bf16: true, for the advice
+  MemoryCapacity capacity;                // where the tensors live: the host, or the rank's GPU
+  // A run on a GPU: the host's memory, which holds the rank's weights while the model loads
+  // (built on the host, then moved to the GPU).
+  std::optional<MemoryCapacity> host;
+  double host_staging() const { return host ? planned.weights : 0; }
+  bool fits_device() const { return planned.total() <= capacity.bytes_per_rank; }
+  bool fits_host() const { return !host || host_staging() <= host->bytes_per_rank; }
+  bool fits() const { return fits_device() && fits_host(); }
+  // What the peak of `capacity`'s memory should be: the planned peak over the baseline.
   double expected_peak() const { return capacity.process_baseline + planned.total(); }
   std::string describe() const;  // the start-up line
   nlohmann::json to_json() const;
 };
 
+// One rank's GPU as that rank sees it (common/device_memory.h's gpu_memory), gathered from all.
+struct RankGpu {
+  int64_t uuid_hash = 0;  // ranks with the same hash use the same GPU
+  int64_t index = 0;      // cuda:<index> of that rank
+  int64_t free_bytes = 0;
+  int64_t total_bytes = 0;
+};
+
+// The GPU memory one rank may use: each GPU's free memory split evenly between the ranks that use
+// it, the smallest share over `ranks` (one entry per rank, by rank), so that every rank plans with
+// the same number; the source names the rank whose share it is. `device` is the caller's own.
+MemoryCapacity gpu_capacity(const std::vector<RankGpu>& ranks, const std::string& device);
+
+// `capacity` is where the tensors live; `host` is given for a run on a GPU (capacity.device
+// "cuda:<index>") and checks what stays on the host.
 MemoryPlan plan_run_memory(const ModelConfig& model, const Layout& layout,
-                           const RunWorkload& workload, const MemoryCapacity& capacity);
+                           const RunWorkload& workload, const MemoryCapacity& capacity,
+                           std::optional<MemoryCapacity> host = std::nullopt);
 
 // Throws InputError (one line naming what to change) when the plan does not fit.
 void check_memory_plan(const MemoryPlan& plan);

@@ -9,7 +9,8 @@
 # sizes change with the routing every step), backward's transient activation gradients, the
 # evaluation passes and OpenBLAS's buffers.
 # With one BLAS thread per rank (so the core count does not change the buffers): 1.21-1.23 and
-# 1.05-1.07 over OPENBLAS_CORETYPE Haswell, SkylakeX and Zen; the bound leaves room for other
+# 1.05-1.07 over OPENBLAS_CORETYPE Haswell, SkylakeX and Zen (SEUF with 32 experts; with 80 here
+# 1.03, also against LibTorch 2.11 with CUDA: 1.16-1.18 and 1.03); the bound leaves room for other
 # machines' allocators. A plan 1.5x too low or 1.25x too high fails.
 # Usage: memory_plan.sh <uoe binary> <repo root>
 set -euo pipefail
@@ -48,9 +49,10 @@ mpiexec -np 1 "$uoe" make-data "$root/configs/tiny/facts.yaml" output_dir="$work
 { grep -v '^model_name_or_path' "$root/configs/tiny/unlearn_seuf.yaml"
   sed -n '/^model:/,/^$/p' "$root/configs/tiny/pretrain.yaml"; } > "$work/unlearn.yaml"
 d=$work/data
-# SEUF's memory is mostly the weights: twice the experts, so that they dominate (0.35 GiB per rank).
+# SEUF's memory is mostly the weights: five times the experts, so that they dominate (0.85 GiB per
+# rank; over twice the baseline of a LibTorch 2.x CUDA build, 0.36 GiB).
 mpiexec -np 2 --oversubscribe "$uoe" unlearn "$work/unlearn.yaml" output_dir="$work/seuf" \
-  max_steps=2 "${big[@]}" model.num_experts=32 dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5" \
+  max_steps=2 "${big[@]}" model.num_experts=80 dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5" \
   dataset.forget_mc="$d/forget_mc.jsonl" dataset.retain_mc="$d/retain_mc.jsonl" \
   dataset.tokenizer="$d/vocab.json" > "$work/seuf.log" 2>&1 || { cat "$work/seuf.log"; exit 1; }
 check "SEUF unlearn" "$work/seuf.log" "$work/seuf/summary.json"

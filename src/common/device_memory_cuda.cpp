@@ -1,0 +1,51 @@
+// The GPU memory queries of common/device_memory.h, compiled against a LibTorch built with CUDA
+// (device_memory_no_cuda.cpp otherwise).
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <cstdio>
+
+#include "common/check.h"
+#include "common/device_memory.h"
+
+namespace uoe {
+namespace {
+
+// "cuda:<index>" -> the index; anything else is a caller's error.
+c10::DeviceIndex cuda_index(const std::string& device) {
+  const c10::Device parsed(device);
+  UOE_ASSERT(parsed.is_cuda() && parsed.has_index(), "expected cuda:<index>, got '", device, "'");
+  return parsed.index();
+}
+
+}  // namespace
+
+GpuMemory gpu_memory(const std::string& device) {
+  const c10::DeviceIndex index = cuda_index(device);
+  const c10::cuda::CUDAGuard guard(index);
+  size_t free = 0, total = 0;
+  C10_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  const cudaDeviceProp* properties = at::cuda::getDeviceProperties(index);
+  std::string uuid;
+  for (const char byte : properties->uuid.bytes) {
+    char hex[3];
+    std::snprintf(hex, sizeof(hex), "%02x", static_cast<unsigned char>(byte));
+    uuid += hex;
+  }
+  return {int64_t(free), int64_t(properties->totalGlobalMem), properties->name, uuid};
+}
+
+std::string gpu_memory_unavailable_reason() {
+  return c10::cuda::device_count() > 0 ? "" : "no GPU visible";
+}
+
+std::optional<DevicePeakMemory> device_peak_memory(const std::string& device) {
+  if (device == "cpu") return std::nullopt;
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(device));
+  constexpr auto kAll = size_t(c10::CachingAllocator::StatType::AGGREGATE);
+  return DevicePeakMemory{stats.allocated_bytes[kAll].peak, stats.reserved_bytes[kAll].peak};
+}
+
+}  // namespace uoe
