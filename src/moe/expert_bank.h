@@ -13,8 +13,9 @@
 // Which one (GroupedGemm::kAuto): grouped on CUDA with bf16 rows on compute capability 9.x or
 // 10.x (where ATen has a grouped kernel: one launch per projection, no host synchronisation;
 // elsewhere ATen's _grouped_mm loops over the experts itself after copying the offsets to the
-// host), the loop otherwise. The CPU default is the loop (measured not slower; see
-// docs/moe_dispatch.md). Tests force either way with set_grouped_gemm.
+// host), the loop otherwise; so the CPU keeps the loop (ATen's CPU _grouped_mm is that same
+// loop of matmuls; docs/architecture.md has the timings). Tests force either way with
+// set_grouped_gemm.
 //
 // Stacks: built on the first grouped forward, one tensor [El, out, in] per projection, and each
 // expert's parameter is then pointed at its slice (Tensor::set_data): names, checkpoints and
@@ -22,9 +23,10 @@
 // Building it copies one projection's El weights at a time (transient: El * F * H elements).
 // Before each grouped forward the bank checks (host pointers only) that every parameter is
 // still its slice; one that was given new storage (Module::to, a load that replaces tensors)
-// makes the bank rebuild that stack. A grouped forward also copies the rows of the frozen
-// experts into one tensor when trainable experts sit among them ([R_frozen, H], transient) and
-// sends El int32 offsets to the device (asynchronously, from pinned memory).
+// makes the bank rebuild that stack (the old stack is freed then, not before). The grouped GEMM
+// keeps the stack (no copy) for its backward. A grouped forward also copies the frozen experts'
+// rows into one tensor when a trainable expert with rows sits among them ([R_frozen, H],
+// transient) and sends El int32 offsets to the device (asynchronously, from pinned memory).
 #include <torch/torch.h>
 
 #include <array>
