@@ -110,8 +110,8 @@ torch::Tensor ExpertBankImpl::stacked_weights(int p) {
     const torch::Tensor& w = weight(e);
     aliased = w.device() == stack.device() && w.scalar_type() == stack.scalar_type() &&
               w.is_contiguous() && w.sizes() == stack.sizes().slice(1) &&
-              w.data_ptr() == static_cast<char*>(stack.data_ptr()) +
-                                  e * stack.stride(0) * stack.element_size();
+              w.data_ptr() ==
+                  static_cast<char*>(stack.data_ptr()) + e * stack.stride(0) * stack.element_size();
   }
   if (!aliased) {
     const torch::NoGradGuard no_grad;
@@ -152,17 +152,21 @@ std::vector<torch::Tensor> ExpertBankImpl::grouped_parts(
   // In expert order: each run of frozen experts as one slice, each trainable expert by itself.
   std::vector<torch::Tensor> outputs;
   int64_t run_start = 0, run_end = 0;  // the current frozen run in frozen_output
+  const auto end_run = [&] {
+    if (run_end > run_start)
+      outputs.push_back(frozen_output.narrow(0, run_start, run_end - run_start));
+    run_start = run_end;
+  };
   for (int64_t e = 0; e < experts; ++e) {
     if (rows_per_expert[e] == 0) continue;
-    if (!trainable[e]) {
+    if (trainable[e]) {
+      end_run();
+      outputs.push_back(experts_[e]->forward(expert_rows[e]));  // [n_e, H]
+    } else {
       run_end += rows_per_expert[e];
-      continue;
     }
-    if (run_end > run_start) outputs.push_back(frozen_output.narrow(0, run_start, run_end - run_start));
-    run_start = run_end;
-    outputs.push_back(experts_[e]->forward(expert_rows[e]));  // [n_e, H]
   }
-  if (run_end > run_start) outputs.push_back(frozen_output.narrow(0, run_start, run_end - run_start));
+  end_run();
   return outputs;
 }
 

@@ -50,7 +50,8 @@ MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden, ExchangeRecord* rec
     if (same.is_cuda()) {
       at::_assert_async(same);  // checked on the device, without a host synchronisation
     } else {
-      UOE_ASSERT(same.item<bool>(), "recomputation routed tokens differently from the forward pass");
+      UOE_ASSERT(same.item<bool>(),
+                 "recomputation routed tokens differently from the forward pass");
     }
   } else if (record) {
     record->topk_ids = out.routing.topk_ids;

@@ -19,9 +19,9 @@ constexpr double kFp32Tolerance = 1e-5;
 // grouped kernel accumulates in another order, so a few bf16 steps of the largest value.
 constexpr double kBf16Tolerance = 2e-2;
 
-#define SKIP_WITHOUT_GROUPED_MM()                                                           \
-  if (!ExpertBankImpl::grouped_gemm_available())                                          \
-  GTEST_SKIP() << "LibTorch " << TORCH_VERSION                                            \
+#define SKIP_WITHOUT_GROUPED_MM()                \
+  if (!ExpertBankImpl::grouped_gemm_available()) \
+  GTEST_SKIP() << "LibTorch " << TORCH_VERSION   \
                << " has no at::_grouped_mm (2.8 or later): the grouped path is not built"
 
 // The same seeded weights whatever the mode.
@@ -58,8 +58,8 @@ Run run(ExpertBank& bank, const std::vector<int64_t>& counts, const std::vector<
   (out * probe).sum().backward();
   Run r{out.detach().cpu().to(torch::kFloat32), x.grad().cpu().to(torch::kFloat32), {}};
   for (const auto& p : bank->named_parameters()) {
-    r.grads[p.key()] = p.value().grad().defined() ? p.value().grad().cpu().to(torch::kFloat32)
-                                                  : torch::Tensor();
+    r.grads[p.key()] =
+        p.value().grad().defined() ? p.value().grad().cpu().to(torch::kFloat32) : torch::Tensor();
   }
   return r;
 }
@@ -73,7 +73,9 @@ torch::Tensor formula(ExpertBank& bank, const std::vector<int64_t>& counts) {
   int64_t start = 0;
   for (int64_t e = 0; e < kExperts; ++e) {
     auto& expert = bank->expert(kFirst + e);
-    const auto w = [](const torch::nn::Linear& l) { return l->weight.detach().cpu().to(torch::kFloat64); };
+    const auto w = [](const torch::nn::Linear& l) {
+      return l->weight.detach().cpu().to(torch::kFloat64);
+    };
     const auto xe = x.narrow(0, start, counts[e]);
     outs.push_back(torch::matmul(torch::silu(torch::matmul(xe, w(expert->gate_proj).t())) *
                                      torch::matmul(xe, w(expert->up_proj).t()),
@@ -110,8 +112,10 @@ void check_parity(torch::ScalarType dtype, const torch::Device& device, double t
   for (const auto& trainable : kTrainableSets) {
     auto grouped = make_bank(GroupedGemm::kOn, dtype, device);
     auto loop = make_bank(GroupedGemm::kOff, dtype, device);
-    ASSERT_TRUE(grouped->uses_grouped_gemm(torch::zeros({1, kHidden}, torch::device(device).dtype(dtype))));
-    ASSERT_FALSE(loop->uses_grouped_gemm(torch::zeros({1, kHidden}, torch::device(device).dtype(dtype))));
+    ASSERT_TRUE(
+        grouped->uses_grouped_gemm(torch::zeros({1, kHidden}, torch::device(device).dtype(dtype))));
+    ASSERT_FALSE(
+        loop->uses_grouped_gemm(torch::zeros({1, kHidden}, torch::device(device).dtype(dtype))));
     const auto g = run(grouped, kCounts, trainable, dtype, device);
     const auto l = run(loop, kCounts, trainable, dtype, device);
     std::string what = tag + " trainable {";
