@@ -117,7 +117,8 @@ void AllToAllTransport::make_plan(const torch::Tensor& hidden, const torch::Tens
   const StepProfiler::Scope timer(profiler_, "permutation", layer_);
   plan.recv_splits = to_vector(recv_counts.sum(1));
   plan.rows_per_local_expert = to_vector(recv_counts.sum(0));
-  mine->ungroup_order = expert_major_positions(recv_counts).to(hidden.device());  // [R]
+  mine->ungroup_order =
+      host_to_device(expert_major_positions(recv_counts), hidden.device());  // [R]
   plan.transport = std::move(mine);
 }
 

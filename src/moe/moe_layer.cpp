@@ -46,8 +46,13 @@ MoEOutput MoELayerImpl::forward(const torch::Tensor& hidden, ExchangeRecord* rec
   if (replay) {
     // Same input, same weights, same arithmetic: the same choices, or the kept exchanges would
     // not match the recomputed combine weights.
-    UOE_ASSERT(torch::equal(out.routing.topk_ids, record->topk_ids),
-               "recomputation routed tokens differently from the forward pass");
+    const auto same = out.routing.topk_ids.eq(record->topk_ids).all();  // [] bool
+    if (same.is_cuda()) {
+      at::_assert_async(same);  // checked on the device, without a host synchronisation
+    } else {
+      UOE_ASSERT(same.item<bool>(),
+                 "recomputation routed tokens differently from the forward pass");
+    }
   } else if (record) {
     record->topk_ids = out.routing.topk_ids;
   }

@@ -64,9 +64,13 @@ std::pair<torch::Tensor, DispatchPlan> TokenDispatcher::dispatch(
   torch::Tensor sort_order;  // [T*K] sorted position -> flat (token, k) index
   {
     const StepProfiler::Scope timer(profiler_, "permutation", layer_);
-    auto flat_ids = topk_ids.reshape({-1});                                                // [T*K]
-    sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));                    // [T*K]
-    plan.tokens_per_expert = torch::bincount(flat_ids.to(torch::kCPU), {}, num_experts_);  // [E]
+    auto flat_ids = topk_ids.reshape({-1});                              // [T*K]
+    sort_order = std::get<1>(flat_ids.sort(/*stable=*/true, 0, false));  // [T*K]
+    // Counted where the ids are (bincount on a GPU reads its input's min and max on the host),
+    // then the layer's one device-to-host copy.
+    auto counts = torch::zeros({num_experts_}, flat_ids.options())
+                      .scatter_add_(0, flat_ids, torch::ones_like(flat_ids));  // [E]
+    plan.tokens_per_expert = counts.to(torch::kCPU);                           // [E]
   }
   auto expert_input = transport(hidden).dispatch(hidden, sort_order, plan, while_in_flight, record);
   if (record) record->plan = plan;

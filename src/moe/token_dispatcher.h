@@ -16,6 +16,17 @@
 // same sums whichever moves them.
 //
 // Combining in (token, k) order makes the sum independent of the layout, so EP=1 and EP=N agree.
+//
+// Host synchronisations on a GPU: routing, the sort and the counts per expert run on the device;
+// the one device-to-host copy per MoE layer and forward pass is the counts [E] in dispatch (it
+// waits for the router and the sort), because the exchange sizes and the experts' row counts are
+// host numbers. Everything after it only sends host numbers to the device (index lists, the grouped
+// GEMM's offsets: pinned memory, asynchronous), and the count exchange runs on the control channel
+// (MPI, CPU tensors). So one per layer and forward pass; none in the backward pass (reverse
+// exchanges reuse the forward's sizes; the grouped GEMM's backward is device-only where ExpertBank
+// picks it, see moe/expert_bank.h); none in a recomputation (the replay takes the plan from its
+// ExchangeRecord, and its routing check runs on the device). Not counted here: the MPI backend's
+// host staging of CUDA rows (parallel/), and the step's loss readouts (train/).
 #include <torch/torch.h>
 
 #include <functional>
