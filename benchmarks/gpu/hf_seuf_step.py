@@ -75,6 +75,17 @@ def trainable_parameters(model, layer, expert):
     return params, mlp.gate
 
 
+def load(auto_class, model_dir, device):
+    """The model in bf16 on `device`: straight there with accelerate's device_map when it is
+    installed (no host copy of the model), else loaded on the host and moved."""
+    try:
+        import accelerate  # noqa: F401  (device_map needs it)
+        return auto_class.from_pretrained(model_dir, dtype=torch.bfloat16, device_map=str(device))
+    except (ImportError, ValueError, RuntimeError) as e:
+        print(f"loading on the host, then moving to {device} ({type(e).__name__}: {e})", flush=True)
+    return auto_class.from_pretrained(model_dir, dtype=torch.bfloat16).to(device)
+
+
 def main():
     a = parse_args()
     import transformers
@@ -84,7 +95,7 @@ def main():
     cuda = device.type == "cuda"
     model_dir = pathlib.Path(a.model)
     t0 = time.time()
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).to(device)
+    model = load(AutoModelForCausalLM, model_dir, device)
     load_s = time.time() - t0
     params, gate = trainable_parameters(model, a.layer, a.expert)
     router = {}

@@ -210,7 +210,10 @@ def gib(b):
 
 
 def num(v, fmt=".2f"):
-    return format(v, fmt) if isinstance(v, (int, float)) else "-"
+    """v in `fmt`, with 3 significant digits where that would show less (CPU rehearsal rates)."""
+    if not isinstance(v, (int, float)):
+        return "-"
+    return format(v, fmt) if abs(v) >= 10 or v == 0 else format(v, ".3g")
 
 
 def markdown(summary):
