@@ -89,7 +89,9 @@ device=${UOE_GPU_CHECK_DEVICE:-cuda}
 gpu_filter='*Cuda*:*CUDA*:*Gpu*:*GPU*:*Nccl*:*NCCL*:*nccl*'
 nccl_names='*Nccl*:*NCCL*:*nccl*'
 
-rm -rf "$work" && mkdir -p "$work/results" || exit 1
+# Only what this script writes there (UOE_GPU_WORK may be a folder that holds other things).
+scratch=(results tiny bench_ref seuf_model seuf_data seuf_uoe seuf_uoe_full seuf_tokenize.yaml)
+rm -rf "${scratch[@]/#/$work/}" && mkdir -p "$work/results" || exit 1
 out=$work/results   # everything; $OUT gets the summary, the Markdown block and one tarball
 results=$out/steps.jsonl
 : >"$results"
@@ -218,7 +220,7 @@ step "GPU tests at 1 rank (filter $gpu_filter) in ${#test_bins[@]} test executab
 gpu_bins=()
 for bin in "${test_bins[@]}"; do
   name=test_gpu_$(basename "$bin")_np1
-  run "$name" 180 "${mpirun[@]}" -np 1 "$bin" --gtest_filter="$gpu_filter" --gtest_color=no \
+  run "$name" 90 "${mpirun[@]}" -np 1 "$bin" --gtest_filter="$gpu_filter" --gtest_color=no \
       --gtest_output="json:$out/$name.json" >/dev/null
   if has_tests "$out/$name.json"; then gpu_bins+=("$bin"); else rm -f "$out/$name.json"; fi
 done
@@ -226,12 +228,12 @@ echo "executables with GPU tests: ${gpu_bins[*]##*/}"
 step "GPU tests of the MPI backend at 2 ranks on one device (NCCL ones left out)"
 for bin in "${gpu_bins[@]}"; do
   name=test_gpu_$(basename "$bin")_np2
-  run "$name" 180 "${mpirun[@]}" -np 2 "$bin" --gtest_filter="$gpu_filter-$nccl_names" \
+  run "$name" 90 "${mpirun[@]}" -np 2 "$bin" --gtest_filter="$gpu_filter-$nccl_names" \
       --gtest_color=no --gtest_output="json:$out/$name.json"
   has_tests "$out/$name.json" || rm -f "$out/$name.json"
 done
 step "NCCL at 2 ranks on one GPU (expected: NCCL refuses duplicate devices)"
-run test_parallel_nccl_np2 60 "${mpirun[@]}" -np 2 "$build/tests/parallel/test_parallel" \
+run test_parallel_nccl_np2 45 "${mpirun[@]}" -np 2 "$build/tests/parallel/test_parallel" \
     --gtest_filter="$nccl_names" --gtest_color=no --gtest_output="json:$out/test_parallel_nccl_np2.json"
 
 # name, hidden H, expert FFN F, experts E, top-k K, norm_topk_prob
