@@ -262,11 +262,16 @@ tiny=$work/tiny
 e2e_args=(device="$device" parallel.ep_size=1)
 [[ $device == cuda ]] && e2e_args+=(parallel.backend=nccl)
 mkdir -p "$tiny" && cd "$tiny" || finish
-run tiny_data 60 "${uoe[@]}" make-data "$repo/configs/tiny/facts.yaml" &&
-  run tiny_pretrain 150 "${uoe[@]}" pretrain "$repo/configs/tiny/pretrain_facts.yaml" \
-      max_steps="$tiny_steps" parallel.ep_size=1 device=cpu logging_steps=50 &&
+if run tiny_data 60 "${uoe[@]}" make-data "$repo/configs/tiny/facts.yaml" &&
+   run tiny_pretrain 150 "${uoe[@]}" pretrain "$repo/configs/tiny/pretrain_facts.yaml" \
+       max_steps="$tiny_steps" parallel.ep_size=1 device=cpu logging_steps=50; then
   run unlearn_tiny_e2e 120 "${uoe[@]}" unlearn "$repo/configs/tiny/unlearn_seuf.yaml" "${e2e_args[@]}"
-cp "$tiny/runs/demo/seuf_ga/summary.json" "$out/unlearn_tiny_e2e_summary.json" 2>/dev/null
+  cp "$tiny/runs/demo/seuf_ga/summary.json" "$out/unlearn_tiny_e2e_summary.json" 2>/dev/null
+  # The same run on the CPU: the summary sets its metrics beside the device run's.
+  run unlearn_tiny_cpu 90 "${uoe[@]}" unlearn "$repo/configs/tiny/unlearn_seuf.yaml" device=cpu \
+      parallel.ep_size=1 output_dir=runs/demo/seuf_ga_cpu &&
+    cp "$tiny/runs/demo/seuf_ga_cpu/summary.json" "$out/unlearn_tiny_cpu_summary.json"
+fi
 cd "$repo" || finish
 
 step "SEUF step: DeepSeek-V2-Lite-shaped model ${seuf_model_args[*]:-(full size)}, sequence $seuf_seq"

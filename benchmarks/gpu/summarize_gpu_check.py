@@ -180,6 +180,13 @@ def end_to_end(folder, steps):
     if summary:
         e["before"], e["after"] = summary.get("before"), summary.get("after")
         e["selection"] = summary.get("selection")
+    cpu = read_json(folder / "unlearn_tiny_cpu_summary.json")
+    if summary and cpu:  # after-unlearning metrics on the device minus on the CPU
+        e["cpu_selection"] = cpu.get("selection")
+        e["after_minus_cpu"] = {
+            f"{s}.{k}": summary["after"][s][k] - cpu["after"][s][k]
+            for s in summary.get("after", {}) for k in summary["after"][s]
+            if isinstance(summary["after"][s][k], (int, float)) and k in cpu.get("after", {}).get(s, {})}
     return e
 
 
@@ -274,6 +281,10 @@ def markdown(summary):
         lines += ["", f"End to end (`uoe unlearn configs/tiny/unlearn_seuf.yaml device=... parallel.ep_size=1`, "
                   f"after data + {e2e.get('tiny_pretrain')} CPU pretraining): {e2e['unlearn_tiny_e2e']}"
                   + (f" ({e2e['error']})" if e2e.get("error") else "")]
+        if "after_minus_cpu" in e2e:
+            worst = max(e2e["after_minus_cpu"].items(), key=lambda kv: abs(kv[1]), default=("-", 0.0))
+            lines.append(f"Against the same run on the CPU: target {e2e['selection']} vs {e2e['cpu_selection']}; "
+                         f"largest difference of the metrics after unlearning: {worst[0]} {worst[1]:+.4g}")
     if summary["goals"]:
         lines += ["", "| goal | value | met |", "| --- | --- | --- |"]
         lines += [f"| {g['goal']} | {g['value']:.2f} | {'yes' if g['met'] else 'no'} |" for g in summary["goals"]]
