@@ -5,8 +5,9 @@
 #
 # The device tool call for the next session with a GPU (from the repository root, after
 # `bash benchmarks/gpu/make_gpu_deps.sh` and
-# `bash benchmarks/gpu/make_gpu_prebuilt.sh build-torch211` here; carried: .gpu_deps 11 MB,
-# .gpu_prebuilt 5.1 MB, plus the 12 MB working tree, 28 MB of the 64 MiB):
+# `bash benchmarks/gpu/make_gpu_prebuilt.sh build-torch211` here, build-torch211 built from the
+# commit to check; carried, measured 2026-12-05: .gpu_deps 10.5 MB + .gpu_prebuilt 5.3 MB + the
+# tracked tree 10.8 MB = 26.6 MB of the 64 MiB):
 #
 #   run(command="bash benchmarks/gpu/run_gpu_check.sh", carry=[".gpu_deps", ".gpu_prebuilt"],
 #       timeout_s=540)

@@ -223,6 +223,12 @@ def num(v, fmt=".2f"):
     return format(v, fmt) if abs(v) >= 10 or v == 0 else format(v, ".3g")
 
 
+def targets(selection):
+    """'(layer, expert) ...' of a summary.json selection."""
+    experts = (selection or {}).get("experts") or []
+    return " ".join(f"({e['layer']}, {e['expert']})" for e in experts) or "all"
+
+
 def markdown(summary):
     env, lines = summary["env"], []
     gpu = env.get("gpu", "no GPU (CPU rehearsal)")
@@ -283,7 +289,8 @@ def markdown(summary):
                   + (f" ({e2e['error']})" if e2e.get("error") else "")]
         if "after_minus_cpu" in e2e:
             worst = max(e2e["after_minus_cpu"].items(), key=lambda kv: abs(kv[1]), default=("-", 0.0))
-            lines.append(f"Against the same run on the CPU: target {e2e['selection']} vs {e2e['cpu_selection']}; "
+            lines.append(f"Against the same run on the CPU: target {targets(e2e['selection'])} vs "
+                         f"{targets(e2e['cpu_selection'])}; "
                          f"largest difference of the metrics after unlearning: {worst[0]} {worst[1]:+.4g}")
     if summary["goals"]:
         lines += ["", "| goal | value | met |", "| --- | --- | --- |"]
