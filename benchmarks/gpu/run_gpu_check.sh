@@ -42,9 +42,10 @@
 #  6. SEUF step on a DeepSeek-V2-Lite-shaped model (make_seuf_model.py: 27 layers, random bf16
 #     weights, one HF directory in $UOE_GPU_WORK, 31 GB, written with weights drawn on the GPU),
 #     sequence 2048: uoe (benchmarks/gpu/seuf_step.yaml: GA + router anchor on layer 16's expert
-#     20 and router, bf16, 4 steps), its tokens/s and peak memory against its start-up memory
-#     plan (the model of `uoe plan`; goal within 20 %); the full-model step beside it (or the
-#     plan's refusal); and the peer, HF transformers on the same directory (hf_seuf_step.py).
+#     20 and router, bf16, 4 steps), its tokens/s and peak memory against `uoe plan` for one such
+#     GPU (configs/clusters/h200_dgx.yaml or h100_dgx.yaml, gpu_counts=[1]; goal within 20 %) and
+#     its own start-up memory plan; the full-model step beside it (or the plan's refusal); and
+#     the peer, HF transformers on the same directory (hf_seuf_step.py).
 #     Goal: uoe >= 2x the peer's tokens/s at no more memory.
 #  7. summarize_gpu_check.py: gpu_check.json, gpu_check.md, a table.
 # Exit code 0 only when every judged step passed (the goals are reported, not judged).
@@ -287,6 +288,13 @@ run seuf_model 200 "$peer_python" "$repo/benchmarks/gpu/make_seuf_model.py" "$mo
   cp "$model/config.json" "$out/seuf_model_config.json" &&
   cp "$model/make_seuf_model.json" "$out/seuf_model.json" &&
   run seuf_tokenize 60 "${uoe[@]}" tokenize "$work/seuf_tokenize.yaml" && {
+  # `uoe plan` for this one device: memory and step time of the SEUF and the full-model step.
+  cluster=$repo/configs/clusters/cpu.yaml
+  [[ $device == cuda ]] && cluster=$repo/configs/clusters/h100_dgx.yaml
+  [[ $(sed -n 's/.*"gpu": "\(.*\)".*/\1/p' "$out/env.json") == *H200* ]] && cluster=$repo/configs/clusters/h200_dgx.yaml
+  run seuf_plan 30 "${uoe[@]}" plan "$model" "$cluster" "gpu_counts=[1]" gpus_per_node=1 \
+      workload.seq_len="$seuf_seq" workload.sequences_per_rank=1 workload.precision=bf16 \
+      workload.seuf_target_layer="$seuf_layer" workload.recompute=false output="$out/seuf_plan.json"
   run seuf_uoe 200 "${uoe[@]}" unlearn "$repo/benchmarks/gpu/seuf_step.yaml" "${seuf_common[@]}" \
       output_dir="$work/seuf_uoe"
   for f in summary.json metrics.jsonl; do cp "$work/seuf_uoe/$f" "$out/seuf_uoe_$f" 2>/dev/null; done
