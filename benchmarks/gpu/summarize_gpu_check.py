@@ -140,7 +140,7 @@ def uoe_step(folder, prefix, step):
     return r
 
 
-def seuf_check(folder, steps):
+def seuf_check(folder, steps, on_gpu):
     model = read_json(folder / "seuf_model.json")
     if model is None and "seuf_model" not in steps:
         return None
@@ -163,7 +163,8 @@ def seuf_check(folder, steps):
                  "tokens_per_s": tokens / layout["time_s"]["total"]}
             r = s[key]
             r["uoe_plan"] = p
-            if r.get("peak_bytes"):
+            # The plan is of device memory: on a GPU, only a device peak compares with it.
+            if r.get("peak_bytes") and (not on_gpu or not r["peak_key"].endswith("rss_bytes_max_rank")):
                 r["peak_vs_uoe_plan"] = r["peak_bytes"] / p["memory_bytes"]
             if r.get("tokens_per_s"):
                 r["tokens_per_s_vs_uoe_plan"] = r["tokens_per_s"] / p["tokens_per_s"]
@@ -344,7 +345,7 @@ def main(folder, elapsed):
         result = read_json(path)
         if result:
             moe[result["name"]] = moe_benchmark(result, read_json(folder / f"cublas_{result['name']}.json"))
-    seuf = seuf_check(folder, steps)
+    seuf = seuf_check(folder, steps, on_gpu)
     if seuf and seuf["full"].get("refused_by_plan"):
         steps[FULL_STEP]["status"] = "refused by plan"
     not_judged = (TWO_RANKS_ONE_GPU,)
