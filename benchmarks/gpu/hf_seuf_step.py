@@ -139,7 +139,9 @@ def main():
               "tokens_per_step": tokens, "load_s": load_s,
               "step_s_median": statistics.median(timed),
               "tokens_per_s": tokens / statistics.median(timed),
-              "trainable_elements": sum(p.numel() for p in params),
+              "requires_grad_elements": sum(p.numel() for p in params),
+              "trained_elements": params[0].numel() + sum(
+                  p[a.expert].numel() if p.dim() == 3 else p.numel() for p in params[1:]),
               "records": records}
     if cuda:
         result["peak_allocated_bytes"] = torch.cuda.max_memory_allocated()
