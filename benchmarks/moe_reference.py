@@ -23,6 +23,7 @@ C++ correctness check. Then either
     answers each with a JSON line {"forward_s": .., "backward_s": ..}; ends at end of input.
 """
 import argparse
+import ctypes
 import json
 import os
 import pathlib
@@ -128,7 +129,9 @@ def init_from_spec(block, a):
 
 
 def write_f32(path, tensor):
-    tensor.detach().to("cpu", torch.float32).contiguous().numpy().tofile(path)
+    """Raw fp32 bytes (without numpy, which a torch install may lack)."""
+    t = tensor.detach().to("cpu", torch.float32).contiguous()
+    pathlib.Path(path).write_bytes(ctypes.string_at(t.data_ptr(), t.numel() * t.element_size()))
 
 
 def serve(step):
