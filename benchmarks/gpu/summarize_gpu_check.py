@@ -101,12 +101,16 @@ def moe_benchmark(result, cublas):
 
 def peak_memory(memory):
     """(key, measured bytes, planned bytes) of summary.json's memory: the device peak if uoe
-    reports one (a measured_* key naming cuda / device / gpu) against the plan's total, else the
+    reports one (a measured_* key naming cuda / device / gpu) against the plan's expected device
+    peak (memory_plan.cpp: expected_peak_device_allocated_bytes, else the plan's total), else the
     peak RSS against the plan's expected RSS."""
     measured = {k: v for k, v in memory.items() if k.startswith("measured") and isinstance(v, (int, float))}
     device = [k for k in measured if any(tag in k for tag in ("cuda", "device", "gpu"))]
     if device:
-        return device[0], measured[device[0]], memory.get("planned_bytes", {}).get("total")
+        key = min(device)  # measured_peak_device_allocated_bytes_max_rank before ..._reserved_...
+        planned = memory.get("expected_peak_device_allocated_bytes",
+                             memory.get("planned_bytes", {}).get("total"))
+        return key, measured[key], planned
     key = "measured_peak_rss_bytes_max_rank"
     return key, measured.get(key), memory.get("expected_peak_rss_bytes")
 
