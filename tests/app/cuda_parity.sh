@@ -19,8 +19,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cfg="$root/configs/tiny"
 d="$work/data"
-if ! "$uoe" info "$cfg/pretrain.yaml" device=cuda > "$work/probe.log" 2>&1; then
-  echo "SKIP: device=cuda refused here: $(grep -m1 'device=cuda' "$work/probe.log" || tail -1 "$work/probe.log")"
+if ! "$uoe" info "$cfg/pretrain.yaml" device=cuda parallel.ep_size=1 > "$work/probe.log" 2>&1; then
+  grep -q "error: device=cuda:" "$work/probe.log" \
+    || { echo "FAIL: uoe info with device=cuda:"; cat "$work/probe.log"; exit 1; }
+  echo "SKIP: $(grep -m1 'error: device=cuda:' "$work/probe.log")"
   exit 77
 fi
 files=(dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5"
