@@ -277,6 +277,15 @@ torch::Tensor host_rows(const torch::Tensor& rows) {
   return rows.defined() ? rows.to(torch::kCPU) : rows;
 }
 
+// An in-place collective (`run` on a host tensor) on a host copy of `tensor`, copied back.
+template <typename Run>
+void staged_in_place(torch::Tensor& tensor, const char* what, Run run) {
+  check_contiguous(tensor, what);
+  auto host = host_copy(tensor);
+  run(host);
+  tensor.copy_(host);
+}
+
 // A staged exchange in flight: the host exchange, then the received rows copied to `output`.
 class StagedExchange final : public PendingExchange {
  public:
@@ -300,10 +309,7 @@ class StagedExchange final : public PendingExchange {
 
 void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   if (!staged(tensor)) return all_reduce_host(tensor, op);
-  check_contiguous(tensor, "all_reduce");
-  auto host = host_copy(tensor);
-  all_reduce_host(host, op);
-  tensor.copy_(host);
+  staged_in_place(tensor, "all_reduce", [&](torch::Tensor& host) { all_reduce_host(host, op); });
 }
 
 void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
@@ -344,10 +350,7 @@ void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& inp
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   if (!staged(tensor)) return broadcast_host(tensor, root);
-  check_contiguous(tensor, "broadcast");
-  auto host = host_copy(tensor);
-  broadcast_host(host, root);
-  tensor.copy_(host);
+  staged_in_place(tensor, "broadcast", [&](torch::Tensor& host) { broadcast_host(host, root); });
 }
 
 void MpiCommunicator::all_reduce_host(torch::Tensor& tensor, ReduceOp op) {
