@@ -29,7 +29,10 @@
 namespace uoe {
 namespace {
 
-// The model of the config: loaded from model_name_or_path (plus delta), or initialised from seed.
+// The model of the config on the run's device: loaded from model_name_or_path (plus delta), or
+// initialised from seed. It is created in its dtype on the host and moved to the device before
+// any value is set, so the values go to the device one tensor at a time (from the files' memory
+// maps, converted to the model's dtype on the way; never a full fp32 copy of a bf16 model).
 // Bad files are reported once, by agreement of the ranks.
 CausalLM build_model(const RunContext& ctx) {
   return agreed(*ctx.groups.world().control, [&] {
@@ -37,6 +40,7 @@ CausalLM build_model(const RunContext& ctx) {
     UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
     CausalLM model(c.model, ctx.groups.ep(), c.training.bf16 ? torch::kBFloat16 : torch::kFloat32);
     model->set_dispatch_options({c.parallel.overlap_dispatch, c.parallel.shared_memory_dispatch});
+    model->to(ctx.device.torch_device());
     if (c.model_name_or_path.empty()) {
       model->initialize(c.training.seed);
     } else {

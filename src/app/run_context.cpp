@@ -13,6 +13,7 @@
 #include "common/memory_info.h"
 #include "common/stop_signal.h"
 #include "parallel/collective_watchdog.h"
+#include "parallel/nccl_communicator.h"
 #include "train/training_checkpoint.h"
 
 namespace uoe {
@@ -37,9 +38,6 @@ RunConfig load_and_check(const CommandLine& cli, int world_size, OutputPolicy ou
   std::vector<std::string> overrides = cli.overrides;
   if (cli.command == "export") overrides.push_back("parallel.ep_size=1");
   RunConfig config = load_run_config(cli.config_path, overrides);
-  UOE_CHECK(config.parallel.backend == "mpi", "parallel.backend='", config.parallel.backend,
-            "': the trainer runs on CPU tensors with the mpi backend in this version (the NCCL "
-            "communicator is available to the library and its tests)");
   UOE_CHECK(world_size % config.parallel.ep_size == 0, "parallel.ep_size=", config.parallel.ep_size,
             " does not divide the world size ", world_size,
             " (number of MPI ranks); use an ep_size that divides it");
@@ -50,6 +48,12 @@ RunConfig load_and_check(const CommandLine& cli, int world_size, OutputPolicy ou
   }
   if (cli.command == "tokenize") config.tokenize.validate();
   return config;
+}
+
+// The CUDA device index of every group's NCCL data channel (parallel.backend: nccl), or -1: the
+// data channels are the MPI control channels (process_groups.h).
+int nccl_device(const ParallelConfig& parallel, const DeviceChoice& device) {
+  return parallel.backend == "nccl" ? int(device.torch_device().index()) : -1;
 }
 
 }  // namespace
@@ -111,9 +115,12 @@ namespace {
 
 // How MoE layers will move tokens between the EP group's ranks, for the start-up line.
 // Collective over the world (the node-shared memory probe).
-std::string token_transport(const ParallelConfig& parallel, const ProcessGroups& groups) {
+std::string token_transport(const ParallelConfig& parallel, const ProcessGroups& groups,
+                            const DeviceChoice& device) {
   if (groups.ep_size() == 1) return "no token exchange";
-  if (parallel.backend == "nccl") return "tokens by NCCL all-to-all";
+  if (groups.ep().data->backend_name() == "nccl") return "tokens by NCCL all-to-all";
+  // The MoE layers take node-shared memory for CPU tensors only (moe/token_dispatcher.cpp).
+  if (device.is_cuda()) return "tokens by MPI all-to-all, CUDA tensors staged through host";
   if (!parallel.shared_memory_dispatch) {
     return "tokens by MPI all-to-all (parallel.shared_memory_dispatch: false)";
   }
@@ -139,27 +146,39 @@ int nodes_spanned(Communicator& world, Communicator& group, int node_id) {
   return static_cast<int>(spanned.item<int64_t>());
 }
 
-std::string all_reduce_transport(int nodes) {
-  return nodes == 1 ? std::string("MPI all-reduce within a node")
-                    : c10::str("MPI all-reduce across ", nodes, " nodes");
+// The backend of the data channels, for the start-up line: "NCCL" or "MPI".
+std::string data_transport(const ProcessGroups& groups) {
+  const std::string backend = groups.world().data->backend_name();
+  return backend == "nccl" ? std::string("NCCL") : std::string("MPI");
+}
+
+std::string all_reduce_transport(const std::string& transport, int nodes) {
+  return nodes == 1 ? c10::str(transport, " all-reduce within a node")
+                    : c10::str(transport, " all-reduce across ", nodes, " nodes");
 }
 
 // "<world> ranks on <n> nodes (<layout>; <token transport>; <gradient transports>)" for the
 // start-up line. Collective over the world.
-std::string layout_line(const ParallelConfig& parallel, const ProcessGroups& groups) {
+std::string layout_line(const ParallelConfig& parallel, const ProcessGroups& groups,
+                        const DeviceChoice& device) {
   const int node_id = MpiRuntime::node_id();
   auto& world = *groups.world().control;
   const int nodes = nodes_spanned(world, world, node_id);
   std::string gradients = "one rank, no gradient exchange";
   if (groups.world_size() > 1) {
-    gradients = "gradients: dense by " + all_reduce_transport(nodes) + ", experts ";
-    gradients += groups.dp_size() == 1 ? std::string("not reduced (dp_size=1)")
-                                       : "by " + all_reduce_transport(nodes_spanned(
-                                                     world, *groups.expert_dp().control, node_id));
+    const std::string transport = data_transport(groups);
+    gradients = "gradients: dense by " + all_reduce_transport(transport, nodes) + ", experts ";
+    gradients +=
+        groups.dp_size() == 1
+            ? std::string("not reduced (dp_size=1)")
+            : "by " + all_reduce_transport(
+                          transport, nodes_spanned(world, *groups.expert_dp().control, node_id));
+    if (device.is_cuda() && transport == "MPI") gradients += ", CUDA tensors staged through host";
+    if (transport == "NCCL") gradients += "; counts, sums and flags by MPI";
   }
   return c10::str(groups.world_size(), " ranks on ", nodes, nodes == 1 ? " node" : " nodes",
                   " (ep_size=", groups.ep_size(), ", dp_size=", groups.dp_size(), "; ",
-                  token_transport(parallel, groups), "; ", gradients, ")");
+                  token_transport(parallel, groups, device), "; ", gradients, ")");
 }
 
 }  // namespace
@@ -172,19 +191,28 @@ RunContext make_run_context(const CommandLine& cli, OutputPolicy outputs) {
   try {
     config = load_and_check(cli, world->size(), outputs);
     device = choose_device(config.device, device_environment());
+    UOE_CHECK(config.parallel.backend != "nccl" || device.is_cuda(),
+              "parallel.backend=nccl moves CUDA tensors, but this rank runs on ", device.device,
+              " (", device.reason, "); use parallel.backend: mpi or device: cuda");
+    UOE_CHECK(config.parallel.backend != "nccl" || nccl_available(),
+              "parallel.backend=nccl: this uoe build has no NCCL backend; use parallel.backend: "
+              "mpi (it stages CUDA tensors through the host) or a build with -DUOE_WITH_NCCL=ON");
   } catch (const InputError& e) {
     error = e.what();
   }
   agree_on_errors(*world, error);
+  activate_device(device);
   start_collective_watchdog(config.training.ddp_timeout);
   check_same_inputs(*world, config);
   install_stop_signal_handlers();
   const int threads =
       configure_cpu_runtime(MpiRuntime::local_size(), config.parallel.threads_per_rank);
-  ProcessGroups groups = ProcessGroups::create(world, config.parallel.ep_size);
+  ProcessGroups groups =
+      ProcessGroups::create(world, config.parallel.ep_size, nccl_device(config.parallel, device));
   YAML::Emitter emitter;
   emitter << config.resolved;
-  const std::string layout = layout_line(config.parallel, groups);  // collective: on every rank
+  const std::string layout =
+      layout_line(config.parallel, groups, device);  // collective: on every rank
   log0("uoe ", cli.command, ": ", layout, ", device ", device.device, " (", device.reason, "), ",
        threads, " threads per rank, LibTorch ", TORCH_VERSION, "\nresolved config:\n",
        emitter.c_str());

@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 
 #include <cstdlib>
@@ -30,12 +31,13 @@ DeviceEnvironment device_environment() {
 DeviceChoice choose_device(const std::string& key, const DeviceEnvironment& env) {
   if (key == "cpu") return {"cpu", "device: cpu"};
   const bool gpu = env.build_has_cuda && env.visible_gpus > 0;
+  // bind_rank.sh leaves one GPU per rank visible; otherwise the local rank picks one of them.
+  const std::string cuda = gpu ? c10::str("cuda:", env.local_rank % env.visible_gpus) : "";
   if (key == "auto") {
     if (!env.build_has_cuda) return {"cpu", "auto: LibTorch built without CUDA"};
     if (!gpu) return {"cpu", "auto: no GPU visible"};
-    // bind_rank.sh leaves one GPU per rank visible; otherwise the local rank picks one of them.
-    return {"cpu", c10::str("auto: cuda:", env.local_rank % env.visible_gpus,
-                            " visible, but training runs on the CPU in this version")};
+    return {cuda,
+            c10::str("auto: ", env.visible_gpus, " GPU(s) visible, local rank ", env.local_rank)};
   }
   UOE_CHECK(key == "cuda", "device must be auto, cpu or cuda, got '", key, "'");
   UOE_CHECK(env.build_has_cuda, "device=cuda: this uoe is built against a LibTorch without CUDA; ",
@@ -43,9 +45,15 @@ DeviceChoice choose_device(const std::string& key, const DeviceEnvironment& env)
   UOE_CHECK(gpu, "device=cuda: no GPU is visible to this rank (CUDA_VISIBLE_DEVICES='",
             std::getenv("CUDA_VISIBLE_DEVICES") ? std::getenv("CUDA_VISIBLE_DEVICES") : "",
             "'); use device: cpu (or auto)");
-  throw InputError(
-      "device=cuda: training on CUDA is not yet supported in this version; use "
-      "device: cpu (or auto)");
+  return {cuda, c10::str("device: cuda, ", env.visible_gpus, " GPU(s) visible, local rank ",
+                         env.local_rank)};
+}
+
+void activate_device(const DeviceChoice& choice) {
+  const torch::Device device = choice.torch_device();
+  if (!device.is_cuda()) return;
+  // The device-generic guard interface: no CUDA header, so the CPU build compiles it unchanged.
+  c10::impl::getDeviceGuardImpl(device.type())->setDevice(device);
 }
 
 }  // namespace uoe

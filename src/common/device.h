@@ -1,7 +1,10 @@
 #pragma once
 // The `device:` key (auto | cpu | cuda): which device a rank runs on. One GPU per rank, chosen by
-// the node-local rank. The training path runs on the CPU in this version: `device: cuda` is
-// refused (one line naming the key) and `auto` stays on the CPU, saying so, where a GPU is visible.
+// the node-local rank among the GPUs the rank sees (launch/slurm/bind_rank.sh leaves one visible,
+// plain mpirun leaves all). `device: cuda` without a CUDA build or a visible GPU is refused with
+// one line naming the key; `auto` takes the GPU where there is one, else the CPU.
+#include <torch/torch.h>
+
 #include <string>
 
 namespace uoe {
@@ -9,6 +12,9 @@ namespace uoe {
 struct DeviceChoice {
   std::string device = "cpu";  // "cpu" or "cuda:<index>"
   std::string reason;          // for the start-up line, e.g. "auto: no GPU visible"
+
+  torch::Device torch_device() const { return torch::Device(device); }
+  bool is_cuda() const { return torch_device().is_cuda(); }
 };
 
 // What the machine offers a rank: whether LibTorch was built with CUDA, the GPUs it sees, and the
@@ -25,5 +31,9 @@ DeviceEnvironment device_environment();
 
 // Throws InputError naming `device` when the choice cannot run here.
 DeviceChoice choose_device(const std::string& key, const DeviceEnvironment& env);
+
+// Makes a CUDA choice this process's current CUDA device (before anything allocates on it or
+// creates a NCCL communicator); nothing for the CPU.
+void activate_device(const DeviceChoice& choice);
 
 }  // namespace uoe

@@ -137,7 +137,12 @@ TokenSequence TokenDataset::get(int64_t index) const {
 // A sequence of n tokens fills input positions s < n - 1: input_ids[b, s] = tokens[s],
 // labels[b, s] = tokens[s + 1], loss_mask[b, s] = file mask of token s + 1, valid[b, s] = 1.
 // S is at least 1, so a batch of length-1 sequences (or the empty-index batch) has one pad column.
-TokenBatch make_batch(const TokenDataset& dataset, const std::vector<int64_t>& indices) {
+TokenBatch TokenBatch::to(const torch::Device& device) const {
+  return {input_ids.to(device), labels.to(device), loss_mask.to(device), valid.to(device), indices};
+}
+
+TokenBatch make_batch(const TokenDataset& dataset, const std::vector<int64_t>& indices,
+                      const torch::Device& device) {
   int64_t longest = 2;
   for (const int64_t index : indices) longest = std::max(longest, dataset.length(index));
   const int64_t rows = std::max<int64_t>(1, static_cast<int64_t>(indices.size()));
@@ -162,7 +167,7 @@ TokenBatch make_batch(const TokenDataset& dataset, const std::vector<int64_t>& i
       valid[b][s] = 1.0f;
     }
   }
-  return batch;
+  return batch.to(device);
 }
 
 }  // namespace uoe

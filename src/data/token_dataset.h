@@ -57,10 +57,15 @@ struct TokenBatch {
   torch::Tensor loss_mask;       // [B, S] float: 1 where labels[b, s] is scored
   torch::Tensor valid;           // [B, S] float: 1 for real (non-pad) input positions
   std::vector<int64_t> indices;  // dataset index of each row
+
+  // The tensors on `device` (the model's); the same batch when they are there already.
+  TokenBatch to(const torch::Device& device) const;
 };
 
-// Collates sequences `indices` of `dataset` into one batch. An empty index list gives a batch of
-// one all-pad row with zero masks (ranks with no data still take part in collectives).
-TokenBatch make_batch(const TokenDataset& dataset, const std::vector<int64_t>& indices);
+// Collates sequences `indices` of `dataset` into one batch on `device` (built on the host, then
+// copied). An empty index list gives a batch of one all-pad row with zero masks (ranks with no
+// data still take part in collectives).
+TokenBatch make_batch(const TokenDataset& dataset, const std::vector<int64_t>& indices,
+                      const torch::Device& device = torch::kCPU);
 
 }  // namespace uoe

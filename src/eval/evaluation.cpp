@@ -43,15 +43,16 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
   const std::vector<int64_t> moe_layers = model->config().moe_layer_indices();
   for (const auto& indices :
        shard_batches(data.size(), groups.rank(), groups.world_size(), options.batch_size)) {
-    TokenBatch batch = make_batch(data, indices);
+    TokenBatch batch = make_batch(data, indices, model->device());
     auto out = model->forward(batch.input_ids);
     auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
     auto has = (seq.num_tokens > 0).to(torch::kFloat64);
-    sums[0] += -seq.logp.sum().to(torch::kFloat64);
-    sums[1] += seq.num_tokens.sum().to(torch::kFloat64);
-    sums[2] +=
-        (torch::exp(seq.logp / seq.num_tokens.clamp_min(1.0)).to(torch::kFloat64) * has).sum();
-    sums[3] += has.sum();
+    sums[0] += -seq.logp.sum().item<double>();
+    sums[1] += seq.num_tokens.sum().item<double>();
+    sums[2] += (torch::exp(seq.logp / seq.num_tokens.clamp_min(1.0)).to(torch::kFloat64) * has)
+                   .sum()
+                   .item<double>();
+    sums[3] += has.sum().item<double>();
     if (options.target) {
       const auto& routing = out.moe.at(options.target->layer).routing;
       auto [hits, tokens] =
@@ -59,21 +60,24 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
       sums[5] += hits;
       sums[6] += tokens;
     }
-    // Routing of each real sequence: [L_moe, tokens, K].
+    // Routing of each real sequence: [L_moe, tokens, K], kept on the host.
+    std::vector<torch::Tensor> layer_ids;  // per MoE layer [B, S, K]
+    for (int64_t l : moe_layers) {
+      layer_ids.push_back(out.moe.at(l)
+                              .routing.topk_ids.to(torch::kCPU)
+                              .view({batch.input_ids.size(0), batch.input_ids.size(1), -1}));
+    }
+    const torch::Tensor lengths = batch.valid.sum(1).to(torch::kCPU, torch::kInt64);  // [B]
     for (size_t b = 0; b < indices.size(); ++b) {
-      const int64_t tokens = batch.valid[b].sum().item<int64_t>();
+      const int64_t tokens = lengths[b].item<int64_t>();
       std::vector<torch::Tensor> per_layer;
-      for (int64_t l : moe_layers) {
-        auto ids = out.moe.at(l).routing.topk_ids.view(
-            {batch.input_ids.size(0), batch.input_ids.size(1), -1});
-        per_layer.push_back(ids[b].narrow(0, 0, tokens));
-      }
+      for (const auto& ids : layer_ids) per_layer.push_back(ids[b].narrow(0, 0, tokens));
       auto trace = torch::stack(per_layer);  // [L_moe, tokens, K]
       if (original) {
         const auto& before = original->topk.at(indices[b]);
         const int64_t k = trace.size(2);
         auto common = (trace.unsqueeze(-1) == before.unsqueeze(-2)).any(-1).sum(-1);  // [L, tokens]
-        sums[7] += common.sum().to(torch::kFloat64) / double(k);
+        sums[7] += common.sum().item<double>() / double(k);
         sums[8] += double(common.numel());
       }
       if (record) record->topk[indices[b]] = trace;
@@ -110,10 +114,11 @@ torch::Tensor answer_log_probs(CausalLM& model, const TokenDataset& data,
   auto logp = torch::zeros({data.size()}, torch::kFloat64);  // [N]; rows of other ranks stay 0
   for (const auto& indices :
        shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
-    TokenBatch batch = make_batch(data, indices);
+    TokenBatch batch = make_batch(data, indices, model->device());
     auto out = model->forward(batch.input_ids);
-    auto seq = sequence_log_probs(out.logits, batch.labels, batch.loss_mask);
-    for (size_t b = 0; b < indices.size(); ++b) logp[indices[b]] = seq.logp[b].item<double>();
+    const auto seq_logp =
+        sequence_log_probs(out.logits, batch.labels, batch.loss_mask).logp.to(torch::kCPU);
+    for (size_t b = 0; b < indices.size(); ++b) logp[indices[b]] = seq_logp[b].item<double>();
   }
   groups.world().control->all_reduce(logp, ReduceOp::kSum);
   return logp;

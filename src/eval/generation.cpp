@@ -22,15 +22,18 @@ std::vector<std::vector<int64_t>> greedy_generate(CausalLM& model,
   std::vector<bool> stopped(prompts.size(), false);
   if (steps <= 0) return generated;
   KVCache cache = model->make_cache(longest + steps - 1);
+  const torch::Device device = model->device();
   // The first pass computes the padded prompts; later ones each row's newest token.
   auto positions = torch::arange(longest, torch::kInt64).repeat({rows, 1});  // [B, S]
   for (int64_t s = 0; s < steps; ++s) {
-    auto logits = model->forward_cached(ids, positions, cache).logits;  // [B, S, V]
+    const auto logits =
+        model->forward_cached(ids.to(device), positions.to(device), cache).logits;  // [B, S, V]
+    const auto best = logits.argmax(-1).to(torch::kCPU);     // [B, S]: one copy to the host
     auto next_ids = torch::zeros({rows, 1}, torch::kInt64);  // [B, 1]; rows without a prompt: 0
     int64_t running = 0;
     for (size_t b = 0; b < prompts.size(); ++b) {
       const int64_t column = s == 0 ? cursor[b] - 1 : 0;  // the logits of position cursor - 1
-      const int64_t next = logits[b][column].argmax().item<int64_t>();
+      const int64_t next = best[b][column].item<int64_t>();
       next_ids[b][0] = next;
       if (!stopped[b]) generated[b].push_back(next);
       stopped[b] = stopped[b] || next == stop_token;

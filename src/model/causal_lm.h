@@ -54,6 +54,8 @@ class CausalLMImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   torch::Dtype dtype() const { return dtype_; }
+  // Where the parameters live (CausalLM is moved as a whole with Module::to).
+  torch::Device device() const { return embed_tokens->weight.device(); }
   std::vector<MoELayer> moe_layers() const;
 
   // Every decoder layer reports its phases to `profiler` (null = none) under its index. The

@@ -53,9 +53,13 @@ MPI_Op mpi_op(ReduceOp op) {
   return MPI_SUM;
 }
 
+void check_contiguous(const torch::Tensor& t, const char* what) {
+  UOE_ASSERT(t.is_contiguous(), "mpi backend: ", what, " needs a contiguous tensor");
+}
+
 void check_cpu_contiguous(const torch::Tensor& t, const char* what) {
   UOE_ASSERT(t.device().is_cpu(), "mpi backend: ", what, " needs a CPU tensor, got ", t.device());
-  UOE_ASSERT(t.is_contiguous(), "mpi backend: ", what, " needs a contiguous tensor");
+  check_contiguous(t, what);
 }
 
 // A derived datatype of one row, so that counts stay small even for very large messages.
@@ -256,11 +260,104 @@ std::shared_ptr<MpiCommunicator> MpiCommunicator::world() {
   return std::make_shared<MpiCommunicator>(MPI_COMM_WORLD, false);
 }
 
+namespace {
+
+// A host copy of `t` (always a new buffer, also for a CPU tensor), for a staged collective.
+torch::Tensor host_copy(const torch::Tensor& t) {
+  return t.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
+}
+
+// An uninitialised host buffer shaped like `t`, for a staged collective's result.
+torch::Tensor host_buffer_like(const torch::Tensor& t) {
+  return torch::empty(t.sizes(), t.options().device(torch::kCPU));
+}
+
+// `rows` (an index tensor on the data's device, or undefined) on the host.
+torch::Tensor host_rows(const torch::Tensor& rows) {
+  return rows.defined() ? rows.to(torch::kCPU) : rows;
+}
+
+// An in-place collective (`run` on a host tensor) on a host copy of `tensor`, copied back.
+template <typename Run>
+void staged_in_place(torch::Tensor& tensor, const char* what, Run run) {
+  check_contiguous(tensor, what);
+  auto host = host_copy(tensor);
+  run(host);
+  tensor.copy_(host);
+}
+
+// A staged exchange in flight: the host exchange, then the received rows copied to `output`.
+class StagedExchange final : public PendingExchange {
+ public:
+  StagedExchange(std::unique_ptr<PendingExchange> host, torch::Tensor output,
+                 torch::Tensor host_output)
+      : host_(std::move(host)), output_(std::move(output)), host_output_(std::move(host_output)) {}
+
+  void wait() override {
+    if (!host_) return;
+    host_->wait();
+    host_.reset();
+    output_.copy_(host_output_);
+  }
+
+ private:
+  std::unique_ptr<PendingExchange> host_;  // destroying it waits for the exchange
+  torch::Tensor output_, host_output_;
+};
+
+}  // namespace
+
 void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
+  if (!staged(tensor)) return all_reduce_host(tensor, op);
+  staged_in_place(tensor, "all_reduce", [&](torch::Tensor& host) { all_reduce_host(host, op); });
+}
+
+void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
+                                        const std::vector<int64_t>& output_splits,
+                                        const std::vector<int64_t>& input_splits) {
+  if (!staged(input) && !staged(output)) {
+    return all_to_all_single_host(output, input, output_splits, input_splits);
+  }
+  check_exchange_tensors(output, input, input.device().type(), "mpi");
+  auto host_output = host_buffer_like(output);
+  all_to_all_single_host(host_output, host_copy(input), output_splits, input_splits);
+  output.copy_(host_output);
+}
+
+std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
+    torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+    const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+    const torch::Tensor& recv_rows) {
+  if (!staged(input) && !staged(output)) {
+    return start_all_to_all_rows_host(output, input, output_splits, input_splits, send_rows,
+                                      recv_rows);
+  }
+  check_exchange_tensors(output, input, input.device().type(), "mpi");
+  auto host_output = host_buffer_like(output);
+  auto host = start_all_to_all_rows_host(host_output, host_copy(input), output_splits, input_splits,
+                                         host_rows(send_rows), host_rows(recv_rows));
+  return std::make_unique<StagedExchange>(std::move(host), output, std::move(host_output));
+}
+
+void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {
+  if (!staged(input) && !staged(output)) return all_gather_host(output, input);
+  check_contiguous(input, "all_gather");
+  check_contiguous(output, "all_gather");
+  auto host_output = host_buffer_like(output);
+  all_gather_host(host_output, host_copy(input));
+  output.copy_(host_output);
+}
+
+void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
+  if (!staged(tensor)) return broadcast_host(tensor, root);
+  staged_in_place(tensor, "broadcast", [&](torch::Tensor& host) { broadcast_host(host, root); });
+}
+
+void MpiCommunicator::all_reduce_host(torch::Tensor& tensor, ReduceOp op) {
   check_cpu_contiguous(tensor, "all_reduce");
   if (tensor.scalar_type() == torch::kBFloat16 || tensor.scalar_type() == torch::kFloat16) {
     auto widened = tensor.to(torch::kFloat32);
-    all_reduce(widened, op);
+    all_reduce_host(widened, op);
     tensor.copy_(widened);
     return;
   }
@@ -270,9 +367,9 @@ void MpiCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
                           mpi_datatype(tensor.scalar_type()), mpi_op(op), comm_));
 }
 
-void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
-                                        const std::vector<int64_t>& output_splits,
-                                        const std::vector<int64_t>& input_splits) {
+void MpiCommunicator::all_to_all_single_host(torch::Tensor& output, const torch::Tensor& input,
+                                             const std::vector<int64_t>& output_splits,
+                                             const std::vector<int64_t>& input_splits) {
   check_exchange_tensors(output, input, c10::DeviceType::CPU, "mpi");
   const auto send = to_int_counts(resolve_splits(input_splits, input.size(0), size_, "input"));
   const auto recv = to_int_counts(resolve_splits(output_splits, output.size(0), size_, "output"));
@@ -408,7 +505,7 @@ void MpiCommunicator::all_to_all_rows(torch::Tensor& output, const torch::Tensor
   start_all_to_all_rows(output, input, output_splits, input_splits, send_rows, recv_rows)->wait();
 }
 
-std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
+std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows_host(
     torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
     const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
     const torch::Tensor& recv_rows) {
@@ -419,7 +516,7 @@ std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
                                               output_splits, splits, recv_rows, *this);
 }
 
-void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {
+void MpiCommunicator::all_gather_host(torch::Tensor& output, const torch::Tensor& input) {
   check_cpu_contiguous(input, "all_gather");
   check_cpu_contiguous(output, "all_gather");
   UOE_ASSERT(output.numel() == input.numel() * size_, "all_gather: output has ", output.numel(),
@@ -431,7 +528,7 @@ void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& inp
                           output.data_ptr(), static_cast<int>(input.numel()), type, comm_));
 }
 
-void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
+void MpiCommunicator::broadcast_host(torch::Tensor& tensor, int root) {
   check_cpu_contiguous(tensor, "broadcast");
   UOE_ASSERT(tensor.numel() <= INT_MAX, "broadcast of ", tensor.numel(), " elements");
   const CollectiveScope watched("broadcast", *this);
@@ -448,7 +545,9 @@ std::shared_ptr<MpiCommunicator> MpiCommunicator::split_mpi(int color, int key) 
   MPI_Comm sub;
   const CollectiveScope watched("split", *this);
   MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub));
-  return std::make_shared<MpiCommunicator>(sub, true);
+  auto child = std::make_shared<MpiCommunicator>(sub, true);
+  child->stage_cpu_tensors_ = stage_cpu_tensors_;
+  return child;
 }
 
 std::shared_ptr<Communicator> MpiCommunicator::split(int color, int key) const {

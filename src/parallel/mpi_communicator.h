@@ -30,6 +30,9 @@ class MpiRuntime {
 void mpi_check(int code, const char* call, const char* file, int line);
 #define MPI_CHECK(call) ::uoe::mpi_check((call), #call, __FILE__, __LINE__)
 
+// MPI moves host memory. Tensors on another device (CUDA, with parallel.backend: mpi) are staged:
+// copied to a host buffer, exchanged, and the result copied back (`.cpu()` waits for the device's
+// queued work first), so the same code runs EP > 1 on one GPU. Index tensors follow their data.
 class MpiCommunicator final : public Communicator {
  public:
   // Wraps `comm`; frees it on destruction when `owned`.
@@ -72,7 +75,25 @@ class MpiCommunicator final : public Communicator {
   // start-up line that names the transport).
   NodeSharedMemory* node_shared_memory();
 
+  // For tests: stage CPU tensors too (through a separate host copy), so that the CPU suite runs
+  // the staging of CUDA tensors except for the device copies themselves. Splits inherit it.
+  void set_stage_cpu_tensors(bool on) { stage_cpu_tensors_ = on; }
+
  private:
+  bool staged(const torch::Tensor& t) const { return stage_cpu_tensors_ || !t.device().is_cpu(); }
+  // The collectives on host tensors.
+  void all_reduce_host(torch::Tensor& tensor, ReduceOp op);
+  void all_to_all_single_host(torch::Tensor& output, const torch::Tensor& input,
+                              const std::vector<int64_t>& output_splits,
+                              const std::vector<int64_t>& input_splits);
+  std::unique_ptr<PendingExchange> start_all_to_all_rows_host(
+      torch::Tensor& output, const torch::Tensor& input, const std::vector<int64_t>& output_splits,
+      const std::vector<int64_t>& input_splits, const torch::Tensor& send_rows,
+      const torch::Tensor& recv_rows);
+  void all_gather_host(torch::Tensor& output, const torch::Tensor& input);
+  void broadcast_host(torch::Tensor& tensor, int root);
+
+  bool stage_cpu_tensors_ = false;
   MPI_Comm comm_;
   bool owned_;
   int rank_ = 0;

@@ -2,6 +2,9 @@
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
+#ifdef UOE_TORCH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 #include "common/check.h"
 #include "common/log.h"
@@ -70,8 +73,17 @@ void check_cuda_contiguous(const torch::Tensor& t, const char* what) {
   UOE_ASSERT(t.is_contiguous(), "nccl backend: ", what, " needs a contiguous tensor");
 }
 
-// The legacy default stream: ordered with LibTorch's default-stream kernels.
-constexpr cudaStream_t kStream = nullptr;
+// LibTorch's current stream on `device` (its default: the legacy default stream), so that NCCL
+// work is ordered with the kernels around it. A LibTorch without CUDA makes no CUDA tensors: the
+// legacy default stream stands in.
+cudaStream_t current_stream(int device) {
+#ifdef UOE_TORCH_CUDA
+  return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).stream();
+#else
+  (void)device;
+  return nullptr;
+#endif
+}
 
 // Enqueues on `stream` one exchange of whole rows: send[p] rows of `input` to rank p, recv[p] rows
 // from rank p into `output`, as grouped point-to-point calls.
@@ -109,18 +121,24 @@ cudaEvent_t record_event(cudaStream_t stream) {
   return event;
 }
 
-// An exchange enqueued on the communicator's side stream after the default stream's gather of
-// the sent rows; wait() orders the default stream after it and scatters the received rows there.
-// The tensors stay referenced until then, so the caching allocator cannot hand their memory to
-// default-stream work while the side stream still uses it.
+// An exchange enqueued on the communicator's side stream after the current stream's gather of
+// the sent rows; wait() orders the current stream after it and scatters the received rows there.
+// The tensors (allocated on the current stream) stay referenced until the current stream waits
+// for the side stream's event (in wait() or the destructor, before the members are released), so
+// the caching allocator cannot hand their memory to current-stream work the side stream still
+// uses; no record_stream is needed.
 class SideStreamExchange final : public PendingExchange {
  public:
-  SideStreamExchange(ncclComm_t comm, cudaStream_t side, torch::Tensor& output, torch::Tensor sent,
-                     const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
-                     torch::Tensor recv_rows)
-      : side_(side), output_(output), sent_(std::move(sent)), recv_rows_(std::move(recv_rows)) {
+  SideStreamExchange(ncclComm_t comm, cudaStream_t main, cudaStream_t side, torch::Tensor& output,
+                     torch::Tensor sent, const std::vector<int64_t>& send,
+                     const std::vector<int64_t>& recv, torch::Tensor recv_rows)
+      : main_(main),
+        side_(side),
+        output_(output),
+        sent_(std::move(sent)),
+        recv_rows_(std::move(recv_rows)) {
     received_ = recv_rows_.defined() ? torch::empty_like(output_) : output_;
-    cudaEvent_t gathered = record_event(kStream);
+    cudaEvent_t gathered = record_event(main_);
     const cudaError_t ordered = cudaStreamWaitEvent(side_, gathered, 0);
     cudaEventDestroy(gathered);  // released once recorded work completes
     CUDA_CHECK(ordered);
@@ -129,13 +147,13 @@ class SideStreamExchange final : public PendingExchange {
   }
   ~SideStreamExchange() override {
     if (done_ == nullptr) return;
-    cudaStreamWaitEvent(kStream, done_, 0);  // never leave the default stream unordered
+    cudaStreamWaitEvent(main_, done_, 0);  // never leave the current stream unordered
     cudaEventDestroy(done_);
   }
 
   void wait() override {
     if (done_ == nullptr) return;
-    const cudaError_t ordered = cudaStreamWaitEvent(kStream, done_, 0);
+    const cudaError_t ordered = cudaStreamWaitEvent(main_, done_, 0);
     cudaEventDestroy(done_);
     done_ = nullptr;
     CUDA_CHECK(ordered);
@@ -143,7 +161,7 @@ class SideStreamExchange final : public PendingExchange {
   }
 
  private:
-  cudaStream_t side_;
+  cudaStream_t main_, side_;
   torch::Tensor output_, sent_, recv_rows_, received_;
   cudaEvent_t done_ = nullptr;
 };
@@ -169,7 +187,7 @@ class NcclCommunicator final : public Communicator {
   void all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
                          const std::vector<int64_t>& output_splits,
                          const std::vector<int64_t>& input_splits) override;
-  // On a side stream, so that default-stream kernels enqueued before wait() overlap with it. No
+  // On a side stream, so that current-stream kernels enqueued before wait() overlap with it. No
   // other collective of this communicator may be started before wait().
   std::unique_ptr<PendingExchange> start_all_to_all_rows(torch::Tensor& output,
                                                          const torch::Tensor& input,
@@ -183,6 +201,8 @@ class NcclCommunicator final : public Communicator {
   std::shared_ptr<Communicator> split(int color, int key) const override;
 
  private:
+  cudaStream_t stream() const { return current_stream(device_); }
+
   std::shared_ptr<MpiCommunicator> bootstrap_;
   int device_;
   ncclComm_t comm_;
@@ -207,7 +227,7 @@ CommunicatorPtr create_nccl_communicator(std::shared_ptr<MpiCommunicator> bootst
 void NcclCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   check_cuda_contiguous(tensor, "all_reduce");
   NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                           nccl_datatype(tensor.scalar_type()), nccl_op(op), comm_, kStream));
+                           nccl_datatype(tensor.scalar_type()), nccl_op(op), comm_, stream()));
 }
 
 void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
@@ -216,7 +236,7 @@ void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Ten
   check_exchange_tensors(output, input, c10::DeviceType::CUDA, "nccl");
   const auto send = resolve_splits(input_splits, input.size(0), size(), "input");
   const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
-  enqueue_all_to_all(comm_, output, input, send, recv, kStream);
+  enqueue_all_to_all(comm_, output, input, send, recv, stream());
 }
 
 std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
@@ -227,8 +247,8 @@ std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
   const auto send = resolve_send_splits(input_splits, input, send_rows, size());
   const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
   torch::Tensor sent = send_rows.defined() ? input.index_select(0, send_rows) : input;
-  return std::make_unique<SideStreamExchange>(comm_, side_stream_, output, std::move(sent), send,
-                                              recv, recv_rows);
+  return std::make_unique<SideStreamExchange>(comm_, stream(), side_stream_, output,
+                                              std::move(sent), send, recv, recv_rows);
 }
 
 void NcclCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& input) {
@@ -237,17 +257,17 @@ void NcclCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& in
   UOE_ASSERT(output.numel() == input.numel() * size(), "all_gather: output has ", output.numel(),
              " elements, expected ", input.numel() * size());
   NCCL_CHECK(ncclAllGather(input.data_ptr(), output.data_ptr(), input.numel(),
-                           nccl_datatype(input.scalar_type()), comm_, kStream));
+                           nccl_datatype(input.scalar_type()), comm_, stream()));
 }
 
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   check_cuda_contiguous(tensor, "broadcast");
   NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                           nccl_datatype(tensor.scalar_type()), root, comm_, kStream));
+                           nccl_datatype(tensor.scalar_type()), root, comm_, stream()));
 }
 
 void NcclCommunicator::barrier() {
-  CUDA_CHECK(cudaStreamSynchronize(kStream));
+  CUDA_CHECK(cudaStreamSynchronize(stream()));
   bootstrap_->barrier();
 }
 

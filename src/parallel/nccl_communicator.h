@@ -3,9 +3,10 @@
 // builds nccl_available() is false and create_nccl_communicator throws a clear InputError.
 //
 // The communicator is bootstrapped over MPI: rank 0 creates the unique id and broadcasts it.
-// All operations are enqueued on the legacy default CUDA stream, the stream LibTorch uses unless
-// a caller installs another one, so they are ordered with the surrounding kernels without extra
-// synchronisation. bf16/f16 reduce natively.
+// All operations are enqueued on LibTorch's current CUDA stream of the communicator's device (the
+// legacy default stream unless a caller installs another one), so they are ordered with the
+// surrounding kernels without extra synchronisation; the overlapped exchange
+// (start_all_to_all_rows) runs on a side stream ordered by events. bf16/f16 reduce natively.
 #include <memory>
 
 #include "parallel/communicator.h"

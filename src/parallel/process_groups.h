@@ -13,10 +13,11 @@
 //             error agreement, barriers. Always CPU tensors, whatever device the model runs on.
 //   data    : tensors on the model's device: tokens and activations (dispatch and combine),
 //             gradients (all-reduce), parameters (broadcast).
-// Today both channels of a group are the same MPI communicator (CPU tensors), so collectives keep
-// the order of the calls. A data channel on another backend (NCCL for CUDA tensors) is made in
-// ProcessGroups::create and changes nothing else; a caller never moves data to the CPU for the
-// control channel or control values to the device for the data channel.
+// With parallel.backend: mpi both channels of a group are the same MPI communicator, so
+// collectives keep the order of the calls (CUDA tensors are staged through host memory there).
+// With parallel.backend: nccl (device cuda) the data channel is a NCCL communicator over the same
+// ranks, bootstrapped over the control channel; nothing else changes. A caller never moves data
+// to the CPU for the control channel or control values to the device for the data channel.
 #include "parallel/communicator.h"
 
 namespace uoe {
@@ -41,7 +42,9 @@ struct ProcessGroup {
 class ProcessGroups {
  public:
   // Collective over `world`. Throws InputError naming parallel.ep_size when it does not divide W.
-  static ProcessGroups create(CommunicatorPtr world, int ep_size);
+  // nccl_device >= 0: every group's data channel is a NCCL communicator on that CUDA device
+  // (`world` must then be an MPI communicator); -1: the data channels are the control channels.
+  static ProcessGroups create(CommunicatorPtr world, int ep_size, int nccl_device = -1);
 
   const ProcessGroup& world() const { return world_; }
   const ProcessGroup& dp() const { return world_; }

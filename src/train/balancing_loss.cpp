@@ -8,7 +8,7 @@ torch::Tensor assignment_counts(const torch::Tensor& topk_ids, const torch::Tens
                                 int64_t num_experts) {
   const int64_t k = topk_ids.size(-1);
   auto weights = valid.reshape({-1, 1}).to(torch::kFloat64).expand({-1, k}).reshape({-1});  // [T*K]
-  return torch::zeros({num_experts}, torch::kFloat64)
+  return torch::zeros({num_experts}, weights.options())
       .scatter_add_(0, topk_ids.reshape({-1}), weights);  // [E]
 }
 
@@ -137,8 +137,8 @@ torch::Tensor LoadBalancingLoss::loss(const std::map<int64_t, MoEOutput>& moe,
   }
   const int64_t batch = valid.size(0), seq = valid.size(1);
   const int64_t experts = options_.num_experts, k = options_.top_k;
-  auto aux = torch::zeros({}, torch::kFloat32);
-  auto z = torch::zeros({}, torch::kFloat32);
+  auto aux = torch::zeros({}, valid.options().dtype(torch::kFloat32));
+  auto z = torch::zeros({}, valid.options().dtype(torch::kFloat32));
   int64_t row = 0;
   for (const auto& [layer, out] : moe) {
     if (aux_on) {

@@ -126,8 +126,13 @@ void DistributedOptimizer::save(const std::string& path) const {
 
 void DistributedOptimizer::load(const std::string& path) {
   torch::serialize::InputArchive archive;
+  // The state goes to the device of the parameters it belongs to, wherever it was saved from.
+  c10::optional<torch::Device> device;  // c10:: for LibTorch 1.13
+  for (const auto* group : {&masters_.dense, &masters_.expert}) {
+    if (!device && !group->empty()) device = group->front().device();
+  }
   try {
-    archive.load_from(path);
+    archive.load_from(path, device);
     adamw_->load(archive);
     torch::Tensor flat;
     const bool has_masters = archive.try_read(kMasterKey, flat);

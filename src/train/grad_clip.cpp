@@ -3,12 +3,15 @@
 namespace uoe {
 namespace {
 
+// The sum on the gradients' device (fp64), copied to the host once, not once per tensor.
 double sum_of_squares(const std::vector<torch::Tensor>& params) {
-  double total = 0.0;
+  torch::Tensor total;  // [] fp64
   for (const auto& p : params) {
-    if (p.grad().defined()) total += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+    if (!p.grad().defined()) continue;
+    auto squares = p.grad().to(torch::kFloat64).pow(2).sum();
+    total = total.defined() ? total + squares : squares;
   }
-  return total;
+  return total.defined() ? total.item<double>() : 0.0;
 }
 
 }  // namespace

@@ -30,8 +30,10 @@ class BatchSource {
   // Micro-steps per epoch (the synthetic corpus is unbounded: 0).
   int64_t steps_per_epoch() const { return sampler_ ? sampler_->steps_per_epoch() : 0; }
 
-  TokenBatch get(int64_t micro_step) const {
-    if (dataset_) return make_batch(*dataset_, sampler_->rank_indices(micro_step, groups_.rank()));
+  TokenBatch get(int64_t micro_step, const torch::Device& device) const {
+    if (dataset_) {
+      return make_batch(*dataset_, sampler_->rank_indices(micro_step, groups_.rank()), device);
+    }
     const int64_t first = (micro_step * groups_.world_size() + groups_.rank()) * batch_;
     auto tokens = corpus_->sequences(first, batch_);  // [B, S+1]
     TokenBatch b;
@@ -39,7 +41,7 @@ class BatchSource {
     b.labels = tokens.narrow(1, 1, seq_len_);
     b.loss_mask = torch::ones({batch_, seq_len_});
     b.valid = torch::ones({batch_, seq_len_});
-    return b;
+    return b.to(device);
   }
 
  private:
@@ -65,16 +67,16 @@ class LanguageModelObjective : public TrainingObjective {
   int64_t micro_steps_per_epoch() const override { return source_.steps_per_epoch(); }
   std::vector<TrainingPass> passes(int64_t first, int64_t count) const override {
     std::vector<TrainingPass> out;
-    for (int64_t m = 0; m < count; ++m) out.push_back({source_.get(first + m)});
+    for (int64_t m = 0; m < count; ++m) out.push_back({source_.get(first + m, model_->device())});
     return out;
   }
   torch::Tensor local_counts(const std::vector<TrainingPass>& passes) const override {
     auto counts = torch::zeros({3}, torch::kFloat64);
     for (const auto& pass : passes) {
       const TokenBatch& b = pass.batch;
-      counts[0] += b.loss_mask.sum().to(torch::kFloat64);
-      counts[1] += b.valid.sum().to(torch::kFloat64);
-      counts[2] += (b.valid.sum(1) > 0).sum().to(torch::kFloat64);
+      counts[0] += b.loss_mask.sum().item<double>();
+      counts[1] += b.valid.sum().item<double>();
+      counts[2] += (b.valid.sum(1) > 0).sum().item<double>();
     }
     return counts;
   }
@@ -91,7 +93,7 @@ class LanguageModelObjective : public TrainingObjective {
     const TokenBatch& b = pass.batch;
     auto out = model->forward(b.input_ids);
     auto nll = token_nll_sum(out.logits, b.labels, b.loss_mask);
-    parts[0] += nll.detach().to(torch::kFloat64);
+    parts[0] += nll.detach().item<double>();
     return {nll / scored(counts), std::move(out.moe)};
   }
   StepReport end_step(int64_t step, const torch::Tensor& parts,

@@ -31,7 +31,8 @@ torch::Tensor sequence_attribution(const torch::Tensor& probs, const torch::Tens
   auto token_valid = valid.reshape({-1, 1}).to(torch::kFloat64);                // [T, 1]
   auto lengths = valid.sum(1).to(torch::kFloat64).clamp_min(1.0);               // [B]
   auto per_sequence = (gated * token_valid).view({batch, -1, experts}).sum(1);  // [B, E]
-  counts_row += (selected.to(torch::kFloat64) * token_valid).sum(0).to(torch::kInt64);
+  counts_row +=
+      (selected.to(torch::kFloat64) * token_valid).sum(0).to(counts_row.device(), torch::kInt64);
   return per_sequence / lengths.unsqueeze(1);  // [B, E]
 }
 
@@ -49,7 +50,8 @@ AttributionResult compute_attribution(CausalLM& model, const TokenDataset& data,
   auto totals = torch::zeros({2}, torch::kInt64);  // [tokens, sequences]
   for (const auto& indices :
        shard_batches(data.size(), groups.rank(), groups.world_size(), batch_size)) {
-    TokenBatch batch = make_batch(data, indices);  // empty -> one all-pad row
+    // empty -> one all-pad row
+    TokenBatch batch = make_batch(data, indices, model->device());
     std::vector<int64_t> halves(indices.size());
     for (size_t b = 0; b < indices.size(); ++b) halves[b] = indices[b] < first_half ? 0 : 1;
     if (halves.empty()) halves.push_back(0);                        // the all-pad row adds zeros
@@ -59,10 +61,11 @@ AttributionResult compute_attribution(CausalLM& model, const TokenDataset& data,
       const auto& routing = out.moe.at(result.layers[r]).routing;
       auto counts_row = result.counts[r];
       auto terms = sequence_attribution(routing.probs, routing.topk_ids, batch.valid, counts_row);
+      terms = terms.to(torch::kCPU);  // the tables stay on the host (control values)
       result.scores[r] += terms.sum(0);
       result.half_scores.select(1, r).index_add_(0, half_of_row, terms);  // [2, E]
     }
-    totals[0] += batch.valid.sum().to(torch::kInt64);
+    totals[0] += int64_t(batch.valid.sum().item<double>());
     totals[1] += static_cast<int64_t>(indices.size());
   }
   groups.world().control->all_reduce(result.scores, ReduceOp::kSum);

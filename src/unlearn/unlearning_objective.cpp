@@ -58,13 +58,13 @@ class NpoTerm : public UnlearnTerm {
     auto ref = rows.empty() ? torch::zeros({1}, torch::kFloat64)
                             : ref_logp_.index_select(0, torch::tensor(rows, torch::kInt64));
     auto loss = npo_loss_sum(sequence_log_probs(out.logits, b.labels, b.loss_mask),
-                             ref.to(torch::kFloat32), beta_) /
+                             ref.to(out.logits.device(), torch::kFloat32), beta_) /
                 global_count(counts, UnlearnCount::kForgetSequences);
     return {std::move(out), loss};
   }
 
  private:
-  torch::Tensor ref_logp_;  // [N] fp64, forget-set order
+  torch::Tensor ref_logp_;  // [N] fp64 on the host, forget-set order
   double beta_;
 };
 
@@ -86,8 +86,8 @@ class SimNpoTerm : public UnlearnTerm {
 // RMU forget term: the hooked layer's output of forget tokens pushed towards c * u.
 class RmuForgetTerm : public UnlearnTerm {
  public:
-  RmuForgetTerm(torch::Tensor direction, int64_t layer)
-      : direction_(std::move(direction)), layer_(layer) {}
+  RmuForgetTerm(const torch::Tensor& direction, int64_t layer, const torch::Device& device)
+      : direction_(direction.to(device)), layer_(layer) {}
   Result forward(CausalLM& model, const TokenBatch& b, const torch::Tensor& counts) const override {
     auto out = model->forward(b.input_ids, layer_);
     auto loss = rmu_forget_sum(out.captured_hidden, b.valid, direction_) /
@@ -96,7 +96,7 @@ class RmuForgetTerm : public UnlearnTerm {
   }
 
  private:
-  torch::Tensor direction_;  // [H]
+  torch::Tensor direction_;  // [H] on the model's device
   int64_t layer_;
 };
 
@@ -185,7 +185,8 @@ UnlearningObjective::UnlearningObjective(const UnlearnRunOptions& options,
       break;
     case UnlearnMethod::kRmu:
       forget_ = std::make_unique<RmuForgetTerm>(
-          rmu_target(model->config().hidden_size, u.rmu_steering, t.seed), hook_layer);
+          rmu_target(model->config().hidden_size, u.rmu_steering, t.seed), hook_layer,
+          model->device());
       break;
   }
   if (retain_sampler_) {
@@ -202,14 +203,16 @@ std::string UnlearningObjective::label() const {
 
 std::vector<TrainingPass> UnlearningObjective::passes(int64_t first, int64_t count) const {
   const int rank = groups_.rank();
+  const torch::Device device = model_->device();
   std::vector<TrainingPass> out;
   for (int64_t m = 0; m < count; ++m) {
-    out.push_back(
-        {make_batch(*data_.forget, forget_sampler_.rank_indices(first + m, rank)), kForgetPass});
+    out.push_back({make_batch(*data_.forget, forget_sampler_.rank_indices(first + m, rank), device),
+                   kForgetPass});
   }
   for (int64_t m = 0; m < count && retain_sampler_; ++m) {
     out.push_back(
-        {make_batch(*data_.retain, retain_sampler_->rank_indices(first + m, rank)), kRetainPass});
+        {make_batch(*data_.retain, retain_sampler_->rank_indices(first + m, rank), device),
+         kRetainPass});
   }
   return out;
 }
@@ -219,14 +222,14 @@ torch::Tensor UnlearningObjective::local_counts(const std::vector<TrainingPass>&
   for (const auto& pass : passes) {
     const TokenBatch& b = pass.batch;
     if (pass.term == kForgetPass) {
-      counts[0] += b.loss_mask.sum().to(torch::kFloat64);
-      counts[1] += b.valid.sum().to(torch::kFloat64);
-      counts[2] += (b.loss_mask.sum(1) > 0).sum().to(torch::kFloat64);
+      counts[0] += b.loss_mask.sum().item<double>();
+      counts[1] += b.valid.sum().item<double>();
+      counts[2] += (b.loss_mask.sum(1) > 0).sum().item<double>();
     } else {
-      counts[3] += b.loss_mask.sum().to(torch::kFloat64);
-      counts[4] += b.valid.sum().to(torch::kFloat64);
+      counts[3] += b.loss_mask.sum().item<double>();
+      counts[4] += b.valid.sum().item<double>();
     }
-    counts[5] += (b.valid.sum(1) > 0).sum().to(torch::kFloat64);
+    counts[5] += (b.valid.sum(1) > 0).sum().item<double>();
   }
   return counts;
 }
@@ -251,7 +254,7 @@ PassLoss UnlearningObjective::forward(CausalLM& model, const TrainingPass& pass,
   torch::Tensor total = forget.loss;
   parts[0] += forget.loss.item<double>();
   if (anchor_) {
-    torch::Tensor anchor_loss = torch::zeros({}, torch::kFloat32);
+    torch::Tensor anchor_loss = torch::zeros({}, b.valid.options().dtype(torch::kFloat32));
     for (const auto& target : selection_.experts) {
       anchor_loss = anchor_loss + anchor_loss_sum(forget.out.moe.at(target.layer).routing.probs,
                                                   b.valid, target.expert);

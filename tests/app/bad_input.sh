@@ -92,6 +92,7 @@ expect_error 2 "ep_size does not divide the world" "parallel.ep_size=4 does not 
 expect_error 4 "ep_size does not divide the world" "parallel.ep_size=3 does not divide the world size 4" pretrain "$config" "$o" parallel.ep_size=3 model.num_experts=6
 expect_error 2 "device=cuda without a CUDA build or GPU" "device=cuda:" pretrain "$config" "$o" device=cuda
 expect_error 1 "unknown device" "device must be auto, cpu or cuda, got 'gpu'" pretrain "$config" "$o" device=gpu
+expect_error 2 "nccl backend on the CPU" "parallel.backend=nccl moves CUDA tensors" pretrain "$config" "$o" parallel.backend=nccl device=cpu
 # Memory: the start-up plan refuses before the model is built (a 65536-wide model: ~780 GiB/rank).
 expect_error 2 "model cannot fit in memory" "planned peak memory per rank" pretrain "$config" "$o" model.hidden_size=65536
 # Files.

@@ -1,5 +1,7 @@
 // The whole model under expert parallelism: EP=N (with DP) gives the same logits and gradients as
-// one process holding every expert, and the layout-independent initialisation.
+// one process holding every expert, and the layout-independent initialisation. On a GPU (skipped
+// without one): the same model on CUDA against the CPU, alone and under EP over MPI (CUDA tensors
+// staged through the host, so EP > 1 runs with every rank on one GPU).
 #include "model/causal_lm.h"
 #include "parallel/grad_sync.h"
 #include "parallel/process_groups.h"
@@ -30,7 +32,9 @@ TEST(CausalLM, TiedEmbeddingsHaveNoLmHead) {
   for (const auto& item : model->named_parameters()) EXPECT_NE(item.key(), "lm_head.weight");
 }
 
-TEST(CausalLM, ExpertParityAcrossLayouts) {
+// The model on `device` at every EP size that divides the world (MPI groups) against one CPU
+// process holding every expert: logits and gradients within `tolerance`.
+void check_expert_parity(const torch::Device& device, double tolerance) {
   auto world = test::world();
   const int n = world->size();
   const int64_t global_seqs = kSeqPerRank * n;
@@ -48,29 +52,41 @@ TEST(CausalLM, ExpertParityAcrossLayouts) {
 
     auto groups = ProcessGroups::create(world, ep);
     CausalLM model(config, groups.ep());
+    model->to(device);
     model->initialize(5);
     model->set_all_trainable();
     const int64_t first = groups.rank() * kSeqPerRank;
-    auto out = model->forward(inputs.narrow(0, first, kSeqPerRank));
-    (token_nll_sum(out.logits, labels.narrow(0, first, kSeqPerRank),
-                   torch::ones({kSeqPerRank, kSeqLen})) /
+    auto out = model->forward(inputs.narrow(0, first, kSeqPerRank).to(device));
+    (token_nll_sum(out.logits, labels.narrow(0, first, kSeqPerRank).to(device),
+                   torch::ones({kSeqPerRank, kSeqLen}, device)) /
      global_tokens)
         .backward();
     sync_gradients({model->dense_parameters(), model->expert_parameters()}, groups);
 
-    const std::string tag = "ep=" + std::to_string(ep);
-    test::expect_close(out.logits, ref_out.logits.narrow(0, first, kSeqPerRank), 1e-5,
+    const std::string tag = c10::str("ep=", ep, " on ", device);
+    EXPECT_EQ(out.logits.device(), device) << tag;
+    test::expect_close(out.logits.cpu(), ref_out.logits.narrow(0, first, kSeqPerRank), tolerance,
                        tag + " logits");
     auto ref_params = reference->named_parameters();
     for (const auto& item : model->named_parameters()) {
       const auto& want = ref_params[item.key()];
+      const auto grad = item.value().grad().cpu();
       if (!want.grad().defined()) {
-        EXPECT_EQ(item.value().grad().abs().max().item<double>(), 0.0) << tag << " " << item.key();
+        EXPECT_EQ(grad.abs().max().item<double>(), 0.0) << tag << " " << item.key();
         continue;
       }
-      test::expect_close(item.value().grad(), want.grad(), 1e-5, tag + " " + item.key());
+      test::expect_close(grad, want.grad(), tolerance, tag + " " + item.key());
     }
   }
+}
+
+TEST(CausalLM, ExpertParityAcrossLayouts) { check_expert_parity(torch::kCPU, 1e-5); }
+
+// EP 1 is the CUDA vs CPU parity of the tiny model's forward and backward (fp32; matmuls without
+// TF32, LibTorch's default); EP 2 and 4 share one GPU when there is one, over MPI host staging.
+TEST(CausalLM, CudaForwardAndBackwardMatchTheCpuAtEveryEpSizeOverMpi) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: CUDA vs CPU parity untested";
+  check_expert_parity(test::cuda_device(), 1e-4);
 }
 
 TEST(CausalLM, InitialisationDoesNotDependOnLayout) {

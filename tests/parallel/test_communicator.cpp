@@ -1,6 +1,10 @@
 // Collectives against closed-form values: every input is tagged with its rank. The same tests run
-// on the MPI backend (CPU tensors) and on the NCCL backend (CUDA tensors; skipped without a GPU).
+// on the MPI backend (CPU tensors), on the MPI backend staging CPU tensors through separate host
+// buffers (the code path of CUDA tensors on MPI, without the device copies), on the MPI backend
+// with CUDA tensors (host staging; skipped without a GPU) and on the NCCL backend (CUDA tensors;
+// skipped without a GPU).
 #include "parallel/communicator.h"
+#include "parallel/mpi_communicator.h"
 #include "test_utils.h"
 
 namespace uoe {
@@ -9,9 +13,17 @@ namespace {
 class CommunicatorTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "mpi") {
-      comm_ = test::world();
+    if (GetParam() == "mpi" || GetParam() == "mpi_staged") {
+      auto world = test::world();
+      world->set_stage_cpu_tensors(GetParam() == "mpi_staged");
+      comm_ = world;
       device_ = torch::kCPU;
+      return;
+    }
+    if (GetParam() == "mpi_cuda") {
+      if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: MPI host staging untested";
+      comm_ = test::world();
+      device_ = test::cuda_device();
       return;
     }
     comm_ = test::nccl_world();
@@ -141,7 +153,8 @@ TEST_P(CommunicatorTest, SplitFormsGroupsByColour) {
   EXPECT_EQ(t.item<int64_t>(), expected);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CommunicatorTest, ::testing::Values("mpi", "nccl"),
+INSTANTIATE_TEST_SUITE_P(Backends, CommunicatorTest,
+                         ::testing::Values("mpi", "mpi_staged", "mpi_cuda", "nccl"),
                          [](const auto& info) { return info.param; });
 
 TEST(Communicator, AllReduceSumHelper) {

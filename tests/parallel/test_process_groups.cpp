@@ -55,6 +55,29 @@ TEST(ProcessGroups, EveryGroupHasControlAndDataChannelsOverTheSameRanks) {
   }
 }
 
+// parallel.backend: nccl: every group's data channel is NCCL over the same ranks in the same
+// order (CUDA tensors), its control channel stays MPI (CPU tensors).
+TEST(ProcessGroups, NcclDataChannelsMoveCudaTensorsOverTheControlChannelsRanks) {
+  if (!test::nccl_world()) GTEST_SKIP() << "no NCCL backend in this build or no CUDA device";
+  auto world = test::world();
+  const torch::Device device = test::cuda_device();
+  for (int ep : ep_sizes_for(world->size())) {
+    auto groups = ProcessGroups::create(world, ep, int(device.index()));
+    for (const ProcessGroup* group : {&groups.world(), &groups.ep(), &groups.expert_dp()}) {
+      EXPECT_EQ(group->control->backend_name(), "mpi");
+      EXPECT_EQ(group->data->backend_name(), "nccl");
+      EXPECT_EQ(group->control->rank(), group->data->rank());
+      const auto mine = torch::tensor({int64_t(world->rank())});
+      auto by_control = torch::empty({group->size()}, torch::kInt64);
+      group->control->all_gather(by_control, mine);
+      auto by_data =
+          torch::empty({group->size()}, torch::TensorOptions(torch::kInt64).device(device));
+      group->data->all_gather(by_data, mine.to(device));
+      EXPECT_TRUE(torch::equal(by_control, by_data.cpu())) << group->data->name();
+    }
+  }
+}
+
 TEST(ProcessGroups, ExpertDpGradientSyncSumsExactlyOverTheGroup) {
   auto world = test::world();
   const int r = world->rank(), n = world->size();

@@ -306,13 +306,20 @@ TEST(Device, CpuAndAutoWithoutCudaRunOnTheCpu) {
   EXPECT_EQ(choose_device("cpu", {true, 8, 3}).device, "cpu");
   EXPECT_EQ(choose_device("auto", {false, 0, 0}).reason, "auto: LibTorch built without CUDA");
   EXPECT_EQ(choose_device("auto", {true, 0, 0}).reason, "auto: no GPU visible");
-  // A GPU build with GPUs: the local rank picks one; training stays on the CPU in this version.
-  const DeviceChoice gpu = choose_device("auto", {true, 4, 6});
-  EXPECT_EQ(gpu.device, "cpu");
-  EXPECT_NE(gpu.reason.find("cuda:2 visible"), std::string::npos) << gpu.reason;
 }
 
-TEST(Device, CudaIsRefusedWithOneLineNamingTheKey) {
+TEST(Device, CudaAndAutoWithGpusTakeTheLocalRanksGpu) {
+  // A GPU build with GPUs: the local rank picks one of the visible GPUs.
+  const DeviceChoice gpu = choose_device("auto", {true, 4, 6});
+  EXPECT_EQ(gpu.device, "cuda:2");
+  EXPECT_TRUE(gpu.is_cuda());
+  EXPECT_NE(gpu.reason.find("4 GPU(s) visible, local rank 6"), std::string::npos) << gpu.reason;
+  EXPECT_EQ(choose_device("cuda", {true, 1, 3}).device, "cuda:0");  // bind_rank.sh: one visible
+  EXPECT_EQ(choose_device("cuda", {true, 8, 3}).device, "cuda:3");
+  EXPECT_FALSE(choose_device("cpu", {true, 8, 3}).is_cuda());
+}
+
+TEST(Device, CudaWithoutBuildOrGpuIsRefusedWithOneLineNamingTheKey) {
   test::expect_input_error(
       [] {
         choose_device("cuda", {false, 0, 0});
@@ -323,11 +330,6 @@ TEST(Device, CudaIsRefusedWithOneLineNamingTheKey) {
         choose_device("cuda", {true, 0, 0});
       },
       {"device=cuda", "no GPU is visible"});
-  test::expect_input_error(
-      [] {
-        choose_device("cuda", {true, 1, 0});
-      },
-      {"device=cuda", "not yet supported"});
   test::expect_input_error([] { choose_device("tpu", {true, 1, 0}); }, {"device", "'tpu'"});
 }
 
