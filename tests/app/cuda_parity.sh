@@ -28,12 +28,7 @@ fi
 files=(dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5"
        dataset.forget_mc="$d/forget_mc.jsonl" dataset.retain_mc="$d/retain_mc.jsonl"
        dataset.tokenizer="$d/vocab.json")
-run() {  # run <name> <ranks> <args...>
-  local name=$1 np=$2
-  shift 2
-  timeout 300 mpiexec -np "$np" --oversubscribe "$uoe" "$@" > "$work/$name.log" 2>&1 \
-    || { echo "uoe $* failed:"; tail -30 "$work/$name.log"; exit 1; }
-}
+source "$(dirname "${BASH_SOURCE[0]}")/run_uoe.sh"  # run <log name> <ranks> <args...>
 
 run data 1 make-data "$cfg/facts.yaml" output_dir="$d"
 run pretrain 2 pretrain "$cfg/pretrain_facts.yaml" output_dir="$work/pretrain" max_steps=40 \

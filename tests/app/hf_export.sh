@@ -24,12 +24,7 @@ d="$work/data"
 files=(dataset.forget="$d/forget.h5" dataset.retain="$d/retain.h5"
        dataset.forget_mc="$d/forget_mc.jsonl" dataset.retain_mc="$d/retain_mc.jsonl"
        dataset.tokenizer="$d/vocab.json" data.vocab_size=64)
-run() {  # run <log name> <ranks> <args...>
-  local name=$1 np=$2
-  shift 2
-  timeout 300 mpiexec -np "$np" --oversubscribe "$uoe" "$@" > "$work/$name.log" 2>&1 \
-    || { echo "uoe $* failed:"; tail -30 "$work/$name.log"; exit 1; }
-}
+source "$(dirname "${BASH_SOURCE[0]}")/run_uoe.sh"  # run <log name> <ranks> <args...>
 
 # A fact set small enough for the fixture's 128-token vocabulary.
 run data 1 make-data "$root/configs/tiny/facts.yaml" output_dir="$d" facts.num_clusters=2 \

@@ -15,12 +15,7 @@ cfg="$root/configs/tiny"
 d="$work/data"
 files=(dataset.tokenizer="$d/vocab.json")  # what make-data wrote
 for f in forget.h5 retain.h5 forget_mc.jsonl retain_mc.jsonl; do files+=(dataset.${f%.*}="$d/$f"); done
-run() {  # run <name> <ranks> <args...>
-  local name=$1 np=$2
-  shift 2
-  timeout 300 mpiexec -np "$np" --oversubscribe "$uoe" "$@" > "$work/$name.log" 2>&1 \
-    || { echo "uoe $* failed:"; tail -30 "$work/$name.log"; exit 1; }
-}
+source "$(dirname "${BASH_SOURCE[0]}")/run_uoe.sh"  # run <log name> <ranks> <args...>
 
 run data 1 make-data "$cfg/facts.yaml" output_dir="$d"
 run base 2 pretrain "$cfg/pretrain_facts.yaml" output_dir="$work/base" max_steps=10 \
