@@ -26,8 +26,8 @@
 #     torch version is this Python's; else (fallback) configures and builds uoe against this
 #     torch's LibTorch with NCCL, taking yaml-cpp, HDF5, OpenMPI, nlohmann-json and GoogleTest
 #     from .gpu_deps (make_gpu_deps.sh; gpu_deps_env.sh unpacks it and sets the paths).
-#  3. GPU tests: every GoogleTest test whose full name contains Cuda, CUDA, Gpu, GPU, Nccl, NCCL
-#     or nccl (the naming convention of GPU tests: they GTEST_SKIP without a GPU), from every
+#  3. GPU tests: every GoogleTest test whose full name contains Cuda, CUDA, cuda, Gpu, GPU, Nccl,
+#     NCCL or nccl (the naming convention of GPU tests: they GTEST_SKIP without a GPU), from every
 #     test executable, at 1 rank (a skipped GPU test fails the check on a GPU), then those of the
 #     MPI backend (the NCCL ones left out) at 2 ranks on the one GPU; then the NCCL tests at 2
 #     ranks, which NCCL refuses on one GPU ("Duplicate GPU detected"; recorded, not judged).
@@ -38,7 +38,9 @@
 #     Goals: uoe layer >= 60 % of the cuBLAS rate, >= 3x the PyTorch reference.
 #  5. End to end: the tiny demo data and a short CPU pretraining, then
 #     `uoe unlearn configs/tiny/unlearn_seuf.yaml device=cuda parallel.backend=nccl` (1 rank,
-#     parallel.ep_size=1).
+#     parallel.ep_size=1). Then tests/app/cuda_parity.sh (judged): the tiny SEUF unlearning on the
+#     CPU, on CUDA with MPI host staging at EP 2 (2 ranks on the one GPU) and with NCCL at EP 1,
+#     metrics compared within the script's stated tolerances.
 #  6. SEUF step on a DeepSeek-V2-Lite-shaped model (make_seuf_model.py: 27 layers, random bf16
 #     weights, one HF directory in $UOE_GPU_WORK, 31 GB, written with weights drawn on the GPU),
 #     sequence 2048: uoe (benchmarks/gpu/seuf_step.yaml: GA + router anchor on layer 16's expert
@@ -88,11 +90,11 @@ seuf_layer=${UOE_GPU_SEUF_LAYER:-16}
 seuf_expert=${UOE_GPU_SEUF_EXPERT:-20}
 read -r -a seuf_model_args <<<"${UOE_GPU_SEUF_MODEL_ARGS:-}"
 device=${UOE_GPU_CHECK_DEVICE:-cuda}
-gpu_filter='*Cuda*:*CUDA*:*Gpu*:*GPU*:*Nccl*:*NCCL*:*nccl*'
+gpu_filter='*Cuda*:*CUDA*:*cuda*:*Gpu*:*GPU*:*Nccl*:*NCCL*:*nccl*'  # */mpi_cuda: MPI host staging
 nccl_names='*Nccl*:*NCCL*:*nccl*'
 
 # Only what this script writes there (UOE_GPU_WORK may be a folder that holds other things).
-scratch=(results tiny bench_ref seuf_model seuf_data seuf_uoe seuf_uoe_full seuf_tokenize.yaml)
+scratch=(results bin tiny bench_ref seuf_model seuf_data seuf_uoe seuf_uoe_full seuf_tokenize.yaml)
 rm -rf "${scratch[@]/#/$work/}" && mkdir -p "$work/results" || exit 1
 out=$work/results   # everything; $OUT gets the summary, the Markdown block and one tarball
 results=$out/steps.jsonl
@@ -275,6 +277,13 @@ if run tiny_data 60 "${uoe[@]}" make-data "$repo/configs/tiny/facts.yaml" &&
     cp "$tiny/runs/demo/seuf_ga_cpu/summary.json" "$out/unlearn_tiny_cpu_summary.json"
 fi
 cd "$repo" || finish
+
+if [[ $device == cuda ]]; then
+  step "app_cuda_parity: uoe unlearn on CUDA (MPI staging at EP 2, NCCL at EP 1) against the CPU"
+  mkdir -p "$work/bin" && printf '#!/bin/sh\nexec "%s" "$@"\n' "$UOE_MPIRUN" >"$work/bin/mpiexec" &&
+    chmod +x "$work/bin/mpiexec"  # the test calls mpiexec; the bundle's is orterun
+  run cuda_parity 150 env PATH="$work/bin:$PATH" bash "$repo/tests/app/cuda_parity.sh" "$build/uoe" "$repo"
+fi
 
 step "SEUF step: DeepSeek-V2-Lite-shaped model ${seuf_model_args[*]:-(full size)}, sequence $seuf_seq"
 model=$work/seuf_model

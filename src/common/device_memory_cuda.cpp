@@ -43,6 +43,9 @@ std::string gpu_memory_unavailable_reason() {
 
 std::optional<DevicePeakMemory> device_peak_memory(const std::string& device) {
   if (device == "cpu") return std::nullopt;
+  // A command that never allocated on the GPU (make-data, tokenize) leaves the allocator
+  // uninitialised, and its statistics would throw: nothing was allocated.
+  if (!c10::cuda::CUDACachingAllocator::get()->initialized()) return DevicePeakMemory{};
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(device));
   constexpr auto kAll = size_t(c10::CachingAllocator::StatType::AGGREGATE);
   return DevicePeakMemory{stats.allocated_bytes[kAll].peak, stats.reserved_bytes[kAll].peak};

@@ -133,7 +133,9 @@ std::vector<torch::Tensor> ExpertBankImpl::grouped_parts(
   int64_t frozen_total = 0;
   for (int64_t e = 0; e < experts; ++e) {
     const auto params = experts_[e]->parameters();
-    trainable[e] = std::any_of(params.begin(), params.end(),
+    // Without grad mode (attribution, evaluation) every expert runs grouped.
+    trainable[e] = torch::GradMode::is_enabled() &&
+                   std::any_of(params.begin(), params.end(),
                                [](const torch::Tensor& w) { return w.requires_grad(); });
     if (!trainable[e] && rows_per_expert[e] > 0) frozen_rows.push_back(expert_rows[e]);
     frozen_total += trainable[e] ? 0 : rows_per_expert[e];

@@ -189,6 +189,10 @@ MpiRuntime::MpiRuntime(int* argc, char*** argv) {
     int provided = 0;
     const LeakCheckPause pause;  // OpenMPI's start-up state lives until exit
     MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+    // Backward passes call collectives from LibTorch's autograd worker thread (one thread at a
+    // time, while the main thread waits in backward()): that needs MPI_THREAD_SERIALIZED.
+    UOE_CHECK(provided >= MPI_THREAD_SERIALIZED, "this MPI library provides thread level ",
+              provided, ", uoe needs MPI_THREAD_SERIALIZED (", int(MPI_THREAD_SERIALIZED), ")");
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int rank = 0;
