@@ -137,6 +137,19 @@ TEST(ExpertBankGrouped, MatchesLoopBf16) {
   check_parity(torch::kBFloat16, torch::kCPU, kBf16Tolerance, "bf16 cpu");
 }
 
+// Without grad mode (attribution, evaluation) a trainable expert runs grouped with the others: one
+// frozen run covers every row, and the output is still the formula's.
+TEST(ExpertBankGrouped, NoGradModeGroupsTrainableExpertsToo) {
+  SKIP_WITHOUT_GROUPED_MM();
+  auto bank = make_bank(GroupedGemm::kOn, torch::kFloat32, torch::kCPU);
+  bank->set_trainable_experts({10});
+  const auto x = test::seeded_randn({16, kHidden}, 5);  // the rows formula() uses
+  const torch::NoGradGuard no_grad;
+  const auto parts = bank->forward_parts(x, kCounts);
+  ASSERT_EQ(parts.size(), 1u) << "expected one grouped run over all experts";
+  test::expect_close(parts[0], formula(bank, kCounts), kFp32Tolerance, "no-grad grouped vs formula");
+}
+
 TEST(ExpertBankGrouped, AutoIsTheLoopOnCpu) {
   auto bank = make_bank(GroupedGemm::kAuto, torch::kBFloat16, torch::kCPU);
   EXPECT_FALSE(bank->uses_grouped_gemm(torch::zeros({1, kHidden}, torch::kBFloat16)));
