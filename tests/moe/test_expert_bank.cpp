@@ -147,7 +147,8 @@ TEST(ExpertBankGrouped, NoGradModeGroupsTrainableExpertsToo) {
   const torch::NoGradGuard no_grad;
   const auto parts = bank->forward_parts(x, kCounts);
   ASSERT_EQ(parts.size(), 1u) << "expected one grouped run over all experts";
-  test::expect_close(parts[0], formula(bank, kCounts), kFp32Tolerance, "no-grad grouped vs formula");
+  test::expect_close(parts[0], formula(bank, kCounts), kFp32Tolerance,
+                     "no-grad grouped vs formula");
 }
 
 TEST(ExpertBankGrouped, AutoIsTheLoopOnCpu) {
