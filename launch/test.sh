@@ -30,8 +30,8 @@ if [ "${UOE_TEST_TORCH2:-1}" = 0 ]; then
 elif ! command -v nvcc > /dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   stage "SKIPPED LibTorch $torch2_version stage: no CUDA toolkit (nvcc) to compile the GPU build"
 elif ! bash launch/setup.sh --torch-wheel="$torch2_version"; then
-  stage "SKIPPED LibTorch $torch2_version stage: torch==$torch2_version could not be installed" \
-        "from PyPI into $UOE_TORCH_VENV"
+  stage "SKIPPED LibTorch $torch2_version stage: launch/setup.sh --torch-wheel=$torch2_version" \
+        "failed (above): torch could not be installed into $UOE_TORCH_VENV"
 else
   stage "GPU build against LibTorch $torch2_version (build-torch2/)"
   UOE_TORCH=wheel bash launch/build.sh -DUOE_WITH_NCCL=ON || status=$?
