@@ -290,6 +290,15 @@ void staged_in_place(torch::Tensor& tensor, const char* what, Run run) {
   tensor.copy_(host);
 }
 
+// An out-of-place collective (`run(host_output, host_input)`) on a host copy of `input` into a host
+// buffer, copied to `output`.
+template <typename Run>
+void staged_into(torch::Tensor& output, const torch::Tensor& input, Run run) {
+  auto host_output = host_buffer_like(output);
+  run(host_output, host_copy(input));
+  output.copy_(host_output);
+}
+
 // A staged exchange in flight: the host exchange, then the received rows copied to `output`.
 class StagedExchange final : public PendingExchange {
  public:
@@ -323,9 +332,9 @@ void MpiCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tens
     return all_to_all_single_host(output, input, output_splits, input_splits);
   }
   check_exchange_tensors(output, input, input.device().type(), "mpi");
-  auto host_output = host_buffer_like(output);
-  all_to_all_single_host(host_output, host_copy(input), output_splits, input_splits);
-  output.copy_(host_output);
+  staged_into(output, input, [&](torch::Tensor& host_output, const torch::Tensor& host_input) {
+    all_to_all_single_host(host_output, host_input, output_splits, input_splits);
+  });
 }
 
 std::unique_ptr<PendingExchange> MpiCommunicator::start_all_to_all_rows(
@@ -347,9 +356,9 @@ void MpiCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& inp
   if (!staged(input) && !staged(output)) return all_gather_host(output, input);
   check_contiguous(input, "all_gather");
   check_contiguous(output, "all_gather");
-  auto host_output = host_buffer_like(output);
-  all_gather_host(host_output, host_copy(input));
-  output.copy_(host_output);
+  staged_into(output, input, [&](torch::Tensor& host_output, const torch::Tensor& host_input) {
+    all_gather_host(host_output, host_input);
+  });
 }
 
 void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
