@@ -136,6 +136,12 @@ node1_reported() {
 }
 wait_for 120 no_steps_left || requeue_fail "steps of the killed run still running: $("$slurm_sh" steps "$job")"
 wait_for 60 node1_reported || requeue_fail "slurmctld logged no epilog completion of $node1"
+# The killed run's credential was revoked at a whole-second time no later than that report; slurmd
+# also rejects a new credential made in that same second ("Job credential revoked": FAILED). So the
+# release waits for the next second.
+reported_at=$(date +%s)
+later_second() { (($(date +%s) > reported_at)); }
+wait_for -i 0.05 5 later_second || requeue_fail "the clock did not advance"
 echo "  the killed run left $node1 $((SECONDS - requeued)) s after the requeue: job released"
 on_node0 scontrol update jobid="$job" starttime=now 2> /dev/null || true  # unless it started already
 wait_for 420 state_is 'COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE' \
