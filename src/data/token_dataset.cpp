@@ -1,6 +1,7 @@
 #include "data/token_dataset.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/check.h"
 #include "formats/hdf5_file.h"
@@ -138,7 +139,17 @@ TokenSequence TokenDataset::get(int64_t index) const {
 // labels[b, s] = tokens[s + 1], loss_mask[b, s] = file mask of token s + 1, valid[b, s] = 1.
 // S is at least 1, so a batch of length-1 sequences (or the empty-index batch) has one pad column.
 TokenBatch TokenBatch::to(const torch::Device& device) const {
-  return {input_ids.to(device), labels.to(device), loss_mask.to(device), valid.to(device), indices};
+  return {input_ids.to(device), labels.to(device), loss_mask.to(device),
+          valid.to(device),     indices,           counts};
+}
+
+void TokenBatch::count_on_host() {
+  UOE_CHECK(loss_mask.device().is_cpu() && valid.device().is_cpu(),
+            "TokenBatch::count_on_host: the masks are on ", valid.device(), ", not the host");
+  counts.scored_tokens = std::llround(loss_mask.sum().item<double>());
+  counts.valid_tokens = std::llround(valid.sum().item<double>());
+  counts.scored_rows = (loss_mask.sum(1) > 0).sum().item<int64_t>();
+  counts.valid_rows = (valid.sum(1) > 0).sum().item<int64_t>();
 }
 
 TokenBatch make_batch(const TokenDataset& dataset, const std::vector<int64_t>& indices,
@@ -167,6 +178,7 @@ TokenBatch make_batch(const TokenDataset& dataset, const std::vector<int64_t>& i
       valid[b][s] = 1.0f;
     }
   }
+  batch.count_on_host();
   return batch.to(device);
 }
 

@@ -50,6 +50,14 @@ class TokenDataset {
   std::vector<uint8_t> loss_mask_;
 };
 
+// What a batch holds, counted on the host while it is built: reading it never waits for a device.
+struct BatchCounts {
+  int64_t scored_tokens = 0;  // sum of loss_mask
+  int64_t valid_tokens = 0;   // sum of valid
+  int64_t scored_rows = 0;    // rows with a scored position
+  int64_t valid_rows = 0;     // rows with a valid position
+};
+
 // A right-padded batch for next-token prediction. Notation: B sequences, S = longest length - 1.
 struct TokenBatch {
   torch::Tensor input_ids;       // [B, S] int64, pad = 0
@@ -57,9 +65,12 @@ struct TokenBatch {
   torch::Tensor loss_mask;       // [B, S] float: 1 where labels[b, s] is scored
   torch::Tensor valid;           // [B, S] float: 1 for real (non-pad) input positions
   std::vector<int64_t> indices;  // dataset index of each row
+  BatchCounts counts;            // of the masks above; set by count_on_host before a device copy
 
   // The tensors on `device` (the model's); the same batch when they are there already.
   TokenBatch to(const torch::Device& device) const;
+  // Sets `counts` from the masks, which must still be host tensors.
+  void count_on_host();
 };
 
 // Collates sequences `indices` of `dataset` into one batch on `device` (built on the host, then

@@ -41,6 +41,7 @@ class BatchSource {
     b.labels = tokens.narrow(1, 1, seq_len_);
     b.loss_mask = torch::ones({batch_, seq_len_});
     b.valid = torch::ones({batch_, seq_len_});
+    b.count_on_host();
     return b.to(device);
   }
 
@@ -73,10 +74,10 @@ class LanguageModelObjective : public TrainingObjective {
   torch::Tensor local_counts(const std::vector<TrainingPass>& passes) const override {
     auto counts = torch::zeros({3}, torch::kFloat64);
     for (const auto& pass : passes) {
-      const TokenBatch& b = pass.batch;
-      counts[0] += b.loss_mask.sum().item<double>();
-      counts[1] += b.valid.sum().item<double>();
-      counts[2] += (b.valid.sum(1) > 0).sum().item<double>();
+      const BatchCounts& c = pass.batch.counts;
+      counts[0] += double(c.scored_tokens);
+      counts[1] += double(c.valid_tokens);
+      counts[2] += double(c.valid_rows);
     }
     return counts;
   }

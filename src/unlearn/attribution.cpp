@@ -65,7 +65,7 @@ AttributionResult compute_attribution(CausalLM& model, const TokenDataset& data,
       result.scores[r] += terms.sum(0);
       result.half_scores.select(1, r).index_add_(0, half_of_row, terms);  // [2, E]
     }
-    totals[0] += int64_t(batch.valid.sum().item<double>());
+    totals[0] += batch.counts.valid_tokens;
     totals[1] += static_cast<int64_t>(indices.size());
   }
   groups.world().control->all_reduce(result.scores, ReduceOp::kSum);

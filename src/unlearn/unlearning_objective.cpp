@@ -220,16 +220,16 @@ std::vector<TrainingPass> UnlearningObjective::passes(int64_t first, int64_t cou
 torch::Tensor UnlearningObjective::local_counts(const std::vector<TrainingPass>& passes) const {
   auto counts = torch::zeros({6}, torch::kFloat64);  // UnlearnCount order
   for (const auto& pass : passes) {
-    const TokenBatch& b = pass.batch;
+    const BatchCounts& c = pass.batch.counts;
     if (pass.term == kForgetPass) {
-      counts[0] += b.loss_mask.sum().item<double>();
-      counts[1] += b.valid.sum().item<double>();
-      counts[2] += (b.loss_mask.sum(1) > 0).sum().item<double>();
+      counts[0] += double(c.scored_tokens);
+      counts[1] += double(c.valid_tokens);
+      counts[2] += double(c.scored_rows);
     } else {
-      counts[3] += b.loss_mask.sum().item<double>();
-      counts[4] += b.valid.sum().item<double>();
+      counts[3] += double(c.scored_tokens);
+      counts[4] += double(c.valid_tokens);
     }
-    counts[5] += (b.valid.sum(1) > 0).sum().item<double>();
+    counts[5] += double(c.valid_rows);
   }
   return counts;
 }

@@ -323,6 +323,11 @@ TEST_F(TokenDatasetTest, MakeBatchPadsAndShiftsMask) {
   EXPECT_TRUE(torch::equal(
       batch.valid, torch::tensor({1.f, 1.f, 1.f, 1.f, 0.f, 0.f, 0.f, 0.f, 0.f}).reshape({3, 3})));
   EXPECT_EQ(batch.indices, (std::vector<int64_t>{0, 1, 2}));
+  // Counted on the host: 3 scored and 4 valid positions, 2 rows with either, the empty row none.
+  EXPECT_EQ(batch.counts.scored_tokens, 3);
+  EXPECT_EQ(batch.counts.valid_tokens, 4);
+  EXPECT_EQ(batch.counts.scored_rows, 2);
+  EXPECT_EQ(batch.counts.valid_rows, 2);
 
   // Rows follow the index order; S shrinks to the longest sequence of this batch.
   auto small = make_batch(data, {1, 1});
@@ -341,6 +346,7 @@ TEST_F(TokenDatasetTest, MakeBatchPadsAndShiftsMask) {
   EXPECT_EQ(none.loss_mask.sum().item<float>(), 0.f);
   EXPECT_EQ(none.valid.sum().item<float>(), 0.f);
   EXPECT_TRUE(none.indices.empty());
+  EXPECT_EQ(none.counts.valid_tokens + none.counts.valid_rows + none.counts.scored_rows, 0);
 
   test::expect_input_error([&] { make_batch(data, {0, 3}); }, {path, "sequence index 3"});
 }
