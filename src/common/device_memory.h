@@ -1,10 +1,14 @@
 #pragma once
-// Memory of the accelerator a rank runs on, for the start-up memory plan and summary.json. The
-// CUDA queries are compiled only against a LibTorch built with CUDA (device_memory_cuda.cpp);
-// other builds link device_memory_no_cuda.cpp, whose functions say so.
+// Memory of the accelerator a rank runs on, for the start-up memory plan and summary.json, and the
+// clock that times its work for the step breakdown. The CUDA calls are compiled only against a
+// LibTorch built with CUDA (device_memory_cuda.cpp); other builds link device_memory_no_cuda.cpp,
+// whose functions say so.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "common/step_profiler.h"
 
 namespace uoe {
 
@@ -33,5 +37,12 @@ struct DevicePeakMemory {
 // For "cuda:<index>": that GPU's peaks; for "cpu": none (the host's peak is peak_rss_bytes() of
 // common/memory_info.h).
 std::optional<DevicePeakMemory> device_peak_memory(const std::string& device);
+
+// For "cuda:<index>": a profiler clock whose stamps are events recorded on that GPU's current
+// stream, read (after waiting for the last one) when the step ends: a phase times the kernels
+// queued inside it, not their launch, and no stamp makes the host wait. Work on other streams (a
+// side-stream exchange) counts where the current stream waits for it. For "cpu": null (the
+// profiler's host clock).
+std::unique_ptr<ProfilerClock> device_profiler_clock(const std::string& device);
 
 }  // namespace uoe

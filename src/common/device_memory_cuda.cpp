@@ -4,8 +4,11 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "common/check.h"
 #include "common/device_memory.h"
@@ -19,6 +22,43 @@ c10::DeviceIndex cuda_index(const std::string& device) {
   UOE_ASSERT(parsed.is_cuda() && parsed.has_index(), "expected cuda:<index>, got '", device, "'");
   return parsed.index();
 }
+
+// Stamps are timing events recorded on the current stream, created once and reused every step.
+class CudaEventClock final : public ProfilerClock {
+ public:
+  explicit CudaEventClock(c10::DeviceIndex index) : index_(index) {}
+  ~CudaEventClock() override {
+    for (cudaEvent_t event : events_) cudaEventDestroy(event);
+  }
+  CudaEventClock(const CudaEventClock&) = delete;
+  CudaEventClock& operator=(const CudaEventClock&) = delete;
+
+  void start_step() override { used_ = 0; }
+  int stamp() override {
+    const c10::cuda::CUDAGuard guard(index_);
+    if (used_ == events_.size()) {
+      cudaEvent_t event = nullptr;
+      C10_CUDA_CHECK(cudaEventCreate(&event));  // timing enabled
+      events_.push_back(event);
+    }
+    C10_CUDA_CHECK(cudaEventRecord(events_[used_], c10::cuda::getCurrentCUDAStream(index_)));
+    return int(used_++);
+  }
+  double seconds(int from, int to) override {
+    UOE_ASSERT(from >= 0 && to >= 0 && size_t(std::max(from, to)) < used_,
+               "CudaEventClock: stamps ", from, " and ", to, " of ", used_, " recorded");
+    C10_CUDA_CHECK(cudaEventSynchronize(events_[to]));
+    C10_CUDA_CHECK(cudaEventSynchronize(events_[from]));
+    float ms = 0.0f;
+    C10_CUDA_CHECK(cudaEventElapsedTime(&ms, events_[from], events_[to]));
+    return double(ms) / 1000.0;
+  }
+
+ private:
+  c10::DeviceIndex index_;
+  std::vector<cudaEvent_t> events_;  // events_[0, used_) are this step's stamps
+  size_t used_ = 0;
+};
 
 }  // namespace
 
@@ -49,6 +89,11 @@ std::optional<DevicePeakMemory> device_peak_memory(const std::string& device) {
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index(device));
   constexpr auto kAll = size_t(c10::CachingAllocator::StatType::AGGREGATE);
   return DevicePeakMemory{stats.allocated_bytes[kAll].peak, stats.reserved_bytes[kAll].peak};
+}
+
+std::unique_ptr<ProfilerClock> device_profiler_clock(const std::string& device) {
+  if (device == "cpu") return nullptr;
+  return std::make_unique<CudaEventClock>(cuda_index(device));
 }
 
 }  // namespace uoe

@@ -18,4 +18,10 @@ std::optional<DevicePeakMemory> device_peak_memory(const std::string& device) {
   return std::nullopt;
 }
 
+std::unique_ptr<ProfilerClock> device_profiler_clock(const std::string& device) {
+  UOE_ASSERT(device == "cpu", "device_profiler_clock(", device,
+             "): this uoe is built against a LibTorch without CUDA");
+  return nullptr;
+}
+
 }  // namespace uoe

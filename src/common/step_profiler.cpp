@@ -9,10 +9,6 @@
 namespace uoe {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // total += record for every number in `record` (recursively; arrays and "step" are skipped).
 void add_numbers(nlohmann::json& total, const nlohmann::json& record) {
   if (total.is_null()) total = nlohmann::json::object();
@@ -40,13 +36,27 @@ std::string layer_key(int layer) { return std::to_string(layer); }
 
 }  // namespace
 
+int HostClock::stamp() {
+  stamps_.push_back(std::chrono::steady_clock::now());
+  return int(stamps_.size()) - 1;
+}
+
+double HostClock::seconds(int from, int to) {
+  return std::chrono::duration<double>(stamps_.at(to) - stamps_.at(from)).count();
+}
+
 StepProfiler::Scope::Scope(StepProfiler* profiler, const char* phase, int layer)
     : profiler_(profiler), phase_(phase), layer_(layer) {
-  if (profiler_) start_ = std::chrono::steady_clock::now();
+  if (profiler_) start_ = profiler_->stamp();
 }
 
 StepProfiler::Scope::~Scope() {
-  if (profiler_) profiler_->add_seconds(phase_, layer_, seconds_since(start_));
+  if (profiler_) profiler_->add_interval(phase_, layer_, start_, profiler_->stamp());
+}
+
+void StepProfiler::add_interval(const std::string& phase, int layer, int from, int to,
+                                double sign) {
+  step_[layer].intervals[phase].push_back({from, to, sign});
 }
 
 void StepProfiler::add_seconds(const std::string& phase, int layer, double seconds) {
@@ -70,7 +80,8 @@ void StepProfiler::set_tokens_per_expert(const std::map<int, std::vector<int64_t
 void StepProfiler::start_step() {
   step_.clear();
   tokens_.clear();
-  step_start_ = std::chrono::steady_clock::now();
+  clock_->start_step();
+  step_start_ = clock_->stamp();
 }
 
 // {"step", "wall_s", "phases_s": {phase: seconds summed over layers}, "bytes": {collective:
@@ -78,11 +89,16 @@ void StepProfiler::start_step() {
 //  "layers": {"<l>": {"phases_s", "bytes", "tokens_per_expert": [E], "imbalance"}}}
 nlohmann::json StepProfiler::end_step(int64_t step) {
   nlohmann::json record = {{"step", step},
-                           {"wall_s", seconds_since(step_start_)},
+                           {"wall_s", clock_->seconds(step_start_, clock_->stamp())},
                            {"phases_s", nlohmann::json::object()},
                            {"bytes", nlohmann::json::object()}};
   nlohmann::json layers = nlohmann::json::object();
-  for (const auto& [layer, numbers] : step_) {
+  for (auto& [layer, numbers] : step_) {
+    for (const auto& [phase, intervals] : numbers.intervals) {
+      for (const Interval& i : intervals) {
+        numbers.seconds[phase] += i.sign * clock_->seconds(i.from, i.to);
+      }
+    }
     for (const auto& [phase, s] : numbers.seconds) {
       record["phases_s"][phase] = record["phases_s"].value(phase, 0.0) + s;
       if (layer != kNoLayer) layers[layer_key(layer)]["phases_s"][phase] = s;

@@ -11,20 +11,47 @@
 //                     recomputation, which moves no bytes and counts no tokens)
 // Code that may run without a profiler takes a `StepProfiler*` that can be null; every method
 // is then skipped by the static helpers below (the disabled cost is a null check).
+// Time comes from a ProfilerClock: the host's steady clock, or on a GPU events recorded on the
+// current stream (common/device_memory.h), so that a phase times the device work queued inside
+// it, not its launch, without waiting for the device before the step ends.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace uoe {
 
+// Time stamps of one step, read when the step ends.
+class ProfilerClock {
+ public:
+  virtual ~ProfilerClock() = default;
+  // Forgets the stamps of the previous step.
+  virtual void start_step() = 0;
+  // A stamp of now: on a device, of the moment the work queued so far has run.
+  virtual int stamp() = 0;
+  // Seconds from stamp `from` to stamp `to` of this step (may wait for the device).
+  virtual double seconds(int from, int to) = 0;
+};
+
+// The host's steady clock (the default; on the CPU every operation has ended when it returns).
+class HostClock final : public ProfilerClock {
+ public:
+  void start_step() override { stamps_.clear(); }
+  int stamp() override;
+  double seconds(int from, int to) override;
+
+ private:
+  std::vector<std::chrono::steady_clock::time_point> stamps_;
+};
+
 class StepProfiler {
  public:
   static constexpr int kNoLayer = -1;
 
-  // Adds the wall time from construction to destruction to `phase` (of `layer`); no-op when the
+  // Adds the time from construction to destruction to `phase` (of `layer`); no-op when the
   // profiler is null.
   class Scope {
    public:
@@ -37,9 +64,18 @@ class StepProfiler {
     StepProfiler* profiler_;
     const char* phase_;
     int layer_;
-    std::chrono::steady_clock::time_point start_;
+    int start_ = 0;
   };
 
+  StepProfiler() : clock_(std::make_unique<HostClock>()) {}
+  // Replaces the host clock (before the first step).
+  void set_clock(std::unique_ptr<ProfilerClock> clock) { clock_ = std::move(clock); }
+
+  // A stamp of now for add_interval.
+  int stamp() { return clock_->stamp(); }
+  // Adds `sign` times the time between two stamps of this step to `phase` (resolved when the
+  // step ends; sign -1 takes out time that another phase reports).
+  void add_interval(const std::string& phase, int layer, int from, int to, double sign = 1.0);
   void add_seconds(const std::string& phase, int layer, double seconds);
   void add_bytes(const std::string& collective, int layer, double bytes);
   // Adds `counts` [E] to the layer's routed tokens per expert of this step.
@@ -55,21 +91,29 @@ class StepProfiler {
   // Mean per step over every ended step: same fields as a step record, plus "steps".
   nlohmann::json summary() const;
 
-  static void add_seconds(StepProfiler* p, const std::string& phase, int layer, double seconds) {
-    if (p) p->add_seconds(phase, layer, seconds);
+  static int stamp(StepProfiler* p) { return p ? p->stamp() : -1; }
+  static void add_interval(StepProfiler* p, const std::string& phase, int layer, int from, int to,
+                           double sign = 1.0) {
+    if (p) p->add_interval(phase, layer, from, to, sign);
   }
   static void add_bytes(StepProfiler* p, const std::string& collective, int layer, double bytes) {
     if (p) p->add_bytes(collective, layer, bytes);
   }
 
  private:
+  struct Interval {
+    int from, to;
+    double sign;
+  };
   struct Numbers {
     std::map<std::string, double> seconds;
+    std::map<std::string, std::vector<Interval>> intervals;  // added to seconds at end_step
     std::map<std::string, double> bytes;
   };
+  std::unique_ptr<ProfilerClock> clock_;
   std::map<int, Numbers> step_;  // layer (kNoLayer = not per layer) -> numbers of this step
   std::map<int, std::vector<int64_t>> tokens_;  // layer -> [E] of this step
-  std::chrono::steady_clock::time_point step_start_;
+  int step_start_ = 0;
   nlohmann::json totals_;  // sums of the step records' numbers
   int64_t steps_ = 0;
 };

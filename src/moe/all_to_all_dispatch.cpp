@@ -1,7 +1,5 @@
 #include "moe/all_to_all_dispatch.h"
 
-#include <chrono>
-
 #include "parallel/all_to_all.h"
 
 namespace uoe {
@@ -139,23 +137,22 @@ torch::Tensor AllToAllTransport::dispatch(const torch::Tensor& hidden,
   }
   // "token_all_to_all" is the time the exchange holds this rank up: work run while the rows are
   // in flight reports its own time, which is taken out.
-  double in_flight_s = 0.0;
   std::function<void()> timed_work;
   if (while_in_flight) {
     timed_work = [&] {
-      const auto start = std::chrono::steady_clock::now();
+      const int start = StepProfiler::stamp(profiler_);
       while_in_flight();
-      in_flight_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      StepProfiler::add_interval(profiler_, "token_all_to_all", layer_, start,
+                                 StepProfiler::stamp(profiler_), -1.0);
     };
   }
-  const auto start = std::chrono::steady_clock::now();
+  const int start = StepProfiler::stamp(profiler_);
   auto expert_input =
       all_to_all(hidden, plan.recv_splits, plan.send_splits, ep_.data, hidden.requires_grad(), rows,
                  {profiler_, layer_}, timed_work,
                  replay ? record->dispatched : torch::Tensor());  // [R, H] (expert, source)
-  const double total_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  StepProfiler::add_seconds(profiler_, "token_all_to_all", layer_, total_s - in_flight_s);
+  StepProfiler::add_interval(profiler_, "token_all_to_all", layer_, start,
+                             StepProfiler::stamp(profiler_));
   if (record && !replay) record->dispatched = expert_input;
   return expert_input;
 }

@@ -1,5 +1,6 @@
 #include "train/step_breakdown.h"
 
+#include "common/device_memory.h"
 #include "common/log.h"
 #include "parallel/collective_watchdog.h"
 
@@ -9,6 +10,8 @@ StepBreakdown::StepBreakdown(bool enabled, CausalLM model, const ProcessGroups& 
                              const std::string& output_dir, int64_t first_step)
     : enabled_(enabled), model_(std::move(model)), groups_(groups), next_step_(first_step) {
   if (!enabled_) return;
+  if (auto clock = device_profiler_clock(model_->device().str()))
+    profiler_.set_clock(std::move(clock));
   model_->set_profiler(&profiler_);
   if (groups_.rank() == 0) {
     records_ = open_step_records(output_dir + "/breakdown.jsonl", first_step);

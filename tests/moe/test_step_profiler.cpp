@@ -64,6 +64,41 @@ TEST(StepProfiler, RecordsSumPerLayerAndMeansOverSteps) {
   EXPECT_NE(table.find("load imbalance"), std::string::npos) << table;
 }
 
+// A clock whose stamps get their time only when read, as device events do: the profiler must
+// read them at end_step, not when a scope closes.
+class DeferredClock final : public ProfilerClock {
+ public:
+  explicit DeferredClock(std::vector<double>& times) : times_(times) {}
+  void start_step() override { stamps_ = 0; }
+  int stamp() override { return stamps_++; }
+  double seconds(int from, int to) override { return times_.at(to) - times_.at(from); }
+
+ private:
+  std::vector<double>& times_;  // time of stamp i, filled in by the test
+  int stamps_ = 0;
+};
+
+TEST(StepProfiler, IntervalsAreReadFromTheClockWhenTheStepEnds) {
+  std::vector<double> times;
+  StepProfiler profiler;
+  profiler.set_clock(std::make_unique<DeferredClock>(times));
+  profiler.start_step();  // stamp 0
+  {
+    const StepProfiler::Scope exchange(&profiler, "token_all_to_all", 0);             // stamps 1, 4
+    const int in_flight = profiler.stamp();                                           // stamp 2
+    profiler.add_interval("token_all_to_all", 0, in_flight, profiler.stamp(), -1.0);  // stamp 3
+  }
+  StepProfiler::add_interval(nullptr, "token_all_to_all", 0, StepProfiler::stamp(nullptr), -1);
+  times = {0.0, 1.0, 1.5, 2.0, 4.0, 5.0};  // stamp 5 is end_step's
+  const auto record = profiler.end_step(1);
+  EXPECT_DOUBLE_EQ(record["wall_s"].get<double>(), 5.0);
+  EXPECT_DOUBLE_EQ(record["layers"]["0"]["phases_s"]["token_all_to_all"].get<double>(),
+                   3.0 - 0.5);  // 4 - 1 less the 0.5 in flight
+  profiler.start_step();        // a new step numbers its stamps from 0 again
+  times = {10.0, 10.25};
+  EXPECT_DOUBLE_EQ(profiler.end_step(2)["wall_s"].get<double>(), 0.25);
+}
+
 // Bytes per collective are the rows each exchange sends: dispatch T*K rows, combine R rows, and
 // the same again backward; the count exchange sends E int64 counts.
 TEST(StepProfiler, DispatcherBytesMatchSplitSizes) {

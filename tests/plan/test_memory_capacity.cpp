@@ -155,5 +155,30 @@ TEST(GpuMemory, QueriesTheGpuAndItsPeaks) {
   EXPECT_LE(gpu_memory("cuda:0").free_bytes, gpu.free_bytes - kBytes);
 }
 
+// The step breakdown's clock on a GPU: a phase counts the kernels queued inside it (its stamps
+// are events on the stream), so queued matmuls take far longer than an empty phase, although the
+// host only launched them; intervals add up.
+TEST(GpuMemory, EventClockTimesQueuedKernels) {
+  const std::string reason = gpu_memory_unavailable_reason();
+  if (!reason.empty()) GTEST_SKIP() << "no GPU to time: " << reason;
+  const auto clock = device_profiler_clock("cuda:0");
+  ASSERT_NE(clock, nullptr);
+  const auto a = torch::randn({4096, 4096}, torch::Device("cuda:0"));  // [4096, 4096] fp32
+  auto product = torch::mm(a, a);                                      // warm-up
+  for (int step = 0; step < 2; ++step) {  // the second step reuses the first step's events
+    clock->start_step();
+    const int start = clock->stamp();
+    const int empty_end = clock->stamp();
+    for (int i = 0; i < 20; ++i) product = torch::mm(product, a).div_(4096);
+    const int work_end = clock->stamp();
+    const double empty_s = clock->seconds(start, empty_end);
+    const double work_s = clock->seconds(empty_end, work_end);
+    EXPECT_GE(empty_s, 0.0);
+    EXPECT_GT(work_s, 10 * empty_s + 1e-4) << "20 matmuls of 4096^3 took " << work_s << " s";
+    EXPECT_NEAR(clock->seconds(start, work_end), empty_s + work_s, 1e-5);
+  }
+  EXPECT_EQ(device_profiler_clock("cpu"), nullptr);
+}
+
 }  // namespace
 }  // namespace uoe
