@@ -55,10 +55,11 @@ nlohmann::json evaluate_qa(CausalLM& model, const TokenDataset& data, const Proc
     sums[3] += has.sum().item<double>();
     if (options.target) {
       const auto& routing = out.moe.at(options.target->layer).routing;
-      auto [hits, tokens] =
-          target_selection_counts(routing.topk_ids, batch.valid, options.target->expert);
-      sums[5] += hits;
-      sums[6] += tokens;
+      const auto selected =
+          target_selection_counts(routing.topk_ids, batch.valid, options.target->expert)
+              .to(torch::kCPU);  // [hits, tokens]
+      sums[5] += selected[0].item<double>();
+      sums[6] += selected[1].item<double>();
     }
     // Routing of each real sequence: [L_moe, tokens, K], kept on the host.
     std::vector<torch::Tensor> layer_ids;  // per MoE layer [B, S, K]

@@ -2,8 +2,6 @@
 // Routing measured during evaluation and training: how often the router picks a given expert.
 #include <torch/torch.h>
 
-#include <utility>
-
 namespace uoe {
 
 // One routed expert of the model: the unit SEUF selects and unlearns.
@@ -12,9 +10,10 @@ struct ExpertTarget {
   int64_t expert = -1;  // global expert id
 };
 
-// Share of valid tokens whose top-K contains `expert`, as (count, valid) sums.
+// Share of valid tokens whose top-K contains `expert`, as [hits, valid tokens] fp64 sums on the
+// tensors' device (read without waiting for it only by whoever needs the numbers).
 // topk_ids [T, K], valid [T].
-std::pair<double, double> target_selection_counts(const torch::Tensor& topk_ids,
-                                                  const torch::Tensor& valid, int64_t expert);
+torch::Tensor target_selection_counts(const torch::Tensor& topk_ids, const torch::Tensor& valid,
+                                      int64_t expert);
 
 }  // namespace uoe

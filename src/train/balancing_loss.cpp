@@ -71,7 +71,7 @@ void LoadBalancingLoss::start_step(int64_t forwards, double tokens, double seque
   counts_ = torch::Tensor();
   shares_ = torch::Tensor();
   load_ = torch::Tensor();
-  aux_part_ = z_part_ = 0.0;
+  aux_part_ = z_part_ = torch::Tensor();
 }
 
 bool LoadBalancingLoss::needs_counting_pass() const {
@@ -166,8 +166,12 @@ torch::Tensor LoadBalancingLoss::loss(const std::map<int64_t, MoEOutput>& moe,
     if (options_.z_coef > 0) z = z + z_loss_token_sum(out.routing.logits, valid) / tokens_;
     ++row;
   }
-  aux_part_ += aux.item<double>();
-  z_part_ += z.item<double>();
+  const auto add = [](torch::Tensor& sum, const torch::Tensor& term) {
+    const auto value = term.detach().to(torch::kFloat64);
+    sum = sum.defined() ? sum + value : value;
+  };
+  add(aux_part_, aux);
+  add(z_part_, z);
   return options_.aux_coef * aux + options_.z_coef * z;
 }
 

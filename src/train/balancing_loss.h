@@ -91,9 +91,10 @@ class LoadBalancingLoss {
   // After the optimizer step: the aux-loss-free bias update of every MoE layer of `model` from the
   // load of the step's loss() passes. Collective over the world when the rate is > 0.
   void update_router_bias(CausalLM& model);
-  // This rank's part of the step's unweighted aux / z loss so far (summed over ranks: the loss).
-  double aux_part() const { return aux_part_; }
-  double z_part() const { return z_part_; }
+  // This rank's part of the step's unweighted aux / z loss so far (summed over ranks: the loss):
+  // fp64 scalars on the device of the loss() passes (host zeros before the first).
+  torch::Tensor aux_part() const { return part(aux_part_); }
+  torch::Tensor z_part() const { return part(z_part_); }
 
  private:
   LoadBalancingOptions options_;
@@ -103,7 +104,11 @@ class LoadBalancingLoss {
   torch::Tensor counts_;  // [L, E] fp64 valid assignments of the step (layers in index order)
   torch::Tensor shares_;  // [L, E] fp32 f of the step (global_batch), once reduced
   torch::Tensor load_;    // [L, E] fp64 valid assignments of the step's loss() passes
-  double aux_part_ = 0.0, z_part_ = 0.0;
+  torch::Tensor aux_part_, z_part_;  // [] fp64, undefined before the step's first loss()
+
+  static torch::Tensor part(const torch::Tensor& sum) {
+    return sum.defined() ? sum : torch::zeros({}, torch::kFloat64);
+  }
 
   torch::Tensor layer_counts(const std::map<int64_t, MoEOutput>& moe,
                              const torch::Tensor& valid) const;  // [L, E]

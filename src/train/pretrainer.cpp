@@ -94,7 +94,7 @@ class LanguageModelObjective : public TrainingObjective {
     const TokenBatch& b = pass.batch;
     auto out = model->forward(b.input_ids);
     auto nll = token_nll_sum(out.logits, b.labels, b.loss_mask);
-    parts[0] += nll.detach().item<double>();
+    parts[0] += nll.detach();
     return {nll / scored(counts), std::move(out.moe)};
   }
   StepReport end_step(int64_t step, const torch::Tensor& parts,

@@ -60,7 +60,8 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
       for (const auto& pass : passes) batches.push_back(pass.batch);
       balance.counting_pass(model, batches, profiler);
     }
-    auto parts = torch::zeros({z_index + 1}, torch::kFloat64);
+    // The reported parts add up on the model's device: read back once, after the optimizer step.
+    auto parts = torch::zeros({z_index + 1}, torch::dtype(torch::kFloat64).device(model->device()));
     for (const auto& pass : passes) {
       torch::Tensor total;
       {
@@ -73,11 +74,14 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
       total.backward();
       optimizer.accumulate_gradients();
     }
-    parts[aux_index] = balance.aux_part();
-    parts[z_index] = balance.z_part();
+    if (balance.enabled()) {
+      parts[aux_index] = balance.aux_part();
+      parts[z_index] = balance.z_part();
+    }
     const double lr = schedule.at(step);
     const double grad_norm = optimizer.step(lr, profiler);
     balance.update_router_bias(model);
+    parts = parts.to(torch::kCPU);  // [num_parts + 2]: the control channel takes host tensors
     groups.world().control->all_reduce(parts, ReduceOp::kSum);
     step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -247,12 +247,12 @@ PassLoss UnlearningObjective::forward(CausalLM& model, const TrainingPass& pass,
   const TokenBatch& b = pass.batch;
   if (pass.term == kRetainPass) {
     UnlearnTerm::Result retain = retain_->forward(model, b, counts);
-    parts[1] += retain.loss.item<double>();
+    parts[1] += retain.loss.detach();
     return {options_.unlearn.retain_weight * retain.loss, std::move(retain.out.moe)};
   }
   UnlearnTerm::Result forget = forget_->forward(model, b, counts);
   torch::Tensor total = forget.loss;
-  parts[0] += forget.loss.item<double>();
+  parts[0] += forget.loss.detach();
   if (anchor_) {
     torch::Tensor anchor_loss = torch::zeros({}, b.valid.options().dtype(torch::kFloat32));
     for (const auto& target : selection_.experts) {
@@ -261,15 +261,13 @@ PassLoss UnlearningObjective::forward(CausalLM& model, const TrainingPass& pass,
     }
     anchor_loss = anchor_loss / (global_count(counts, UnlearnCount::kForgetValid) *
                                  double(selection_.experts.size()));
-    parts[2] += anchor_loss.item<double>();
+    parts[2] += anchor_loss.detach();
     total = total + options_.unlearn.anchor_weight * anchor_loss;
   }
   if (!selection_.experts.empty()) {
     const auto& first = selection_.experts.front();
-    auto [hits, tokens] = target_selection_counts(forget.out.moe.at(first.layer).routing.topk_ids,
-                                                  b.valid, first.expert);
-    parts[3] += hits;
-    parts[4] += tokens;
+    parts.narrow(0, 3, 2) += target_selection_counts(
+        forget.out.moe.at(first.layer).routing.topk_ids, b.valid, first.expert);
   }
   return {total, std::move(forget.out.moe)};
 }

@@ -160,7 +160,7 @@ StepResult distributed_step(const Fixture& f, AuxLossScope scope, double z_coef)
     auto [moe, valid] = pass(m);
     balance.loss(moe, valid).backward();
   }
-  auto parts = torch::tensor({balance.aux_part(), balance.z_part()}, torch::kFloat64);
+  auto parts = torch::stack({balance.aux_part(), balance.z_part()});  // [2] fp64
   world->all_reduce(parts, ReduceOp::kSum);
   StepResult result{parts[0].item<double>(), parts[1].item<double>(), {}};
   for (auto& leaf : leaves) {
