@@ -26,7 +26,8 @@
 // exchanges reuse the forward's sizes; the grouped GEMM's backward is device-only where ExpertBank
 // picks it, see moe/expert_bank.h); none in a recomputation (the replay takes the plan from its
 // ExchangeRecord, and its routing check runs on the device). Not counted here: the MPI backend's
-// host staging of CUDA rows (parallel/), and the step's loss readouts (train/).
+// host staging of CUDA rows (parallel/); the step's other waits are listed in
+// docs/architecture.md ("Experts and dispatch on a GPU").
 #include <torch/torch.h>
 
 #include <functional>
