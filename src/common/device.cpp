@@ -56,4 +56,11 @@ void activate_device(const DeviceChoice& choice) {
   c10::impl::getDeviceGuardImpl(device.type())->setDevice(device);
 }
 
+torch::Tensor host_to_device(const torch::Tensor& host, const torch::Device& device) {
+  if (host.device() == device) return host;
+  UOE_ASSERT(host.device().is_cpu(), "host_to_device: a tensor on ", host.device(),
+             ", not the host");
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 }  // namespace uoe

@@ -36,4 +36,10 @@ DeviceChoice choose_device(const std::string& key, const DeviceEnvironment& env)
 // creates a NCCL communicator); nothing for the CPU.
 void activate_device(const DeviceChoice& choice);
 
+// A host tensor (a batch, index lists, offsets) on `device` without making the host wait for the
+// device: on a GPU copied from pinned memory, asynchronously on the current stream (the caching
+// host allocator keeps the pinned block until the copy has run). The tensor itself on the CPU or
+// when it is on `device` already.
+torch::Tensor host_to_device(const torch::Tensor& host, const torch::Device& device);
+
 }  // namespace uoe

@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <numeric>
 #include <sstream>
+#include <stdexcept>
+
+#include "common/check.h"
 
 namespace uoe {
 namespace {
@@ -42,16 +46,25 @@ int HostClock::stamp() {
 }
 
 double HostClock::seconds(int from, int to) {
-  return std::chrono::duration<double>(stamps_.at(to) - stamps_.at(from)).count();
+  UOE_ASSERT(from >= 0 && to >= 0 && size_t(std::max(from, to)) < stamps_.size(),
+             "HostClock: stamps ", from, " and ", to, " of ", stamps_.size(), " taken");
+  return std::chrono::duration<double>(stamps_[to] - stamps_[from]).count();
 }
 
 StepProfiler::Scope::Scope(StepProfiler* profiler, const char* phase, int layer)
-    : profiler_(profiler), phase_(phase), layer_(layer) {
+    : profiler_(profiler), phase_(phase), layer_(layer), uncaught_(std::uncaught_exceptions()) {
   if (profiler_) start_ = profiler_->stamp();
 }
 
+// Never throws: a phase left by an exception is not timed (the step is lost anyway), and a stamp
+// that fails (a CUDA error) is kept for end_step to throw.
 StepProfiler::Scope::~Scope() {
-  if (profiler_) profiler_->add_interval(phase_, layer_, start_, profiler_->stamp());
+  if (!profiler_ || std::uncaught_exceptions() > uncaught_) return;
+  try {
+    profiler_->add_interval(phase_, layer_, start_, profiler_->stamp());
+  } catch (const std::exception& e) {
+    if (profiler_->clock_error_.empty()) profiler_->clock_error_ = e.what();
+  }
 }
 
 void StepProfiler::add_interval(const std::string& phase, int layer, int from, int to,
@@ -80,6 +93,7 @@ void StepProfiler::set_tokens_per_expert(const std::map<int, std::vector<int64_t
 void StepProfiler::start_step() {
   step_.clear();
   tokens_.clear();
+  clock_error_.clear();
   clock_->start_step();
   step_start_ = clock_->stamp();
 }
@@ -88,6 +102,9 @@ void StepProfiler::start_step() {
 //  bytes sent by this rank, summed over layers}, "imbalance_max": max over layers,
 //  "layers": {"<l>": {"phases_s", "bytes", "tokens_per_expert": [E], "imbalance"}}}
 nlohmann::json StepProfiler::end_step(int64_t step) {
+  if (!clock_error_.empty()) {
+    throw std::runtime_error("step breakdown: a phase's time stamp failed: " + clock_error_);
+  }
   nlohmann::json record = {{"step", step},
                            {"wall_s", clock_->seconds(step_start_, clock_->stamp())},
                            {"phases_s", nlohmann::json::object()},

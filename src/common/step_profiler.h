@@ -1,6 +1,7 @@
 #pragma once
-// Per-step time breakdown of a training step (issue 7): wall time of named phases, bytes moved
-// per collective, and routed tokens per expert, per MoE layer, reset every step.
+// Per-step time breakdown of a training step (issue 7): time of named phases (host clock on the
+// CPU, the device's timeline on a GPU), bytes moved per collective, and routed tokens per expert,
+// per MoE layer, reset every step.
 //
 // Phases form two levels; only the top level is disjoint and sums to at most the step's wall time:
 //   top level       : forward, backward, grad_reduction, optimizer
@@ -65,6 +66,7 @@ class StepProfiler {
     const char* phase_;
     int layer_;
     int start_ = 0;
+    int uncaught_;  // exceptions in flight at construction: more at destruction = unwinding
   };
 
   StepProfiler() : clock_(std::make_unique<HostClock>()) {}
@@ -84,7 +86,7 @@ class StepProfiler {
   void set_tokens_per_expert(const std::map<int, std::vector<int64_t>>& counts);
   const std::map<int, std::vector<int64_t>>& tokens_per_expert() const { return tokens_; }
 
-  // Clears the step's numbers and starts its wall clock.
+  // Clears the step's numbers and takes the step's first stamp.
   void start_step();
   // The record of the step (see step_profiler.cpp for the fields); also added to the totals.
   nlohmann::json end_step(int64_t step);
@@ -111,6 +113,7 @@ class StepProfiler {
     std::map<std::string, double> bytes;
   };
   std::unique_ptr<ProfilerClock> clock_;
+  std::string clock_error_;      // a stamp a Scope's destructor could not take; end_step throws it
   std::map<int, Numbers> step_;  // layer (kNoLayer = not per layer) -> numbers of this step
   std::map<int, std::vector<int64_t>> tokens_;  // layer -> [E] of this step
   int step_start_ = 0;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "common/device.h"
 #include "formats/hdf5_file.h"
 
 namespace uoe {
@@ -139,8 +140,12 @@ TokenSequence TokenDataset::get(int64_t index) const {
 // labels[b, s] = tokens[s + 1], loss_mask[b, s] = file mask of token s + 1, valid[b, s] = 1.
 // S is at least 1, so a batch of length-1 sequences (or the empty-index batch) has one pad column.
 TokenBatch TokenBatch::to(const torch::Device& device) const {
-  return {input_ids.to(device), labels.to(device), loss_mask.to(device),
-          valid.to(device),     indices,           counts};
+  return {host_to_device(input_ids, device),
+          host_to_device(labels, device),
+          host_to_device(loss_mask, device),
+          host_to_device(valid, device),
+          indices,
+          counts};
 }
 
 void TokenBatch::count_on_host() {

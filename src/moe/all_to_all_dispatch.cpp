@@ -1,5 +1,6 @@
 #include "moe/all_to_all_dispatch.h"
 
+#include "common/device.h"
 #include "parallel/all_to_all.h"
 
 namespace uoe {

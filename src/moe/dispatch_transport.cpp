@@ -15,9 +15,4 @@ torch::Tensor sum_rows_per_token(const torch::Tensor& table, const torch::Tensor
   return (weights.defined() ? gathered * weights.view({tokens, top_k, 1}) : gathered).sum(1);
 }
 
-torch::Tensor host_to_device(const torch::Tensor& host, const torch::Device& device) {
-  if (device.is_cpu()) return host;
-  return host.pin_memory().to(device, /*non_blocking=*/true);
-}
-
 }  // namespace uoe

@@ -116,9 +116,4 @@ class DispatchTransport {
 torch::Tensor sum_rows_per_token(const torch::Tensor& table, const torch::Tensor& index,
                                  const torch::Tensor& weights, int64_t tokens, int64_t top_k);
 
-// A small host tensor (index lists, offsets) on `device` without synchronising the host with it:
-// on a GPU through pinned memory, asynchronously on the current stream. The tensor itself on the
-// CPU.
-torch::Tensor host_to_device(const torch::Tensor& host, const torch::Device& device);
-
 }  // namespace uoe

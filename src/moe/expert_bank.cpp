@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "common/check.h"
-#include "moe/dispatch_transport.h"
+#include "common/device.h"
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
 #define UOE_HAVE_GROUPED_MM 1

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/check.h"
 #include "common/log.h"
 #include "train/balancing_loss.h"
 #include "train/distributed_optimizer.h"
@@ -81,6 +82,7 @@ nlohmann::json run_training_loop(const TrainingConfig& t, bool breakdown_enabled
     const double lr = schedule.at(step);
     const double grad_norm = optimizer.step(lr, profiler);
     balance.update_router_bias(model);
+    UOE_ASSERT(!parts.requires_grad(), "an objective added a loss with its graph to the parts");
     parts = parts.to(torch::kCPU);  // [num_parts + 2]: the control channel takes host tensors
     groups.world().control->all_reduce(parts, ReduceOp::kSum);
     step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -66,7 +66,8 @@ class TrainingObjective {
   // Entries of the reported parts; the loop appends the aux and z losses after them.
   virtual int64_t num_parts() const = 0;
   // Forward of one pass (collective over the EP group). Adds this rank's share of the reported
-  // values to parts[0, num_parts()).
+  // values to parts[0, num_parts()): an fp64 tensor on the model's device, read once when the
+  // step ends, so add detached tensors (never .item(): it would make the host wait for the pass).
   virtual PassLoss forward(CausalLM& model, const TrainingPass& pass, const torch::Tensor& counts,
                            torch::Tensor& parts) = 0;
   // After the parts were summed over the world (aux at num_parts(), z at num_parts() + 1).

@@ -2,6 +2,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/check.h"
+#include "common/device.h"
 #include "eval/evaluation.h"
 #include "eval/routing_metrics.h"
 #include "unlearn/objectives.h"
@@ -56,9 +57,9 @@ class NpoTerm : public UnlearnTerm {
     auto out = model->forward(b.input_ids);
     std::vector<int64_t> rows(b.indices.begin(), b.indices.end());
     auto ref = rows.empty() ? torch::zeros({1}, torch::kFloat64)
-                            : ref_logp_.index_select(0, torch::tensor(rows, torch::kInt64));
+                            : ref_logp_.index_select(0, torch::tensor(rows, torch::kInt64));  // [B]
     auto loss = npo_loss_sum(sequence_log_probs(out.logits, b.labels, b.loss_mask),
-                             ref.to(out.logits.device(), torch::kFloat32), beta_) /
+                             host_to_device(ref.to(torch::kFloat32), out.logits.device()), beta_) /
                 global_count(counts, UnlearnCount::kForgetSequences);
     return {std::move(out), loss};
   }

@@ -88,7 +88,8 @@ TEST(StepProfiler, IntervalsAreReadFromTheClockWhenTheStepEnds) {
     const int in_flight = profiler.stamp();                                           // stamp 2
     profiler.add_interval("token_all_to_all", 0, in_flight, profiler.stamp(), -1.0);  // stamp 3
   }
-  StepProfiler::add_interval(nullptr, "token_all_to_all", 0, StepProfiler::stamp(nullptr), -1);
+  StepProfiler::add_interval(nullptr, "token_all_to_all", 0, StepProfiler::stamp(nullptr), -1,
+                             -1.0);
   times = {0.0, 1.0, 1.5, 2.0, 4.0, 5.0};  // stamp 5 is end_step's
   const auto record = profiler.end_step(1);
   EXPECT_DOUBLE_EQ(record["wall_s"].get<double>(), 5.0);
@@ -97,6 +98,54 @@ TEST(StepProfiler, IntervalsAreReadFromTheClockWhenTheStepEnds) {
   profiler.start_step();        // a new step numbers its stamps from 0 again
   times = {10.0, 10.25};
   EXPECT_DOUBLE_EQ(profiler.end_step(2)["wall_s"].get<double>(), 0.25);
+}
+
+// A clock that fails from its `fail_from`-th stamp on, as CUDA event records do after a device
+// error.
+class FailingClock final : public ProfilerClock {
+ public:
+  explicit FailingClock(int fail_from) : fail_from_(fail_from) {}
+  void start_step() override { stamps_ = 0; }
+  int stamp() override {
+    if (stamps_ >= fail_from_) throw std::runtime_error("CUDA error: device-side assert");
+    return stamps_++;
+  }
+  double seconds(int, int) override { return 0.0; }
+
+ private:
+  int fail_from_, stamps_ = 0;
+};
+
+// A scope's destructor never throws: a stamp that fails is thrown by end_step, and a scope left by
+// an exception takes no stamp (the exception that ended the phase is what reaches the user).
+TEST(StepProfiler, ScopesNeverThrowFromTheirDestructor) {
+  StepProfiler failing;
+  failing.set_clock(std::make_unique<FailingClock>(2));
+  failing.start_step();                                                // stamp 0
+  { const StepProfiler::Scope phase(&failing, "expert_compute", 0); }  // stamp 1, then fails
+  EXPECT_THROW(
+      {
+        try {
+          failing.end_step(1);
+        } catch (const std::runtime_error& e) {
+          EXPECT_NE(std::string(e.what()).find("device-side assert"), std::string::npos);
+          throw;
+        }
+      },
+      std::runtime_error);
+
+  StepProfiler unwinding;
+  unwinding.set_clock(std::make_unique<FailingClock>(3));  // a third stamp would fail end_step
+  unwinding.start_step();
+  EXPECT_THROW(
+      {
+        const StepProfiler::Scope phase(&unwinding, "expert_compute", 0);
+        throw std::invalid_argument("the phase's own error");
+      },
+      std::invalid_argument);
+  nlohmann::json record;
+  EXPECT_NO_THROW(record = unwinding.end_step(1));  // nothing was stamped while unwinding
+  EXPECT_FALSE(record["phases_s"].contains("expert_compute"));
 }
 
 // Bytes per collective are the rows each exchange sends: dispatch T*K rows, combine R rows, and
