@@ -132,6 +132,10 @@ def uoe_step(folder, prefix, step):
     rates = rates or [m["tokens_per_s"] for m in metrics if "tokens_per_s" in m]
     memory = summary.get("memory", {})
     key, measured, planned = peak_memory(memory)
+    breakdown = training.get("breakdown") or {}  # profile.breakdown: per-step means, seconds
+    if breakdown.get("wall_s"):
+        r["breakdown_ms"] = {"step": breakdown["wall_s"] * 1e3,
+                             **{p: s * 1e3 for p, s in breakdown.get("phases_s", {}).items()}}
     r.update({"tokens_per_s": statistics.median(rates) if rates else training.get("tokens_per_s"),
               "step_time_s": training.get("step_time_s"), "steps": training.get("steps"),
               "trainable_elements": summary.get("trainable_parameters"),
@@ -253,6 +257,24 @@ def targets(selection):
     return " ".join(f"({e['layer']}, {e['expert']})" for e in experts) or "all"
 
 
+# The step breakdown's phases in README order ("Step breakdown"): the disjoint top level first.
+PHASES = ("step", "forward", "backward", "grad_reduction", "optimizer", "attention", "router",
+          "permutation", "count_exchange", "token_all_to_all", "expert_compute", "combine",
+          "shared_expert", "backward_token_all_to_all", "balance_counting")
+
+
+def breakdown_table(seuf, full):
+    """Where a uoe step's time goes (mean per step; on a GPU, CUDA events on the current stream)."""
+    a, b = seuf.get("breakdown_ms", {}), full.get("breakdown_ms", {})
+    if not a and not b:
+        return []
+    phases = [p for p in PHASES if p in a or p in b] + sorted((set(a) | set(b)) - set(PHASES))
+    lines = ["", "Step breakdown of the uoe runs (`profile.breakdown`, mean ms per step; "
+             "the inner phases are parts of forward/backward, summed over layers):", "",
+             "| phase | uoe SEUF | uoe full model |", "| --- | --- | --- |"]
+    return lines + [f"| {p} | {num(a.get(p), '.1f')} | {num(b.get(p), '.1f')} |" for p in phases]
+
+
 def markdown(summary):
     env, lines = summary["env"], []
     gpu = env.get("gpu", "no GPU (CPU rehearsal)")
@@ -309,6 +331,7 @@ def markdown(summary):
                      f"{': ' + h['error'] if h.get('error') else ''} | {num(h.get('tokens_per_s'), '.0f')} | - | "
                      f"{gib(h.get('peak_allocated_bytes', h.get('peak_rss_bytes')))} "
                      f"({'CUDA allocated' if 'peak_allocated_bytes' in h else 'RSS'}) | - | - |")
+        lines += breakdown_table(u, f)
     e2e = summary["end_to_end"]
     if e2e:
         lines += ["", f"End to end (`uoe unlearn configs/tiny/unlearn_seuf.yaml device=... parallel.ep_size=1`, "
