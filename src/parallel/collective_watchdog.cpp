@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -34,7 +35,26 @@ struct InFlight {
 };
 InFlight g_in_flight;
 
-[[noreturn]] void report_and_exit(const char* operation, const Communicator& comm,
+// Collectives queued on a device, oldest first. The group is copied: its communicator may be gone
+// before the watchdog looks again.
+struct QueuedCollective {
+  const char* operation;
+  std::string group;
+  int ranks;
+  int64_t start_ns;
+  std::function<bool()> completed;
+};
+struct QueuedCollectives {
+  std::mutex mutex;
+  std::deque<QueuedCollective> oldest_first;
+};
+// Never destroyed: the detached watchdog thread may use it during static destruction at exit.
+QueuedCollectives& queued_collectives() {
+  static auto* queued = new QueuedCollectives;
+  return *queued;
+}
+
+[[noreturn]] void report_and_exit(const char* operation, const std::string& group, int ranks,
                                   int64_t timeout_ns) {
   const int64_t step = g_in_flight.step.load(std::memory_order_relaxed);
   const std::string when = step > 0 ? "at step " + std::to_string(step) : "before the first step";
@@ -42,10 +62,28 @@ InFlight g_in_flight;
   std::fprintf(
       stderr,
       "%s error: collective %s on %s (%d ranks) did not complete within ddp_timeout=%g s %s\n",
-      rank_tag().c_str(), operation, comm.name().c_str(), comm.size(), double(timeout_ns) / 1e9,
-      when.c_str());
+      rank_tag().c_str(), operation, group.c_str(), ranks, double(timeout_ns) / 1e9, when.c_str());
   std::fflush(stderr);
   std::_Exit(1);
+}
+
+void check_in_flight(int64_t timeout) {
+  const int64_t start = g_in_flight.start_ns.load(std::memory_order_acquire);
+  if (start == 0 || now_ns() - start <= timeout) return;
+  const char* operation = g_in_flight.operation.load(std::memory_order_relaxed);
+  const Communicator* comm = g_in_flight.comm.load(std::memory_order_relaxed);
+  if (g_in_flight.start_ns.load(std::memory_order_acquire) != start) return;  // it ended
+  report_and_exit(operation, comm->name(), comm->size(), timeout);
+}
+
+void check_queued(int64_t timeout) {
+  QueuedCollectives& queued = queued_collectives();
+  const std::lock_guard<std::mutex> lock(queued.mutex);
+  auto& oldest_first = queued.oldest_first;
+  while (!oldest_first.empty() && oldest_first.front().completed()) oldest_first.pop_front();
+  if (oldest_first.empty() || now_ns() - oldest_first.front().start_ns <= timeout) return;
+  const QueuedCollective& stuck = oldest_first.front();
+  report_and_exit(stuck.operation, stuck.group, stuck.ranks, timeout);
 }
 
 void watch() {
@@ -54,12 +92,8 @@ void watch() {
     // About a second between checks; more often for short timeouts (tests).
     std::this_thread::sleep_for(
         std::chrono::nanoseconds(std::clamp<int64_t>(timeout / 4, 10'000'000, 1'000'000'000)));
-    const int64_t start = g_in_flight.start_ns.load(std::memory_order_acquire);
-    if (start == 0 || now_ns() - start <= timeout) continue;
-    const char* operation = g_in_flight.operation.load(std::memory_order_relaxed);
-    const Communicator* comm = g_in_flight.comm.load(std::memory_order_relaxed);
-    if (g_in_flight.start_ns.load(std::memory_order_acquire) != start) continue;  // it ended
-    report_and_exit(operation, *comm, timeout);
+    check_in_flight(timeout);
+    check_queued(timeout);
   }
 }
 
@@ -72,6 +106,19 @@ void start_collective_watchdog(double timeout_s) {
 }
 
 void set_watchdog_step(int64_t step) { g_in_flight.step.store(step, std::memory_order_relaxed); }
+
+bool collective_watchdog_running() {
+  return g_in_flight.timeout_ns.load(std::memory_order_relaxed) > 0;
+}
+
+void watch_queued_collective(const char* operation, const Communicator& comm,
+                             std::function<bool()> completed) {
+  if (!collective_watchdog_running()) return;
+  QueuedCollective collective{operation, comm.name(), comm.size(), now_ns(), std::move(completed)};
+  QueuedCollectives& queued = queued_collectives();
+  const std::lock_guard<std::mutex> lock(queued.mutex);
+  queued.oldest_first.push_back(std::move(collective));
+}
 
 CollectiveScope::CollectiveScope(const char* operation, const Communicator& comm)
     : outer_operation_(g_in_flight.operation.load(std::memory_order_relaxed)),

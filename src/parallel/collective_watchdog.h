@@ -12,7 +12,13 @@
 // is initialised MPI_THREAD_SERIALIZED, so the watchdog makes no MPI call). mpirun / srun
 // --kill-on-bad-exit then end the other ranks; any of them stuck in a collective too ends the same
 // way on its own.
+//
+// A collective that the NCCL backend queues on a CUDA stream returns before it runs, so the host
+// never blocks inside it: a hang would show only as a wait at the next device-to-host copy. Such
+// collectives are watched through their completion (watch_queued_collective): the oldest one
+// still incomplete after the timeout ends the process with the same line.
 #include <cstdint>
+#include <functional>
 
 namespace uoe {
 
@@ -24,6 +30,16 @@ void start_collective_watchdog(double timeout_s);
 // The optimizer step in progress (1-based), named in the error line; 0 (the default) before the
 // first step.
 void set_watchdog_step(int64_t step);
+
+// Whether start_collective_watchdog has run (queued collectives are not tracked before).
+bool collective_watchdog_running();
+
+// Watches a collective of `comm` that was queued on a device, from now until `completed` returns
+// true. `completed` is called on the watchdog thread about once a second (it must be cheap and
+// safe there: a CUDA event query) and destroyed there once it returned true. Collectives
+// complete in the order they were queued on one stream; the watchdog checks them oldest first.
+void watch_queued_collective(const char* operation, const Communicator& comm,
+                             std::function<bool()> completed);
 
 // Marks one blocking collective of `comm` as in flight for its lifetime. Nests: an inner scope
 // restores the outer one when it ends. Unwatched until start_collective_watchdog.

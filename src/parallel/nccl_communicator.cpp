@@ -6,8 +6,12 @@
 #include <c10/cuda/CUDAStream.h>
 #endif
 
+#include <memory>
+#include <type_traits>
+
 #include "common/check.h"
 #include "common/log.h"
+#include "parallel/collective_watchdog.h"
 #include "parallel/split_sizes.h"
 
 namespace uoe {
@@ -127,11 +131,23 @@ cudaEvent_t record_event(cudaStream_t stream) {
 // for the side stream's event (in wait() or the destructor, before the members are released), so
 // the caching allocator cannot hand their memory to current-stream work the side stream still
 // uses; no record_stream is needed.
+// Hands the collective of `comm` just queued on `stream` to the collective watchdog: an event
+// recorded after it, which the watchdog thread queries (and destroys once it has completed).
+void watch_on_stream(const char* operation, const Communicator& comm, cudaStream_t stream) {
+  if (!collective_watchdog_running()) return;
+  std::shared_ptr<std::remove_pointer_t<cudaEvent_t>> queued(record_event(stream),
+                                                             cudaEventDestroy);
+  // A CUDA error other than "not ready" counts as completed: the main thread reports it.
+  watch_queued_collective(operation, comm,
+                          [queued] { return cudaEventQuery(queued.get()) != cudaErrorNotReady; });
+}
+
 class SideStreamExchange final : public PendingExchange {
  public:
-  SideStreamExchange(ncclComm_t comm, cudaStream_t main, cudaStream_t side, torch::Tensor& output,
-                     torch::Tensor sent, const std::vector<int64_t>& send,
-                     const std::vector<int64_t>& recv, torch::Tensor recv_rows)
+  SideStreamExchange(const Communicator& owner, ncclComm_t comm, cudaStream_t main,
+                     cudaStream_t side, torch::Tensor& output, torch::Tensor sent,
+                     const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
+                     torch::Tensor recv_rows)
       : main_(main),
         side_(side),
         output_(output),
@@ -143,6 +159,7 @@ class SideStreamExchange final : public PendingExchange {
     cudaEventDestroy(gathered);  // released once recorded work completes
     CUDA_CHECK(ordered);
     enqueue_all_to_all(comm, received_, sent_, send, recv, side_);
+    watch_on_stream("all_to_all (NCCL, side stream)", owner, side_);
     done_ = record_event(side_);
   }
   ~SideStreamExchange() override {
@@ -228,6 +245,7 @@ void NcclCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   check_cuda_contiguous(tensor, "all_reduce");
   NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                            nccl_datatype(tensor.scalar_type()), nccl_op(op), comm_, stream()));
+  watch_on_stream("all_reduce (NCCL)", *this, stream());
 }
 
 void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
@@ -237,6 +255,7 @@ void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Ten
   const auto send = resolve_splits(input_splits, input.size(0), size(), "input");
   const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
   enqueue_all_to_all(comm_, output, input, send, recv, stream());
+  watch_on_stream("all_to_all (NCCL)", *this, stream());
 }
 
 std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
@@ -247,7 +266,7 @@ std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
   const auto send = resolve_send_splits(input_splits, input, send_rows, size());
   const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
   torch::Tensor sent = send_rows.defined() ? input.index_select(0, send_rows) : input;
-  return std::make_unique<SideStreamExchange>(comm_, stream(), side_stream_, output,
+  return std::make_unique<SideStreamExchange>(*this, comm_, stream(), side_stream_, output,
                                               std::move(sent), send, recv, recv_rows);
 }
 
@@ -258,12 +277,14 @@ void NcclCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& in
              " elements, expected ", input.numel() * size());
   NCCL_CHECK(ncclAllGather(input.data_ptr(), output.data_ptr(), input.numel(),
                            nccl_datatype(input.scalar_type()), comm_, stream()));
+  watch_on_stream("all_gather (NCCL)", *this, stream());
 }
 
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   check_cuda_contiguous(tensor, "broadcast");
   NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                            nccl_datatype(tensor.scalar_type()), root, comm_, stream()));
+  watch_on_stream("broadcast (NCCL)", *this, stream());
 }
 
 void NcclCommunicator::barrier() {

@@ -2,7 +2,9 @@
 // ends the process with one line naming it, its group and the step; shorter ones do not.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "parallel/collective_watchdog.h"
@@ -35,6 +37,37 @@ TEST(CollectiveWatchdog, EndsTheProcessNamingTheStuckCollectiveAndStep) {
                                std::to_string(comm->size()) +
                                " ranks\\) did not complete within ddp_timeout=0.5 s at step 7";
   EXPECT_EXIT(slow_then_stuck(*comm), ::testing::ExitedWithCode(1), expected);
+}
+
+// A collective queued on a device (NCCL) is watched through its completion: one that completes is
+// forgotten, one that never does ends the process with the same line.
+[[noreturn]] void queued_then_stuck(Communicator& comm) {
+  start_collective_watchdog(0.5);
+  set_watchdog_step(3);
+  // Completes 0.2 s after it was queued (the watchdog looks every 0.125 s): queried while
+  // incomplete, then forgotten; a late watchdog only finds it completed.
+  const auto queued = std::chrono::steady_clock::now();
+  auto queries = std::make_shared<std::atomic<int>>(0);
+  watch_queued_collective("all_reduce (NCCL)", comm, [queued, queries] {
+    ++*queries;
+    return std::chrono::steady_clock::now() - queued > std::chrono::milliseconds(200);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // within the timeout: no exit
+  const int seen = queries->load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  if (seen == 0 || queries->load() != seen) std::_Exit(2);  // never queried, or still queried
+  watch_queued_collective("all_to_all (NCCL)", comm, [] { return false; });
+  std::this_thread::sleep_for(std::chrono::seconds(30));
+  std::_Exit(0);  // not reached when the watchdog works
+}
+
+TEST(CollectiveWatchdog, EndsTheProcessNamingAQueuedCollectiveThatNeverCompletes) {
+  auto comm = MpiCommunicator::world();
+  comm->set_name("world");
+  const std::string expected = "\\] error: collective all_to_all \\(NCCL\\) on world \\(" +
+                               std::to_string(comm->size()) +
+                               " ranks\\) did not complete within ddp_timeout=0.5 s at step 3";
+  EXPECT_EXIT(queued_then_stuck(*comm), ::testing::ExitedWithCode(1), expected);
 }
 
 }  // namespace
