@@ -131,20 +131,25 @@ cudaEvent_t record_event(cudaStream_t stream) {
 // for the side stream's event (in wait() or the destructor, before the members are released), so
 // the caching allocator cannot hand their memory to current-stream work the side stream still
 // uses; no record_stream is needed.
-// Hands the collective of `comm` just queued on `stream` to the collective watchdog: an event
-// recorded after it, which the watchdog thread queries (and destroys once it has completed).
-void watch_on_stream(const char* operation, const Communicator& comm, cudaStream_t stream) {
+// Hands the collective of `comm` just queued on `stream` of GPU `device` to the collective
+// watchdog: an event recorded after it, which the watchdog thread queries (and destroys once it
+// has completed). That thread first makes `device` its current one, so that no CUDA call there
+// creates a context on GPU 0.
+void watch_on_stream(const char* operation, const Communicator& comm, int device,
+                     cudaStream_t stream) {
   if (!collective_watchdog_running()) return;
   std::shared_ptr<std::remove_pointer_t<cudaEvent_t>> queued(record_event(stream),
                                                              cudaEventDestroy);
   // A CUDA error other than "not ready" counts as completed: the main thread reports it.
-  watch_queued_collective(operation, comm,
-                          [queued] { return cudaEventQuery(queued.get()) != cudaErrorNotReady; });
+  watch_queued_collective(operation, comm, [queued, device] {
+    cudaSetDevice(device);
+    return cudaEventQuery(queued.get()) != cudaErrorNotReady;
+  });
 }
 
 class SideStreamExchange final : public PendingExchange {
  public:
-  SideStreamExchange(const Communicator& owner, ncclComm_t comm, cudaStream_t main,
+  SideStreamExchange(const Communicator& owner, int device, ncclComm_t comm, cudaStream_t main,
                      cudaStream_t side, torch::Tensor& output, torch::Tensor sent,
                      const std::vector<int64_t>& send, const std::vector<int64_t>& recv,
                      torch::Tensor recv_rows)
@@ -159,7 +164,7 @@ class SideStreamExchange final : public PendingExchange {
     cudaEventDestroy(gathered);  // released once recorded work completes
     CUDA_CHECK(ordered);
     enqueue_all_to_all(comm, received_, sent_, send, recv, side_);
-    watch_on_stream("all_to_all (NCCL, side stream)", owner, side_);
+    watch_on_stream("all_to_all (NCCL, side stream)", owner, device, side_);
     done_ = record_event(side_);
   }
   ~SideStreamExchange() override {
@@ -245,7 +250,7 @@ void NcclCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   check_cuda_contiguous(tensor, "all_reduce");
   NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                            nccl_datatype(tensor.scalar_type()), nccl_op(op), comm_, stream()));
-  watch_on_stream("all_reduce (NCCL)", *this, stream());
+  watch_on_stream("all_reduce (NCCL)", *this, device_, stream());
 }
 
 void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Tensor& input,
@@ -255,7 +260,7 @@ void NcclCommunicator::all_to_all_single(torch::Tensor& output, const torch::Ten
   const auto send = resolve_splits(input_splits, input.size(0), size(), "input");
   const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
   enqueue_all_to_all(comm_, output, input, send, recv, stream());
-  watch_on_stream("all_to_all (NCCL)", *this, stream());
+  watch_on_stream("all_to_all (NCCL)", *this, device_, stream());
 }
 
 std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
@@ -266,7 +271,7 @@ std::unique_ptr<PendingExchange> NcclCommunicator::start_all_to_all_rows(
   const auto send = resolve_send_splits(input_splits, input, send_rows, size());
   const auto recv = resolve_splits(output_splits, output.size(0), size(), "output");
   torch::Tensor sent = send_rows.defined() ? input.index_select(0, send_rows) : input;
-  return std::make_unique<SideStreamExchange>(*this, comm_, stream(), side_stream_, output,
+  return std::make_unique<SideStreamExchange>(*this, device_, comm_, stream(), side_stream_, output,
                                               std::move(sent), send, recv, recv_rows);
 }
 
@@ -277,14 +282,14 @@ void NcclCommunicator::all_gather(torch::Tensor& output, const torch::Tensor& in
              " elements, expected ", input.numel() * size());
   NCCL_CHECK(ncclAllGather(input.data_ptr(), output.data_ptr(), input.numel(),
                            nccl_datatype(input.scalar_type()), comm_, stream()));
-  watch_on_stream("all_gather (NCCL)", *this, stream());
+  watch_on_stream("all_gather (NCCL)", *this, device_, stream());
 }
 
 void NcclCommunicator::broadcast(torch::Tensor& tensor, int root) {
   check_cuda_contiguous(tensor, "broadcast");
   NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                            nccl_datatype(tensor.scalar_type()), root, comm_, stream()));
-  watch_on_stream("broadcast (NCCL)", *this, stream());
+  watch_on_stream("broadcast (NCCL)", *this, device_, stream());
 }
 
 void NcclCommunicator::barrier() {
