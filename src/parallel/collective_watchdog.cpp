@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -44,11 +45,13 @@ struct QueuedCollective {
   int64_t start_ns;
   std::function<bool()> completed;
 };
+// Handed over from the ranks' threads to the queued-collective watchdog thread. The mutex is held
+// only to append or take entries, never around a CUDA call.
 struct QueuedCollectives {
   std::mutex mutex;
-  std::deque<QueuedCollective> oldest_first;
+  std::deque<QueuedCollective> incoming;
 };
-// Never destroyed: the detached watchdog thread may use it during static destruction at exit.
+// Never destroyed: the detached watchdog threads may use it during static destruction at exit.
 QueuedCollectives& queued_collectives() {
   static auto* queued = new QueuedCollectives;
   return *queued;
@@ -76,24 +79,37 @@ void check_in_flight(int64_t timeout) {
   report_and_exit(operation, comm->name(), comm->size(), timeout);
 }
 
-void check_queued(int64_t timeout) {
-  QueuedCollectives& queued = queued_collectives();
-  const std::lock_guard<std::mutex> lock(queued.mutex);
-  auto& oldest_first = queued.oldest_first;
-  while (!oldest_first.empty() && oldest_first.front().completed()) oldest_first.pop_front();
-  if (oldest_first.empty() || now_ns() - oldest_first.front().start_ns <= timeout) return;
-  const QueuedCollective& stuck = oldest_first.front();
-  report_and_exit(stuck.operation, stuck.group, stuck.ranks, timeout);
+// Wait between checks: about a second; more often for short timeouts (tests).
+std::chrono::nanoseconds check_interval(int64_t timeout) {
+  return std::chrono::nanoseconds(std::clamp<int64_t>(timeout / 4, 10'000'000, 1'000'000'000));
 }
 
 void watch() {
   for (;;) {
     const int64_t timeout = g_in_flight.timeout_ns.load(std::memory_order_relaxed);
-    // About a second between checks; more often for short timeouts (tests).
-    std::this_thread::sleep_for(
-        std::chrono::nanoseconds(std::clamp<int64_t>(timeout / 4, 10'000'000, 1'000'000'000)));
+    std::this_thread::sleep_for(check_interval(timeout));
     check_in_flight(timeout);
-    check_queued(timeout);
+  }
+}
+
+// A thread of its own, so that a completion query that blocks inside the CUDA driver (a hung
+// kernel can do that) stops neither the blocking-collective checks nor a rank that queues more.
+void watch_queued() {
+  std::deque<QueuedCollective> oldest_first;  // this thread's only
+  for (;;) {
+    const int64_t timeout = g_in_flight.timeout_ns.load(std::memory_order_relaxed);
+    std::this_thread::sleep_for(check_interval(timeout));
+    {
+      QueuedCollectives& queued = queued_collectives();
+      const std::lock_guard<std::mutex> lock(queued.mutex);
+      std::move(queued.incoming.begin(), queued.incoming.end(), std::back_inserter(oldest_first));
+      queued.incoming.clear();
+    }
+    while (!oldest_first.empty() && oldest_first.front().completed()) oldest_first.pop_front();
+    if (!oldest_first.empty() && now_ns() - oldest_first.front().start_ns > timeout) {
+      const QueuedCollective& stuck = oldest_first.front();
+      report_and_exit(stuck.operation, stuck.group, stuck.ranks, timeout);
+    }
   }
 }
 
@@ -114,10 +130,12 @@ bool collective_watchdog_running() {
 void watch_queued_collective(const char* operation, const Communicator& comm,
                              std::function<bool()> completed) {
   if (!collective_watchdog_running()) return;
+  static std::once_flag started;
+  std::call_once(started, [] { std::thread(watch_queued).detach(); });
   QueuedCollective collective{operation, comm.name(), comm.size(), now_ns(), std::move(completed)};
   QueuedCollectives& queued = queued_collectives();
   const std::lock_guard<std::mutex> lock(queued.mutex);
-  queued.oldest_first.push_back(std::move(collective));
+  queued.incoming.push_back(std::move(collective));
 }
 
 CollectiveScope::CollectiveScope(const char* operation, const Communicator& comm)

@@ -15,8 +15,10 @@
 //
 // A collective that the NCCL backend queues on a CUDA stream returns before it runs, so the host
 // never blocks inside it: a hang would show only as a wait at the next device-to-host copy. Such
-// collectives are watched through their completion (watch_queued_collective): the oldest one
-// still incomplete after the timeout ends the process with the same line.
+// collectives are watched through their completion (watch_queued_collective) by a second thread,
+// so that a completion query stuck in the CUDA driver cannot stop the first: the oldest one still
+// incomplete after the timeout ends the process with the same line. Their time counts from when
+// they were queued, so it includes the GPU work queued before them (at most about a step).
 #include <cstdint>
 #include <functional>
 
@@ -35,9 +37,10 @@ void set_watchdog_step(int64_t step);
 bool collective_watchdog_running();
 
 // Watches a collective of `comm` that was queued on a device, from now until `completed` returns
-// true. `completed` is called on the watchdog thread about once a second (it must be cheap and
-// safe there: a CUDA event query) and destroyed there once it returned true. Collectives
-// complete in the order they were queued on one stream; the watchdog checks them oldest first.
+// true. `completed` is called on the queued-collective thread (started by the first call) about
+// once a second, outside any lock the caller could wait for (it must be safe there: a CUDA event
+// query), and destroyed there once it returned true. Collectives complete in the order they were
+// queued on one stream; the watchdog checks them oldest first.
 void watch_queued_collective(const char* operation, const Communicator& comm,
                              std::function<bool()> completed);
 

@@ -125,12 +125,6 @@ cudaEvent_t record_event(cudaStream_t stream) {
   return event;
 }
 
-// An exchange enqueued on the communicator's side stream after the current stream's gather of
-// the sent rows; wait() orders the current stream after it and scatters the received rows there.
-// The tensors (allocated on the current stream) stay referenced until the current stream waits
-// for the side stream's event (in wait() or the destructor, before the members are released), so
-// the caching allocator cannot hand their memory to current-stream work the side stream still
-// uses; no record_stream is needed.
 // Hands the collective of `comm` just queued on `stream` of GPU `device` to the collective
 // watchdog: an event recorded after it, which the watchdog thread queries (and destroys once it
 // has completed). That thread first makes `device` its current one, so that no CUDA call there
@@ -147,6 +141,12 @@ void watch_on_stream(const char* operation, const Communicator& comm, int device
   });
 }
 
+// An exchange enqueued on the communicator's side stream after the current stream's gather of
+// the sent rows; wait() orders the current stream after it and scatters the received rows there.
+// The tensors (allocated on the current stream) stay referenced until the current stream waits
+// for the side stream's event (in wait() or the destructor, before the members are released), so
+// the caching allocator cannot hand their memory to current-stream work the side stream still
+// uses; no record_stream is needed.
 class SideStreamExchange final : public PendingExchange {
  public:
   SideStreamExchange(const Communicator& owner, int device, ncclComm_t comm, cudaStream_t main,
@@ -164,8 +164,8 @@ class SideStreamExchange final : public PendingExchange {
     cudaEventDestroy(gathered);  // released once recorded work completes
     CUDA_CHECK(ordered);
     enqueue_all_to_all(comm, received_, sent_, send, recv, side_);
-    watch_on_stream("all_to_all (NCCL, side stream)", owner, device, side_);
     done_ = record_event(side_);
+    watch_on_stream("all_to_all (NCCL, side stream)", owner, device, side_);
   }
   ~SideStreamExchange() override {
     if (done_ == nullptr) return;
