@@ -6,7 +6,6 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -45,8 +44,7 @@ class CudaEventClock final : public ProfilerClock {
     return int(used_++);
   }
   double seconds(int from, int to) override {
-    UOE_ASSERT(from >= 0 && to >= 0 && size_t(std::max(from, to)) < used_,
-               "CudaEventClock: stamps ", from, " and ", to, " of ", used_, " recorded");
+    check_stamps(from, to, used_);
     C10_CUDA_CHECK(cudaEventSynchronize(events_[to]));
     C10_CUDA_CHECK(cudaEventSynchronize(events_[from]));
     float ms = 0.0f;

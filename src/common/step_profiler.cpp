@@ -45,9 +45,13 @@ int HostClock::stamp() {
   return int(stamps_.size()) - 1;
 }
 
+void ProfilerClock::check_stamps(int from, int to, size_t taken) {
+  UOE_ASSERT(from >= 0 && to >= 0 && size_t(std::max(from, to)) < taken, "profiler clock: stamps ",
+             from, " and ", to, " of ", taken, " taken this step");
+}
+
 double HostClock::seconds(int from, int to) {
-  UOE_ASSERT(from >= 0 && to >= 0 && size_t(std::max(from, to)) < stamps_.size(),
-             "HostClock: stamps ", from, " and ", to, " of ", stamps_.size(), " taken");
+  check_stamps(from, to, stamps_.size());
   return std::chrono::duration<double>(stamps_[to] - stamps_[from]).count();
 }
 
@@ -70,10 +74,6 @@ StepProfiler::Scope::~Scope() {
 void StepProfiler::add_interval(const std::string& phase, int layer, int from, int to,
                                 double sign) {
   step_[layer].intervals[phase].push_back({from, to, sign});
-}
-
-void StepProfiler::add_seconds(const std::string& phase, int layer, double seconds) {
-  step_[layer].seconds[phase] += seconds;
 }
 
 void StepProfiler::add_bytes(const std::string& collective, int layer, double bytes) {
@@ -110,13 +110,10 @@ nlohmann::json StepProfiler::end_step(int64_t step) {
                            {"phases_s", nlohmann::json::object()},
                            {"bytes", nlohmann::json::object()}};
   nlohmann::json layers = nlohmann::json::object();
-  for (auto& [layer, numbers] : step_) {
+  for (const auto& [layer, numbers] : step_) {
     for (const auto& [phase, intervals] : numbers.intervals) {
-      for (const Interval& i : intervals) {
-        numbers.seconds[phase] += i.sign * clock_->seconds(i.from, i.to);
-      }
-    }
-    for (const auto& [phase, s] : numbers.seconds) {
+      double s = 0.0;
+      for (const Interval& i : intervals) s += i.sign * clock_->seconds(i.from, i.to);
       record["phases_s"][phase] = record["phases_s"].value(phase, 0.0) + s;
       if (layer != kNoLayer) layers[layer_key(layer)]["phases_s"][phase] = s;
     }

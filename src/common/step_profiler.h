@@ -35,6 +35,10 @@ class ProfilerClock {
   virtual int stamp() = 0;
   // Seconds from stamp `from` to stamp `to` of this step (may wait for the device).
   virtual double seconds(int from, int to) = 0;
+
+ protected:
+  // Throws InternalError unless `from` and `to` are among the `taken` stamps of this step.
+  static void check_stamps(int from, int to, size_t taken);
 };
 
 // The host's steady clock (the default; on the CPU every operation has ended when it returns).
@@ -78,7 +82,6 @@ class StepProfiler {
   // Adds `sign` times the time between two stamps of this step to `phase` (resolved when the
   // step ends; sign -1 takes out time that another phase reports).
   void add_interval(const std::string& phase, int layer, int from, int to, double sign = 1.0);
-  void add_seconds(const std::string& phase, int layer, double seconds);
   void add_bytes(const std::string& collective, int layer, double bytes);
   // Adds `counts` [E] to the layer's routed tokens per expert of this step.
   void add_tokens_per_expert(int layer, const std::vector<int64_t>& counts);
@@ -108,8 +111,7 @@ class StepProfiler {
     double sign;
   };
   struct Numbers {
-    std::map<std::string, double> seconds;
-    std::map<std::string, std::vector<Interval>> intervals;  // added to seconds at end_step
+    std::map<std::string, std::vector<Interval>> intervals;  // read from the clock at end_step
     std::map<std::string, double> bytes;
   };
   std::unique_ptr<ProfilerClock> clock_;

@@ -23,27 +23,59 @@ TEST(StepProfiler, LoadImbalanceIsMaxOverMean) {
   EXPECT_DOUBLE_EQ(load_entropy({0, 0}), 0.0);
 }
 
-TEST(StepProfiler, RecordsSumPerLayerAndMeansOverSteps) {
+// A clock whose stamps get their time only when read, as device events do: the profiler must
+// read them at end_step, not when a scope closes.
+class DeferredClock final : public ProfilerClock {
+ public:
+  explicit DeferredClock(std::vector<double>& times) : times_(times) {}
+  void start_step() override { stamps_ = 0; }
+  int stamp() override { return stamps_++; }
+  double seconds(int from, int to) override { return times_.at(to) - times_.at(from); }
+
+ private:
+  std::vector<double>& times_;  // time of stamp i, filled in by the test
+  int stamps_ = 0;
+};
+
+// The default host clock times a scope around what it runs.
+TEST(StepProfiler, HostClockTimesScopes) {
   StepProfiler profiler;
+  profiler.start_step();
+  {
+    const StepProfiler::Scope forward(&profiler, "forward");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const auto record = profiler.end_step(1);
+  EXPECT_GE(record["phases_s"]["forward"].get<double>(), 0.002);
+  EXPECT_LE(record["phases_s"]["forward"].get<double>(), record["wall_s"].get<double>());
+}
+
+TEST(StepProfiler, RecordsSumPerLayerAndMeansOverSteps) {
+  std::vector<double> times;
+  StepProfiler profiler;
+  profiler.set_clock(std::make_unique<DeferredClock>(times));
   for (int step = 1; step <= 2; ++step) {
-    profiler.start_step();
+    profiler.start_step();  // stamp 0
     {
-      const StepProfiler::Scope forward(&profiler, "forward");
-      const StepProfiler::Scope attention(&profiler, "attention", 0);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      const StepProfiler::Scope forward(&profiler, "forward");         // stamps 1, 4
+      const StepProfiler::Scope attention(&profiler, "attention", 0);  // stamps 2, 3
     }
-    profiler.add_seconds("token_all_to_all", 1, 0.001 * step);
-    profiler.add_seconds("token_all_to_all", 2, 0.002 * step);
+    for (int layer : {1, 2}) {  // stamps 5, 6 and 7, 8
+      const int start = profiler.stamp();
+      profiler.add_interval("token_all_to_all", layer, start, profiler.stamp());
+    }
+    // forward 2 ms, attention 1.5 ms; the all-to-all 1 ms * step on layer 1, 2 ms * step on 2.
+    times = {
+        0.0, 0.001, 0.0012, 0.0027, 0.003, 0.01, 0.01 + 0.001 * step, 0.02, 0.02 + 0.002 * step,
+        0.03};  // stamp 9 is end_step's
     profiler.add_bytes("token_all_to_all", 1, 100.0 * step);
     profiler.add_tokens_per_expert(1, {1, 2, 3, 6});  // two micro-batches add up
     profiler.add_tokens_per_expert(1, {1, 2, 3, 6});
     const auto record = profiler.end_step(step);
     EXPECT_EQ(record["step"].get<int64_t>(), step);
-    const double wall = record["wall_s"].get<double>();
-    const double forward = record["phases_s"]["forward"].get<double>();
-    EXPECT_GE(forward, 0.002);
-    EXPECT_LE(forward, wall);
-    EXPECT_LE(record["phases_s"]["attention"].get<double>(), forward);
+    EXPECT_NEAR(record["wall_s"].get<double>(), 0.03, 1e-12);
+    EXPECT_NEAR(record["phases_s"]["forward"].get<double>(), 0.002, 1e-12);
+    EXPECT_NEAR(record["layers"]["0"]["phases_s"]["attention"].get<double>(), 0.0015, 1e-12);
     EXPECT_NEAR(record["phases_s"]["token_all_to_all"].get<double>(), 0.003 * step, 1e-12);
     EXPECT_NEAR(record["layers"]["2"]["phases_s"]["token_all_to_all"].get<double>(), 0.002 * step,
                 1e-12);
@@ -63,20 +95,6 @@ TEST(StepProfiler, RecordsSumPerLayerAndMeansOverSteps) {
   EXPECT_NE(table.find("  attention"), std::string::npos) << table;
   EXPECT_NE(table.find("load imbalance"), std::string::npos) << table;
 }
-
-// A clock whose stamps get their time only when read, as device events do: the profiler must
-// read them at end_step, not when a scope closes.
-class DeferredClock final : public ProfilerClock {
- public:
-  explicit DeferredClock(std::vector<double>& times) : times_(times) {}
-  void start_step() override { stamps_ = 0; }
-  int stamp() override { return stamps_++; }
-  double seconds(int from, int to) override { return times_.at(to) - times_.at(from); }
-
- private:
-  std::vector<double>& times_;  // time of stamp i, filled in by the test
-  int stamps_ = 0;
-};
 
 TEST(StepProfiler, IntervalsAreReadFromTheClockWhenTheStepEnds) {
   std::vector<double> times;
