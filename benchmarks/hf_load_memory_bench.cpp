@@ -6,7 +6,8 @@
 //     writes a synthetic BF16 checkpoint (one shard per layer + index) of that shape;
 //   mpiexec -np <P> hf_load_memory_bench --mode load --dir <dir> --out result.json [same shape]
 //     builds the fp32 model with ep_size = P, loads the checkpoint and reports, per rank, the peak
-//     RSS before building the model (start-up), after loading, and what the rank holds.
+//     RSS before building the model (start-up), after loading, and what the rank holds, and the
+//     seconds spent building the model and loading it.
 // The driver benchmarks/run_hf_load_memory.sh writes once and loads at 1, 2 and 4 ranks, each in
 // its own processes, so that no run's peak hides another's.
 //
@@ -105,7 +106,9 @@ int load_checkpoint_measured(const ModelConfig& c, const std::string& dir, const
   const SafetensorsCheckpoint checkpoint(dir);
   const int64_t start_rss = peak_rss_bytes();
 
+  const double t_build = bench::now_seconds();
   CausalLM model(c, groups.ep());
+  const double build_s = bench::now_seconds() - t_build;
   const double t0 = bench::now_seconds();
   const HfLoadReport report = load_hf_checkpoint(checkpoint, model, "");
   const double load_s = bench::now_seconds() - t0;
@@ -121,11 +124,11 @@ int load_checkpoint_measured(const ModelConfig& c, const std::string& dir, const
   UOE_CHECK(wrong == 0, wrong, " tensors do not hold their checkpoint values");
 
   const int64_t held = report.dense_bytes + report.expert_bytes;
-  auto mine = torch::tensor(
-      {start_rss, peak_rss, report.dense_bytes, report.expert_bytes, int64_t(load_s * 1e6)});
-  auto all = torch::empty({world->size() * 5}, torch::kInt64);
+  auto mine = torch::tensor({start_rss, peak_rss, report.dense_bytes, report.expert_bytes,
+                             int64_t(load_s * 1e6), int64_t(build_s * 1e6)});
+  auto all = torch::empty({world->size() * 6}, torch::kInt64);
   world->all_gather(all, mine);
-  all = all.reshape({world->size(), 5});
+  all = all.reshape({world->size(), 6});
   if (world->rank() != 0) return 0;
 
   const int64_t per_expert = 3 * c.hidden_size * c.moe_intermediate_size * 4;
@@ -141,7 +144,8 @@ int load_checkpoint_measured(const ModelConfig& c, const std::string& dir, const
                      {"dense_bytes", row[2].item<int64_t>()},
                      {"expert_bytes", row[3].item<int64_t>()},
                      {"peak_minus_start_over_held", double(peak - start) / double(rank_held)},
-                     {"load_s", row[4].item<int64_t>() * 1e-6}});
+                     {"load_s", row[4].item<int64_t>() * 1e-6},
+                     {"build_s", row[5].item<int64_t>() * 1e-6}});
   }
   const int64_t full_model = report.dense_bytes + per_expert * c.num_experts * c.num_moe_layers();
   bench::write_json(
@@ -159,7 +163,7 @@ int load_checkpoint_measured(const ModelConfig& c, const std::string& dir, const
   log0("ep=", world->size(), ": rank 0 holds ", held / kMiB, " MiB (dense ",
        report.dense_bytes / kMiB, " + experts ", report.expert_bytes / kMiB, "), peak RSS ",
        peak_rss / kMiB, " MiB (start ", start_rss / kMiB, "), full fp32 model ", full_model / kMiB,
-       " MiB, load ", load_s, " s");
+       " MiB, build ", build_s, " s, load ", load_s, " s");
   return 0;
 }
 

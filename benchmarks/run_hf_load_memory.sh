@@ -24,12 +24,12 @@ import json, sys
 out = sys.argv[1]
 mib = 2 ** 20
 print(f"{'ep':>3} {'rank':>4} {'holds MiB':>10} {'peak RSS MiB':>13} {'start MiB':>10} "
-      f"{'(peak-start)/holds':>19} {'load s':>7}")
+      f"{'(peak-start)/holds':>19} {'build s':>8} {'load s':>7}")
 for np in (1, 2, 4):
     r = json.load(open(f"{out}/hf_load_memory_np{np}.json"))
     for rank in r["ranks"]:
         print(f"{np:>3} {rank['rank']:>4} {rank['held_bytes']/mib:>10.0f} {rank['peak_rss_bytes']/mib:>13.0f} "
               f"{rank['start_rss_bytes']/mib:>10.0f} {rank['peak_minus_start_over_held']:>19.3f} "
-              f"{rank['load_s']:>7.1f}")
+              f"{rank['build_s']:>8.2f} {rank['load_s']:>7.1f}")
 print(f"checkpoint {r['checkpoint_bf16_bytes']/mib:.0f} MiB BF16; full model {r['full_model_fp32_bytes']/mib:.0f} MiB fp32")
 PY

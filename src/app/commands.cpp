@@ -30,17 +30,17 @@ namespace uoe {
 namespace {
 
 // The model of the config on the run's device: loaded from model_name_or_path (plus delta), or
-// initialised from seed. It is created in its dtype on the host and moved to the device before
-// any value is set, so the values go to the device one tensor at a time (from the files' memory
-// maps, converted to the model's dtype on the way; never a full fp32 copy of a bf16 model).
-// Bad files are reported once, by agreement of the ranks.
+// initialised from seed. Its parameters are created on the device in the model's dtype without
+// values, so the values go to the device one tensor at a time (from the files' memory maps,
+// converted to the model's dtype on the way): the host never holds the weights, and a bf16 model
+// never has an fp32 copy. Bad files are reported once, by agreement of the ranks.
 CausalLM build_model(const RunContext& ctx) {
   return agreed(*ctx.groups.world().control, [&] {
     const RunConfig& c = ctx.config;
     UOE_CHECK(c.has_model, "this command needs a model: set model_name_or_path or model:");
-    CausalLM model(c.model, ctx.groups.ep(), c.training.bf16 ? torch::kBFloat16 : torch::kFloat32);
+    CausalLM model(c.model, ctx.groups.ep(), c.training.bf16 ? torch::kBFloat16 : torch::kFloat32,
+                   ctx.device.torch_device());
     model->set_dispatch_options({c.parallel.overlap_dispatch, c.parallel.shared_memory_dispatch});
-    model->to(ctx.device.torch_device());
     if (c.model_name_or_path.empty()) {
       model->initialize(c.training.seed);
     } else {
@@ -113,20 +113,18 @@ MemoryCapacity device_capacity(Communicator& world, const std::string& device) {
 }
 
 // The start-up memory plan (plan/memory_plan.h) against the least memory any rank may use, on its
-// GPU and on the host when it runs on a GPU: printed by rank 0, kept for summary.json, and a
-// layout that cannot fit ends every rank with exit 2 before the model is built.
+// GPU or on the host: printed by rank 0, kept for summary.json, and a layout that cannot fit ends
+// every rank with exit 2 before the model is built.
 void plan_memory(RunContext& ctx, RunWorkload workload) {
   if (!ctx.config.has_model) return;  // build_model reports it
   workload.precision = ctx.config.training.bf16 ? "bf16" : "fp32";
   workload.gradient_checkpointing = ctx.config.training.gradient_checkpointing;
   Communicator& world = *ctx.groups.world().control;
-  const MemoryCapacity host = host_capacity(world);
-  const bool gpu = ctx.device.device != "cpu";
-  const MemoryCapacity capacity = gpu ? device_capacity(world, ctx.device.device) : host;
+  const MemoryCapacity capacity =
+      ctx.device.device != "cpu" ? device_capacity(world, ctx.device.device) : host_capacity(world);
   const Layout layout{ctx.groups.ep_size(), ctx.groups.dp_size()};
   const MemoryPlan plan = agreed(world, [&] {
-    MemoryPlan p = plan_run_memory(ctx.config.model, layout, workload, capacity,
-                                   gpu ? std::optional<MemoryCapacity>(host) : std::nullopt);
+    MemoryPlan p = plan_run_memory(ctx.config.model, layout, workload, capacity);
     check_memory_plan(p);
     return p;
   });

@@ -34,15 +34,16 @@ torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Ten
                 : causal_attention(q, k, v, divisor);
 }
 
-AttentionImpl::AttentionImpl(const ModelConfig& config)
+AttentionImpl::AttentionImpl(const ModelConfig& config,
+                             const torch::TensorOptions& parameter_options)
     : num_heads_(config.num_attention_heads),
       num_kv_heads_(config.num_key_value_heads),
       head_dim_(config.resolved_head_dim()),
       per_head_norm_(config.qk_norm == "head"),
       score_divisor_(config.softmax_divisor()) {
   const int64_t h = config.hidden_size;
-  auto linear = [](int64_t in, int64_t out, bool bias) {
-    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  auto linear = [&](int64_t in, int64_t out, bool bias) {
+    return Linear(in, out, bias, parameter_options);
   };
   q_proj = register_module("q_proj", linear(h, num_heads_ * head_dim_, config.attention_bias));
   k_proj = register_module("k_proj", linear(h, num_kv_heads_ * head_dim_, config.attention_bias));
@@ -51,10 +52,10 @@ AttentionImpl::AttentionImpl(const ModelConfig& config)
       register_module("o_proj", linear(num_heads_ * head_dim_, h, config.attention_output_bias));
   if (config.qk_norm != "none") {
     q_norm = register_module("q_norm", RMSNorm(per_head_norm_ ? head_dim_ : num_heads_ * head_dim_,
-                                               config.rms_norm_eps));
-    k_norm = register_module(
-        "k_norm",
-        RMSNorm(per_head_norm_ ? head_dim_ : num_kv_heads_ * head_dim_, config.rms_norm_eps));
+                                               config.rms_norm_eps, parameter_options));
+    k_norm =
+        register_module("k_norm", RMSNorm(per_head_norm_ ? head_dim_ : num_kv_heads_ * head_dim_,
+                                          config.rms_norm_eps, parameter_options));
   }
 }
 

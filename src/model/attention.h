@@ -28,19 +28,21 @@ torch::Tensor self_attention(const torch::Tensor& q, torch::Tensor k, torch::Ten
 
 class AttentionImpl : public torch::nn::Module {
  public:
-  explicit AttentionImpl(const ModelConfig& config);
+  // Parameters unset (moe/linear.h), on parameter_options' device and in its dtype.
+  explicit AttentionImpl(const ModelConfig& config,
+                         const torch::TensorOptions& parameter_options = {});
   // x [B, S, H] -> [B, S, H]. Right padding needs no mask: causal attention never looks ahead.
   // With `cached`, x holds only the new tokens, `rotary` their positions' tables
   // (CacheStep::rotary), and they attend to the cache as well.
   torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary,
                         const LayerCacheStep* cached = nullptr);
 
-  torch::nn::Linear q_proj{nullptr};  // [N*D, H]
-  torch::nn::Linear k_proj{nullptr};  // [G*D, H]
-  torch::nn::Linear v_proj{nullptr};  // [G*D, H]
-  torch::nn::Linear o_proj{nullptr};  // [H, N*D]
-  RMSNorm q_norm{nullptr};            // qk_norm: [D] (head) or [N*D] (full)
-  RMSNorm k_norm{nullptr};            // qk_norm: [D] (head) or [G*D] (full)
+  Linear q_proj{nullptr};   // [N*D, H]
+  Linear k_proj{nullptr};   // [G*D, H]
+  Linear v_proj{nullptr};   // [G*D, H]
+  Linear o_proj{nullptr};   // [H, N*D]
+  RMSNorm q_norm{nullptr};  // qk_norm: [D] (head) or [N*D] (full)
+  RMSNorm k_norm{nullptr};  // qk_norm: [D] (head) or [G*D] (full)
 
  private:
   int64_t num_heads_, num_kv_heads_, head_dim_;

@@ -5,43 +5,26 @@
 #include "model/recompute.h"
 
 namespace uoe {
-namespace {
 
-// Tensors created without a dtype get `dtype` while it lives (restores the previous default).
-class DefaultDtypeGuard {
- public:
-  explicit DefaultDtypeGuard(torch::Dtype dtype) : previous_(torch::get_default_dtype()) {
-    torch::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));
-  }
-  ~DefaultDtypeGuard() { torch::set_default_dtype(previous_); }
-  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
-  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
-
- private:
-  caffe2::TypeMeta previous_;
-};
-
-}  // namespace
-
-CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep, torch::Dtype dtype)
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, ProcessGroup ep, torch::Dtype dtype,
+                           torch::Device device)
     : config_(config), dtype_(dtype) {
   config.validate("model");
   UOE_ASSERT(dtype == torch::kFloat32 || dtype == torch::kBFloat16,
              "CausalLM: dtype must be float32 or bfloat16, got ", dtype);
-  const DefaultDtypeGuard guard(dtype);
-  embed_tokens =
-      register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  const auto parameter_options = torch::TensorOptions().dtype(dtype).device(device);
+  embed_tokens = register_module(
+      "embed_tokens", Embedding(config.vocab_size, config.hidden_size, parameter_options));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
-    decoder_layers_.push_back(DecoderLayer(config, l, ep));
+    decoder_layers_.push_back(DecoderLayer(config, l, ep, parameter_options));
     layers->push_back(decoder_layers_.back());
   }
-  norm = register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  norm =
+      register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps, parameter_options));
   if (!config.tie_word_embeddings) {
     lm_head = register_module(
-        "lm_head",
-        torch::nn::Linear(
-            torch::nn::LinearOptions(config.hidden_size, config.vocab_size).bias(false)));
+        "lm_head", Linear(config.hidden_size, config.vocab_size, false, parameter_options));
   }
 }
 

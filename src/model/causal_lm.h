@@ -23,10 +23,12 @@ struct CausalLMOutput {
 
 class CausalLMImpl : public torch::nn::Module {
  public:
-  // Parameters and buffers are created in `dtype` (kFloat32 or kBFloat16): a bf16 model never
-  // has an fp32 copy. Activations follow the weights; logits, router scores, norms and attention
-  // probabilities are computed in fp32.
-  CausalLMImpl(const ModelConfig& config, ProcessGroup ep, torch::Dtype dtype = torch::kFloat32);
+  // Parameters are created on `device` in `dtype` (kFloat32 or kBFloat16) without values: NaN
+  // until initialize() or a checkpoint load sets them (moe/linear.h). So the weights are never on
+  // the host on their way to a GPU, and a bf16 model never has an fp32 copy. Activations follow
+  // the weights; logits, router scores, norms and attention probabilities are computed in fp32.
+  CausalLMImpl(const ModelConfig& config, ProcessGroup ep, torch::Dtype dtype = torch::kFloat32,
+               torch::Device device = torch::kCPU);
 
   // input_ids [B, S] int64 -> logits and routing. Collective over the EP group.
   // capture_layer >= 0 also returns that decoder layer's output (residual stream).
@@ -54,7 +56,7 @@ class CausalLMImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   torch::Dtype dtype() const { return dtype_; }
-  // Where the parameters live (CausalLM is moved as a whole with Module::to).
+  // Where the parameters live (the constructor's device, or Module::to's).
   torch::Device device() const { return embed_tokens->weight.device(); }
   std::vector<MoELayer> moe_layers() const;
 
@@ -67,10 +69,10 @@ class CausalLMImpl : public torch::nn::Module {
   // backward (model/recompute.h); the same losses and gradients with less memory. Off by default.
   void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
 
-  torch::nn::Embedding embed_tokens{nullptr};
+  Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
+  Linear lm_head{nullptr};  // null when tie_word_embeddings
 
  private:
   // Embedding, decoder layers (with `cache`: incremental, CacheStep of the cache), norm, head.

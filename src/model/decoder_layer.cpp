@@ -2,26 +2,28 @@
 
 namespace uoe {
 
-DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer_index,
-                                   ProcessGroup ep) {
-  input_layernorm =
-      register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, ProcessGroup ep,
+                                   const torch::TensorOptions& parameter_options) {
+  input_layernorm = register_module(
+      "input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps, parameter_options));
   if (config.is_mla()) {
-    mla_attn = register_module("self_attn", MLAttention(config));
+    mla_attn = register_module("self_attn", MLAttention(config, parameter_options));
   } else {
-    self_attn = register_module("self_attn", Attention(config));
+    self_attn = register_module("self_attn", Attention(config, parameter_options));
   }
   post_attention_layernorm =
-      register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+      register_module("post_attention_layernorm",
+                      RMSNorm(config.hidden_size, config.rms_norm_eps, parameter_options));
   if (config.is_moe_layer(layer_index)) {
     MoELayerOptions moe;
     moe.router = config.router_options();
     moe.expert_intermediate_size = config.moe_intermediate_size;
     moe.shared_intermediate_size = config.shared_expert_intermediate_size;
     moe.shared_expert_gate = config.shared_expert_gate;
-    moe_mlp = register_module("mlp", MoELayer(moe, std::move(ep)));
+    moe_mlp = register_module("mlp", MoELayer(moe, std::move(ep), parameter_options));
   } else {
-    dense_mlp = register_module("mlp", SwiGLU(config.hidden_size, config.intermediate_size));
+    dense_mlp = register_module(
+        "mlp", SwiGLU(config.hidden_size, config.intermediate_size, parameter_options));
   }
 }
 

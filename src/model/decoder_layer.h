@@ -19,7 +19,9 @@ struct DecoderOutput {
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, ProcessGroup ep);
+  // Parameters unset (moe/linear.h), on parameter_options' device and in its dtype.
+  DecoderLayerImpl(const ModelConfig& config, int64_t layer_index, ProcessGroup ep,
+                   const torch::TensorOptions& parameter_options = {});
   // `cached`: incremental decoding (AttentionImpl::forward); the MoE layer routes only x's tokens.
   // `record`: recomputation of an MoE layer (MoELayerImpl::forward, model/recompute.h).
   DecoderOutput forward(const torch::Tensor& x, const RotaryTables& rotary,

@@ -10,7 +10,8 @@ constexpr double kLatentNormEps = 1e-6;
 
 }  // namespace
 
-MLAttentionImpl::MLAttentionImpl(const ModelConfig& config)
+MLAttentionImpl::MLAttentionImpl(const ModelConfig& config,
+                                 const torch::TensorOptions& parameter_options)
     : num_heads_(config.num_attention_heads),
       kv_lora_rank_(config.kv_lora_rank),
       nope_dim_(config.qk_nope_head_dim),
@@ -20,19 +21,21 @@ MLAttentionImpl::MLAttentionImpl(const ModelConfig& config)
       score_divisor_(config.softmax_divisor()) {
   const int64_t h = config.hidden_size;
   const int64_t q_out = num_heads_ * (nope_dim_ + rope_dim_);
-  auto linear = [](int64_t in, int64_t out, bool bias) {
-    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  auto linear = [&](int64_t in, int64_t out, bool bias) {
+    return Linear(in, out, bias, parameter_options);
   };
   if (config.q_lora_rank == 0) {
     q_proj = register_module("q_proj", linear(h, q_out, false));
   } else {
     q_a_proj = register_module("q_a_proj", linear(h, config.q_lora_rank, config.attention_bias));
-    q_a_layernorm = register_module("q_a_layernorm", RMSNorm(config.q_lora_rank, kLatentNormEps));
+    q_a_layernorm = register_module("q_a_layernorm",
+                                    RMSNorm(config.q_lora_rank, kLatentNormEps, parameter_options));
     q_b_proj = register_module("q_b_proj", linear(config.q_lora_rank, q_out, false));
   }
   kv_a_proj_with_mqa = register_module("kv_a_proj_with_mqa",
                                        linear(h, kv_lora_rank_ + rope_dim_, config.attention_bias));
-  kv_a_layernorm = register_module("kv_a_layernorm", RMSNorm(kv_lora_rank_, kLatentNormEps));
+  kv_a_layernorm =
+      register_module("kv_a_layernorm", RMSNorm(kv_lora_rank_, kLatentNormEps, parameter_options));
   kv_b_proj =
       register_module("kv_b_proj", linear(kv_lora_rank_, num_heads_ * (nope_dim_ + v_dim_), false));
   o_proj = register_module("o_proj", linear(num_heads_ * v_dim_, h, config.attention_bias));

@@ -16,20 +16,22 @@ namespace uoe {
 
 class MLAttentionImpl : public torch::nn::Module {
  public:
-  explicit MLAttentionImpl(const ModelConfig& config);
+  // Parameters unset (moe/linear.h), on parameter_options' device and in its dtype.
+  explicit MLAttentionImpl(const ModelConfig& config,
+                           const torch::TensorOptions& parameter_options = {});
   // x [B, S, H] -> [B, S, H], causal; `cached` as in AttentionImpl::forward (the cache holds each
   // head's key, nope and rotated rope parts, and value, as HF transformers caches them).
   torch::Tensor forward(const torch::Tensor& x, const RotaryTables& rotary,
                         const LayerCacheStep* cached = nullptr);
 
-  torch::nn::Linear q_proj{nullptr};              // [N*(Dn+Dr), H] when q_lora_rank = 0
-  torch::nn::Linear q_a_proj{nullptr};            // [Rq, H] otherwise
-  RMSNorm q_a_layernorm{nullptr};                 // [Rq]
-  torch::nn::Linear q_b_proj{nullptr};            // [N*(Dn+Dr), Rq]
-  torch::nn::Linear kv_a_proj_with_mqa{nullptr};  // [R+Dr, H]
-  RMSNorm kv_a_layernorm{nullptr};                // [R]
-  torch::nn::Linear kv_b_proj{nullptr};           // [N*(Dn+Dv), R]
-  torch::nn::Linear o_proj{nullptr};              // [H, N*Dv]
+  Linear q_proj{nullptr};              // [N*(Dn+Dr), H] when q_lora_rank = 0
+  Linear q_a_proj{nullptr};            // [Rq, H] otherwise
+  RMSNorm q_a_layernorm{nullptr};      // [Rq]
+  Linear q_b_proj{nullptr};            // [N*(Dn+Dr), Rq]
+  Linear kv_a_proj_with_mqa{nullptr};  // [R+Dr, H]
+  RMSNorm kv_a_layernorm{nullptr};     // [R]
+  Linear kv_b_proj{nullptr};           // [N*(Dn+Dv), R]
+  Linear o_proj{nullptr};              // [H, N*Dv]
 
  private:
   int64_t num_heads_, kv_lora_rank_, nope_dim_, rope_dim_, v_dim_;

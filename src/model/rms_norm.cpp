@@ -2,8 +2,10 @@
 
 namespace uoe {
 
-RMSNormImpl::RMSNormImpl(int64_t hidden_size, double eps) : eps_(eps) {
-  weight = register_parameter("weight", torch::ones({hidden_size}));
+RMSNormImpl::RMSNormImpl(int64_t hidden_size, double eps,
+                         const torch::TensorOptions& parameter_options)
+    : eps_(eps) {
+  weight = register_parameter("weight", unset_parameter({hidden_size}, parameter_options));
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {

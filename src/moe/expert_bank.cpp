@@ -57,11 +57,14 @@ torch::Tensor grouped_linear(const torch::Tensor& rows, const torch::Tensor& sta
 
 }  // namespace
 
-ExpertBankImpl::ExpertBankImpl(const ExpertBankOptions& options) : options_(options) {
+ExpertBankImpl::ExpertBankImpl(const ExpertBankOptions& options,
+                               const torch::TensorOptions& parameter_options)
+    : options_(options) {
   for (int64_t e = 0; e < options.num_local_experts; ++e) {
     const int64_t global_id = options.first_expert + e;
-    experts_.push_back(register_module(std::to_string(global_id),
-                                       SwiGLU(options.hidden_size, options.intermediate_size)));
+    experts_.push_back(
+        register_module(std::to_string(global_id),
+                        SwiGLU(options.hidden_size, options.intermediate_size, parameter_options)));
   }
 }
 

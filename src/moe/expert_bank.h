@@ -49,7 +49,9 @@ enum class GroupedGemm { kAuto, kOn, kOff };
 
 class ExpertBankImpl : public torch::nn::Module {
  public:
-  explicit ExpertBankImpl(const ExpertBankOptions& options);
+  // Parameters unset (moe/linear.h), on parameter_options' device and in its dtype.
+  explicit ExpertBankImpl(const ExpertBankOptions& options,
+                          const torch::TensorOptions& parameter_options = {});
 
   // rows [R, H] grouped by local expert (rows_per_expert[e] rows for local expert e, in order)
   // -> the output [R, H] in parts (one per expert with rows, or one per run of frozen experts on

@@ -4,23 +4,23 @@
 
 namespace uoe {
 
-MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep)
+MoELayerImpl::MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep,
+                           const torch::TensorOptions& parameter_options)
     : options_(options), dispatcher_(std::move(ep), options.router.num_experts) {
   const int64_t hidden_size = options.router.hidden_size;
-  gate = register_module("gate", Router(options.router));
+  gate = register_module("gate", Router(options.router, parameter_options));
   ExpertBankOptions bank;
   bank.hidden_size = hidden_size;
   bank.intermediate_size = options.expert_intermediate_size;
   bank.first_expert = dispatcher_.first_local_expert();
   bank.num_local_experts = dispatcher_.num_local_experts();
-  experts = register_module("experts", ExpertBank(bank));
+  experts = register_module("experts", ExpertBank(bank, parameter_options));
   if (options.shared_intermediate_size > 0) {
-    shared_experts =
-        register_module("shared_experts", SwiGLU(hidden_size, options.shared_intermediate_size));
+    shared_experts = register_module(
+        "shared_experts", SwiGLU(hidden_size, options.shared_intermediate_size, parameter_options));
     if (options.shared_expert_gate) {
       shared_expert_gate =
-          register_module("shared_expert_gate",
-                          torch::nn::Linear(torch::nn::LinearOptions(hidden_size, 1).bias(false)));
+          register_module("shared_expert_gate", Linear(hidden_size, 1, false, parameter_options));
     }
   }
 }

@@ -28,7 +28,9 @@ struct MoEOutput {
 class MoELayerImpl : public torch::nn::Module {
  public:
   // `ep` is the EP group (undefined = no expert parallelism); experts are split evenly over it.
-  MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep);
+  // Parameters unset (moe/linear.h), on parameter_options' device and in its dtype.
+  MoELayerImpl(const MoELayerOptions& options, ProcessGroup ep,
+               const torch::TensorOptions& parameter_options = {});
 
   // hidden [T, H] -> MoEOutput. Collective over the EP group. `record` (recomputation,
   // moe/dispatch_transport.h): a first run keeps its routing and exchanges there; a replay routes
@@ -46,8 +48,8 @@ class MoELayerImpl : public torch::nn::Module {
 
   Router gate{nullptr};
   ExpertBank experts{nullptr};
-  SwiGLU shared_experts{nullptr};                 // optional
-  torch::nn::Linear shared_expert_gate{nullptr};  // optional, [1, H]
+  SwiGLU shared_experts{nullptr};      // optional
+  Linear shared_expert_gate{nullptr};  // optional, [1, H]
 
  private:
   MoELayerOptions options_;

@@ -4,6 +4,7 @@
 
 #include "common/check.h"
 #include "common/named_enum.h"
+#include "moe/linear.h"
 
 namespace uoe {
 
@@ -22,7 +23,8 @@ RouterKind parse_router_kind(const std::string& name) {
 
 std::string to_string(RouterKind kind) { return enum_name(kRouterKindNames, kind); }
 
-RouterImpl::RouterImpl(const RouterOptions& options) : options_(options) {
+RouterImpl::RouterImpl(const RouterOptions& options, const torch::TensorOptions& parameter_options)
+    : options_(options) {
   UOE_CHECK(options.num_experts > 0, "router: num_experts must be > 0, got ", options.num_experts);
   UOE_CHECK(options.top_k >= 1 && options.top_k <= options.num_experts,
             "router: top_k must be in [1, num_experts=", options.num_experts, "], got ",
@@ -32,12 +34,14 @@ RouterImpl::RouterImpl(const RouterOptions& options) : options_(options) {
   UOE_CHECK(options.topk_group >= 1 && options.topk_group <= options.n_group,
             "router: topk_group=", options.topk_group, " must be in [1, n_group=", options.n_group,
             "]");
-  weight = register_parameter("weight", torch::empty({options.num_experts, options.hidden_size}));
+  weight = register_parameter(
+      "weight", unset_parameter({options.num_experts, options.hidden_size}, parameter_options));
   if (options.kind == RouterKind::kDeepSeekV3) {
     // fp32 whatever the model's dtype (transformers' _keep_in_fp32_modules_strict): the
     // aux-loss-free updates are far below bf16's rounding step once the bias is away from 0.
-    e_score_correction_bias = register_buffer("e_score_correction_bias",
-                                              torch::zeros({options.num_experts}, torch::kFloat32));
+    e_score_correction_bias = register_buffer(
+        "e_score_correction_bias",
+        torch::zeros({options.num_experts}, parameter_options.dtype(torch::kFloat32)));
   }
 }
 

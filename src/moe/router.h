@@ -42,7 +42,10 @@ struct RouterOutput {
 
 class RouterImpl : public torch::nn::Module {
  public:
-  explicit RouterImpl(const RouterOptions& options);
+  // The weight unset (moe/linear.h), on parameter_options' device and in its dtype; the DeepSeek-V3
+  // correction bias is zeros in fp32 on that device.
+  explicit RouterImpl(const RouterOptions& options,
+                      const torch::TensorOptions& parameter_options = {});
   // hidden [T, H] -> routing decision for each token.
   RouterOutput forward(const torch::Tensor& hidden);
 

@@ -2,10 +2,9 @@
 
 namespace uoe {
 
-SwiGLUImpl::SwiGLUImpl(int64_t hidden_size, int64_t intermediate_size) {
-  auto linear = [](int64_t in, int64_t out) {
-    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
-  };
+SwiGLUImpl::SwiGLUImpl(int64_t hidden_size, int64_t intermediate_size,
+                       const torch::TensorOptions& parameter_options) {
+  auto linear = [&](int64_t in, int64_t out) { return Linear(in, out, false, parameter_options); };
   gate_proj = register_module("gate_proj", linear(hidden_size, intermediate_size));
   up_proj = register_module("up_proj", linear(hidden_size, intermediate_size));
   down_proj = register_module("down_proj", linear(intermediate_size, hidden_size));

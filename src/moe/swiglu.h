@@ -4,17 +4,21 @@
 // layers.
 #include <torch/torch.h>
 
+#include "moe/linear.h"
+
 namespace uoe {
 
 class SwiGLUImpl : public torch::nn::Module {
  public:
-  SwiGLUImpl(int64_t hidden_size, int64_t intermediate_size);
+  // Parameters unset (moe/linear.h), on parameter_options' device and in its dtype.
+  SwiGLUImpl(int64_t hidden_size, int64_t intermediate_size,
+             const torch::TensorOptions& parameter_options = {});
   // x [N, H] -> [N, H]
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear gate_proj{nullptr};  // [F, H]
-  torch::nn::Linear up_proj{nullptr};    // [F, H]
-  torch::nn::Linear down_proj{nullptr};  // [H, F]
+  Linear gate_proj{nullptr};  // [F, H]
+  Linear up_proj{nullptr};    // [F, H]
+  Linear down_proj{nullptr};  // [H, F]
 };
 TORCH_MODULE(SwiGLU);
 

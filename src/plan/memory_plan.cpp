@@ -67,15 +67,11 @@ MemoryCapacity gpu_capacity(const std::vector<RankGpu>& ranks, const std::string
 }
 
 MemoryPlan plan_run_memory(const ModelConfig& model, const Layout& layout,
-                           const RunWorkload& workload, const MemoryCapacity& capacity,
-                           std::optional<MemoryCapacity> host) {
-  UOE_ASSERT(host.has_value() == (capacity.device != "cpu"),
-             "the host's capacity is checked separately exactly when the tensors live on a GPU");
+                           const RunWorkload& workload, const MemoryCapacity& capacity) {
   MemoryPlan plan;
   plan.workload = workload;
   plan.layout = layout;
   plan.capacity = capacity;
-  plan.host = std::move(host);
   const bool recompute = workload.gradient_checkpointing;
   plan.without_recompute = estimate(model, layout, workload, false, workload.precision);
   plan.with_recompute = estimate(model, layout, workload, true, workload.precision);
@@ -100,10 +96,7 @@ std::string MemoryPlan::describe() const {
       ")",
       capacity.process_baseline > 0
           ? ", over " + gib(capacity.process_baseline) + " already resident"
-          : "",
-      host ? c10::str("; host: the weights while the model loads, ", gib(host_staging()), " of ",
-                      gib(host->bytes_per_rank), " (", host->source, ")")
-           : "");
+          : "");
 }
 
 nlohmann::json MemoryPlan::to_json() const {
@@ -121,12 +114,8 @@ nlohmann::json MemoryPlan::to_json() const {
                          {"process_baseline_bytes", capacity.process_baseline},
                          {"capacity_source", capacity.source}};
   // The host's peak is the resident set size; a GPU's, what its caching allocator handed out.
-  json[host ? "expected_peak_device_allocated_bytes" : "expected_peak_rss_bytes"] = expected_peak();
-  if (host) {
-    json["host_staging_bytes"] = host_staging();
-    json["host_capacity_bytes_per_rank"] = host->bytes_per_rank;
-    json["host_capacity_source"] = host->source;
-  }
+  json[on_gpu() ? "expected_peak_device_allocated_bytes" : "expected_peak_rss_bytes"] =
+      expected_peak();
   return json;
 }
 
@@ -134,43 +123,30 @@ void check_memory_plan(const MemoryPlan& plan) {
   if (plan.fits()) return;
   const MemoryEstimate& m = plan.planned;
   const RunWorkload& w = plan.workload;
-  const bool gpu = plan.host.has_value();
+  const double capacity = plan.capacity.bytes_per_rank;
+  std::string change;
+  if (m.activations >= m.weights + m.optimizer) {
+    change = c10::str("lower per_device_train_batch_size (", w.sequences_per_rank, " sequences",
+                      " per rank) or the sequence length (", w.seq_len, ")");
+    if (!w.gradient_checkpointing && plan.with_recompute.total() <= capacity) {
+      change += c10::str(", or set gradient_checkpointing: true (plans ",
+                         gib(plan.with_recompute.total()), ")");
+    }
+  } else {
+    change = c10::str("the model's weights and optimizer state alone need ",
+                      gib(m.weights + m.optimizer), ": use a smaller model, raise ",
+                      "parallel.ep_size (now ", plan.layout.ep, ") to split the experts over more ",
+                      plan.on_gpu() ? "GPUs" : "ranks, or start fewer ranks per node");
+  }
   // bf16: true where an fp32 run's plan in bf16 fits: it halves the weights and activations, but
   // the fp32 master copies of the trainable set can make it larger (full training).
-  const auto bf16 = [&](double capacity, double bf16_bytes) {
-    return plan.in_bf16 && bf16_bytes <= capacity
-               ? c10::str(", or set bf16: true (plans ", gib(bf16_bytes), ")")
-               : std::string();
-  };
-  if (!plan.fits_device()) {
-    const double capacity = plan.capacity.bytes_per_rank;
-    std::string change;
-    if (m.activations >= m.weights + m.optimizer) {
-      change = c10::str("lower per_device_train_batch_size (", w.sequences_per_rank, " sequences",
-                        " per rank) or the sequence length (", w.seq_len, ")");
-      if (!w.gradient_checkpointing && plan.with_recompute.total() <= capacity) {
-        change += c10::str(", or set gradient_checkpointing: true (plans ",
-                           gib(plan.with_recompute.total()), ")");
-      }
-    } else {
-      change =
-          c10::str("the model's weights and optimizer state alone need ",
-                   gib(m.weights + m.optimizer), ": use a smaller model, raise ",
-                   "parallel.ep_size (now ", plan.layout.ep, ") to split the experts over more ",
-                   gpu ? "GPUs" : "ranks, or start fewer ranks per node");
-    }
-    throw InputError(c10::str("planned peak memory per rank ", gib(m.total()), " (weights ",
-                              gib(m.weights), ", gradients and optimizer ", gib(m.optimizer),
-                              ", activations ", gib(m.activations), ") exceeds the ", gib(capacity),
-                              " this rank may use (", plan.capacity.source, "); ", change,
-                              bf16(capacity, plan.in_bf16 ? plan.in_bf16->total() : 0)));
+  if (plan.in_bf16 && plan.in_bf16->total() <= capacity) {
+    change += c10::str(", or set bf16: true (plans ", gib(plan.in_bf16->total()), ")");
   }
-  throw InputError(c10::str(
-      "the rank's weights, ", gib(plan.host_staging()), ", are staged in host memory while the ",
-      "model loads, more than the ", gib(plan.host->bytes_per_rank), " this rank may use there (",
-      plan.host->source, "); raise parallel.ep_size (now ", plan.layout.ep,
-      ") to split the experts over more ranks, or start fewer ranks per node",
-      bf16(plan.host->bytes_per_rank, plan.in_bf16 ? plan.in_bf16->weights : 0)));
+  throw InputError(c10::str("planned peak memory per rank ", gib(m.total()), " (weights ",
+                            gib(m.weights), ", gradients and optimizer ", gib(m.optimizer),
+                            ", activations ", gib(m.activations), ") exceeds the ", gib(capacity),
+                            " this rank may use (", plan.capacity.source, "); ", change));
 }
 
 }  // namespace uoe

@@ -1,9 +1,10 @@
 #pragma once
 // The memory plan a training command prints at start-up (pretrain, unlearn): `uoe plan`'s memory
 // model (plan/planner.h) for this run's layout and workload, with and without activation
-// recomputation, against the memory one rank may use: the host's on the CPU; on a GPU the GPU's,
-// and the host's for what stays there. A layout that cannot fit is refused before anything is
-// allocated.
+// recomputation, against the memory one rank may use: the host's on the CPU, the GPU's on a GPU
+// (the model is created there; the host holds one tensor at a time while it loads or initialises:
+// a mapped file's pages, or initialize()'s fp32 draw). A layout that cannot fit is refused before
+// anything is allocated.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,14 +41,11 @@ struct MemoryPlan {
   MemoryEstimate planned;  // as the run is configured
   MemoryEstimate without_recompute, with_recompute;
   std::optional<MemoryEstimate> in_bf16;  // an fp32 run's plan with bf16: true, for the advice
-  MemoryCapacity capacity;                // where the tensors live: the host, or the rank's GPU
-  // A run on a GPU: the host's memory, which holds the rank's weights while the model loads
-  // (built on the host, then moved to the GPU).
-  std::optional<MemoryCapacity> host;
-  double host_staging() const { return host ? planned.weights : 0; }
-  bool fits_device() const { return planned.total() <= capacity.bytes_per_rank; }
-  bool fits_host() const { return !host || host_staging() <= host->bytes_per_rank; }
-  bool fits() const { return fits_device() && fits_host(); }
+  // Where the tensors live: the host, or the rank's GPU (the model is built there: its weights
+  // never pass through the host, model/causal_lm.h).
+  MemoryCapacity capacity;
+  bool on_gpu() const { return capacity.device != "cpu"; }
+  bool fits() const { return planned.total() <= capacity.bytes_per_rank; }
   // What the peak of `capacity`'s memory should be: the planned peak over the baseline.
   double expected_peak() const { return capacity.process_baseline + planned.total(); }
   std::string describe() const;  // the start-up line
@@ -67,11 +65,9 @@ struct RankGpu {
 // the same number; the source names the rank whose share it is. `device` is the caller's own.
 MemoryCapacity gpu_capacity(const std::vector<RankGpu>& ranks, const std::string& device);
 
-// `capacity` is where the tensors live; `host` is given for a run on a GPU (capacity.device
-// "cuda:<index>") and checks what stays on the host.
+// `capacity` is where the tensors live: the host (device "cpu") or a GPU ("cuda:<index>").
 MemoryPlan plan_run_memory(const ModelConfig& model, const Layout& layout,
-                           const RunWorkload& workload, const MemoryCapacity& capacity,
-                           std::optional<MemoryCapacity> host = std::nullopt);
+                           const RunWorkload& workload, const MemoryCapacity& capacity);
 
 // Throws InputError (one line naming what to change) when the plan does not fit.
 void check_memory_plan(const MemoryPlan& plan);

@@ -51,8 +51,7 @@ void check_expert_parity(const torch::Device& device, double tolerance) {
     (token_nll_sum(ref_out.logits, labels, torch::ones_like(labels)) / global_tokens).backward();
 
     auto groups = ProcessGroups::create(world, ep);
-    CausalLM model(config, groups.ep());
-    model->to(device);
+    CausalLM model(config, groups.ep(), torch::kFloat32, device);
     model->initialize(5);
     model->set_all_trainable();
     const int64_t first = groups.rank() * kSeqPerRank;
@@ -100,6 +99,74 @@ TEST(CausalLM, InitialisationDoesNotDependOnLayout) {
   auto ref_params = reference->named_parameters();
   for (const auto& item : model->named_parameters()) {
     EXPECT_TRUE(torch::equal(item.value(), ref_params[item.key()])) << item.key();
+  }
+}
+
+// Parameters are made in the model's dtype with no values (NaN) until initialize() sets every
+// one of them: nothing the constructor drew could pass for a weight.
+// Both attentions, every optional block: biases, q/k norms (per head and whole), latent norms,
+// shared experts and their gate, tied embeddings, the DeepSeek-V3 router with its correction bias.
+std::vector<ModelConfig> every_block_configs() {
+  auto gqa = test::tiny_moe_config(4);
+  gqa.attention_bias = true;
+  gqa.qk_norm = "head";
+  gqa.shared_expert_intermediate_size = 8;
+  gqa.shared_expert_gate = true;
+  auto mla = test::tiny_moe_config(4);
+  mla.kv_lora_rank = 8;
+  mla.q_lora_rank = 12;
+  mla.qk_nope_head_dim = 4;
+  mla.qk_rope_head_dim = 4;
+  mla.v_head_dim = 4;
+  mla.router_type = "deepseek_v3";
+  auto variants = test::tiny_moe_config(4);
+  variants.attention_output_bias = true;
+  variants.qk_norm = "full";
+  variants.tie_word_embeddings = true;
+  auto mla_without_q_lora = mla;
+  mla_without_q_lora.q_lora_rank = 0;
+  mla_without_q_lora.attention_bias = true;
+  return {gqa, mla, variants, mla_without_q_lora};
+}
+
+TEST(CausalLM, ParametersHaveNoValuesUntilInitialised) {
+  for (const auto& config : every_block_configs()) {
+    CausalLM model(config, nullptr, torch::kBFloat16);
+    for (const auto& item : model->named_parameters()) {
+      EXPECT_EQ(item.value().scalar_type(), torch::kBFloat16) << item.key();
+      EXPECT_TRUE(item.value().isnan().all().item<bool>()) << item.key();
+    }
+    // Buffers have their values from the start: the correction bias is fp32 zeros.
+    for (const auto& item : model->named_buffers()) {
+      EXPECT_EQ(item.value().scalar_type(), torch::kFloat32) << item.key();
+      EXPECT_TRUE(item.value().eq(0).all().item<bool>()) << item.key();
+    }
+    model->initialize(3);
+    for (const auto& item : model->named_parameters()) {
+      EXPECT_TRUE(item.value().isfinite().all().item<bool>()) << item.key();
+    }
+  }
+}
+
+// Built on the GPU, the model's tensors never pass through the host; its initialisation is the
+// CPU's, value for value.
+TEST(CausalLM, CudaModelIsBuiltOnTheDevice) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: building on it untested";
+  for (const auto& config : every_block_configs()) {
+    CausalLM reference(config, nullptr, torch::kBFloat16);
+    reference->initialize(4);
+    CausalLM model(config, nullptr, torch::kBFloat16, test::cuda_device());
+    for (const auto& item : model->named_parameters()) {
+      EXPECT_TRUE(item.value().is_cuda()) << item.key();
+    }
+    for (const auto& item : model->named_buffers()) {
+      EXPECT_TRUE(item.value().is_cuda()) << item.key();
+    }
+    model->initialize(4);
+    auto ref_params = reference->named_parameters();
+    for (const auto& item : model->named_parameters()) {
+      EXPECT_TRUE(torch::equal(item.value().cpu(), ref_params[item.key()])) << item.key();
+    }
   }
 }
 

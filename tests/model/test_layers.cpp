@@ -1,5 +1,6 @@
 // Dense building blocks against their defining formulas.
 #include "model/attention.h"
+#include "model/init.h"
 #include "model/rms_norm.h"
 #include "model/rotary.h"
 #include "test_utils.h"
@@ -52,16 +53,19 @@ TEST(Rotary, DotProductsDependOnRelativePositionOnly) {
   EXPECT_NEAR(near, far, 1e-5);
 }
 
-ModelConfig attention_config(int64_t kv_heads) {
+// Hidden size 16, 4 query heads, `kv_heads` key/value heads, weights drawn from `seed`.
+Attention make_attention(int64_t kv_heads, uint64_t seed = 1) {
   ModelConfig c;
   c.hidden_size = 16;
   c.num_attention_heads = 4;
   c.num_key_value_heads = kv_heads;
-  return c;
+  Attention attention(c);
+  initialize_parameters(*attention, seed, 0.2);
+  return attention;
 }
 
 TEST(Attention, IsCausal) {
-  Attention attn(attention_config(2));
+  auto attn = make_attention(2);
   auto tables = make_rotary_tables(rope_config(4), 6, torch::kCPU);
   auto x = test::seeded_randn({2, 6, 16}, 6);
   auto y = attn->forward(x, tables);
@@ -74,8 +78,8 @@ TEST(Attention, IsCausal) {
 
 // Grouped-query attention equals multi-head attention whose k/v heads are the shared ones repeated.
 TEST(Attention, GroupedQueryEqualsMultiHeadWithRepeatedKv) {
-  Attention gqa(attention_config(2));
-  Attention mha(attention_config(4));
+  auto gqa = make_attention(2);
+  auto mha = make_attention(4);
   {
     torch::NoGradGuard no_grad;
     mha->q_proj->weight.copy_(gqa->q_proj->weight);
@@ -93,7 +97,7 @@ TEST(Attention, GroupedQueryEqualsMultiHeadWithRepeatedKv) {
 
 // Attention of one position over a sequence of length 1 is just o_proj(v_proj(x)).
 TEST(Attention, SingleTokenReducesToValueProjection) {
-  Attention attn(attention_config(4));
+  auto attn = make_attention(4);
   auto tables = make_rotary_tables(rope_config(4), 1, torch::kCPU);
   auto x = test::seeded_randn({3, 1, 16}, 8);
   test::expect_close(attn->forward(x, tables), attn->o_proj(attn->v_proj(x)), 1e-6, "one token");

@@ -73,9 +73,7 @@ torch::Tensor formula(ExpertBank& bank, const std::vector<int64_t>& counts) {
   int64_t start = 0;
   for (int64_t e = 0; e < kExperts; ++e) {
     auto& expert = bank->expert(kFirst + e);
-    const auto w = [](const torch::nn::Linear& l) {
-      return l->weight.detach().cpu().to(torch::kFloat64);
-    };
+    const auto w = [](const Linear& l) { return l->weight.detach().cpu().to(torch::kFloat64); };
     const auto xe = x.narrow(0, start, counts[e]);
     outs.push_back(torch::matmul(torch::silu(torch::matmul(xe, w(expert->gate_proj).t())) *
                                      torch::matmul(xe, w(expert->up_proj).t()),

@@ -1,7 +1,6 @@
 // The start-up memory plan of a run on a GPU (plan/memory_plan.h) against injected capacities:
-// the GPU's memory for the tensors, the host's for the weights staged while the model loads, the
-// share of a GPU that several ranks use; and the GPU memory queries (common/device_memory.h),
-// which skip with the reason where no GPU is visible.
+// the GPU's memory for the tensors and the share of a GPU that several ranks use; and the GPU
+// memory queries (common/device_memory.h), which skip with the reason where no GPU is visible.
 #include <gtest/gtest.h>
 
 #include "common/device.h"
@@ -22,27 +21,23 @@ RunWorkload full_workload() {
   return w;
 }
 
-const MemoryCapacity kRoomyHost{1e12, 1e8, "MemAvailable shared by the 1 rank(s) on the node"};
-
-MemoryPlan gpu_plan(double gpu_bytes, const RunWorkload& w = full_workload(),
-                    const MemoryCapacity& host = kRoomyHost) {
+MemoryPlan gpu_plan(double gpu_bytes, const RunWorkload& w = full_workload()) {
   return plan_run_memory(test::tiny_moe_config(4), {1, 1}, w,
-                         {gpu_bytes, 0, "free memory of the test GPU", "cuda:0"}, host);
+                         {gpu_bytes, 0, "free memory of the test GPU", "cuda:0"});
 }
 
-TEST(GpuMemoryPlan, FitsTheGpuAndTheHost) {
+TEST(GpuMemoryPlan, FitsTheGpu) {
   const MemoryPlan plan = gpu_plan(1e12);
   EXPECT_TRUE(plan.fits());
   check_memory_plan(plan);
   // On the GPU the expected peak is the plan itself (the CUDA context lies outside the free
-  // memory) and the host holds the weights while the model loads.
+  // memory).
   const auto json = plan.to_json();
   EXPECT_EQ(json["device"], "cuda:0");
   EXPECT_DOUBLE_EQ(json["expected_peak_device_allocated_bytes"].get<double>(),
                    plan.planned.total());
   EXPECT_FALSE(json.contains("expected_peak_rss_bytes"));
-  EXPECT_DOUBLE_EQ(json["host_staging_bytes"].get<double>(), plan.planned.weights);
-  EXPECT_NE(plan.describe().find("host: the weights while the model loads"), std::string::npos)
+  EXPECT_NE(plan.describe().find("free memory of the test GPU"), std::string::npos)
       << plan.describe();
 }
 
@@ -50,8 +45,7 @@ TEST(GpuMemoryPlan, RefusesWhatDoesNotFitTheGpuNamingWhatToChange) {
   // A GPU smaller than the weights and optimizer state: split the experts over more GPUs.
   const MemoryPlan tiny = gpu_plan(1000);
   ASSERT_LT(tiny.planned.activations, tiny.planned.weights + tiny.planned.optimizer);
-  EXPECT_FALSE(tiny.fits_device());
-  EXPECT_TRUE(tiny.fits_host());
+  EXPECT_FALSE(tiny.fits());
   test::expect_input_error([&] { check_memory_plan(tiny); },
                            {"planned peak memory per rank", "free memory of the test GPU",
                             "raise parallel.ep_size (now 1) to split the experts over more GPUs"});
@@ -78,26 +72,6 @@ TEST(GpuMemoryPlan, RefusesWhatDoesNotFitTheGpuNamingWhatToChange) {
   // A bf16 run is not told to set bf16.
   seuf.precision = "bf16";
   EXPECT_FALSE(gpu_plan(1000, seuf).in_bf16.has_value());
-}
-
-TEST(GpuMemoryPlan, RefusesWeightsTheHostCannotStage) {
-  const double weights = gpu_plan(1e12).planned.weights;
-  const MemoryPlan plan =
-      gpu_plan(1e12, full_workload(),
-               {weights - 1, 1e8, "the cgroup's memory limit shared by the 8 rank(s)"});
-  EXPECT_TRUE(plan.fits_device());
-  EXPECT_FALSE(plan.fits());
-  test::expect_input_error([&] { check_memory_plan(plan); },
-                           {"staged in host memory", "the cgroup's memory limit",
-                            "raise parallel.ep_size (now 1)", "or set bf16: true"});
-}
-
-TEST(GpuMemoryPlan, HostCapacityIsGivenExactlyForAGpu) {
-  const auto model = test::tiny_moe_config(4);
-  EXPECT_THROW(plan_run_memory(model, {1, 1}, full_workload(), {1e12, 0, "gpu", "cuda:0"}),
-               InternalError);
-  EXPECT_THROW(plan_run_memory(model, {1, 1}, full_workload(), kRoomyHost, kRoomyHost),
-               InternalError);
 }
 
 TEST(GpuCapacity, SmallestShareOfAGpuOverTheRanks) {

@@ -56,13 +56,12 @@ TrainingConfig adamw_config(double learning_rate) {
   return config;
 }
 
-TEST(Bf16, ModelIsBuiltInBf16AndDefaultDtypeRestored) {
+TEST(Bf16, ModelIsBuiltInBf16) {
   auto groups = ProcessGroups::create(test::world(), test::world()->size());
   auto model = make_model(groups, torch::kBFloat16, 1);
   for (const auto& item : model->named_parameters()) {
     EXPECT_EQ(item.value().scalar_type(), torch::kBFloat16) << item.key();
   }
-  EXPECT_EQ(torch::get_default_dtype(), caffe2::TypeMeta::Make<float>());
   EXPECT_EQ(model->dtype(), torch::kBFloat16);
   // DeepSeek-V3's aux-loss-free bias stays fp32 (updates far below bf16's rounding step).
   auto config = test::tiny_moe_config(4);
