@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 #endif
 
+#include <exception>
 #include <memory>
 #include <type_traits>
 
@@ -195,10 +196,19 @@ class NcclCommunicator final : public Communicator {
     // Non-blocking: no implicit synchronisation with the legacy default stream.
     CUDA_CHECK(cudaStreamCreateWithFlags(&side_stream_, cudaStreamNonBlocking));
   }
+  // Ending normally, the side stream's work is waited for and the communicator destroyed (which
+  // waits for its peers). Ending while an exception unwinds (this rank failed on its own, or all
+  // failed together), the communicator is aborted instead: a peer may be stuck in a collective
+  // this rank will never join, and waiting for it would keep the rank from reaching the abort
+  // that ends the job (app/main.cpp) until the collective watchdog's timeout.
   ~NcclCommunicator() override {
-    cudaStreamSynchronize(side_stream_);
+    if (std::uncaught_exceptions() > 0) {
+      ncclCommAbort(comm_);
+    } else {
+      cudaStreamSynchronize(side_stream_);
+      ncclCommDestroy(comm_);
+    }
     cudaStreamDestroy(side_stream_);
-    ncclCommDestroy(comm_);
   }
 
   int rank() const override { return bootstrap_->rank(); }
