@@ -16,12 +16,17 @@
 //      bank   : ExpertBank forward + backward on rows already grouped by expert      [T*K, H]
 //      gemm   : the 9 plain torch::mm per expert that bank does (3 forward, 6 backward), into
 //               preallocated outputs: the GEMM rate of exactly these shapes on this machine.
-//    Expert FLOPs counted for all: 9 GEMMs * 2 * n_e * H * F, summed over experts.
+//      frozen bank, frozen gemm: the same with every expert frozen, SEUF's case for all experts
+//               but one: backward computes input gradients only (6 of the 9 GEMMs), and on CUDA
+//               with bf16 the bank runs them as grouped GEMMs (moe/expert_bank.h; the JSON's
+//               expert_bank_frozen.path says which path ran).
+//    Expert FLOPs counted: 9 GEMMs * 2 * n_e * H * F, summed over experts (6 GEMMs when frozen).
 // 3. Writes JSON with the timings, the ratios (layer and bank vs gemm, layer vs python) and the
 //    targets.
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <numeric>
 
 #include "bench_utils.h"
 #include "co_process.h"
@@ -41,9 +46,10 @@ struct Shape {
   int64_t hidden = 0, ffn = 0, experts = 0, top_k = 0, tokens = 0;
   bool norm_topk_prob = false;
 
-  // Multiply-adds of the 9 expert GEMMs (fwd 3, bwd 6) over all T*K routed rows, times 2.
-  double expert_flops_fwd_bwd() const {
-    return 9.0 * 2.0 * double(tokens * top_k) * double(hidden) * double(ffn);
+  // Multiply-adds of `gemms` expert GEMMs over all T*K routed rows, times 2: 9 trainable (fwd 3,
+  // bwd 6), 6 frozen (fwd 3, bwd 3: input gradients only).
+  double expert_flops(int gemms) const {
+    return gemms * 2.0 * double(tokens * top_k) * double(hidden) * double(ffn);
   }
   nlohmann::json to_json() const {
     return {{"hidden", hidden}, {"ffn", ffn},       {"experts", experts},
@@ -114,7 +120,8 @@ nlohmann::json check_against_reference(MoELayer& layer, const Shape& s, const to
   return record;
 }
 
-// The 9 GEMMs of one SwiGLU expert's forward+backward on n rows, as plain torch::mm_out.
+// The 9 GEMMs of one SwiGLU expert's forward+backward on n rows, as plain torch::mm_out; the 6 of
+// a frozen expert without the weight gradients.
 class ExpertGemms {
  public:
   ExpertGemms(SwiGLU& expert, const torch::Tensor& rows, const torch::Tensor& grad_rows)
@@ -135,16 +142,17 @@ class ExpertGemms {
     dwd_ = torch::empty({h, f}, like);  // [H, F]
   }
 
-  void run() {
+  void run(bool weight_gradients) {
     if (x_.size(0) == 0) return;
-    torch::mm_out(g_, x_, wg_.t());    // [n, H] x [H, F]
-    torch::mm_out(u_, x_, wu_.t());    // [n, H] x [H, F]
-    torch::mm_out(y_, g_, wd_.t());    // [n, F] x [F, H]
-    torch::mm_out(da_, dy_, wd_);      // [n, H] x [H, F]
+    torch::mm_out(g_, x_, wg_.t());  // [n, H] x [H, F]
+    torch::mm_out(u_, x_, wu_.t());  // [n, H] x [H, F]
+    torch::mm_out(y_, g_, wd_.t());  // [n, F] x [F, H]
+    torch::mm_out(da_, dy_, wd_);    // [n, H] x [H, F]
+    torch::mm_out(dx_, da_, wg_);    // [n, F] x [F, H]
+    torch::mm_out(dx_, da_, wu_);    // [n, F] x [F, H]
+    if (!weight_gradients) return;
     torch::mm_out(dwd_, dy_.t(), g_);  // [H, n] x [n, F]
-    torch::mm_out(dx_, da_, wg_);      // [n, F] x [F, H]
     torch::mm_out(dwg_, da_.t(), x_);  // [F, n] x [n, H]
-    torch::mm_out(dx_, da_, wu_);      // [n, F] x [F, H]
     torch::mm_out(dwu_, da_.t(), x_);  // [F, n] x [n, H]
   }
 
@@ -257,7 +265,8 @@ int run(int argc, char** argv) {
   layer->to(dtype);
   hidden = hidden.to(dtype);
   grad_out = grad_out.to(dtype);
-  const double flops = s.expert_flops_fwd_bwd();
+  const double flops = s.expert_flops(9);
+  const double frozen_flops = s.expert_flops(6);
 
   // Expert-bank input: the layer's own routing of the same tokens, grouped by expert.
   torch::Tensor rows, grad_rows;         // [T*K, H], [T*K, H]
@@ -314,18 +323,39 @@ int run(int argc, char** argv) {
   };
   const Step gemm_step = [&] {
     const double t0 = now_seconds();
-    for (auto& g : gemms) g.run();
+    for (auto& g : gemms) g.run(true);
     sync();
     return now_seconds() - t0;
   };
-  const auto timed =
-      time_interleaved(warmup, iters, {python_step, layer_step, bank_step, gemm_step}, pause_s);
+  std::vector<int64_t> every_expert(s.experts);
+  std::iota(every_expert.begin(), every_expert.end(), 0);
+  const Step frozen_bank_step = [&] {
+    layer->experts->set_trainable_experts({});
+    rows.mutable_grad() = torch::Tensor();
+    const double t0 = now_seconds();
+    layer->experts->forward(rows, rows_per_expert).backward(grad_rows);
+    sync();
+    const double t = now_seconds() - t0;
+    layer->experts->set_trainable_experts(every_expert);
+    return t;
+  };
+  const Step frozen_gemm_step = [&] {
+    const double t0 = now_seconds();
+    for (auto& g : gemms) g.run(false);
+    sync();
+    return now_seconds() - t0;
+  };
+  const auto timed = time_interleaved(
+      warmup, iters,
+      {python_step, layer_step, bank_step, gemm_step, frozen_bank_step, frozen_gemm_step}, pause_s);
   const int python_code = python.finish();
   UOE_ASSERT(python_code == 0, "the Python reference exited with code ", python_code);
   const auto& python_s = timed[0];
   const auto& layer_s = timed[1];
   const auto& bank_s = timed[2];
   const auto& gemm_s = timed[3];
+  const auto& frozen_bank_s = timed[4];
+  const auto& frozen_gemm_s = timed[5];
   for (auto* v : {&forward_s, &backward_s, &python_forward_s, &python_backward_s}) {
     v->erase(v->begin(), v->begin() + warmup);
   }
@@ -342,12 +372,17 @@ int run(int argc, char** argv) {
       {"seed", seed},
       {"rows_per_expert", rows_per_expert},
       {"expert_gflop_fwd_bwd", flops / 1e9},
+      {"expert_gflop_frozen", frozen_flops / 1e9},
       {"check", check},
       {"layer", rate_json(layer_s, flops, s.tokens)},
       {"expert_bank", rate_json(bank_s, flops, s.tokens)},
       {"gemm", rate_json(gemm_s, flops, s.tokens)},
       {"python_reference", rate_json(python_s, flops, s.tokens)},
+      {"expert_bank_frozen", rate_json(frozen_bank_s, frozen_flops, s.tokens)},
+      {"gemm_frozen", rate_json(frozen_gemm_s, frozen_flops, s.tokens)},
   };
+  result["expert_bank_frozen"]["path"] =
+      layer->experts->uses_grouped_gemm(rows) ? "grouped" : "loop";
   result["layer"]["forward_median_s"] = median(forward_s);
   result["layer"]["backward_median_s"] = median(backward_s);
   result["python_reference"]["forward_median_s"] = median(python_forward_s);
@@ -357,6 +392,7 @@ int run(int argc, char** argv) {
   auto ratios = [&](double (*stat)(std::vector<double>)) {
     return nlohmann::json{{"layer_vs_gemm", stat(gemm_s) / stat(layer_s)},
                           {"bank_vs_gemm", stat(gemm_s) / stat(bank_s)},
+                          {"frozen_bank_vs_gemm", stat(frozen_gemm_s) / stat(frozen_bank_s)},
                           {"speedup_vs_python", stat(python_s) / stat(layer_s)}};
   };
   result["ratios"] = ratios(median);
@@ -377,10 +413,17 @@ int run(int argc, char** argv) {
   rate("layer  fwd+bwd ", layer_s);
   rate("bank   fwd+bwd ", bank_s);
   rate("gemm   9 x mm  ", gemm_s);
+  const auto frozen_rate = [&](const char* what, const std::vector<double>& t) {
+    log0("  ", what, median(t), " s: ", frozen_flops / median(t) / 1e9, " GFLOP/s");
+  };
+  frozen_rate("bank frozen     ", frozen_bank_s);
+  frozen_rate("gemm frozen 6 mm ", frozen_gemm_s);
   log0("  forward/backward: layer ", median(forward_s), "/", median(backward_s), " s, python ",
        median(python_forward_s), "/", median(python_backward_s), " s");
   log0("  layer/gemm ", layer_vs_gemm, " (target >= ", kTargetLayerVsGemm, "), bank/gemm ",
-       bank_vs_gemm, ", speedup vs python ", speedup, " (target >= ", kTargetSpeedupVsPython, ")");
+       bank_vs_gemm, ", speedup vs python ", speedup, " (target >= ", kTargetSpeedupVsPython,
+       "), frozen bank (", result["expert_bank_frozen"]["path"].get<std::string>(), ")/gemm ",
+       result["ratios"]["frozen_bank_vs_gemm"].get<double>());
   if (!json_path.empty()) write_json(json_path, result);
   return 0;
 }

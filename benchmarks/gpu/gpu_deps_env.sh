@@ -5,8 +5,9 @@
 # Exports UOE_DEPS_USR (the unpacked usr/), UOE_DEPS_PREFIX_PATH (to add to CMAKE_PREFIX_PATH),
 # UOE_DEPS_CMAKE_ARGS (further CMake cache arguments that point find_package at the bundle),
 # UOE_MPIRUN, OPAL_* / PMIX_* (OpenMPI and PMIx look for their
-# plugins, help texts and configuration under these instead of /usr), and LD_LIBRARY_PATH (the
-# bundle's libraries, plus those of its extra libraries that this machine lacks).
+# plugins, help texts and configuration under these instead of /usr), OMPI_MCA_* (one node, no
+# core binding), and LD_LIBRARY_PATH (the bundle's libraries, plus those of its extra libraries
+# that this machine lacks).
 
 uoe_deps_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 uoe_deps_bundle=${UOE_GPU_DEPS:-$uoe_deps_repo/.gpu_deps}
@@ -50,8 +51,18 @@ export PMIX_PKGLIBDIR=$uoe_deps_lib/pmix2/lib/pmix
 export PMIX_DATADIR=$uoe_deps_lib/pmix2/share
 export PMIX_PKGDATADIR=$uoe_deps_lib/pmix2/share/pmix
 export PMIX_SYSCONFDIR=$uoe_deps_lib/pmix2/share
+# PMIx looks for its plugins in the folder it was built for (/usr/lib/x86_64-linux-gnu/pmix2/lib/
+# pmix), printing a help block in every process where that is absent: the bundle's.
+export PMIX_MCA_mca_base_component_path=$uoe_deps_lib/pmix2/lib/pmix
 # One node: shared memory and loopback only; root is allowed (containers run as root).
 export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1 OMPI_MCA_mca_base_component_show_load_errors=0
+# vader copies between processes with CMA (process_vm_readv) where it can; sandboxes that forbid
+# that (ptrace restrictions) fail at the first large message: plain shared-memory copies.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# orterun binds each rank to one core (with -np 1 --oversubscribe: Cpus_allowed_list 0), and uoe
+# sizes its CPU threads from that affinity (src/common/cpu_runtime.cpp): no binding. Also for the
+# mpiexec wrapper tests/app/cuda_parity.sh calls.
+export OMPI_MCA_hwloc_base_binding_policy=none
 # hwloc would load the system's hwloc plugins (built against another hwloc, if any): none.
 export HWLOC_PLUGINS_PATH=$uoe_deps_dest/no-hwloc-plugins
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -14,7 +14,10 @@ may instead be refused by uoe's memory plan (its reason is reported). On a GPU (
 "cuda") a GPU test that skipped at 1 rank fails its step; at 2 ranks skips are reported only. In
 a CPU rehearsal GPU tests skip. The goals of issue 18 (cuBLAS ratio, speed-up over the PyTorch
 reference and over HF transformers, memory against the plan) are reported as met or not, not
-judged. gpu_check.md is the block for benchmarks/gpu/RESULTS.md. Standard library only.
+judged. gpu_check.md is the block for benchmarks/gpu/RESULTS.md; it names the commit the binaries
+are from (env.json's binaries_commit: the prebuilt's MANIFEST, or this tree's when built here).
+Should the summary itself break, gpu_check.md/json still say so, with the step records, and the
+exit code is 2. Standard library only.
 
     summarize_gpu_check.py <dir> <elapsed seconds>
 """
@@ -23,8 +26,10 @@ import json
 import pathlib
 import statistics
 import sys
+import traceback
 
-GPU_TEST_TAGS = ("Cuda", "CUDA", "Gpu", "GPU", "Nccl", "NCCL", "nccl")
+# The names run_gpu_check.sh's filter picks (*Cuda*:*CUDA*:*cuda*:...): a skipped one is a GPU test.
+GPU_TEST_TAGS = ("Cuda", "CUDA", "cuda", "Gpu", "GPU", "Nccl", "NCCL", "nccl")
 TWO_RANKS_ONE_GPU = "test_parallel_nccl_np2"
 FULL_STEP = "seuf_uoe_full"
 PLAN_REFUSAL = "planned peak memory per rank"
@@ -93,9 +98,17 @@ def moe_benchmark(result, cublas):
          "uoe_layer_vs_per_expert_mm": result["ratios"]["layer_vs_gemm"],
          "uoe_layer_median_s": result["layer"]["median_s"],
          "pytorch_reference_median_s": result["python_reference"]["median_s"]}
+    frozen = result.get("expert_bank_frozen")
+    if frozen:  # every expert frozen (SEUF's case): input gradients only, grouped GEMMs on CUDA
+        b["uoe_frozen_bank_tflops"] = frozen["gflops"] / 1e3
+        b["uoe_frozen_bank_path"] = frozen.get("path")
+        b["frozen_per_expert_mm_tflops"] = result["gemm_frozen"]["gflops"] / 1e3
     if cublas:
         b["cublas_tflops"] = cublas["tflops"]
         b["uoe_layer_vs_cublas"] = b["uoe_layer_tflops"] / cublas["tflops"]
+        if frozen and "frozen_tflops" in cublas:
+            b["cublas_frozen_tflops"] = cublas["frozen_tflops"]
+            b["uoe_frozen_bank_vs_cublas"] = b["uoe_frozen_bank_tflops"] / cublas["frozen_tflops"]
     return b
 
 
@@ -275,13 +288,24 @@ def breakdown_table(seuf, full):
     return lines + [f"| {p} | {num(a.get(p), '.1f')} | {num(b.get(p), '.1f')} |" for p in phases]
 
 
+def binaries_commit(env):
+    """The commit the binaries are from (the prebuilt's MANIFEST, or this tree's when built here),
+    with the tree's beside it where that differs (the device tool's copy may have no .git)."""
+    binaries = env.get("binaries_commit") or env.get("commit") or "?"
+    tree = env.get("tree_commit")
+    where = f" ({env['binaries'].split(' (')[0]})" if env.get("binaries") else ""
+    if tree and not tree.startswith("unknown") and not binaries.startswith(tree.split()[0]):
+        return f"{binaries}{where}; this tree {tree}"
+    return f"{binaries}{where}"
+
+
 def markdown(summary):
     env, lines = summary["env"], []
     gpu = env.get("gpu", "no GPU (CPU rehearsal)")
     lines += [f"### {datetime.date.today().isoformat()}: {gpu}"
               + (f" ({env['gpu_memory_gib']} GiB, driver {env.get('driver', '?')})" if "gpu" in env else ""),
               "",
-              f"Commit {env.get('commit', '?')}, torch {env.get('torch', '?')} (CUDA {env.get('torch_cuda')}, "
+              f"Binaries from commit {binaries_commit(env)}, torch {env.get('torch', '?')} (CUDA {env.get('torch_cuda')}, "
               f"NCCL {env.get('nccl', '-')}), {env.get('cores')} cores; "
               f"`benchmarks/gpu/run_gpu_check.sh` {'PASSED' if summary['passed'] else 'FAILED'} in "
               f"{summary['elapsed_s']} s (budget {env.get('budget_s', '?')} s).", "",
@@ -310,6 +334,16 @@ def markdown(summary):
                          f"{num(b.get('cublas_tflops'), '.1f')} | {num(b.get('uoe_layer_vs_cublas'))} | "
                          f"{num(b['pytorch_reference_tflops'], '.1f')} | {num(b['uoe_vs_pytorch'])} | "
                          f"{num(b['per_expert_mm_tflops'], '.1f')} |")
+        frozen = {name: b for name, b in moe.items() if "uoe_frozen_bank_tflops" in b}
+        if frozen:
+            lines += ["", "Expert bank with every expert frozen (SEUF's case for all experts but one: "
+                      "forward and input gradients, 6 GEMMs per routed row), TFLOP/s:", "",
+                      "| shape | path | uoe frozen bank | cuBLAS same FLOPs | uoe/cuBLAS | per-expert mm |",
+                      "| --- | --- | --- | --- | --- | --- |"]
+            for name, b in frozen.items():
+                lines.append(f"| {name} | {b.get('uoe_frozen_bank_path', '?')} | "
+                             f"{num(b['uoe_frozen_bank_tflops'], '.1f')} | {num(b.get('cublas_frozen_tflops'), '.1f')} | "
+                             f"{num(b.get('uoe_frozen_bank_vs_cublas'))} | {num(b['frozen_per_expert_mm_tflops'], '.1f')} |")
     seuf = summary["seuf_step"]
     if seuf:
         m, u, f, h = seuf["model"], seuf["uoe"], seuf["full"], seuf["hf"]
@@ -348,8 +382,46 @@ def markdown(summary):
     return "\n".join(lines) + "\n"
 
 
+def failure_summary(folder, elapsed, error):
+    """gpu_check.json/md of a summary that broke: the error and the step records as they are."""
+    env = read_json(folder / "env.json")
+    env = env if isinstance(env, dict) else {}
+    try:
+        lines = (folder / "steps.jsonl").read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    steps = []
+    for line in filter(str.strip, lines):
+        try:
+            steps.append(json.loads(line))
+        except ValueError:
+            steps.append({"unparsed": line})
+    commit = env.get("binaries_commit") or env.get("commit") or "?"
+    (folder / "gpu_check.json").write_text(json.dumps(
+        {"passed": False, "summary_error": error, "env": env, "elapsed_s": elapsed, "steps": steps},
+        indent=2))
+    records = "\n".join(lines)
+    block = (f"### {datetime.date.today().isoformat()}: {env.get('gpu', 'no GPU (CPU rehearsal)')}\n\n"
+             f"Binaries from commit {commit}: `summarize_gpu_check.py` failed ({error}), so the "
+             f"check counts as FAILED; the step records (steps.jsonl) as they are:\n\n"
+             f"```\n{records}\n```\n")
+    (folder / "gpu_check.md").write_text(block)
+    print("\n" + block)
+
+
 def main(folder, elapsed):
     folder = pathlib.Path(folder)
+    try:
+        return summarize(folder, elapsed)
+    except Exception as e:  # noqa: BLE001 - whatever broke, the check's outcome must be written
+        # A summary that breaks (a file it did not expect, a null where a number was) still
+        # leaves gpu_check.md/json saying so, and fails the check.
+        traceback.print_exc()
+        failure_summary(folder, elapsed, f"{type(e).__name__}: {e}")
+        return 2
+
+
+def summarize(folder, elapsed):
     steps_list = [json.loads(l) for l in (folder / "steps.jsonl").read_text().splitlines() if l]
     steps = {s["step"]: s for s in steps_list}
     env = read_json(folder / "env.json") or {}
