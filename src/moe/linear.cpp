@@ -10,8 +10,8 @@ torch::Tensor unset_parameter(at::IntArrayRef sizes, const torch::TensorOptions&
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool bias,
                        const torch::TensorOptions& parameter_options) {
-  weight = register_parameter("weight",
-                              unset_parameter({out_features, in_features}, parameter_options));
+  weight =
+      register_parameter("weight", unset_parameter({out_features, in_features}, parameter_options));
   if (bias) {
     this->bias = register_parameter("bias", unset_parameter({out_features}, parameter_options));
   }
