@@ -102,8 +102,6 @@ TEST(CausalLM, InitialisationDoesNotDependOnLayout) {
   }
 }
 
-// Parameters are made in the model's dtype with no values (NaN) until initialize() sets every
-// one of them: nothing the constructor drew could pass for a weight.
 // Both attentions, every optional block: biases, q/k norms (per head and whole), latent norms,
 // shared experts and their gate, tied embeddings, the DeepSeek-V3 router with its correction bias.
 std::vector<ModelConfig> every_block_configs() {
@@ -129,6 +127,8 @@ std::vector<ModelConfig> every_block_configs() {
   return {gqa, mla, variants, mla_without_q_lora};
 }
 
+// Parameters are made in the model's dtype with no values (NaN) until initialize() sets every
+// one of them: nothing the constructor drew could pass for a weight.
 TEST(CausalLM, ParametersHaveNoValuesUntilInitialised) {
   for (const auto& config : every_block_configs()) {
     CausalLM model(config, nullptr, torch::kBFloat16);
