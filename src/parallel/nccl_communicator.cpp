@@ -118,28 +118,34 @@ void enqueue_all_to_all(ncclComm_t comm, torch::Tensor& output, const torch::Ten
   NCCL_CHECK(ncclGroupEnd());
 }
 
-// An event recorded on `stream`; the returned event must be destroyed by the caller.
-cudaEvent_t record_event(cudaStream_t stream) {
+// A CUDA event, destroyed with its last owner (destroying one whose work is pending is allowed:
+// it is released once that work completes).
+using Event = std::shared_ptr<std::remove_pointer_t<cudaEvent_t>>;
+
+Event record_event(cudaStream_t stream) {
   cudaEvent_t event = nullptr;
   CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  Event owned(event, cudaEventDestroy);
   CUDA_CHECK(cudaEventRecord(event, stream));
-  return event;
+  return owned;
 }
 
-// Hands the collective of `comm` just queued on `stream` of GPU `device` to the collective
-// watchdog: an event recorded after it, which the watchdog thread queries (and destroys once it
-// has completed). That thread first makes `device` its current one, so that no CUDA call there
-// creates a context on GPU 0.
-void watch_on_stream(const char* operation, const Communicator& comm, int device,
-                     cudaStream_t stream) {
-  if (!collective_watchdog_running()) return;
-  std::shared_ptr<std::remove_pointer_t<cudaEvent_t>> queued(record_event(stream),
-                                                             cudaEventDestroy);
+// Hands the collective of `comm` that `queued` (an event recorded after it, on GPU `device`)
+// completes to the collective watchdog, whose thread queries the event. That thread first makes
+// `device` its current one, so that no CUDA call there creates a context on GPU 0.
+void watch_event(const char* operation, const Communicator& comm, int device, Event queued) {
   // A CUDA error other than "not ready" counts as completed: the main thread reports it.
-  watch_queued_collective(operation, comm, [queued, device] {
+  watch_queued_collective(operation, comm, [queued = std::move(queued), device] {
     cudaSetDevice(device);
     return cudaEventQuery(queued.get()) != cudaErrorNotReady;
   });
+}
+
+// watch_event for the collective just queued on `stream` (an event is recorded only while the
+// watchdog runs).
+void watch_on_stream(const char* operation, const Communicator& comm, int device,
+                     cudaStream_t stream) {
+  if (collective_watchdog_running()) watch_event(operation, comm, device, record_event(stream));
 }
 
 // An exchange enqueued on the communicator's side stream after the current stream's gather of
@@ -160,25 +166,23 @@ class SideStreamExchange final : public PendingExchange {
         sent_(std::move(sent)),
         recv_rows_(std::move(recv_rows)) {
     received_ = recv_rows_.defined() ? torch::empty_like(output_) : output_;
-    cudaEvent_t gathered = record_event(main_);
-    const cudaError_t ordered = cudaStreamWaitEvent(side_, gathered, 0);
-    cudaEventDestroy(gathered);  // released once recorded work completes
-    CUDA_CHECK(ordered);
+    // The side stream starts after the current stream's gather of the sent rows.
+    CUDA_CHECK(cudaStreamWaitEvent(side_, record_event(main_).get(), 0));
     enqueue_all_to_all(comm, received_, sent_, send, recv, side_);
     done_ = record_event(side_);
-    watch_on_stream("all_to_all (NCCL, side stream)", owner, device, side_);
+    if (collective_watchdog_running()) {
+      watch_event("all_to_all (NCCL, side stream)", owner, device, done_);
+    }
   }
   ~SideStreamExchange() override {
-    if (done_ == nullptr) return;
-    cudaStreamWaitEvent(main_, done_, 0);  // never leave the current stream unordered
-    cudaEventDestroy(done_);
+    // Never leave the current stream unordered with the exchange.
+    if (done_) cudaStreamWaitEvent(main_, done_.get(), 0);
   }
 
   void wait() override {
-    if (done_ == nullptr) return;
-    const cudaError_t ordered = cudaStreamWaitEvent(main_, done_, 0);
-    cudaEventDestroy(done_);
-    done_ = nullptr;
+    if (!done_) return;
+    const cudaError_t ordered = cudaStreamWaitEvent(main_, done_.get(), 0);
+    done_.reset();
     CUDA_CHECK(ordered);
     if (recv_rows_.defined()) output_.index_copy_(0, recv_rows_, received_);
   }
@@ -186,7 +190,7 @@ class SideStreamExchange final : public PendingExchange {
  private:
   cudaStream_t main_, side_;
   torch::Tensor output_, sent_, recv_rows_, received_;
-  cudaEvent_t done_ = nullptr;
+  Event done_;  // the exchange's completion on the side stream; null once waited for
 };
 
 class NcclCommunicator final : public Communicator {
