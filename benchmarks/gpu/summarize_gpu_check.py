@@ -257,6 +257,16 @@ def gib(b):
     return f"{b / 2**30:.2f} GiB" if isinstance(b, (int, float)) else "-"
 
 
+def row(*cells):
+    """A Markdown table row."""
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def header(*columns):
+    """A Markdown table's header and separator lines."""
+    return [row(*columns), row(*["---"] * len(columns))]
+
+
 def num(v, fmt=".2f"):
     """v in `fmt`, with 3 significant digits where that would show less (CPU rehearsal rates)."""
     if not isinstance(v, (int, float)):
@@ -284,8 +294,8 @@ def breakdown_table(seuf, full):
     phases = [p for p in PHASES if p in a or p in b] + sorted((set(a) | set(b)) - set(PHASES))
     lines = ["", "Step breakdown of the uoe runs (`profile.breakdown`, mean ms per step; "
              "the inner phases are parts of forward/backward, summed over layers):", "",
-             "| phase | uoe SEUF | uoe full model |", "| --- | --- | --- |"]
-    return lines + [f"| {p} | {num(a.get(p), '.1f')} | {num(b.get(p), '.1f')} |" for p in phases]
+             *header("phase", "uoe SEUF", "uoe full model")]
+    return lines + [row(p, num(a.get(p), ".1f"), num(b.get(p), ".1f")) for p in phases]
 
 
 def binaries_commit(env):
@@ -309,7 +319,7 @@ def markdown(summary):
               f"NCCL {env.get('nccl', '-')}), {env.get('cores')} cores; "
               f"`benchmarks/gpu/run_gpu_check.sh` {'PASSED' if summary['passed'] else 'FAILED'} in "
               f"{summary['elapsed_s']} s (budget {env.get('budget_s', '?')} s).", "",
-              "| step | status | s | detail |", "| --- | --- | --- | --- |"]
+              *header("step", "status", "s", "detail")]
     for s in summary["steps"]:
         if s["step"] in summary["no_gpu_tests"]:
             continue
@@ -326,24 +336,24 @@ def markdown(summary):
     if moe:
         lines += ["", "MoE layer forward+backward, bf16, TFLOP/s of the routed-expert GEMMs "
                   "(9 per routed row):", "",
-                  "| shape | T | uoe layer | cuBLAS same FLOPs | uoe/cuBLAS | PyTorch ref | uoe/ref | per-expert mm |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  *header("shape", "T", "uoe layer", "cuBLAS same FLOPs", "uoe/cuBLAS", "PyTorch ref",
+                          "uoe/ref", "per-expert mm")]
         for name, b in moe.items():
-            lines.append(f"| {name} (H{b['shape']['hidden']} F{b['shape']['ffn']} E{b['shape']['experts']} "
-                         f"K{b['shape']['top_k']}) | {b['shape']['tokens']} | {num(b['uoe_layer_tflops'], '.1f')} | "
-                         f"{num(b.get('cublas_tflops'), '.1f')} | {num(b.get('uoe_layer_vs_cublas'))} | "
-                         f"{num(b['pytorch_reference_tflops'], '.1f')} | {num(b['uoe_vs_pytorch'])} | "
-                         f"{num(b['per_expert_mm_tflops'], '.1f')} |")
+            shape = b["shape"]
+            lines.append(row(f"{name} (H{shape['hidden']} F{shape['ffn']} E{shape['experts']} K{shape['top_k']})",
+                             shape["tokens"], num(b["uoe_layer_tflops"], ".1f"), num(b.get("cublas_tflops"), ".1f"),
+                             num(b.get("uoe_layer_vs_cublas")), num(b["pytorch_reference_tflops"], ".1f"),
+                             num(b["uoe_vs_pytorch"]), num(b["per_expert_mm_tflops"], ".1f")))
         frozen = {name: b for name, b in moe.items() if "uoe_frozen_bank_tflops" in b}
         if frozen:
             lines += ["", "Expert bank with every expert frozen (SEUF's case for all experts but one: "
                       "forward and input gradients, 6 GEMMs per routed row), TFLOP/s:", "",
-                      "| shape | path | uoe frozen bank | cuBLAS same FLOPs | uoe/cuBLAS | per-expert mm |",
-                      "| --- | --- | --- | --- | --- | --- |"]
+                      *header("shape", "path", "uoe frozen bank", "cuBLAS same FLOPs", "uoe/cuBLAS",
+                              "per-expert mm")]
             for name, b in frozen.items():
-                lines.append(f"| {name} | {b.get('uoe_frozen_bank_path', '?')} | "
-                             f"{num(b['uoe_frozen_bank_tflops'], '.1f')} | {num(b.get('cublas_frozen_tflops'), '.1f')} | "
-                             f"{num(b.get('uoe_frozen_bank_vs_cublas'))} | {num(b['frozen_per_expert_mm_tflops'], '.1f')} |")
+                lines.append(row(name, b.get("uoe_frozen_bank_path", "?"), num(b["uoe_frozen_bank_tflops"], ".1f"),
+                                 num(b.get("cublas_frozen_tflops"), ".1f"), num(b.get("uoe_frozen_bank_vs_cublas")),
+                                 num(b["frozen_per_expert_mm_tflops"], ".1f")))
     seuf = summary["seuf_step"]
     if seuf:
         m, u, f, h = seuf["model"], seuf["uoe"], seuf["full"], seuf["hf"]
@@ -352,8 +362,8 @@ def markdown(summary):
                   f"{m.get('n_routed_experts')} routed experts top-{m.get('num_experts_per_tok')}, "
                   f"{num((m.get('parameters') or 0) / 1e9, '.2f')} B parameters, random bf16 weights "
                   f"(written in {m.get('seconds', '-')} s):", "",
-                  "| run | status | tokens/s | `uoe plan` tokens/s | peak memory | `uoe plan` | start-up plan |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  *header("run", "status", "tokens/s", "`uoe plan` tokens/s", "peak memory", "`uoe plan`",
+                          "start-up plan")]
         for label, r in (("uoe SEUF", u), ("uoe full model", f)):
             detail = r.get("refused_by_plan") or r.get("error") or ""
             p = r.get("uoe_plan", {})
@@ -377,7 +387,7 @@ def markdown(summary):
                          f"{targets(e2e['cpu_selection'])}; "
                          f"largest difference of the metrics after unlearning: {worst[0]} {worst[1]:+.4g}")
     if summary["goals"]:
-        lines += ["", "| goal | value | met |", "| --- | --- | --- |"]
+        lines += ["", *header("goal", "value", "met")]
         lines += [f"| {g['goal']} | {g['value']:.2f} | {'yes' if g['met'] else 'no'} |" for g in summary["goals"]]
     return "\n".join(lines) + "\n"
 
