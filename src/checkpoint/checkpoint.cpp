@@ -94,7 +94,7 @@ namespace {
 
 // JSON is YAML, so the config reader of `model:` (unknown keys rejected, "did you mean") applies.
 ModelConfig read_model_config_file(const std::string& path) {
-  UOE_CHECK(fs::is_regular_file(path), "cannot read '", path, "': no such file");
+  UOE_CHECK(is_file(path), "cannot read '", path, "': no such file");
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -109,10 +109,9 @@ ModelConfig read_model_config_file(const std::string& path) {
 }
 
 void check_complete(const std::string& dir) {
-  UOE_CHECK(fs::is_directory(dir), "checkpoint directory '", dir, "' does not exist");
-  UOE_CHECK(fs::is_regular_file(dir + "/" + kCompleteFile), "'", dir,
-            "' is not a complete uoe checkpoint (no ", kCompleteFile,
-            " file: saving was interrupted or it is not a checkpoint)");
+  UOE_CHECK(is_dir(dir), "checkpoint directory '", dir, "' does not exist");
+  UOE_CHECK(is_file(dir + "/" + kCompleteFile), "'", dir, "' is not a complete uoe checkpoint (no ",
+            kCompleteFile, " file: saving was interrupted or it is not a checkpoint)");
 }
 
 // <dir>/experts-*.h5, sorted.

@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/config_node.h"
+#include "common/files.h"
 
 namespace fs = std::filesystem;
 
@@ -447,13 +448,12 @@ ModelConfig parse_hf_config(const nlohmann::json& config, const std::string& fil
   return c;
 }
 bool is_hf_model_dir(const std::string& dir) {
-  return fs::is_directory(dir) && fs::is_regular_file(fs::path(dir) / "config.json");
+  return is_dir(dir) && is_file(fs::path(dir) / "config.json");
 }
 
 ModelConfig read_hf_config(const std::string& path) {
-  const std::string file =
-      fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
-  UOE_CHECK(fs::is_regular_file(file), "cannot read the HF config '", file,
+  const std::string file = is_dir(path) ? (fs::path(path) / "config.json").string() : path;
+  UOE_CHECK(is_file(file), "cannot read the HF config '", file,
             "': no such file (give a config.json or the model directory that holds it)");
   std::ifstream in(file);
   nlohmann::json config;

@@ -147,15 +147,16 @@ void check_hf_export_options(const HfExportOptions& o) {
             kSafetensorsSingleFile, " or ", kSafetensorsIndexFile,
             "): uoe export writes HF format");
   UOE_CHECK(!o.delta.empty(), "uoe export needs delta (the delta.h5 of uoe unlearn)");
-  UOE_CHECK(fs::is_regular_file(o.delta), "delta '", o.delta, "' does not exist");
+  UOE_CHECK(is_file(o.delta), "delta '", o.delta, "' does not exist");
   const std::string out = strip_trailing_slashes(o.output_dir);
   UOE_CHECK(!out.empty(), "uoe export needs export.output_dir");
+  const bool out_exists = path_exists(out);  // first: a path the system cannot look up is named
   const fs::path source = fs::weakly_canonical(o.source_dir);
   const fs::path target = fs::weakly_canonical(out);
   const auto mismatch = std::mismatch(source.begin(), source.end(), target.begin(), target.end());
   UOE_CHECK(mismatch.first != source.end(), "export.output_dir '", out,
             "' is the model directory or inside it ('", o.source_dir, "')");
-  UOE_CHECK(!fs::exists(out) || o.overwrite, "export.output_dir '", out,
+  UOE_CHECK(!out_exists || o.overwrite, "export.output_dir '", out,
             "' exists; remove it or set export.overwrite=true to replace it");
 }
 

@@ -44,6 +44,23 @@ void make_directories(const std::string& path, const std::string& what) {
   UOE_CHECK(!ec, "cannot create ", what, " '", path, "': ", ec.message());
 }
 
+PathKind path_kind(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  UOE_CHECK(fs::status_known(status), "cannot look up '", path.string(), "': ", ec.message());
+  switch (status.type()) {
+    case fs::file_type::not_found:
+      return PathKind::kMissing;
+    case fs::file_type::regular:
+      return PathKind::kFile;
+    case fs::file_type::directory:
+      return PathKind::kDirectory;
+    default:
+      return PathKind::kOther;
+  }
+}
+
 JsonLinesWriter::JsonLinesWriter(const std::string& path, bool append) : path_(path) {
   out_.open(path, std::ios::out | (append ? std::ios::app : std::ios::trunc));
   UOE_CHECK(out_.good(), "cannot open ", path, " for writing: ", std::strerror(errno));

@@ -141,10 +141,8 @@ void TokenizeOptions::validate() const {
   UOE_CHECK(!tokenizer.empty(),
             "tokenize.tokenizer is required (a tokenizer.json or its directory)");
   UOE_CHECK(!input.empty(), "tokenize.input is required (the text or JSON-lines file)");
-  UOE_CHECK(std::filesystem::exists(tokenizer), "tokenize.tokenizer '", tokenizer,
-            "' does not exist");
-  UOE_CHECK(std::filesystem::is_regular_file(input), "tokenize.input '", input,
-            "' is not a readable file");
+  UOE_CHECK(path_exists(tokenizer), "tokenize.tokenizer '", tokenizer, "' does not exist");
+  UOE_CHECK(is_file(input), "tokenize.input '", input, "' is not a readable file");
   UOE_CHECK(!output.empty(), "tokenize.output must not be empty");
   UOE_CHECK(format == "text" || format == "jsonl" || format == "qa",
             "tokenize.format must be text, jsonl or qa, got '", format, "'");

@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "common/check.h"
+#include "common/files.h"
 #include "common/log.h"
 
 namespace uoe {
@@ -143,7 +143,7 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
   H5_CHECK(H5Pset_file_locking(access.get(), true, true), path);
 #endif
   if (mode == Mode::kRead) {
-    UOE_CHECK(std::filesystem::is_regular_file(path), "cannot open '", path, "': no such file");
+    UOE_CHECK(is_file(path), "cannot open '", path, "': no such file");
     UOE_CHECK(H5Fis_hdf5(path.c_str()) > 0, "'", path, "' is not an HDF5 file");
     id_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.get());
     UOE_CHECK(id_ >= 0, "cannot open HDF5 file '", path, "': ", h5_error_detail());

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/check.h"
+#include "common/files.h"
 
 namespace uoe {
 namespace fs = std::filesystem;
@@ -35,22 +36,22 @@ void check_shard_name(const std::string& shard, const std::string& tensor,
 }  // namespace
 
 bool SafetensorsCheckpoint::is_checkpoint_dir(const std::string& dir) {
-  return fs::is_regular_file(fs::path(dir) / kSafetensorsSingleFile) ||
-         fs::is_regular_file(fs::path(dir) / kSafetensorsIndexFile);
+  return is_file(fs::path(dir) / kSafetensorsSingleFile) ||
+         is_file(fs::path(dir) / kSafetensorsIndexFile);
 }
 
 SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& dir) : dir_(dir) {
-  UOE_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
+  UOE_CHECK(is_dir(dir), "model directory '", dir, "' does not exist");
   const std::string single = (fs::path(dir) / kSafetensorsSingleFile).string();
-  if (fs::is_regular_file(single)) {
+  if (is_file(single)) {
     shard_names_ = {kSafetensorsSingleFile};
     shards_.push_back(std::make_unique<SafetensorsFile>(single));
     for (const auto& info : shards_[0]->tensors()) shard_of_[info.name] = 0;
     return;
   }
   const std::string index_path = (fs::path(dir) / kSafetensorsIndexFile).string();
-  UOE_CHECK(fs::is_regular_file(index_path), "'", dir, "' has neither ", kSafetensorsSingleFile,
-            " nor ", kSafetensorsIndexFile, " (only safetensors weights are supported)");
+  UOE_CHECK(is_file(index_path), "'", dir, "' has neither ", kSafetensorsSingleFile, " nor ",
+            kSafetensorsIndexFile, " (only safetensors weights are supported)");
   sharded_ = true;
   const nlohmann::json index = read_index(index_path);
   UOE_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
@@ -73,8 +74,7 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& dir) : dir_(dir)
   std::map<std::string, size_t> position;
   for (const auto& shard : shard_names_) {
     const std::string path = (fs::path(dir) / shard).string();
-    UOE_CHECK(fs::is_regular_file(path), index_path, ": shard '", shard, "' does not exist in ",
-              dir);
+    UOE_CHECK(is_file(path), index_path, ": shard '", shard, "' does not exist in ", dir);
     position[shard] = shards_.size();
     shards_.push_back(std::make_unique<SafetensorsFile>(path));
   }

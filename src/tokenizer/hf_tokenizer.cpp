@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/check.h"
+#include "common/files.h"
 #include "tokenizer/added_vocabulary.h"
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/post_processor.h"
@@ -99,12 +100,12 @@ HfTokenizer HfTokenizer::load(const std::string& path) {
   namespace fs = std::filesystem;
   std::string file = path;
   std::string config;
-  if (fs::is_directory(path)) {
+  if (is_dir(path)) {
     file = (fs::path(path) / "tokenizer.json").string();
-    UOE_CHECK(fs::exists(file), "tokenizer directory '", path, "' has no tokenizer.json");
+    UOE_CHECK(path_exists(file), "tokenizer directory '", path, "' has no tokenizer.json");
   }
   const fs::path config_path = fs::path(file).parent_path() / "tokenizer_config.json";
-  if (fs::exists(config_path)) config = read_file(config_path.string());
+  if (path_exists(config_path)) config = read_file(config_path.string());
   return from_json(read_file(file), file, config);
 }
 

@@ -1,11 +1,11 @@
 #include "tokenizer/text_tokenizer.h"
 
-#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "common/files.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/word_tokenizer.h"
 
@@ -55,7 +55,7 @@ class WordTextTokenizer final : public TextTokenizer {
 
 // A word vocabulary is an object with a "tokens" array and no BPE "model".
 bool is_word_vocabulary_file(const std::string& path) {
-  if (std::filesystem::is_directory(path)) return false;
+  if (is_dir(path)) return false;
   std::ifstream in(path);
   UOE_CHECK(in.good(), "cannot read '", path, "'");
   const auto root = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);

@@ -26,7 +26,7 @@ std::string optimizer_file(const std::string& dir, int rank) {
 }
 
 bool is_complete(const fs::path& dir) {
-  return fs::is_regular_file(dir / kCompleteFile) && fs::is_regular_file(dir / kStateFile);
+  return is_file(dir / kCompleteFile) && is_file(dir / kStateFile);
 }
 
 // Complete checkpoint-<step> directories of `output_dir`, by step.
