@@ -127,12 +127,6 @@ std::vector<std::string> expert_files(const std::string& dir) {
   return files;
 }
 
-void remove_path(const std::string& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  UOE_CHECK(!ec, "cannot remove '", path, "': ", ec.message());
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& dir, CausalLM& model, const ProcessGroups& groups) {

@@ -168,7 +168,7 @@ HfExportReport export_hf_checkpoint(const HfExportOptions& options) {
   const auto changed = delta_in_checkpoint_dtypes(options, ckpt, delta);
 
   const std::string tmp = out + ".tmp";
-  fs::remove_all(tmp);
+  remove_path(tmp);
   make_directories(tmp, "export directory");
   HfExportReport report;
   report.provenance = delta.provenance;
@@ -197,9 +197,8 @@ HfExportReport export_hf_checkpoint(const HfExportOptions& options) {
   report.num_shards = ckpt.shard_names().size();
   write_json_atomic(tmp + "/" + kExportReportFile, report_json(options, report));
 
+  remove_path(out);  // the old export (export.overwrite)
   std::error_code ec;
-  fs::remove_all(out, ec);
-  UOE_CHECK(!ec, "cannot remove the old export.output_dir '", out, "': ", ec.message());
   fs::rename(tmp, out, ec);
   UOE_CHECK(!ec, "cannot rename '", tmp, "' to '", out, "': ", ec.message());
   return report;

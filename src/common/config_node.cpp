@@ -36,7 +36,9 @@ ConfigNode ConfigNode::child(const std::string& key) {
 void ConfigNode::finish() const {
   if (!node_ || !node_.IsMap()) return;
   for (const auto& item : node_) {
-    const std::string key = item.first.as<std::string>();
+    UOE_CHECK(item.first.IsScalar(), "config ", path_.empty() ? "" : "section '" + path_ + "' ",
+              "has a list or mapping as a key; keys are names");
+    const std::string key = item.first.Scalar();
     if (known_.count(key)) continue;
     std::string best;
     size_t best_distance = 4;

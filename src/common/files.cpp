@@ -44,6 +44,12 @@ void make_directories(const std::string& path, const std::string& what) {
   UOE_CHECK(!ec, "cannot create ", what, " '", path, "': ", ec.message());
 }
 
+void remove_path(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  UOE_CHECK(!ec, "cannot remove '", path, "': ", ec.message());
+}
+
 PathKind path_kind(const std::filesystem::path& path) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -17,6 +17,8 @@ void write_text_atomic(const std::string& path, const std::string& content);
 void write_json_atomic(const std::string& path, const nlohmann::json& value);
 // Creates the directory and its parents; throws InputError naming the path on failure.
 void make_directories(const std::string& path, const std::string& what);
+// Removes a file or a directory tree if it is there; throws InputError naming the path on failure.
+void remove_path(const std::string& path);
 
 // What is at a user-given path. std::filesystem's throwing queries raise filesystem_error when the
 // system cannot look a path up at all (a name too long, no permission on a parent, a symlink

@@ -50,14 +50,19 @@ uint64_t path_fingerprint(const std::string& path) {
   std::error_code ec;
   if (path.empty() || !fs::exists(path, ec)) return fnv1a("missing");
   if (!fs::is_directory(path, ec)) return file_fingerprint(path, 0);
+  // Error-code forms throughout: a directory that cannot be read (permissions, a symlink loop)
+  // fingerprints as "unreadable" instead of throwing.
   std::vector<fs::path> files;
-  for (const auto& entry : fs::recursive_directory_iterator(path, ec)) {
-    if (entry.is_regular_file()) files.push_back(entry.path());
+  for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec)) files.push_back(it->path());
   }
+  if (ec) return fnv1a("unreadable");
   std::sort(files.begin(), files.end());
   uint64_t hash = fnv1a("directory");
   for (const auto& file : files) {
-    hash = fnv1a(fs::relative(file, path).string(), hash);
+    hash = fnv1a(file.lexically_relative(path).string(), hash);
     hash = file_fingerprint(file, hash);
   }
   return hash;

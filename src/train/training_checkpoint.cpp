@@ -31,13 +31,14 @@ bool is_complete(const fs::path& dir) {
 
 // Complete checkpoint-<step> directories of `output_dir`, by step.
 std::map<int64_t, fs::path> complete_checkpoints(const std::string& output_dir) {
-  static const std::regex pattern(R"(checkpoint-(\d+))");
+  static const std::regex pattern(R"(checkpoint-(\d{1,18}))");  // 18 digits fit an int64_t
   std::map<int64_t, fs::path> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
     std::smatch match;
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && std::regex_match(name, match, pattern) &&
+    std::error_code type_ec;
+    if (entry.is_directory(type_ec) && std::regex_match(name, match, pattern) &&
         is_complete(entry.path())) {
       found.emplace(std::stoll(match[1]), entry.path());
     }
@@ -103,7 +104,7 @@ void remove_training_checkpoints(const std::string& output_dir) {
   for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
     if (std::regex_match(entry.path().filename().string(), pattern)) stale.push_back(entry.path());
   }
-  for (const auto& path : stale) fs::remove_all(path);
+  for (const auto& path : stale) remove_path(path.string());
 }
 
 std::optional<std::string> latest_checkpoint(const std::string& output_dir) {
@@ -127,7 +128,7 @@ std::string TrainingCheckpointer::save(int64_t step,
   const std::string dir = c10::str(config_.output_dir, "/checkpoint-", step);
   const std::string tmp = dir + ".tmp";
   if (groups_.rank() == 0) {
-    fs::remove_all(tmp);  // left by a process killed while writing
+    remove_path(tmp);  // left by a process killed while writing
     make_directories(tmp, "checkpoint directory");
   }
   groups_.world().control->barrier();
@@ -141,7 +142,7 @@ std::string TrainingCheckpointer::save(int64_t step,
     state["loop"] = loop_state;
     write_json_atomic(tmp + "/" + kStateFile, state);
     write_text_atomic(tmp + "/" + kCompleteFile, "");
-    fs::remove_all(dir);  // an older checkpoint of the same step (a rerun with overwrite)
+    remove_path(dir);  // an older checkpoint of the same step (a rerun with overwrite)
     std::error_code ec;
     fs::rename(tmp, dir, ec);
     UOE_CHECK(!ec, "cannot rename ", tmp, " to ", dir, ": ", ec.message());
@@ -188,7 +189,7 @@ void TrainingCheckpointer::remove_old_checkpoints() const {
   if (config_.save_total_limit <= 0) return;
   auto found = complete_checkpoints(config_.output_dir);
   while (int64_t(found.size()) > config_.save_total_limit) {
-    fs::remove_all(found.begin()->second);
+    remove_path(found.begin()->second.string());
     found.erase(found.begin());
   }
 }

@@ -286,6 +286,12 @@ TEST(HfConfig, RejectsWhatItDoesNotImplement) {
   auto heads = mixtral_json();
   heads["num_key_value_heads"] = 3;
   test::expect_input_error([&] { parse(heads); }, {"dir/config.json", "num_key_value_heads"});
+  auto model_type = mixtral_json();  // without architectures, model_type names the class
+  model_type.erase("architectures");
+  model_type["model_type"] = nullptr;
+  test::expect_input_error([&] { parse(model_type); }, {"dir/config.json", "model_type"});
+  model_type["model_type"] = "mixtral";
+  EXPECT_EQ(parse(model_type).num_experts, 8);
   test::expect_input_error([&] { read_hf_config("/nonexistent/model"); },
                            {"/nonexistent/model", "no such file", "config.json"});
 }

@@ -64,6 +64,11 @@ TEST(RunConfig, UnknownKeyGetsDidYouMean) {
   EXPECT_NE(e.find("did you mean 'model.hidden_size'"), std::string::npos) << e;
   const auto top = error_of(std::string(kMinimal) + "learnig_rate: 1\n");
   EXPECT_NE(top.find("did you mean 'learning_rate'"), std::string::npos) << top;
+  // A list or mapping as a key (YAML allows it).
+  const auto list_key = error_of(std::string(kMinimal) + "? [a]\n: 1\n");
+  EXPECT_NE(list_key.find("has a list or mapping as a key"), std::string::npos) << list_key;
+  const auto nested = error_of(std::string(kMinimal) + "unlearn:\n  ? {a: 1}\n  : 1\n");
+  EXPECT_NE(nested.find("section 'unlearn' has a list or mapping"), std::string::npos) << nested;
 }
 
 TEST(RunConfig, WrongTypeNamesTheKey) {
