@@ -407,10 +407,9 @@ std::string architecture_of(const nlohmann::json& config, const std::string& fil
       {"mixtral", "MixtralForCausalLM"},        {"qwen2_moe", "Qwen2MoeForCausalLM"},
       {"qwen3_moe", "Qwen3MoeForCausalLM"},     {"olmoe", "OlmoeForCausalLM"},
       {"deepseek_v2", "DeepseekV2ForCausalLM"}, {"deepseek_v3", "DeepseekV3ForCausalLM"}};
-  const auto model_type_entry = config.find("model_type");
-  UOE_CHECK(model_type_entry == config.end() || model_type_entry->is_string(), file,
-            ": model_type must be a string");
-  const std::string model_type = config.value("model_type", std::string());
+  const auto entry = config.find("model_type");
+  UOE_CHECK(entry == config.end() || entry->is_string(), file, ": model_type must be a string");
+  const std::string model_type = entry == config.end() ? "" : entry->get<std::string>();
   for (const auto& [type, arch] : by_model_type) {
     if (type == model_type) return arch;
   }

@@ -1,48 +1,42 @@
 // path_fingerprint: what the ranks compare to check that they read the same inputs.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "common/hashing.h"
+#include "test_utils.h"
 
 namespace uoe {
 namespace {
 
 namespace fs = std::filesystem;
 
-class PathFingerprintTest : public ::testing::Test {
+class PathFingerprintTest : public test::SharedDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "uoe_hashing_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  PathFingerprintTest() : SharedDirTest("uoe_test_hashing_") {}
 
   // A tree "<name>/" with two files, one in a subdirectory.
   std::string make_tree(const std::string& name, const std::string& content) const {
-    const fs::path root = dir_ / name;
+    const fs::path root = fs::path(dir_) / name;
     fs::create_directories(root / "sub");
     std::ofstream(root / "config.json") << "{}";
     std::ofstream(root / "sub" / "weights.bin") << content;
     return root.string();
   }
-
-  fs::path dir_;
 };
 
 TEST_F(PathFingerprintTest, DirectoriesHashTheirFilesByRelativePath) {
+  const fs::path dir = dir_;
   const std::string a = make_tree("a", "weights");
   EXPECT_EQ(path_fingerprint(a), path_fingerprint(make_tree("b", "weights")));
   EXPECT_EQ(path_fingerprint(a), path_fingerprint(a + "/"));
   EXPECT_NE(path_fingerprint(a), path_fingerprint(make_tree("c", "weightz")));
-  fs::rename(dir_ / "c" / "sub" / "weights.bin", dir_ / "c" / "sub" / "other.bin");
-  std::ofstream(dir_ / "c" / "sub" / "other.bin") << "weights";
-  EXPECT_NE(path_fingerprint(a), path_fingerprint((dir_ / "c").string()));
-  EXPECT_EQ(path_fingerprint(""), path_fingerprint((dir_ / "missing").string()));
+  fs::rename(dir / "c" / "sub" / "weights.bin", dir / "c" / "sub" / "other.bin");
+  std::ofstream(dir / "c" / "sub" / "other.bin") << "weights";
+  EXPECT_NE(path_fingerprint(a), path_fingerprint((dir / "c").string()));
+  EXPECT_EQ(path_fingerprint(""), path_fingerprint((dir / "missing").string()));
   EXPECT_NE(path_fingerprint(a), path_fingerprint(a + "/config.json"));
 }
 
